@@ -1,0 +1,248 @@
+/// One kernel module described by a dkms.conf record.
+public struct ModuleEntry: Sendable, Equatable {
+    /// `BUILT_MODULE_NAME[i]` (defaulted to PACKAGE_NAME for a single module).
+    public var builtName: String
+    /// `BUILT_MODULE_LOCATION[i]`, with a trailing `/` when not empty.
+    public var builtLocation: String
+    /// `DEST_MODULE_NAME[i]` (defaulted to the built name).
+    public var destName: String
+    /// The destination after the distribution override (`/updates/dkms` on Debian).
+    public var destLocation: String
+    /// `DEST_MODULE_LOCATION[i]` as written in the file.
+    public var declaredDestLocation: String
+    /// `yes`, `no`, or empty when STRIP[i] held something else.
+    public var strip: String
+}
+
+/// The meaning of a dkms.conf after upstream's `read_conf`: defaults
+/// applied, the make command chosen for the kernel, patches selected,
+/// build exclusion decided.
+public struct ModuleConfig: Sendable {
+    /// Every whitelisted variable as read back from bash.
+    public var variables: ShellVariables
+    /// The kernel and architecture the file was read for.
+    public var kernel: String
+    /// The architecture the file was read for.
+    public var arch: String
+    /// The modules (`num_modules` records).
+    public var modules: [ModuleEntry]
+    /// The build command before the `make -jN KERNELRELEASE=` rewrite.
+    public var makeCommand: String
+    /// The patches that apply to this kernel, in order.
+    public var patches: [String]
+    /// True when BUILD_EXCLUSIVE directives exclude every module.
+    public var buildExcluded: Bool
+    /// The kernel config file used for BUILD_EXCLUSIVE_CONFIG.
+    public var kernelConfigPath: String
+
+    /// `PACKAGE_NAME`.
+    public var packageName: String { variables["PACKAGE_NAME"].value }
+    /// `PACKAGE_VERSION`.
+    public var packageVersion: String { variables["PACKAGE_VERSION"].value }
+    /// `AUTOINSTALL` after normalisation: true for yes.
+    public var autoinstall: Bool { !variables["AUTOINSTALL"].value.isEmpty }
+    /// `BUILD_DEPENDS[@]`.
+    public var buildDepends: [String] { variables["BUILD_DEPENDS"].values }
+    /// `BUILD_DEPENDS_REBUILD` is yes.
+    public var rebuildOnDependencyChange: Bool { !variables["BUILD_DEPENDS_REBUILD"].value.isEmpty }
+    /// `NO_WEAK_MODULES` is yes.
+    public var noWeakModules: Bool { !variables["NO_WEAK_MODULES"].value.isEmpty }
+    /// `OBSOLETE_BY`.
+    public var obsoleteBy: String { variables["OBSOLETE_BY"].value }
+
+    /// A script directive (`PRE_BUILD`, `POST_ADD`, …).
+    public func script(_ kind: ScriptKind) -> String {
+        variables[kind.directive].value
+    }
+
+    /// The variables upstream accepts from dkms.conf, in its order.
+    public static let variableNames: [String] = """
+        PACKAGE_NAME PACKAGE_VERSION POST_ADD POST_BUILD POST_INSTALL POST_REMOVE PRE_BUILD \
+        PRE_INSTALL BUILD_DEPENDS BUILD_EXCLUSIVE_ARCH BUILD_EXCLUSIVE_CONFIG \
+        BUILD_EXCLUSIVE_KERNEL BUILD_EXCLUSIVE_KERNEL_MIN BUILD_EXCLUSIVE_KERNEL_MAX \
+        build_exclude MAKE MAKE_MATCH PATCH PATCH_MATCH patch_array BUILT_MODULE_NAME \
+        built_module_name BUILT_MODULE_LOCATION built_module_location DEST_MODULE_NAME dest_module_name \
+        DEST_MODULE_LOCATION dest_module_location STRIP strip AUTOINSTALL NO_WEAK_MODULES BUILD_DEPENDS_REBUILD \
+        OBSOLETE_BY CLEAN REMAKE_INITRD MODULES_CONF MODULES_CONF_OBSOLETES \
+        MODULES_CONF_ALIAS_TYPE MODULES_CONF_OBSOLETE_ONLY
+        """.split(separator: " ").map(String.init)
+
+    /// Facts about the kernel and system that interpretation needs.
+    public struct Context: Sendable {
+        /// The kernel version.
+        public var kernel: String
+        /// The architecture.
+        public var arch: String
+        /// `module` (may be empty while a source tree is probed).
+        public var module: String
+        /// `module_version`.
+        public var moduleVersion: String
+        /// The dkms tree root.
+        public var dkmsTree: String
+        /// The kernel source (headers) directory.
+        public var kernelSourceDir: String
+        /// The kernel config file (auto.conf or .config).
+        public var kernelConfigPath: String
+        /// How DEST_MODULE_LOCATION is rewritten for the distribution.
+        public var destination: DestinationPolicy
+        /// Whether the kernel was built with clang (adds `LLVM=1`).
+        public var kernelUsesClang: Bool
+    }
+
+    /// Interprets the variables of an evaluated dkms.conf as upstream's
+    /// `read_conf` does. Problems are returned as the exact lines upstream
+    /// prints to standard error (each starts with `dkms.conf:` or
+    /// continues the previous one); the configuration is valid when
+    /// there are none.
+    public static func interpret(_ input: ShellVariables, context: Context) -> (config: ModuleConfig, problems: [String]) {
+        var variables = input
+        var problems: [String] = []
+        if variables["PACKAGE_NAME"].value.isEmpty {
+            problems.append("dkms.conf: Error! No 'PACKAGE_NAME' directive specified.")
+        }
+        if variables["PACKAGE_VERSION"].value.isEmpty {
+            problems.append("dkms.conf: Error! No 'PACKAGE_VERSION' directive specified.")
+        }
+        let builtNames = variables["BUILT_MODULE_NAME"]
+        let builtLocations = variables["BUILT_MODULE_LOCATION"]
+        let destNames = variables["DEST_MODULE_NAME"]
+        let destLocations = variables["DEST_MODULE_LOCATION"]
+        let strips = variables["STRIP"]
+        let count = max(builtNames.maxIndex, builtLocations.maxIndex, destNames.maxIndex, destLocations.maxIndex) + 1
+
+        var modules: [ModuleEntry] = []
+        var firstStrip = ""
+        for index in 0..<count {
+            var strip = ""
+            let rawStrip = strips[index]
+            if rawStrip.hasPrefix("n") || rawStrip.hasPrefix("N") {
+                strip = "no"
+            } else if rawStrip.hasPrefix("y") || rawStrip.hasPrefix("Y") {
+                strip = "yes"
+            } else if rawStrip.isEmpty {
+                strip = firstStrip.isEmpty ? "yes" : firstStrip
+            }
+            if index == 0 { firstStrip = strip }
+            var builtName = builtNames[index]
+            if builtName.isEmpty && count == 1 { builtName = variables["PACKAGE_NAME"].value }
+            var destName = destNames[index]
+            if destName.isEmpty { destName = builtName }
+            var builtLocation = builtLocations[index]
+            if !builtLocation.isEmpty && !builtLocation.hasSuffix("/") { builtLocation += "/" }
+            if builtName.isEmpty {
+                problems.append("dkms.conf: Error! No 'BUILT_MODULE_NAME' directive specified for record #\(index).")
+            }
+            if builtName.hasSuffix(".o") || builtName.hasSuffix(".ko") {
+                problems.append("dkms.conf: Error! 'BUILT_MODULE_NAME' directive ends in '.o' or '.ko' in record #\(index).")
+            }
+            if destName.hasSuffix(".o") || destName.hasSuffix(".ko") {
+                problems.append("dkms.conf: Error! 'DEST_MODULE_NAME' directive ends in '.o' or '.ko' in record #\(index).")
+            }
+            let declared = destLocations[index]
+            let destLocation = context.destination.location(for: declared)
+            if declared.isEmpty {
+                problems.append("dkms.conf: Error! No 'DEST_MODULE_LOCATION' directive specified for record #\(index).")
+            } else if !(declared.hasPrefix("/kernel") || declared.hasPrefix("/updates") || declared.hasPrefix("/extra")) {
+                problems.append("dkms.conf: Error! Directive 'DEST_MODULE_LOCATION' does not begin with")
+                problems.append("'/kernel', '/updates', or '/extra' in record #\(index).")
+            }
+            modules.append(ModuleEntry(
+                builtName: builtName, builtLocation: builtLocation, destName: destName,
+                destLocation: destLocation, declaredDestLocation: declared, strip: strip
+            ))
+        }
+
+        // The make command: MAKE[0] unless MAKE_MATCH[0] is set, then the
+        // last MAKE[i] whose MAKE_MATCH[i] matches the kernel.
+        let make = variables["MAKE"]
+        let makeMatch = variables["MAKE_MATCH"]
+        var makeCommand = makeMatch[0].isEmpty ? make[0] : ""
+        for index in 0..<make.count where !make[index].isEmpty && !makeMatch[index].isEmpty {
+            if ExtendedRegex.matches(context.kernel, pattern: makeMatch[index]) { makeCommand = make[index] }
+        }
+        if makeCommand.isEmpty {
+            makeCommand = "make -C \(context.kernelSourceDir) M=\(context.dkmsTree)/\(context.module)/\(context.moduleVersion)/build"
+        }
+        if context.kernelUsesClang { makeCommand += " LLVM=1" }
+
+        let patch = variables["PATCH"]
+        let patchMatch = variables["PATCH_MATCH"]
+        var patches: [String] = []
+        for index in 0..<patch.count where !patch[index].isEmpty {
+            if patchMatch[index].isEmpty || ExtendedRegex.matches(context.kernel, pattern: patchMatch[index]) {
+                patches.append(patch[index])
+            }
+        }
+
+        // OBSOLETE_BY becomes the global kernel maximum when nothing else limits it.
+        let obsoleteBy = variables["OBSOLETE_BY"].value
+        if !obsoleteBy.isEmpty && variables["BUILD_EXCLUSIVE_KERNEL_MAX"].value.isEmpty {
+            let maxima = variables["BUILD_EXCLUSIVE_KERNEL_MAX"]
+            if !(0..<count).contains(where: { !maxima[$0].isEmpty }) {
+                variables["BUILD_EXCLUSIVE_KERNEL_MAX"].elements[0] = obsoleteBy
+            }
+        }
+
+        for name in ["AUTOINSTALL", "BUILD_DEPENDS_REBUILD", "NO_WEAK_MODULES"] {
+            let value = variables[name].value
+            switch value.lowercased() {
+            case "", "yes": break
+            case "no": variables[name].elements[0] = ""
+            default: problems.append("dkms.conf: Error! Unsupported \(name) value '\(value)'")
+            }
+        }
+
+        var config = ModuleConfig(
+            variables: variables, kernel: context.kernel, arch: context.arch, modules: modules,
+            makeCommand: makeCommand, patches: patches, buildExcluded: false,
+            kernelConfigPath: context.kernelConfigPath
+        )
+        var buildable = 0
+        for index in 0..<count where config.isBuildable(moduleAt: index) { buildable += 1 }
+        if buildable == 0 && config.hasExclusiveDirectives { config.buildExcluded = true }
+        return (config, problems)
+    }
+
+    /// The extra checks of upstream's `read_conf_strict` (add, build and
+    /// install refuse a file that fails them). Returns warnings and
+    /// errors as printed lines, and whether it passed.
+    public func strictProblems() -> (lines: [String], failed: Bool) {
+        var lines: [String] = []
+        var failed = false
+        if modules.isEmpty { lines.append("dkms.conf: Warning! Zero modules specified.") }
+        var seen: Set<String> = []
+        for (index, module) in modules.enumerated() {
+            let name = module.builtLocation + module.builtName
+            if seen.contains(name) {
+                lines.append("dkms.conf: Error! Duplicate module '\(name)' in 'BUILT_MODULE_NAME[\(index)]'.")
+                failed = true
+            }
+            seen.insert(name)
+        }
+        seen = []
+        for (index, module) in modules.enumerated() {
+            if seen.contains(module.destName) {
+                lines.append("dkms.conf: Error! Duplicate module '\(module.destName)' in 'DEST_MODULE_NAME[\(index)]'.")
+                failed = true
+            }
+            seen.insert(module.destName)
+        }
+        return (lines, failed)
+    }
+}
+
+/// The kinds of scripts a dkms.conf can name.
+public enum ScriptKind: String, Sendable, CaseIterable {
+    case postAdd = "post_add"
+    case preBuild = "pre_build"
+    case postBuild = "post_build"
+    case preInstall = "pre_install"
+    case postInstall = "post_install"
+    case postRemove = "post_remove"
+
+    /// The dkms.conf directive that names the script.
+    public var directive: String { rawValue.uppercased() }
+
+    /// Build scripts run in the build directory, the others in the source.
+    public var runsInBuildDirectory: Bool { self == .preBuild || self == .postBuild }
+}

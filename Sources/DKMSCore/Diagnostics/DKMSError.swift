@@ -1,0 +1,55 @@
+/// A failure that ends the current dkms operation with an exit status.
+///
+/// It mirrors upstream dkms' `die` (an `Error!` block on stderr),
+/// `diewarn` (a `Warning:` block) and a plain `exit N` (no message), so
+/// the CLI layer can render it exactly as upstream does and exit with
+/// `status`.
+public struct DKMSError: Error, Sendable, Equatable {
+    /// How the failure is presented before the exit.
+    public enum Presentation: Sendable, Equatable {
+        /// `\nError! line1\nline2…` on standard error.
+        case error
+        /// `Warning: line1\nline2…` on standard error.
+        case warning
+        /// Nothing is printed (the message, if any, was already shown).
+        case silent
+    }
+
+    /// The process exit status (upstream's documented code).
+    public var status: Int32
+    /// The message lines; the first is prefixed by the presentation.
+    public var lines: [String]
+    /// How the lines are shown.
+    public var presentation: Presentation
+
+    /// Creates an error with upstream's `Error!` presentation.
+    public init(_ status: Int32, _ lines: String...) {
+        self.init(status: status, lines: lines, presentation: .error)
+    }
+
+    /// Creates an error with an explicit presentation.
+    public init(status: Int32, lines: [String], presentation: Presentation) {
+        self.status = status
+        self.lines = lines
+        self.presentation = presentation
+    }
+
+    /// An `Warning:`-style exit (upstream's `diewarn`).
+    public static func warning(_ status: Int32, _ lines: String...) -> DKMSError {
+        DKMSError(status: status, lines: lines, presentation: .warning)
+    }
+
+    /// A silent exit with a status (upstream's bare `exit N`).
+    public static func exit(_ status: Int32) -> DKMSError {
+        DKMSError(status: status, lines: [], presentation: .silent)
+    }
+
+    /// The diagnostic to render, if any.
+    public var diagnostic: Diagnostic? {
+        switch presentation {
+        case .error: return Diagnostic(kind: .error, lines: lines)
+        case .warning: return Diagnostic(kind: .warning, lines: lines)
+        case .silent: return nil
+        }
+    }
+}

@@ -1,0 +1,14 @@
+/// The actions dkms understands (the first word that names one).
+public enum Action: String, Sendable, CaseIterable {
+    case add, remove, build, unbuild, install, uninstall, autoinstall, match
+    case mktarball, ldtarball, status
+    case generateMok = "generate_mok"
+    case kernelPreinst = "kernel_preinst"
+    case kernelPostinst = "kernel_postinst"
+    case kernelPrerm = "kernel_prerm"
+
+    /// Whether the action is one of the kernel hook actions.
+    public var isKernelHook: Bool {
+        self == .kernelPreinst || self == .kernelPostinst || self == .kernelPrerm
+    }
+}

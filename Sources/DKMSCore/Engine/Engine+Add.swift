@@ -1,0 +1,152 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+extension Engine {
+    var tree: DKMSTree { DKMSTree(root: dkmsTree, sourceTree: sourceTree) }
+
+    /// The first kernel and arch on the command line (upstream's
+    /// `$kernelver` and `$arch` outside per-kernel loops).
+    var firstKernel: String { settings.kernels.first ?? "" }
+    var firstArch: String { settings.arches.first ?? "" }
+
+    /// `check_module_args`.
+    func requireModuleArguments(_ action: String) throws(DKMSError) {
+        guard settings.module.isEmpty || settings.moduleVersion.isEmpty else { return }
+        throw DKMSError(1, "Arguments <module> and <module-version> are not specified.",
+                        "Usage: \(action) <module>/<module-version> or",
+                        "       \(action) -m <module>/<module-version> or",
+                        "       \(action) -m <module> -v <module-version>")
+    }
+
+    /// `check_root`.
+    func requireRoot() throws(DKMSError) {
+        guard getuid() == 0 else { throw DKMSError(1, "You must be root to use this command.") }
+    }
+
+    /// `check_rw_dkms_tree`.
+    func requireWritableTree() throws(DKMSError) {
+        guard FileSystem.isWritable(dkmsTree) else { throw DKMSError(1, "No write access to DKMS tree at \(dkmsTree)") }
+    }
+
+    /// Upstream's `add_module` for `settings.module`/`settings.moduleVersion`
+    /// (after loading a source tree or tarball given on the command line).
+    func addModule(kernel: String? = nil, arch: String? = nil) async throws(DKMSError) {
+        let kernel = kernel ?? firstKernel
+        let arch = arch ?? firstArch
+        if !settings.archive.isEmpty && settings.module.isEmpty && settings.moduleVersion.isEmpty {
+            try await loadTarball()
+        } else if !settings.sourceTreeArgument.isEmpty && settings.module.isEmpty && settings.moduleVersion.isEmpty {
+            try await addSourceTree(settings.sourceTreeArgument, kernel: kernel, arch: arch)
+        }
+        try requireModuleArguments("add")
+        let module = settings.module
+        let version = settings.moduleVersion
+        if settings.rpmSafeUpgrade { await recordRPMSafeUpgrade(module: module, version: version) }
+        if tree.isAdded(module, version) {
+            throw DKMSError(3, "DKMS tree already contains: \(module)/\(version)",
+                            "You cannot add the same module/version combo more than once.")
+        }
+        let sourceDirectory = "\(sourceTree)/\(module)-\(version)"
+        let sourceConf = settings.conf.isEmpty ? sourceDirectory + "/dkms.conf" : settings.conf
+        guard FileSystem.isDirectory(sourceDirectory) else {
+            throw DKMSError(2, "Could not find module source directory.", "Directory: \(sourceDirectory) does not exist.")
+        }
+        let config = try await readConfOrDie(
+            kernel: kernel, arch: arch, module: module, version: version, file: sourceConf, strict: true)
+        console.line("Creating symlink \(dkmsTree)/\(module)/\(version)/source -> \(sourceDirectory)")
+        FileSystem.makeDirectories("\(dkmsTree)/\(module)/\(version)/build")
+        FileSystem.symlink(target: sourceDirectory, at: "\(dkmsTree)/\(module)/\(version)/source")
+        try await runScript(.postAdd, config.script(.postAdd), module: module, version: version,
+                            kernel: kernel, arch: arch)
+    }
+
+    /// `maybe_add_module`.
+    func addIfNeeded(module: String, version: String) async -> Int32 {
+        if tree.isAdded(module, version) {
+            console.line("Module \(module)/\(version) already added.")
+            return 0
+        }
+        return await subshell { () throws(DKMSError) -> Int32 in
+            settings.module = module
+            settings.moduleVersion = version
+            try await addModule()
+            return 0
+        }
+    }
+
+    /// Upstream's `add_source_tree`: copies a directory holding a
+    /// dkms.conf to `$source_tree/NAME-VERSION` and sets module/version.
+    func addSourceTree(_ path: String, kernel: String, arch: String) async throws(DKMSError) {
+        let from = FileSystem.canonicalPath(path) ?? ""
+        guard !from.isEmpty, FileSystem.isRegularFile(from + "/dkms.conf") else {
+            throw DKMSError(9, "\(path) must contain a dkms.conf file!")
+        }
+        try requireRoot()
+        let conf = from + "/dkms.conf"
+        let config = try await readConfOrDie(kernel: kernel, arch: arch, module: "", version: "", file: conf)
+        guard !config.packageName.isEmpty, !config.packageVersion.isEmpty else {
+            throw DKMSError(10, "Malformed dkms.conf file. Cannot load source tree.")
+        }
+        settings.module = config.packageName
+        settings.moduleVersion = config.packageVersion
+        let destination = "\(sourceTree)/\(settings.module)-\(settings.moduleVersion)"
+        if state.force && FileSystem.isDirectory(destination) {
+            console.errorLine()
+            console.line("Forcing install of \(settings.module)/\(settings.moduleVersion)")
+            FileSystem.removeTree(destination)
+        }
+        let own = [destination, "\(dkmsTree)/\(settings.module)/\(settings.moduleVersion)/source",
+                   "\(dkmsTree)/\(settings.module)/\(settings.moduleVersion)/build"]
+        if own.contains(from) { return }
+        FileSystem.makeDirectories(destination)
+        _ = await run("cp", ["--reflink=auto", "-fprT", from + "/", destination])
+    }
+
+    /// `--rpm_safe_upgrade` on add: a marker naming the module and the
+    /// start time of the grandparent (the rpm transaction).
+    func recordRPMSafeUpgrade(module: String, version: String) async {
+        guard let pppid = Self.grandparentPID() else { return }
+        guard let marker = FileSystem.makeTemporaryFile(template: "\(settings.tmpLocation)/dkms_rpm_safe_upgrade_lock.\(pppid).XXXXXX") else { return }
+        var text = "\(module)-\(version)\n"
+        if let start = await processStartText(pppid) { text += start + "\n" }
+        FileSystem.writeText(text, to: marker, append: true)
+    }
+
+    /// The parent of our parent process.
+    static func grandparentPID() -> Int32? {
+        let parent = getppid()
+        guard let status = FileSystem.readText("/proc/\(parent)/status") else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("PPid:") {
+            return Int32(line.dropFirst(5).trimmingCharacters())
+        }
+        return nil
+    }
+
+    /// `ps -o lstart --no-headers -p PID`.
+    func processStartText(_ pid: Int32) async -> String? {
+        let outcome = await run("ps", ["-o", "lstart", "--no-headers", "-p", "\(pid)"], output: .capture, error: .discard)
+        var text = outcome.outputText
+        while text.hasSuffix("\n") { text.removeLast() }
+        return text.isEmpty ? nil : text
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        String(self).trimmingBlanks()
+    }
+}
+
+extension FileSystem {
+    /// Creates a unique empty file from a `mktemp` template.
+    public static func makeTemporaryFile(template: String) -> String? {
+        var bytes = Array(template.utf8CString)
+        let fd = mkstemp(&bytes)
+        guard fd >= 0 else { return nil }
+        close(fd)
+        return String(cString: bytes)
+    }
+}

@@ -1,0 +1,75 @@
+extension Engine {
+    /// The kernel headers directory (`$install_tree/K/build`, or
+    /// `--kernelsourcedir`).
+    func kernelSourceDirectory(for kernel: String) -> String {
+        settings.kernelSourceDirFromCommandLine ? settings.kernelSourceDir : "\(installTree)/\(kernel)/build"
+    }
+
+    /// The kernel config: `--config`, else `include/config/auto.conf`
+    /// when it exists, else `.config`.
+    func kernelConfigPath(sourceDirectory: String) -> String {
+        if settings.kernelConfigFromCommandLine { return settings.kernelConfig }
+        let auto = sourceDirectory + "/include/config/auto.conf"
+        return FileSystem.exists(auto) ? auto : sourceDirectory + "/.config"
+    }
+
+    /// The kernel config of `kernel`.
+    func kernelConfigPath(for kernel: String) -> String {
+        kernelConfigPath(sourceDirectory: kernelSourceDirectory(for: kernel))
+    }
+
+    /// Upstream's `set_module_suffix`: looks for compressed modules in the
+    /// kernel's module directory. The compressed suffix sticks once found.
+    func updateModuleSuffix(for kernel: String) {
+        let root = "\(installTree)/\(kernel)/"
+        var found: Set<String> = []
+        _ = FileSystem.findFiles(under: root) { name in
+            if name.hasSuffix(".ko.gz") { found.insert(".gz") }
+            if name.hasSuffix(".ko.xz") { found.insert(".xz") }
+            if name.hasSuffix(".ko.zst") { found.insert(".zst") }
+            return false
+        }
+        for suffix in [".gz", ".xz", ".zst"] where found.contains(suffix) { state.compressedSuffix = suffix }
+    }
+
+    /// `.ko` plus the compressed suffix in force.
+    var moduleSuffix: String { ".ko" + state.compressedSuffix }
+
+    /// `compressed_or_uncompressed DIR NAME`: `DIR/NAME.ko`, else the
+    /// compressed name, else the empty string.
+    func compressedOrUncompressed(_ directory: String, _ name: String) -> String {
+        let plain = "\(directory)/\(name).ko"
+        if FileSystem.exists(plain) { return plain }
+        let compressed = plain + state.compressedSuffix
+        if FileSystem.exists(compressed) { return compressed }
+        return ""
+    }
+
+    /// `find_module TREE NAME`: files named `NAME.ko` or `NAME.ko<suffix>`.
+    func findModule(under tree: String, named name: String) -> [String] {
+        let plain = name + ".ko"
+        let suffixed = name + moduleSuffix
+        return FileSystem.findFiles(under: tree) { $0 == plain || $0 == suffixed }
+    }
+
+    /// Upstream's `prepare_kernel`: the headers must exist.
+    func requireKernelHeaders(_ kernel: String) throws(DKMSError) {
+        guard FileSystem.exists(kernelSourceDirectory(for: kernel) + "/include") else {
+            throw DKMSError(21,
+                "Your kernel headers for kernel \(kernel) cannot be found at \(installTree)/\(kernel)/build or \(installTree)/\(kernel)/source.",
+                "Please install your distribution's kernel headers package matching \(kernel), or use the --kernelsourcedir option to tell DKMS where it's located.")
+        }
+    }
+
+    /// Whether the kernel was built with clang (`LLVM=1` is added to make).
+    func kernelUsesClang(_ kernel: String) async -> Bool {
+        let source = kernelSourceDirectory(for: kernel)
+        if FileSystem.exists(source + "/vmlinux") {
+            let outcome = await run("readelf", ["-p", ".comment", source + "/vmlinux"], output: .capture, error: .mergeWithOutput)
+            return outcome.outputText.contains("clang")
+        }
+        let config = kernelConfigPath(sourceDirectory: source)
+        guard FileSystem.exists(config) else { return false }
+        return FileSystem.readText(config)?.contains("CONFIG_CC_IS_CLANG=y") ?? false
+    }
+}

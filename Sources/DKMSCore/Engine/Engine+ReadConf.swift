@@ -1,0 +1,89 @@
+extension Engine {
+    /// Upstream's `read_conf` (and `read_conf_strict` when `strict`):
+    /// evaluates dkms.conf and the /etc/dkms overrides for one module,
+    /// version, kernel and arch, prints the `DIRECTIVE:` lines and every
+    /// problem, and returns the configuration with whether it is valid.
+    ///
+    /// A repeated read of the same file for the same module, version,
+    /// kernel and arch is answered from the previous result, as upstream
+    /// does, so its output appears only once.
+    /// - Parameters:
+    ///   - file: an explicit dkms.conf (upstream's third argument).
+    ///   - strict: apply `read_conf_strict`'s extra checks.
+    ///   - quiet: hide standard error (upstream's `2>/dev/null`).
+    /// - Throws: ``DKMSError`` 4 when the file cannot be read.
+    func readConf(
+        kernel: String, arch: String, module: String, version: String, file: String? = nil, strict: Bool = false,
+        quiet: Bool = false
+    ) async throws(DKMSError) -> (config: ModuleConfig, valid: Bool) {
+        var confFile = "\(dkmsTree)/\(module)/\(version)/source/dkms.conf"
+        if !settings.conf.isEmpty { confFile = settings.conf }
+        if let file, !file.isEmpty { confFile = file }
+        guard FileSystem.isReadable(confFile) else {
+            throw DKMSError(4, "Could not locate dkms.conf file.", "File: \(confFile) does not exist.")
+        }
+        let key = "\(module)/\(version)/\(kernel)/\(arch)|" + (FileSystem.canonicalPath(confFile) ?? confFile)
+        var config: ModuleConfig
+        var valid = true
+        if let cached = state.lastConfig, state.lastConfKey == key {
+            config = cached
+        } else {
+            let etc = etcDirectory
+            let candidates = [
+                confFile,
+                "\(etc)/\(module).conf",
+                "\(etc)/\(module)-\(version).conf",
+                "\(etc)/\(module)-\(version)-\(kernel).conf",
+                "\(etc)/\(module)-\(version)-\(kernel)-\(arch).conf",
+                "\(etc)/\(module)--\(kernel).conf",
+                "\(etc)/\(module)--\(kernel)-\(arch).conf",
+            ]
+            var variables = await ShellSourcer(runner: runner).evaluate(.init(
+                globals: shellGlobals(kernel: kernel, arch: arch, module: module, version: version),
+                environment: childEnvironment,
+                files: candidates.filter { FileSystem.exists($0) },
+                names: ModuleConfig.variableNames, unsetFirst: true, deprecationWarnings: strict,
+                errorsShown: !quiet))
+            for directive in settings.directives {
+                let name = directive.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? directive
+                let value = directive.contains("=") ? String(directive[directive.index(after: directive.firstIndex(of: "=")!)...]) : directive
+                variables[name].elements[0] = value
+                state.environment[name] = value
+                console.line("DIRECTIVE: \(name)=\"\(value)\"")
+            }
+            state.packageName = variables["PACKAGE_NAME"].value
+            let source = kernelSourceDirectory(for: kernel)
+            let context = ModuleConfig.Context(
+                kernel: kernel, arch: arch, module: module, moduleVersion: version, dkmsTree: dkmsTree,
+                kernelSourceDir: source, kernelConfigPath: kernelConfigPath(sourceDirectory: source),
+                destination: settings.destinationPolicy, kernelUsesClang: await kernelUsesClang(kernel))
+            let (interpreted, problems) = ModuleConfig.interpret(variables, context: context)
+            config = interpreted
+            if !quiet { for line in problems { console.errorLine(line) } }
+            valid = problems.isEmpty
+            if valid {
+                state.lastConfKey = key
+                state.lastConfig = config
+            }
+        }
+        if strict && valid {
+            let (lines, failed) = config.strictProblems()
+            for line in lines { console.errorLine(line) }
+            valid = !failed
+        }
+        return (config, valid)
+    }
+
+    /// `read_conf_or_die` / `read_conf_strict_or_die`: exit 8 on a bad file.
+    func readConfOrDie(
+        kernel: String, arch: String, module: String, version: String, file: String? = nil, strict: Bool = false
+    ) async throws(DKMSError) -> ModuleConfig {
+        let (config, valid) = try await readConf(
+            kernel: kernel, arch: arch, module: module, version: version, file: file, strict: strict)
+        guard valid else {
+            let shown = (file?.isEmpty == false) ? file! : settings.conf
+            throw DKMSError(8, "Bad conf file.", "File: \(shown) does not represent a valid dkms.conf file.")
+        }
+        return config
+    }
+}

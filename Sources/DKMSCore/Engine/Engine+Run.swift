@@ -1,0 +1,190 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// How an invocation ended, for the CLI to render.
+public enum RunResult: Sendable, Equatable {
+    /// Exit with this status.
+    case exit(Int32)
+    /// No action was named: upstream reports it, shows the usage and exits 0.
+    case unknownAction
+}
+
+extension Engine {
+    /// The checks upstream makes right after parsing the command line.
+    func validateCommandLine() throws(DKMSError) {
+        if settings.binariesOnly && settings.sourceOnly {
+            throw DKMSError(8, "You have specified both --binaries-only and --source-only.", "You cannot do this.")
+        }
+        if settings.kernels.count != settings.arches.count && settings.arches.count > 1 {
+            throw DKMSError(1, "If more than one arch is specified on the command line, then there",
+                            "must be an equal number of kernel versions also specified (1:1 relationship).")
+        }
+        if !settings.kernels.isEmpty && settings.all {
+            throw DKMSError(2, "You cannot specify a kernel version and also specify", "--all on the command line.")
+        }
+        if !settings.arches.isEmpty && settings.all {
+            throw DKMSError(3, "You cannot specify an arch and also specify", "--all on the command line.")
+        }
+    }
+
+    /// `check_all_is_banned`.
+    func banAll(_ action: String) throws(DKMSError) {
+        if settings.all { throw DKMSError(5, "The action \(action) does not support the --all parameter.") }
+    }
+
+    /// `have_one_kernel`.
+    func requireOneKernel(_ action: String) throws(DKMSError) {
+        try banAll(action)
+        guard settings.kernels.count == 1 else {
+            if action.hasPrefix("kernel_") {
+                throw DKMSError(4, "The action \(action) requires exactly one kernel version parameter on the command line.")
+            }
+            throw DKMSError(4, "The action \(action) does not support multiple kernel version parameters on the command line.")
+        }
+    }
+
+    /// Upstream's `setup_kernels_arches`: `--all` expands to the built
+    /// kernels, the running kernel and machine are the defaults, and a
+    /// single arch applies to every kernel.
+    func setupKernelsAndArches() async throws(DKMSError) {
+        let isStatus = settings.action == .status
+        if settings.all && !isStatus {
+            let lines = tree.builtEntries(settings.module, settings.moduleVersion).map {
+                "\($0.state.rawValue) \(settings.module)/\(settings.moduleVersion)/\($0.kernel)/\($0.arch)"
+            }
+            for line in VersionSort.sorted(lines) {
+                var rest = Substring(line)
+                for _ in 0..<2 { if let slash = rest.firstIndex(of: "/") { rest = rest[rest.index(after: slash)...] } }
+                let kernelPart = rest.lastIndex(of: "/").map { String(rest[..<$0]) } ?? String(rest)
+                let archPart = rest.firstIndex(of: "/").map { String(rest[rest.index(after: $0)...]) } ?? String(rest)
+                settings.kernels.append(kernelPart)
+                settings.arches.append(archPart)
+            }
+        }
+        if !isStatus {
+            if settings.kernels.isEmpty && !settings.all { settings.kernels = [settings.runningKernel] }
+            if settings.arches.isEmpty { settings.arches = [await defaultArch(for: settings.kernels.first ?? "")] }
+            if settings.arches.isEmpty || settings.arches[0].isEmpty && !settings.isDebianLike && settings.machine.isEmpty {
+                throw DKMSError(12, "Could not determine architecture.")
+            }
+        }
+        if settings.arches.count == 1 && settings.kernels.count > 1 {
+            while settings.arches.count < settings.kernels.count { settings.arches.append(settings.arches[0]) }
+        }
+        if !isStatus {
+            for (index, kernel) in settings.kernels.enumerated() where kernel.isEmpty {
+                throw DKMSError(16, "Empty kernelver[\(index)]")
+            }
+            for (index, arch) in settings.arches.enumerated() where arch.isEmpty {
+                throw DKMSError(16, "Empty arch[\(index)]")
+            }
+        }
+    }
+
+    /// The default architecture: `uname -m`, or on rpm systems the arch of
+    /// the package owning the kernel's module directory.
+    func defaultArch(for kernel: String) async -> String {
+        if settings.isDebianLike || !commandExists("rpm") { return settings.machine }
+        let owner = await run("rpm", ["-qf", "\(installTree)/\(kernel)"], output: .capture, error: .discard)
+        let package = owner.outputText.split(separator: "\n")
+            .first { !$0.contains("not owned by any package") && $0.contains("kernel") }.map(String.init) ?? ""
+        let query = await run("rpm", ["-q", "--queryformat", "%{ARCH}", package], output: .capture, error: .discard)
+        if query.status == 0 { return query.outputText }
+        return settings.machine
+    }
+
+    /// `module_is_broken_and_die`.
+    func refuseBroken() throws(DKMSError) {
+        if tree.isBroken(settings.module, settings.moduleVersion) {
+            throw DKMSError(4, "\(settings.module)/\(settings.moduleVersion) is broken!",
+                            "Missing the source directory or the symbolic link pointing to it.",
+                            "Manual intervention is required!")
+        }
+    }
+
+    /// `module_is_added_or_die`.
+    func requireAdded() throws(DKMSError) {
+        if !tree.isAdded(settings.module, settings.moduleVersion) {
+            throw DKMSError(3, "The module/version combo: \(settings.module)/\(settings.moduleVersion) is not located in the DKMS tree.")
+        }
+    }
+
+    /// Runs the invocation: validation, kernel setup and the action.
+    /// - Returns: how dkms ends.
+    /// - Throws: ``DKMSError`` where upstream dies in its main shell.
+    public func run() async throws(DKMSError) -> RunResult {
+        try validateCommandLine()
+        if settings.parallelJobs.isEmpty { settings.parallelJobs = String(Self.processorCount()) }
+        if settings.parallelJobs == "0" { settings.parallelJobs = "" }
+        if let action = settings.action, action.isKernelHook { try requireOneKernel(action.rawValue) }
+        try await setupKernelsAndArches()
+        guard let action = settings.action else { return .unknownAction }
+        switch action {
+        case .remove, .unbuild, .uninstall:
+            try requireModuleArguments(action.rawValue)
+            try refuseBroken()
+            try requireAdded()
+            if action == .uninstall { try requireRoot() } else { try requireWritableTree() }
+            switch action {
+            case .remove: try await removeAction()
+            case .unbuild: try await unbuildAction()
+            default: try await uninstallAction()
+            }
+            await postTransaction()
+            return .exit(0)
+        case .add, .build, .install:
+            try banAll(action.rawValue)
+            if action != .add { try refuseBroken() }
+            if action == .install { try requireRoot() } else { try requireWritableTree() }
+            var status: Int32 = 0
+            switch action {
+            case .add:
+                try await addModule()
+            case .build:
+                for (kernel, arch) in kernelArchPairs {
+                    status = await buildIfNeeded(module: settings.module, version: settings.moduleVersion, kernel: kernel, arch: arch)
+                }
+            default:
+                for (kernel, arch) in kernelArchPairs {
+                    status = await installIfNeeded(module: settings.module, version: settings.moduleVersion, kernel: kernel, arch: arch)
+                }
+                if status == 0 { await postTransaction() }
+            }
+            return .exit(status)
+        case .status:
+            await statusAction()
+            return .exit(0)
+        case .generateMok:
+            await readSigningFramework(kernel: firstKernel, arch: firstArch, module: settings.module, version: settings.moduleVersion)
+            return .exit(await prepareMOK(kernel: firstKernel) ? 0 : 1)
+        case .autoinstall, .match, .mktarball, .ldtarball, .kernelPreinst, .kernelPostinst, .kernelPrerm:
+            return try await runIntegrationAction(action)
+        }
+    }
+
+    /// `execute_post_transaction`: runs framework.conf's `post_transaction`
+    /// after a successful change, logging to `$dkms_tree/post_transaction.log`.
+    func postTransaction() async {
+        guard !settings.postTransaction.isEmpty else { return }
+        let log = "\(dkmsTree)/post_transaction.log"
+        FileSystem.writeText("", to: log)
+        var command = settings.postTransaction
+        let globals = shellGlobals(kernel: firstKernel, arch: firstArch, module: settings.module, version: settings.moduleVersion)
+        if let values = await FrameworkFiles.read(names: ["post_transaction"], globals: globals + [("post_transaction", ShellArray(scalar: command))],
+                                                  environment: childEnvironment, runner: runner), values.isSet("post_transaction") {
+            command = values["post_transaction"].value
+        }
+        _ = await invokeCommand(command, description: "Executing post-transaction command", log: log, background: true) { target in
+            await evaluate(command, kernel: firstKernel, arch: firstArch, module: settings.module, version: settings.moduleVersion,
+                           output: target.output, error: target.error).status
+        }
+    }
+
+    /// The number of processors (`nproc`).
+    static func processorCount() -> Int {
+        Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    }
+}

@@ -1,0 +1,208 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Signing configuration as upstream keeps it in shell variables.
+struct SigningState {
+    /// `sign_file`, `mok_signing_key`, `mok_certificate`, `try_sign_modules`
+    /// after the last lazy framework read (nil: not read yet, so the
+    /// environment's values apply).
+    var values: [String: String]?
+    /// `do_signing`.
+    var enabled = false
+    /// `sign_hash`.
+    var hash = ""
+}
+
+extension Engine {
+    static let signingNames = ["sign_file", "mok_signing_key", "mok_certificate", "try_sign_modules"]
+
+    func signingValue(_ name: String) -> String {
+        if let values = state.signing.values { return values[name] ?? "" }
+        return settings.environment[name] ?? ""
+    }
+
+    func setSigningValue(_ name: String, _ value: String) {
+        var values = state.signing.values ?? Dictionary(uniqueKeysWithValues: Self.signingNames.map { ($0, settings.environment[$0] ?? "") })
+        values[name] = value
+        state.signing.values = values
+    }
+
+    /// Re-reads the signing variables from framework.conf, as upstream
+    /// does lazily each time it prepares signing.
+    func readSigningFramework(kernel: String, arch: String, module: String, version: String) async {
+        var globals = shellGlobals(kernel: kernel, arch: arch, module: module, version: version)
+        for name in Self.signingNames where !signingValue(name).isEmpty {
+            globals.append((name, ShellArray(scalar: signingValue(name))))
+        }
+        guard let values = await FrameworkFiles.read(
+            names: Self.signingNames, globals: globals, environment: childEnvironment, runner: runner) else { return }
+        for name in Self.signingNames {
+            setSigningValue(name, values.isSet(name) ? values[name].value : signingValue(name))
+        }
+    }
+
+    /// Upstream's `prepare_signing`: decides whether modules are signed for
+    /// this kernel and prints why or with what.
+    func prepareSigning(kernel: String, arch: String, module: String, version: String) async {
+        await readSigningFramework(kernel: kernel, arch: arch, module: module, version: version)
+        state.signing.enabled = false
+        let policy = signingValue("try_sign_modules")
+        if policy == "false" {
+            console.line("Module signing is disabled by policy, modules won't be signed")
+            return
+        }
+        if policy != "true" && Self.runningInChroot() {
+            console.line("Running in chroot, modules won't be signed")
+            return
+        }
+        let configPath = kernelConfigPath(for: kernel)
+        guard FileSystem.isRegularFile(configPath) else {
+            console.line("Kernel config \(configPath) not found, modules won't be signed")
+            return
+        }
+        guard let config = KernelConfigFile.load(configPath), let hash = config.unquoted("CONFIG_MODULE_SIG_HASH") else {
+            console.line("The kernel is built without module signing facility, modules won't be signed")
+            return
+        }
+        state.signing.hash = hash
+        var signFile = signingValue("sign_file")
+        if signFile.isEmpty {
+            let d = settings.distribution
+            let series = kernel.lastIndex(of: ".").map { String(kernel[..<$0]) } ?? kernel
+            if d.hasPrefix("debian") {
+                signFile = "/usr/lib/linux-kbuild-\(series)/scripts/sign-file"
+            } else if d.hasPrefix("ubuntu") {
+                signFile = commandPath("kmodsign") ?? ""
+                if !FileSystem.isExecutable(signFile) { signFile = "/usr/src/linux-headers-\(kernel)/scripts/sign-file" }
+            } else if d.hasPrefix("gentoo") {
+                signFile = "/usr/src/linux-\(kernel)/scripts/sign-file"
+            }
+            if !FileSystem.isRegularFile(signFile) { signFile = "\(installTree)/\(kernel)/build/scripts/sign-file" }
+            setSigningValue("sign_file", signFile)
+        }
+        console.line("Sign command: \(signFile)")
+        guard FileSystem.isRegularFile(signFile), FileSystem.isExecutable(signFile) else {
+            console.line("Binary \(signFile) not found, modules won't be signed")
+            return
+        }
+        if await prepareMOK(kernel: kernel) { state.signing.enabled = true }
+    }
+
+    /// Upstream's `prepare_mok`: picks (and if needed creates) the signing
+    /// key and certificate. Returns whether signing can proceed.
+    func prepareMOK(kernel: String) async -> Bool {
+        var key = signingValue("mok_signing_key")
+        var certificate = signingValue("mok_certificate")
+        let d = settings.distribution
+        if key.isEmpty {
+            if d.hasPrefix("ubuntu") {
+                key = "/var/lib/shim-signed/mok/MOK.priv"
+                certificate = "/var/lib/shim-signed/mok/MOK.der"
+                if !FileSystem.isRegularFile(key) || !FileSystem.isRegularFile(certificate) {
+                    guard commandExists("update-secureboot-policy") else {
+                        console.line("Binary update-secureboot-policy not found, modules won't be signed")
+                        return false
+                    }
+                    if FileSystem.isRegularFile(certificate) { FileSystem.removeFile(certificate) }
+                    console.line("Certificate or key are missing, generating them using update-secureboot-policy...")
+                    var env = childEnvironment
+                    env["SHIM_NOTRIGGER"] = "y"
+                    _ = await runner.run(ProcessSpec("update-secureboot-policy", ["--new-key"], environment: env, output: .discard, error: .discard))
+                    _ = await run("update-secureboot-policy", ["--enroll-key"])
+                }
+            } else if d.hasPrefix("gentoo") {
+                key = settings.environment["MODULES_SIGN_KEY"] ?? ""
+                certificate = settings.environment["MODULES_SIGN_CERT"] ?? ""
+                let makeConf = FileSystem.readText("/etc/portage/make.conf") ?? ""
+                func portage(_ name: String) -> String {
+                    for line in makeConf.split(separator: "\n") where line.hasPrefix(name + "=") {
+                        return String(line.dropFirst(name.count + 1)).replacingOccurrences(of: "\"", with: "")
+                    }
+                    return ""
+                }
+                if key.isEmpty { key = portage("MODULES_SIGN_KEY") }
+                if certificate.isEmpty { certificate = portage("MODULES_SIGN_CERT") }
+                let configPath = kernelConfigPath(for: kernel)
+                if key.isEmpty, let config = KernelConfigFile.load(configPath) {
+                    let relative = config.unquoted("CONFIG_MODULE_SIG_KEY") ?? ""
+                    let base = kernelSourceDirectory(for: kernel)
+                    let path = relative.hasPrefix("/") ? relative : base + "/" + relative
+                    key = FileSystem.canonicalPath(path) ?? path
+                    certificate = key
+                }
+            }
+        }
+        if key.isEmpty { key = "/var/lib/dkms/mok.key" }
+        setSigningValue("mok_signing_key", key)
+        console.line("Signing key: \(key)")
+        if certificate.isEmpty { certificate = "/var/lib/dkms/mok.pub" }
+        setSigningValue("mok_certificate", certificate)
+        console.line("Public certificate (MOK): \(certificate)")
+        if !key.hasPrefix("pkcs11:") && (!FileSystem.isRegularFile(key) || !FileSystem.isRegularFile(certificate)) {
+            console.line("Certificate or key are missing, generating self signed certificate for MOK...")
+            guard commandExists("openssl") else {
+                console.line("openssl not found, can't generate key and certificate.")
+                return false
+            }
+            _ = await run("openssl", [
+                "req", "-new", "-x509", "-nodes", "-days", "36500", "-subj", "/CN=DKMS module signing key",
+                "-newkey", "rsa:2048", "-keyout", key, "-addext", "extendedKeyUsage=codeSigning",
+                "-outform", "DER", "-out", certificate,
+            ], output: .discard, error: .discard)
+            if !FileSystem.isRegularFile(key) {
+                console.line("Key file \(key) not found and can't be generated, modules won't be signed")
+                return false
+            }
+        }
+        if !FileSystem.isRegularFile(certificate) {
+            console.line("Certificate file \(certificate) not found and can't be generated, modules won't be signed")
+            return false
+        }
+        return true
+    }
+
+    /// `command -v NAME`.
+    func commandPath(_ name: String) -> String? {
+        let path = childEnvironment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":") where FileSystem.isExecutable("\(dir)/\(name)") {
+            return "\(dir)/\(name)"
+        }
+        return nil
+    }
+
+    /// Whether dkms runs inside a chroot (Debian's `ischroot` logic). When
+    /// the root of process 1 cannot be examined, the answer is yes, as
+    /// upstream concludes, but without its error message.
+    static func runningInChroot() -> Bool {
+        let env = ProcessEnvironment.current
+        if env["FAKECHROOT"] == "true" && env["FAKECHROOT_BASE"] != nil && (env["LD_PRELOAD"] ?? "").contains("libfakechroot.so") {
+            return true
+        }
+        if FileSystem.isReadable("/proc/1/mountinfo") && FileSystem.isReadable("/proc/self/mountinfo") {
+            if FileSystem.readBytes("/proc/1/mountinfo") != FileSystem.readBytes("/proc/self/mountinfo") { return true }
+        }
+        if getuid() == 0 {
+            var initRoot = stat()
+            var ourRoot = stat()
+            guard stat("/proc/1/root", &initRoot) == 0, stat("/", &ourRoot) == 0 else { return true }
+            if initRoot.st_dev != ourRoot.st_dev || initRoot.st_ino != ourRoot.st_ino { return true }
+        }
+        return false
+    }
+
+    /// Signs one module file; a failure is only a warning.
+    func signModule(_ path: String) async {
+        console.line("Signing module \(path)")
+        let outcome = await run(signingValue("sign_file"), [
+            state.signing.hash, signingValue("mok_signing_key"), signingValue("mok_certificate"), path,
+        ], output: .capture, error: .mergeWithOutput)
+        if outcome.status != 0 {
+            var text = outcome.outputText
+            while text.hasSuffix("\n") { text.removeLast() }
+            console.warning("Failed to sign module '\(path)'!", text)
+        }
+    }
+}

@@ -1,0 +1,147 @@
+extension Engine {
+    /// `possible_dest_module_locations` + `find_actual_dest_module_location`:
+    /// where the installed copy of module `index` really is, judged by
+    /// comparing its version with the active build's copy.
+    func actualDestination(_ config: ModuleConfig, index: Int, module: String, kernel: String, arch: String) async -> String? {
+        let entry = config.modules[index]
+        var locations = [entry.destLocation]
+        if entry.declaredDestLocation != entry.destLocation { locations.append(entry.declaredDestLocation) }
+        let owned = compressedOrUncompressed("\(dkmsTree)/\(module)/kernel-\(kernel)-\(arch)/module", entry.destName)
+        let ownedInfo = await moduleVersionInfo(owned, showErrors: false)
+        for location in ShellText.words(locations.joined(separator: " ")) {
+            let installed = compressedOrUncompressed("\(installTree)/\(kernel)\(location)", entry.destName)
+            guard !installed.isEmpty else { continue }
+            let installedInfo = await moduleVersionInfo(installed, showErrors: false)
+            if ownedInfo.version == installedInfo.version { return location }
+        }
+        return nil
+    }
+
+    /// `maybe_uninstall_module`: uninstalls when this version is installed,
+    /// otherwise says it is not (unless BUILD_EXCLUSIVE explains it).
+    func uninstallIfNeeded(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) {
+        if tree.isInstalled(module, version, kernel, arch) {
+            try await uninstall(module: module, version: version, kernel: kernel, arch: arch)
+            return
+        }
+        var excluded = false
+        let conf = "\(dkmsTree)/\(module)/\(version)/source/dkms.conf"
+        if FileSystem.isRegularFile(conf) {
+            let savedKey = state.lastConfKey, savedConfig = state.lastConfig
+            if let (config, _) = try? await readConf(kernel: kernel, arch: arch, module: module, version: version, file: conf, quiet: true) {
+                excluded = config.modules.indices.contains { config.hasModuleExclusiveDirective($0) }
+            }
+            state.lastConfKey = savedKey
+            state.lastConfig = savedConfig
+        }
+        if !excluded {
+            console.line("Module \(module)/\(version) is not installed for kernel \(kernel) (\(arch)). Skipping...")
+        }
+    }
+
+    /// Upstream's `do_uninstall`: removes the installed modules of this
+    /// version, restores archived originals and runs depmod.
+    func uninstall(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) {
+        let backupDir = "\(dkmsTree)/\(module)/original_module/\(kernel)/\(arch)"
+        console.line("Module \(module)/\(version) for kernel \(kernel) (\(arch)):")
+        updateModuleSuffix(for: kernel)
+        let config = try await readConfOrDie(kernel: kernel, arch: arch, module: module, version: version)
+        let activeLink = tree.activeLink(module, kernel, arch)
+        let wasActive = FileSystem.canonicalPath(activeLink) == tree.builtDirectory(module, version, kernel, arch)
+        if wasActive {
+            console.line("Before uninstall, this module version was ACTIVE on this kernel.")
+            for index in config.modules.indices {
+                let name = config.modules[index].destName
+                if let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch) {
+                    let kernelDir = "\(installTree)/\(kernel)"
+                    console.line("Deleting \(kernelDir)\(location)/\(name)\(moduleSuffix)")
+                    let dir = kernelDir + location
+                    for file in FileSystem.entries(of: dir) where file.hasPrefix(name + ".ko") {
+                        FileSystem.removeFile("\(dir)/\(file)")
+                    }
+                    removeEmptyParents(of: location, in: kernelDir)
+                } else {
+                    console.line("Module \(name)\(moduleSuffix) was not found within \(installTree)/\(kernel)/")
+                }
+                if FileSystem.isDirectory(backupDir) {
+                    restoreOriginals(named: name, from: backupDir, kernel: kernel)
+                    FileSystem.deleteEmptyDirectories(under: FileSystem.split(backupDir).directory)
+                }
+                let legacy = compressedOrUncompressed(backupDir, name)
+                if !legacy.isEmpty {
+                    console.line("Restoring archived original module")
+                    let target = "\(installTree)/\(kernel)\(config.modules[index].declaredDestLocation)/"
+                    FileSystem.makeDirectories(target)
+                    FileSystem.rename(legacy, to: target + FileSystem.split(legacy).name)
+                }
+            }
+            FileSystem.removeFile(activeLink)
+        } else {
+            console.line("This module version was INACTIVE for this kernel.")
+        }
+        try await runScript(.postRemove, config.script(.postRemove), module: module, version: version, kernel: kernel, arch: arch)
+        await depmodAfterChange(kernel: kernel, arch: arch)
+        let originals = "\(dkmsTree)/\(module)/original_module"
+        if wasActive && FileSystem.isDirectory("\(originals)/\(kernel)/\(arch)") {
+            console.line("Removing original module(s) from DKMS tree for kernel \(kernel) (\(arch))")
+            FileSystem.removeTree("\(originals)/\(kernel)/\(arch)")
+            if !FileSystem.globEntries(of: "\(originals)/\(kernel)").contains(where: { FileSystem.isDirectory("\(originals)/\(kernel)/\($0)") }) {
+                FileSystem.removeTree("\(originals)/\(kernel)")
+            }
+        }
+        if !FileSystem.globEntries(of: originals).contains(where: { FileSystem.isDirectory("\(originals)/\($0)") }) {
+            FileSystem.removeTree(originals)
+        }
+    }
+
+    /// `rmdir -p --ignore-fail-on-non-empty` of a destination below the kernel dir.
+    func removeEmptyParents(of location: String, in kernelDir: String) {
+        var relative = Substring(location)
+        while relative.hasPrefix("/") { relative = relative.dropFirst() }
+        var parts = relative.split(separator: "/").map(String.init)
+        while !parts.isEmpty {
+            let path = kernelDir + "/" + parts.joined(separator: "/")
+            guard FileSystem.removeDirectory(path) else { break }
+            parts.removeLast()
+        }
+    }
+
+    /// Puts archived originals back where their `.origin` file says.
+    func restoreOriginals(named name: String, from backupDir: String, kernel: String) {
+        let originFiles = FileSystem.findFiles(under: backupDir) { file in
+            file.hasPrefix(name + ".") && file.hasSuffix(".origin") && file.count > name.count + ".origin".count
+        }
+        for originFile in originFiles {
+            let archived = String(originFile.dropLast(".origin".count))
+            guard FileSystem.isRegularFile(archived) else { continue }
+            let location = (FileSystem.readText(originFile) ?? "").split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            if location.hasPrefix("\(installTree)/\(kernel)/") {
+                console.line("Restoring archived original module \(location)")
+                FileSystem.makeDirectories(FileSystem.split(location).directory)
+                FileSystem.rename(archived, to: location)
+                FileSystem.removeFile(originFile)
+            } else {
+                console.warning("Bad original location '\(location)' in \(originFile)")
+            }
+        }
+    }
+
+    /// Upstream's `do_unbuild`: deletes `m/v/K/A`, and `m/v/K` when it
+    /// holds no other arch.
+    func unbuildDirectory(module: String, version: String, kernel: String, arch: String) {
+        FileSystem.removeTree(tree.builtDirectory(module, version, kernel, arch))
+        let kernelDir = "\(dkmsTree)/\(module)/\(version)/\(kernel)"
+        if !FileSystem.globEntries(of: kernelDir).contains(where: { FileSystem.isDirectory("\(kernelDir)/\($0)") }) {
+            FileSystem.removeTree(kernelDir)
+        }
+    }
+
+    /// `maybe_unbuild_module`.
+    func unbuildIfNeeded(module: String, version: String, kernel: String, arch: String) {
+        guard tree.isBuilt(module, version, kernel, arch) else {
+            console.line("Module \(module)/\(version) is not built for kernel \(kernel) (\(arch)). Skipping...")
+            return
+        }
+        unbuildDirectory(module: module, version: version, kernel: kernel, arch: arch)
+    }
+}

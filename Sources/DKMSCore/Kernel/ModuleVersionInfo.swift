@@ -1,0 +1,51 @@
+/// The version facts dkms compares between two module files
+/// (`modinfo`'s `version:` and `srcversion:` fields).
+public struct ModuleVersionInfo: Sendable, Equatable {
+    /// The first word of `version:`.
+    public var version: String
+    /// `srcversion:`, or the old checksum after the version.
+    public var sourceVersion: String
+
+    /// Parses `modinfo FILE` output as upstream's `get_module_verinfo` does.
+    public init(modinfoOutput: String) {
+        var version = ""
+        var checksum = ""
+        var sourceVersion = ""
+        for line in modinfoOutput.split(separator: "\n") {
+            let words = ShellText.words(String(line))
+            guard let key = words.first else { continue }
+            if key == "version:" {
+                version = words.count > 1 ? words[1] : ""
+                checksum = words.count > 2 ? words[2] : ""
+            } else if key == "srcversion:" {
+                sourceVersion = words.count > 1 ? words[1] : ""
+            }
+        }
+        self.version = version
+        self.sourceVersion = sourceVersion.isEmpty ? checksum : sourceVersion
+    }
+
+    /// Upstream's `compare_module_version` verdict.
+    public enum Comparison: String, Sendable {
+        case identical = "=="
+        case sameVersion = "="
+        case newer = ">"
+        case older = "<"
+    }
+
+    /// Compares `self` (the first module) with `other`.
+    public func compare(to other: ModuleVersionInfo) -> Comparison {
+        if version == other.version {
+            return sourceVersion == other.sourceVersion ? .identical : .sameVersion
+        }
+        return VersionKey(version) > VersionKey(other.version) ? .newer : .older
+    }
+}
+
+extension Engine {
+    /// `modinfo FILE` reduced to the version facts.
+    func moduleVersionInfo(_ path: String, showErrors: Bool = true) async -> ModuleVersionInfo {
+        let outcome = await run("modinfo", [path], output: .capture, error: showErrors ? .inherit : .discard)
+        return ModuleVersionInfo(modinfoOutput: outcome.outputText)
+    }
+}

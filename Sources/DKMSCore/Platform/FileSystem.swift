@@ -1,0 +1,311 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Thin, synchronous file-system primitives with the semantics of the
+/// shell tests and tools upstream dkms relies on (`-e`, `-d`, `-L`,
+/// `readlink -f`, `rm -rf`, `mkdir -p`, `mv -T`).
+///
+/// Paths are plain strings on purpose: dkms prints the paths it builds by
+/// concatenation verbatim, so they must not be normalised.
+public enum FileSystem {
+    /// `[[ -e path ]]`: the path exists (following symlinks).
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
+
+    /// `[[ -d path ]]`: a directory (following symlinks).
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// `[[ -f path ]]`: a regular file (following symlinks).
+    public static func isRegularFile(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// `[[ -L path ]]`: a symbolic link (not followed).
+    public static func isSymlink(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
+    }
+
+    /// The path exists without following a final symlink.
+    public static func existsNoFollow(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    /// `[[ -x path ]]`.
+    public static func isExecutable(_ path: String) -> Bool {
+        !path.isEmpty && access(path, X_OK) == 0
+    }
+
+    /// `[[ -r path ]]`.
+    public static func isReadable(_ path: String) -> Bool {
+        !path.isEmpty && access(path, R_OK) == 0
+    }
+
+    /// `[[ -w path ]]`.
+    public static func isWritable(_ path: String) -> Bool {
+        !path.isEmpty && access(path, W_OK) == 0
+    }
+
+    /// `[[ -s path ]]`: exists and is not empty.
+    public static func isNonEmptyFile(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && st.st_size > 0
+    }
+
+    /// The target of a symlink, or nil.
+    public static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        guard count >= 0 else { return nil }
+        buffer[count] = 0
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// `readlink -f path`: the canonical path; the last component may be
+    /// missing. Returns nil when it cannot be resolved.
+    public static func canonicalPath(_ path: String) -> String? {
+        if let resolved = realPath(path) { return resolved }
+        let (dir, base) = split(path)
+        guard let parent = realPath(dir.isEmpty ? "." : dir) else { return nil }
+        return parent == "/" ? "/" + base : parent + "/" + base
+    }
+
+    private static func realPath(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
+
+    /// Splits a path into the directory part and the last component.
+    public static func split(_ path: String) -> (directory: String, name: String) {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return ("", String(trimmed)) }
+        let dir = trimmed[..<slash]
+        return (dir.isEmpty ? "/" : String(dir), String(trimmed[trimmed.index(after: slash)...]))
+    }
+
+    /// The entries of a directory in `readdir` order (what `find` and
+    /// `ls -U` see), without `.` and `..`. Empty when unreadable.
+    public static func entries(of path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in
+                pointer.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// The entries of a directory sorted the way a bash glob sorts them
+    /// in the C locale (byte order). Hidden entries are left out.
+    public static func globEntries(of path: String) -> [String] {
+        entries(of: path).filter { !$0.hasPrefix(".") }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// `mkdir -p path` (mode 0777 minus the umask).
+    @discardableResult
+    public static func makeDirectories(_ path: String) -> Bool {
+        if isDirectory(path) { return true }
+        let (parent, _) = split(path)
+        if !parent.isEmpty && parent != path && !isDirectory(parent) {
+            guard makeDirectories(parent) else { return false }
+        }
+        return mkdir(path, 0o777) == 0 || isDirectory(path)
+    }
+
+    /// `rm -rf path`: removes a file, a link or a whole tree.
+    public static func removeTree(_ path: String) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            for name in entries(of: path) { removeTree(path + "/" + name) }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+
+    /// `rm -f path` for one non-directory entry.
+    public static func removeFile(_ path: String) {
+        unlink(path)
+    }
+
+    /// `rmdir path`; true on success.
+    @discardableResult
+    public static func removeDirectory(_ path: String) -> Bool {
+        rmdir(path) == 0
+    }
+
+    /// `rename(2)`: atomic replacement within one file system.
+    @discardableResult
+    public static func rename(_ from: String, to: String) -> Bool {
+        Glibc.rename(from, to) == 0
+    }
+
+    /// `ln -s target path`.
+    @discardableResult
+    public static func symlink(target: String, at path: String) -> Bool {
+        Glibc.symlink(target, path) == 0
+    }
+
+    /// Whether a directory has no entries.
+    public static func isEmptyDirectory(_ path: String) -> Bool {
+        isDirectory(path) && entries(of: path).isEmpty
+    }
+
+    /// The whole content of a file as bytes, or nil.
+    public static func readBytes(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if count == 0 { break }
+            result.append(contentsOf: chunk[0..<count])
+        }
+        return result
+    }
+
+    /// The content of a text file, or nil.
+    public static func readText(_ path: String) -> String? {
+        readBytes(path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Writes bytes to a file (truncating), with the given mode for a new file.
+    @discardableResult
+    public static func writeBytes(_ bytes: [UInt8], to path: String, mode: mode_t = 0o666, append: Bool = false) -> Bool {
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
+        let fd = open(path, flags, mode)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += written
+        }
+        return true
+    }
+
+    /// Writes text to a file (truncating).
+    @discardableResult
+    public static func writeText(_ text: String, to path: String, append: Bool = false) -> Bool {
+        writeBytes(Array(text.utf8), to: path, append: append)
+    }
+
+    /// Two files have identical content (`diff -q` / `cmp` succeeds).
+    public static func sameContent(_ a: String, _ b: String) -> Bool {
+        guard let left = readBytes(a), let right = readBytes(b) else { return false }
+        return left == right
+    }
+
+    /// The permission bits of a path (following links), or nil.
+    public static func mode(of path: String) -> mode_t? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return st.st_mode & 0o7777
+    }
+
+    /// Sets permission bits.
+    @discardableResult
+    public static func setMode(_ mode: mode_t, of path: String) -> Bool {
+        chmod(path, mode) == 0
+    }
+
+    /// Copies a regular file to `destination` atomically: the bytes go to a
+    /// temporary name in the same directory, are flushed, and then renamed
+    /// over the destination, so readers never see a half-written file.
+    @discardableResult
+    public static func copyFileAtomically(from source: String, to destination: String) -> Bool {
+        guard let bytes = readBytes(source) else { return false }
+        let sourceMode = mode(of: source) ?? 0o644
+        let (dir, name) = split(destination)
+        let temporary = (dir.isEmpty ? "." : dir) + "/.\(name).dkms-new.\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, sourceMode)
+        guard fd >= 0 else { return false }
+        var offset = 0
+        var ok = true
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                ok = false
+                break
+            }
+            offset += written
+        }
+        if ok { ok = fsync(fd) == 0 }
+        close(fd)
+        if ok { ok = rename(temporary, to: destination) }
+        if !ok { unlink(temporary) }
+        return ok
+    }
+
+    /// Creates a unique directory from a `mktemp -d` template ending in X's.
+    public static func makeTemporaryDirectory(template: String) -> String? {
+        var bytes = Array(template.utf8CString)
+        guard mkdtemp(&bytes) != nil else { return nil }
+        return String(cString: bytes)
+    }
+
+    /// Updates the modification time, creating the file if needed (`touch`).
+    public static func touch(_ path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o666)
+        if fd >= 0 {
+            futimens(fd, nil)
+            close(fd)
+        }
+    }
+
+    /// Recursively lists regular files below `root` whose name satisfies
+    /// `matches`, in `find` order (pre-order, readdir order).
+    public static func findFiles(under root: String, where matches: (String) -> Bool) -> [String] {
+        var results: [String] = []
+        func walk(_ dir: String) {
+            for name in entries(of: dir) {
+                let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
+                var st = stat()
+                guard lstat(path, &st) == 0 else { continue }
+                let type = st.st_mode & S_IFMT
+                if type == S_IFREG && matches(name) { results.append(path) }
+                if type == S_IFDIR { walk(path) }
+            }
+        }
+        walk(root)
+        return results
+    }
+
+    /// `find root -type d -empty -delete`: removes empty directories
+    /// bottom-up, including `root` itself when it ends up empty.
+    public static func deleteEmptyDirectories(under root: String) {
+        guard isDirectory(root), !isSymlink(root) else { return }
+        for name in entries(of: root) {
+            let path = root.hasSuffix("/") ? root + name : root + "/" + name
+            if isDirectory(path) && !isSymlink(path) { deleteEmptyDirectories(under: path) }
+        }
+        if entries(of: root).isEmpty { rmdir(root) }
+    }
+}

@@ -1,0 +1,164 @@
+/// The state of one module version for one kernel.
+public enum BuiltState: String, Sendable, Equatable {
+    case built
+    case installed
+}
+
+/// One record of upstream's `module_status`.
+public enum ModuleStatusRecord: Sendable, Equatable {
+    /// The source link or directory is gone (`m/v: broken`).
+    case broken(module: String, version: String)
+    /// Added but built for no kernel.
+    case added(module: String, version: String)
+    /// Built (or built and installed) for a kernel.
+    case built(module: String, version: String, kernel: String, arch: String, state: BuiltState)
+
+    /// The module name.
+    public var module: String {
+        switch self {
+        case .broken(let m, _), .added(let m, _), .built(let m, _, _, _, _): return m
+        }
+    }
+
+    /// The module version.
+    public var version: String {
+        switch self {
+        case .broken(_, let v), .added(_, let v), .built(_, let v, _, _, _): return v
+        }
+    }
+}
+
+/// Read-only questions about the dkms tree (`/var/lib/dkms`), answered
+/// from the file system alone, with upstream's exact rules.
+public struct DKMSTree: Sendable {
+    /// The dkms tree root.
+    public var root: String
+    /// The source tree root (`/usr/src`).
+    public var sourceTree: String
+
+    /// Creates a view of a tree.
+    public init(root: String, sourceTree: String) {
+        self.root = root
+        self.sourceTree = sourceTree
+    }
+
+    /// `$dkms_tree/m/v`.
+    public func versionDirectory(_ module: String, _ version: String) -> String {
+        "\(root)/\(module)/\(version)"
+    }
+
+    /// `$dkms_tree/m/v/K/A`.
+    public func builtDirectory(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> String {
+        "\(root)/\(module)/\(version)/\(kernel)/\(arch)"
+    }
+
+    /// `$dkms_tree/m/kernel-K-A`, the link that marks the installed version.
+    public func activeLink(_ module: String, _ kernel: String, _ arch: String) -> String {
+        "\(root)/\(module)/kernel-\(kernel)-\(arch)"
+    }
+
+    /// The source link or directory is missing (upstream `is_module_broken`).
+    public func isBroken(_ module: String, _ version: String) -> Bool {
+        guard !module.isEmpty, !version.isEmpty else { return false }
+        let dir = versionDirectory(module, version)
+        guard FileSystem.isDirectory(dir) else { return false }
+        let source = dir + "/source"
+        if FileSystem.isSymlink(source) && !FileSystem.isDirectory(source) { return true }
+        if !FileSystem.isSymlink(source) && FileSystem.isDirectory("\(sourceTree)/\(module)-\(version)/") { return true }
+        return false
+    }
+
+    /// The version directory exists with a working source link.
+    public func isAdded(_ module: String, _ version: String) -> Bool {
+        guard !module.isEmpty, !version.isEmpty else { return false }
+        let dir = versionDirectory(module, version)
+        guard FileSystem.isDirectory(dir) else { return false }
+        let source = dir + "/source"
+        return FileSystem.isSymlink(source) && FileSystem.isDirectory(source)
+    }
+
+    /// `m/v/K/A/module` is a directory.
+    public func isBuilt(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> Bool {
+        guard !module.isEmpty, !version.isEmpty, !kernel.isEmpty, !arch.isEmpty else { return false }
+        return FileSystem.isDirectory(builtDirectory(module, version, kernel, arch) + "/module")
+    }
+
+    /// The active link resolves to this version's built directory
+    /// (upstream `_is_module_installed`; built-ness is not checked).
+    public func isActive(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> Bool {
+        guard !module.isEmpty, !version.isEmpty, !kernel.isEmpty, !arch.isEmpty else { return false }
+        let link = activeLink(module, kernel, arch)
+        guard FileSystem.isSymlink(link), let resolved = FileSystem.canonicalPath(link) else { return false }
+        return resolved == builtDirectory(module, version, kernel, arch)
+    }
+
+    /// Built and active.
+    public func isInstalled(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> Bool {
+        isBuilt(module, version, kernel, arch) && isActive(module, version, kernel, arch)
+    }
+
+    /// `m/v` pairs known to the tree (upstream `list_module_version_combos`),
+    /// in glob order, optionally filtered by module and version.
+    public func moduleVersions(module: String = "", version: String = "") -> [(module: String, version: String)] {
+        let modules = module.isEmpty ? FileSystem.globEntries(of: root) : [module]
+        var result: [(String, String)] = []
+        for m in modules {
+            let versions = version.isEmpty ? FileSystem.globEntries(of: "\(root)/\(m)") : [version]
+            for v in versions {
+                guard FileSystem.isDirectory("\(root)/\(m)/\(v)") else { continue }
+                if Self.isActiveLinkName(v) { continue }
+                result.append((m, v))
+            }
+        }
+        return result
+    }
+
+    /// `kernel-*-*` names are the active links, not versions.
+    static func isActiveLinkName(_ name: String) -> Bool {
+        guard name.hasPrefix("kernel-") else { return false }
+        return name.dropFirst("kernel-".count).contains("-")
+    }
+
+    /// Kernel directory names as upstream's `+([0-9]).*` glob selects them.
+    static func looksLikeKernel(_ name: String) -> Bool {
+        guard let dot = name.firstIndex(of: "."), dot > name.startIndex else { return false }
+        return name[..<dot].allSatisfy { $0.isASCII && $0.isNumber }
+    }
+
+    /// The kernels and arches this version is built for (upstream
+    /// `module_status_built`), optionally filtered.
+    public func builtEntries(_ module: String, _ version: String, kernel: String = "", arch: String = "") -> [(kernel: String, arch: String, state: BuiltState)] {
+        let base = versionDirectory(module, version)
+        let kernels = kernel.isEmpty ? FileSystem.globEntries(of: base).filter(Self.looksLikeKernel) : [kernel]
+        var result: [(String, String, BuiltState)] = []
+        for k in kernels {
+            let arches = arch.isEmpty ? FileSystem.globEntries(of: "\(base)/\(k)") : [arch]
+            for a in arches where isBuilt(module, version, k, a) {
+                result.append((k, a, isActive(module, version, k, a) ? .installed : .built))
+            }
+        }
+        return result
+    }
+
+    /// Upstream's `module_status`: broken, added, built and installed
+    /// records in tree order.
+    public func status(module: String = "", version: String = "", kernel: String = "", arch: String = "") -> [ModuleStatusRecord] {
+        var records: [ModuleStatusRecord] = []
+        for (m, v) in moduleVersions(module: module, version: version) {
+            if isBroken(m, v) {
+                records.append(.broken(module: m, version: v))
+                continue
+            }
+            guard isAdded(m, v) else { continue }
+            let built = builtEntries(m, v, kernel: kernel, arch: arch)
+            if built.isEmpty {
+                records.append(.added(module: m, version: v))
+            } else {
+                for entry in built {
+                    records.append(.built(module: m, version: v, kernel: entry.kernel, arch: entry.arch, state: entry.state))
+                }
+            }
+        }
+        return records
+    }
+}
