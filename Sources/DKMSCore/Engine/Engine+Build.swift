@@ -35,14 +35,19 @@ extension Engine {
     /// Upstream's `do_build`: adds the module if needed, builds it in a
     /// fresh copy of the source, and publishes the modules atomically in
     /// `m/v/K/A` (a temporary directory renamed into place).
-    func build(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) {
+    /// - Returns: the module and version built (a source tree given on the
+    ///   command line names them only once it is added).
+    @discardableResult
+    func build(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) -> (String, String) {
         guard !kernel.isEmpty, !arch.isEmpty else { throw DKMSError(16, "do_build: Empty $kernelver or $arch") }
+        var module = module
+        var version = version
         if !tree.isAdded(module, version) {
-            let savedModule = settings.module, savedVersion = settings.moduleVersion
             settings.module = module
             settings.moduleVersion = version
-            defer { settings.module = savedModule; settings.moduleVersion = savedVersion }
             try await addModule(kernel: kernel, arch: arch)
+            module = settings.module
+            version = settings.moduleVersion
             console.line()
         }
         let sourceDir = "\(dkmsTree)/\(module)/\(version)/source"
@@ -180,6 +185,7 @@ extension Engine {
                 }
             }
         }
+        return (module, version)
     }
 
     /// `${make_command/#make/make -jN KERNELRELEASE=K}`.

@@ -39,8 +39,10 @@ extension Engine {
     /// into `/lib/modules/K/<dest>`, marks the version active and runs depmod.
     func install(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) {
         guard !kernel.isEmpty, !arch.isEmpty else { throw DKMSError(16, "do_install: Empty $kernelver or $arch") }
+        var module = module
+        var version = version
         if !tree.isBuilt(module, version, kernel, arch) {
-            try await build(module: module, version: version, kernel: kernel, arch: arch)
+            (module, version) = try await build(module: module, version: version, kernel: kernel, arch: arch)
         }
         let baseDir = tree.builtDirectory(module, version, kernel, arch)
         let libTree = "\(installTree)/\(kernel)"

@@ -57,12 +57,16 @@ public final class Engine {
 
     // MARK: Subshells
 
-    /// Runs `body` as upstream runs code in `( … )`: state changes are
-    /// discarded afterwards, and a thrown ``DKMSError`` is rendered and
+    /// Runs `body` as upstream runs code in `( … )`: state and settings
+    /// changes are discarded afterwards, and a thrown ``DKMSError`` is rendered and
     /// becomes the returned status instead of ending dkms.
     func subshell(_ body: () async throws(DKMSError) -> Int32) async -> Int32 {
         let saved = state
-        defer { state = saved }
+        let savedSettings = settings
+        defer {
+            state = saved
+            settings = savedSettings
+        }
         do {
             return try await body()
         } catch {

@@ -1,0 +1,168 @@
+/// What one autoinstall run did, in upstream's three summary groups.
+public struct AutoinstallSummary: Sendable, Equatable {
+    /// Modules installed (or already installed).
+    public var installed: [String] = []
+    /// Modules skipped because BUILD_EXCLUSIVE excluded them (status 77).
+    public var skipped: [String] = []
+    /// Failures as `name(status)`.
+    public var failed: [String] = []
+}
+
+extension Engine {
+    /// Upstream's `autoinstall` for the single requested kernel: installs
+    /// the newest version of every AUTOINSTALL module not yet installed,
+    /// in BUILD_DEPENDS order, then prints the summary.
+    /// - Throws: ``DKMSError`` 11 when a module failed or a dependency
+    ///   could not be satisfied.
+    func autoinstall() async throws(DKMSError) {
+        if FileSystem.exists("\(etcDirectory)/no-autoinstall") {
+            console.line("Automatic installation of modules has been disabled.")
+            return
+        }
+        let kernel = firstKernel
+        let arch = firstArch
+        var known: [String] = []
+        var latest: [String: String] = [:]
+        for record in tree.status() {
+            if case .broken(let m, let v) = record {
+                console.error("\(m)/\(v) is broken! Missing the source directory or the symbolic link pointing to it.",
+                              "Manual intervention is required!")
+                continue
+            }
+            let (m, v) = (record.module, record.version)
+            if let current = latest[m] {
+                if VersionKey(v) > VersionKey(current) { latest[m] = v }
+            } else {
+                known.append(m)
+                latest[m] = v
+            }
+        }
+        var summary = AutoinstallSummary()
+        var queue: [(module: String, version: String)] = []
+        var dependencies: [String: [String]] = [:]
+        for m in known {
+            let v = latest[m] ?? ""
+            if tree.isActive(m, v, kernel, arch) {
+                summary.installed.append(m)
+                continue
+            }
+            let config = try await readConfOrDie(kernel: kernel, arch: arch, module: m, version: v,
+                                                 file: "\(dkmsTree)/\(m)/\(v)/source/dkms.conf")
+            guard config.autoinstall else { continue }
+            queue.append((m, v))
+            dependencies[m] = ShellText.words(config.buildDepends.joined(separator: " "))
+        }
+        guard !queue.isEmpty else { return }
+
+        while true {
+            var progress = 0
+            var next: [(module: String, version: String)] = []
+            let satisfied = Set(summary.installed + summary.skipped)
+            for key in dependencies.keys { dependencies[key] = dependencies[key]?.filter { !satisfied.contains($0) } }
+            for (m, v) in queue {
+                guard dependencies[m]?.isEmpty ?? true else {
+                    next.append((m, v))
+                    continue
+                }
+                if !tree.isBuilt(m, v, kernel, arch) {
+                    try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: settings.module, version: settings.moduleVersion)
+                }
+                console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
+                let status = await subshell { () throws(DKMSError) -> Int32 in
+                    settings.module = m
+                    settings.moduleVersion = v
+                    return await installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
+                }
+                switch status {
+                case 0:
+                    summary.installed.append(m)
+                    progress += 1
+                case 77:
+                    summary.skipped.append(m)
+                    progress += 1
+                default:
+                    summary.failed.append("\(m)(\(status))")
+                }
+                console.line()
+            }
+            queue = next
+            if progress == 0 { break }
+        }
+
+        if !summary.installed.isEmpty {
+            console.line("Autoinstall on \(kernel) succeeded for module(s) \(summary.installed.joined(separator: " ")).")
+        }
+        if !summary.skipped.isEmpty {
+            console.line("Autoinstall on \(kernel) was skipped for module(s) \(summary.skipped.joined(separator: " ")).")
+        }
+        if !summary.failed.isEmpty {
+            console.line("Autoinstall on \(kernel) failed for module(s) \(summary.failed.joined(separator: " ")).")
+        }
+        var unresolved: [String] = []
+        var deferred: [String] = []
+        for (m, v) in queue {
+            var real = ""
+            var pending = ""
+            for dependency in dependencies[m] ?? [] {
+                if known.contains(dependency) { real += " " + dependency } else { pending += " " + dependency }
+            }
+            if !real.isEmpty {
+                console.line("\(m)/\(v) autoinstall failed due to missing dependencies:\(real).")
+                unresolved.append("\(m)/\(v)")
+            } else {
+                console.line("\(m)/\(v) autoinstall deferred: BUILD_DEPENDS not registered with DKMS:\(pending).")
+                deferred.append("\(m)/\(v)")
+            }
+        }
+        if !deferred.isEmpty {
+            console.line("Autoinstall on \(kernel) deferred module(s) \(deferred.joined(separator: " ")) due to BUILD_DEPENDS not yet registered with DKMS.")
+            console.line("These may be provided externally or by a package not yet configured; autoinstall will retry on the next trigger.")
+        }
+        if !summary.failed.isEmpty || !unresolved.isEmpty {
+            throw DKMSError(11, "One or more modules failed to install during autoinstall.",
+                            "Refer to previous errors for more information.")
+        }
+    }
+
+    /// Upstream's `kernel_preinst` (only AUTOINSTALL modules) and
+    /// `kernel_prerm` (every module): unbuilds everything built for the
+    /// kernel, with one deferred depmod and empty directories removed.
+    /// - Throws: ``DKMSError`` 14 naming the modules that failed.
+    func unbuildForKernel(onlyAutoinstall: Bool, action: String) async throws(DKMSError) {
+        let kernel = firstKernel
+        let arch = firstArch
+        state.delayedDepmod = true
+        var failed = ""
+        for (m, v) in tree.moduleVersions() {
+            guard tree.isBuilt(m, v, kernel, arch) else { continue }
+            if onlyAutoinstall {
+                let config = try await readConfOrDie(kernel: kernel, arch: arch, module: settings.module,
+                                                     version: settings.moduleVersion, file: "\(dkmsTree)/\(m)/\(v)/source/dkms.conf")
+                guard config.autoinstall else { continue }
+            }
+            console.errorLine("dkms: removing module \(m)/\(v) for kernel \(kernel) (\(arch))")
+            let status = await subshell { () throws(DKMSError) -> Int32 in
+                settings.module = m
+                settings.moduleVersion = v
+                try await unbuildAction()
+                return 0
+            }
+            if status != 0 { failed += " \(m)/\(v)(\(status))" }
+            if !onlyAutoinstall { console.line() }
+        }
+        let marker = "\(dkmsTree)/depmod-pending-\(kernel)-\(arch)"
+        if FileSystem.existsNoFollow(marker) {
+            FileSystem.removeFile(marker)
+            // Upstream passes the function's (empty) first argument here.
+            _ = await invokeCommand("do_depmod ", description: "Running depmod", log: nil, background: true) { target in
+                await depmod(kernel: "", output: target)
+            }
+        }
+        state.delayedDepmod = false
+        let kernelDir = "\(installTree)/\(kernel)"
+        if FileSystem.isDirectory(kernelDir) { FileSystem.deleteEmptyDirectories(under: kernelDir) }
+        if !failed.isEmpty {
+            throw DKMSError(14, "dkms \(action) for kernel \(kernel) (\(arch)) failed for module(s)\(failed).")
+        }
+    }
+}
