@@ -23,6 +23,10 @@ extension Engine {
             try requireOneKernel(action.rawValue)
             try await unbuildForKernel(onlyAutoinstall: false, action: "kernel_prerm")
             return .exit(0)
+        case .match:
+            try requireRoot()
+            try requireOneKernel("match")
+            return .exit(try await match())
         default:
             throw DKMSError(1, "The action \(action.rawValue) is not available in this build of swift-dkms yet.")
         }

@@ -53,18 +53,24 @@ extension Engine {
 
     /// Upstream's `do_status`.
     func printStatus(module: String, version: String, kernel: String, arch: String) async {
+        await forEachStatusLine(module: module, version: version, kernel: kernel, arch: arch) { console.line($0) }
+    }
+
+    /// Computes upstream's status lines one by one; a broken module's error
+    /// goes to standard error right after its line.
+    func forEachStatusLine(module: String, version: String, kernel: String, arch: String,
+                           _ emit: (String) -> Void) async {
         for record in tree.status(module: module, version: version, kernel: kernel, arch: arch) {
             switch record {
             case .broken(let m, let v):
-                console.line("\(m)/\(v): broken")
+                emit("\(m)/\(v): broken")
                 console.error("\(m)/\(v): Missing the module source directory or the symbolic link pointing to it.",
                               "Manual intervention is required!")
             case .added(let m, let v):
-                console.line("\(m)/\(v): added")
+                emit("\(m)/\(v): added")
             case .built(let m, let v, let k, let a, let builtState):
-                console.text("\(m)/\(v), \(k), \(a): \(builtState.rawValue)")
                 let suffix = await statusSuffix(module: m, version: v, kernel: k, arch: a)
-                console.line(suffix)
+                emit("\(m)/\(v), \(k), \(a): \(builtState.rawValue)" + suffix)
             }
         }
     }

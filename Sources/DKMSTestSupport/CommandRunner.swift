@@ -1,0 +1,87 @@
+import Foundation
+
+/// What a command printed and how it ended.
+public struct CommandResult: Sendable, CustomStringConvertible {
+    /// Standard output.
+    public var stdout: String
+    /// Standard error.
+    public var stderr: String
+    /// Standard output and error as they interleaved (both on one pipe),
+    /// which is how upstream's test suite compares output.
+    public var combined: String
+    /// The exit status.
+    public var status: Int32
+
+    public var description: String {
+        "status \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)"
+    }
+}
+
+/// Runs programs for tests.
+public enum CommandRunner {
+    /// Runs `executable` with `arguments`, capturing output separately.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String],
+                           workingDirectory: String? = nil) -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = environment
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        let outData = ReadBuffer(out.fileHandleForReading)
+        let errData = ReadBuffer(err.fileHandleForReading)
+        do { try process.run() } catch {
+            return CommandResult(stdout: "", stderr: "\(error)", combined: "\(error)", status: 127)
+        }
+        process.waitUntilExit()
+        let stdout = outData.finish()
+        let stderr = errData.finish()
+        return CommandResult(stdout: stdout, stderr: stderr, combined: stdout + stderr, status: process.terminationStatus)
+    }
+
+    /// Runs with standard output and error on one pipe, so `combined`
+    /// keeps their real order.
+    public static func runMerged(_ executable: String, _ arguments: [String], environment: [String: String],
+                                 workingDirectory: String? = nil) -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = environment
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        let data = ReadBuffer(pipe.fileHandleForReading)
+        do { try process.run() } catch {
+            return CommandResult(stdout: "", stderr: "\(error)", combined: "\(error)", status: 127)
+        }
+        process.waitUntilExit()
+        let text = data.finish()
+        return CommandResult(stdout: "", stderr: "", combined: text, status: process.terminationStatus)
+    }
+}
+
+/// Drains a pipe on a background thread so a chatty child never blocks.
+final class ReadBuffer: @unchecked Sendable {
+    private let handle: FileHandle
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        self.handle = handle
+        Thread.detachNewThread { [self] in
+            self.data = self.handle.readDataToEndOfFile()
+            self.done.signal()
+        }
+    }
+
+    func finish() -> String {
+        done.wait()
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+
+/// Where the `dkms` binary under test is: `DKMS_BINARY`, or the package's
+/// debug build.
+public enum DKMSBinary {
+    /// The package root (three levels above this file).
+    public static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// The binary path.
+    public static var path: String {
+        if let explicit = ProcessInfo.processInfo.environment["DKMS_BINARY"], !explicit.isEmpty { return explicit }
+        return packageRoot + "/.build/debug/dkms"
+    }
+}
+
+/// A private set of dkms trees (dkms tree, source tree, install tree,
+/// /etc/dkms stand-in, temporary directory) in which tests run the real
+/// `dkms` binary. Signing is switched off through the environment unless
+/// a test asks for it.
+public final class DKMSSandbox: @unchecked Sendable {
+    /// The temporary root.
+    public let root = TemporaryDirectory(prefix: "dkms-sandbox")
+    /// `--dkmstree`.
+    public var dkmsTree: String { root.child("dkms") }
+    /// `--sourcetree`.
+    public var sourceTree: String { root.child("src") }
+    /// `--installtree`.
+    public var installTree: String { root.child("modules") }
+    /// The stand-in for /etc/dkms.
+    public var etc: String { root.child("etc") }
+    /// Where module sources are prepared before `dkms add`.
+    public var packages: String { root.child("packages") }
+    /// The environment dkms runs with.
+    public var environment: [String: String]
+
+    /// Creates the sandbox and its directories.
+    public init(signing: Bool = false) {
+        environment = [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": root.path,
+            "TMPDIR": root.child("tmp"),
+            "SWIFT_DKMS_SYSCONFDIR": root.child("etc"),
+            "parallel_jobs": "1",
+        ]
+        if !signing { environment["try_sign_modules"] = "false" }
+        for dir in [dkmsTree, sourceTree, installTree, etc, packages, root.child("tmp")] { Files.makeDirectory(dir) }
+    }
+
+    /// The tree options every invocation gets.
+    public var treeOptions: [String] {
+        ["--dkmstree", dkmsTree, "--sourcetree", sourceTree, "--installtree", installTree]
+    }
+
+    /// Runs dkms with the tree options appended; output captured separately.
+    public func dkms(_ arguments: [String]) -> CommandResult {
+        CommandRunner.run(DKMSBinary.path, arguments + treeOptions, environment: environment, workingDirectory: root.path)
+    }
+
+    /// Runs dkms with the tree options appended; output on one pipe.
+    public func dkmsMerged(_ arguments: [String]) -> CommandResult {
+        CommandRunner.runMerged(DKMSBinary.path, arguments + treeOptions, environment: environment, workingDirectory: root.path)
+    }
+
+    /// Creates a fake kernel `version` in the install tree: a `build`
+    /// directory with `include/` and a Makefile that stands in for kbuild
+    /// (it compiles each `obj-m` C file of `M=` into a small ELF object
+    /// with a `.modinfo` section, which modinfo reads like a module).
+    @discardableResult
+    public func addFakeKernel(_ version: String, config: String = "", existingModules: [String] = []) -> String {
+        let build = "\(installTree)/\(version)/build"
+        Files.makeDirectory(build + "/include")
+        Files.write(Self.fakeKbuild, to: build + "/Makefile")
+        Files.write(config, to: build + "/.config")
+        for module in existingModules {
+            Files.write("fake", to: "\(installTree)/\(version)/\(module)")
+        }
+        return build
+    }
+
+    /// A Makefile standing in for kbuild.
+    public static let fakeKbuild = """
+        # Stand-in for kbuild used by swift-dkms tests.
+        objs := $(shell sed -n 's/^obj-m[ \\t]*[:+]*=//p' $(M)/Makefile)
+        mods := $(patsubst %.o,$(M)/%.ko,$(objs))
+        all modules: $(mods)
+        $(M)/%.ko: $(M)/%.c
+        \tcc -c $< -o $@
+
+        """
+
+    /// Writes a module source tree (for the fake kernel) and returns its
+    /// directory: dkms.conf, a Makefile with `obj-m`, and one C file per
+    /// module whose `.modinfo` carries `version`.
+    @discardableResult
+    public func writeModule(name: String, version: String, modules: [String]? = nil,
+                            moduleVersion: String? = nil, conf: String? = nil) -> String {
+        let dir = "\(packages)/\(name)-\(version)"
+        let names = modules ?? [name]
+        var text = "PACKAGE_NAME=\"\(name)\"\nPACKAGE_VERSION=\"\(version)\"\n"
+        for (index, module) in names.enumerated() {
+            text += "BUILT_MODULE_NAME[\(index)]=\"\(module)\"\nDEST_MODULE_LOCATION[\(index)]=\"/extra\"\n"
+        }
+        text += "AUTOINSTALL=\"yes\"\n"
+        Files.write(conf ?? text, to: dir + "/dkms.conf")
+        Files.write("obj-m := " + names.map { $0 + ".o" }.joined(separator: " ") + "\n", to: dir + "/Makefile")
+        for module in names {
+            Files.write(Self.fakeModuleSource(version: moduleVersion ?? version, tag: module), to: "\(dir)/\(module).c")
+        }
+        return dir
+    }
+
+    /// C source of a fake module with a `.modinfo` section.
+    public static func fakeModuleSource(version: String, tag: String) -> String {
+        """
+        __attribute__((section(".modinfo"), used, aligned(1))) static const char v[] = "version=\(version)";
+        __attribute__((section(".modinfo"), used, aligned(1))) static const char s[] = "srcversion=\(tag.uppercased())\(version)";
+        __attribute__((section(".modinfo"), used, aligned(1))) static const char l[] = "license=GPL";
+
+        """
+    }
+}
