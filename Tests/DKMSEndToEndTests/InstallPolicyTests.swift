@@ -1,0 +1,122 @@
+import DKMSCore
+import DKMSTestSupport
+import Testing
+
+/// Installing over modules the kernel already has: originals are archived
+/// and restored, older or identical versions are not replaced.
+@Suite("Install policy", .serialized)
+struct InstallPolicyTests {
+    let sandbox = DKMSSandbox()
+    let kernel = "6.1.0-1-fake"
+    let arch = Settings.uname().machine
+
+    init() {
+        sandbox.addFakeKernel(kernel)
+    }
+
+    /// Puts a fake module of `version` into the kernel's own tree.
+    func kernelModule(_ name: String, version: String, tag: String? = nil) -> String {
+        let dir = "\(sandbox.installTree)/\(kernel)/kernel/drivers"
+        Files.write(DKMSSandbox.fakeModuleSource(version: version, tag: tag ?? name), to: "\(dir)/\(name).c")
+        _ = CommandRunner.run("/usr/bin/cc", ["-c", "\(dir)/\(name).c", "-o", "\(dir)/\(name).ko"], environment: sandbox.environment)
+        Files.write("", to: "\(dir)/\(name).c")
+        return "\(dir)/\(name).ko"
+    }
+
+    @Test func olderKernelModuleIsArchivedAndRestored() {
+        let original = kernelModule("orig", version: "0.9")
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "orig", version: "1.0")])
+        _ = sandbox.dkms(["build", "-k", kernel, "orig/1.0"])
+        let i = sandbox.installTree
+        var r = sandbox.dkmsMerged(["install", "-k", kernel, "orig/1.0"])
+        #expect(r.status == 0)
+        #expect(r.combined == """
+            Found pre-existing \(original), archiving for uninstallation
+            Installing \(i)/\(kernel)/updates/dkms/orig.ko
+            Running depmod... done.
+
+            """)
+        #expect(!Files.exists(original))
+        #expect(sandbox.dkms(["status"]).stdout == "orig/1.0, \(kernel), \(arch): installed (Original modules exist)\n")
+        r = sandbox.dkmsMerged(["uninstall", "-k", kernel, "orig/1.0"])
+        #expect(r.status == 0)
+        #expect(r.combined == """
+            Module orig/1.0 for kernel \(kernel) (\(arch)):
+            Before uninstall, this module version was ACTIVE on this kernel.
+            Deleting \(i)/\(kernel)/updates/dkms/orig.ko
+            Restoring archived original module \(original)
+            Running depmod... done.
+
+            """)
+        #expect(Files.exists(original))
+        #expect(!Files.exists("\(sandbox.dkmsTree)/orig/original_module"))
+    }
+
+    @Test func newerKernelModuleIsNotReplaced() {
+        let original = kernelModule("newer", version: "2.0")
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "newer", version: "1.0")])
+        _ = sandbox.dkms(["build", "-k", kernel, "newer/1.0"])
+        let r = sandbox.dkmsMerged(["install", "-k", kernel, "newer/1.0"])
+        #expect(r.status == 6)
+        #expect(r.combined == """
+
+            Error! Module version 1.0 for newer.ko
+            is not newer than what is already found in kernel \(kernel) (2.0).
+            You may override by specifying --force.
+
+            Error! Installation aborted.
+
+            """)
+        #expect(Files.exists(original))
+        #expect(sandbox.dkms(["status"]).stdout == "newer/1.0, \(kernel), \(arch): built\n")
+        let forced = sandbox.dkms(["install", "-k", kernel, "newer/1.0", "--force"])
+        #expect(forced.status == 0)
+        #expect(forced.stdout.contains("Found pre-existing \(original), archiving for uninstallation\n"))
+    }
+
+    @Test func identicalKernelModuleIsSkipped() {
+        let original = kernelModule("same", version: "1.0", tag: "same")
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "same", version: "1.0")])
+        _ = sandbox.dkms(["build", "-k", kernel, "same/1.0"])
+        let r = sandbox.dkmsMerged(["install", "-k", kernel, "same/1.0"])
+        #expect(r.status == 6)
+        #expect(r.combined == """
+            Module \(original) already installed at version 1.0, override by specifying --force
+
+            Error! Installation aborted.
+
+            """)
+        let overridden = sandbox.dkms(["install", "-k", kernel, "same/1.0", "--force-version-override"])
+        #expect(overridden.status == 0)
+    }
+
+    @Test func directivesOverrideTheConf() {
+        let r = sandbox.dkmsMerged(["add", sandbox.writeModule(name: "direct", version: "1.0"), "--directive", "AUTOINSTALL=no"])
+        #expect(r.status == 0)
+        // Read once to learn the name from the source tree, once to add it.
+        #expect(r.combined == """
+            DIRECTIVE: AUTOINSTALL="no"
+            DIRECTIVE: AUTOINSTALL="no"
+            Creating symlink \(sandbox.dkmsTree)/direct/1.0/source -> \(sandbox.sourceTree)/direct-1.0
+
+            """)
+    }
+
+    @Test func deprecatedDirectivesWarnOnStrictReads() {
+        let source = sandbox.writeModule(name: "old", version: "1.0", conf: """
+            PACKAGE_NAME=old
+            PACKAGE_VERSION=1.0
+            DEST_MODULE_LOCATION[0]=/extra
+            REMAKE_INITRD=yes
+            CLEAN="make clean"
+            """)
+        let r = sandbox.dkmsMerged(["add", source])
+        #expect(r.status == 0)
+        #expect(r.combined == """
+            Deprecated feature: CLEAN (\(sandbox.sourceTree)/old-1.0/dkms.conf)
+            Deprecated feature: REMAKE_INITRD (\(sandbox.sourceTree)/old-1.0/dkms.conf)
+            Creating symlink \(sandbox.dkmsTree)/old/1.0/source -> \(sandbox.sourceTree)/old-1.0
+
+            """)
+    }
+}
