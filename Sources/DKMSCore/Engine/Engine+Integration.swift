@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 extension Engine {
     /// The actions that tie dkms to kernel and package installs.
     func runIntegrationAction(_ action: Action) async throws(DKMSError) -> RunResult {
@@ -27,13 +33,21 @@ extension Engine {
             try requireRoot()
             try requireOneKernel("match")
             return .exit(try await match())
+        case .mktarball:
+            try requireModuleArguments("mktarball")
+            try refuseBroken()
+            try requireAdded()
+            try await makeTarball()
+            return .exit(0)
+        case .ldtarball:
+            if getuid() != 0 && settings.force {
+                throw DKMSError(1, "You must be root to use this command with the --force option.")
+            }
+            guard try await loadTarball() else { return .exit(1) }
+            try await addModule()
+            return .exit(0)
         default:
-            throw DKMSError(1, "The action \(action.rawValue) is not available in this build of swift-dkms yet.")
+            return .exit(0)
         }
-    }
-
-    /// Upstream's `load_tarball`.
-    func loadTarball() async throws(DKMSError) {
-        throw DKMSError(1, "Loading tarballs is not available in this build of swift-dkms yet.")
     }
 }
