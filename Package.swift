@@ -10,6 +10,7 @@ let package = Package(
     name: "swift-dkms",
     products: [
         .executable(name: "dkms", targets: ["dkms"]),
+        .executable(name: "dh_dkms", targets: ["dh_dkms"]),
         .library(name: "DKMSCore", targets: ["DKMSCore"]),
     ],
     dependencies: [
@@ -32,6 +33,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "dkms",
+            dependencies: ["DKMSCLI"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "dh_dkms",
             dependencies: ["DKMSCLI"],
             swiftSettings: strictSettings
         ),

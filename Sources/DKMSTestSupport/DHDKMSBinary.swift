@@ -1,0 +1,13 @@
+/// Where the `dh_dkms` binary under test is.
+public enum DHDKMSBinary {
+    /// `DH_DKMS_BINARY`, or the package's debug build.
+    public static var path: String {
+        DKMSBinary.path.replacingSuffix("/dkms", with: "/dh_dkms")
+    }
+}
+
+extension String {
+    func replacingSuffix(_ suffix: String, with replacement: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) + replacement : self
+    }
+}
