@@ -118,7 +118,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$W/src" "$W/tmp" "$W/etc" "$W/keys"
 touch "$W/stamp"
-LOG=$W/dkms.log
+LOG=$W/dkms.log DK_FROM=1
+: > "$LOG"
 
 # Two tree sets: "main" (plain, signed, broken) and "xz" whose install tree holds a dummy
 # compressed module, which makes dkms compress what it installs there. Neither has a
@@ -139,6 +140,7 @@ dk() {
     shift
     while [[ $1 != -- ]]; do vars+=("$1"); shift; done
     shift
+    DK_FROM=$(($(wc -l < "$LOG") + 1))   # first log line of this step, for dkfail
     echo "+ ${vars[*]} dkms $* [$t trees]" >> "$LOG"
     env -i PATH="$PATH" HOME="${HOME:-/root}" TMPDIR="$W/tmp" SWIFT_DKMS_SYSCONFDIR="$W/etc" \
         "${vars[@]}" timeout 900 "$DKMS" "$@" \
@@ -181,8 +183,8 @@ bad() { [[ -n ${BAD[$1]:-} ]] || BAD[$1]=$2; }   # first host-side problem of ch
 dkfail() {
     local m
     bad "$1" "dkms $2 failed (exit $3)"
-    echo "# $1: dkms $2 failed; end of its output:" >&2
-    tail -n 12 "$LOG" | sed 's/^/  | /' >&2
+    echo "# $1: dkms $2 failed; its output:" >&2
+    tail -n "+$DK_FROM" "$LOG" | tail -n 25 | sed 's/^/  | /' >&2
     m=$(find "$W" -path "*/${MOD[$1]//_/-}/*" -name make.log -print -quit 2> /dev/null)
     [[ -z $m ]] || { echo "# ${m#"$W"/}:" >&2; tail -n 20 "$m" | sed 's/^/  | /' >&2; }
 }
