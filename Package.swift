@@ -14,7 +14,7 @@ let package = Package(
         .library(name: "DKMSCore", targets: ["DKMSCore"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2", traits: []),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [

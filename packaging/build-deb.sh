@@ -1,0 +1,78 @@
+#!/bin/bash
+# Builds the swift-dkms Debian package: the dkms and dh_dkms binaries
+# (release build, Swift runtime linked statically), the kernel hooks,
+# common.postinst, dkms_autoinstaller, the kernel-install plugin, the
+# systemd unit, framework.conf, completions, the man page and the
+# debhelper sequence. It Provides dkms (= 3.4.3) and replaces Debian's
+# dkms and dh-dkms. Usage: packaging/build-deb.sh [OUTPUT_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-$PWD/.build/deb}
+version=3.4.3-swift1
+arch=$(dpkg --print-architecture)
+
+swift build -c release --static-swift-stdlib >/dev/null
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+
+# Fills in the install locations the templates leave open.
+subst() {
+    sed -e 's|@SBINDIR@|/usr/sbin|g' -e 's|@LIBDIR@|/usr/lib/dkms|g' \
+        -e 's|@MODDIR@|/lib/modules|g' -e 's|@KCONFDIR@|/etc/kernel|g' \
+        -e 's|@SYSCONFDIR@|/etc/dkms|g' -e 's|@DKMSTREE@|/var/lib/dkms|g' \
+        -e 's|@SOURCETREE@|/usr/src|g' -e 's|@BOOTDIR@|/boot|g' "$1"
+}
+put() { # MODE SOURCE DESTINATION (templates are substituted)
+    install -d "$stage$(dirname "$3")"
+    subst "$2" > "$stage$3"
+    chmod "$1" "$stage$3"
+}
+
+install -D -m755 .build/release/dkms "$stage/usr/sbin/dkms"
+install -D -m755 .build/release/dh_dkms "$stage/usr/bin/dh_dkms"
+put 644 packaging/debhelper/dkms.pm /usr/share/perl5/Debian/Debhelper/Sequence/dkms.pm
+put 755 integration/common.postinst /usr/lib/dkms/common.postinst
+put 755 integration/dkms_autoinstaller /usr/lib/dkms/dkms_autoinstaller
+for hook in postinst.d header_postinst.d preinst.d prerm.d; do
+    put 755 "integration/kernel/$hook/dkms" "/etc/kernel/$hook/dkms"
+done
+put 755 integration/kernel-install/40-dkms.install /usr/lib/kernel/install.d/40-dkms.install
+put 644 integration/dkms.service /lib/systemd/system/dkms.service
+put 644 integration/framework.conf /etc/dkms/framework.conf
+install -d "$stage/etc/dkms/framework.conf.d" "$stage/var/lib/dkms"
+put 644 integration/completion/dkms.bash /usr/share/bash-completion/completions/dkms
+put 644 integration/completion/_dkms /usr/share/zsh/vendor-completions/_dkms
+install -d "$stage/usr/share/man/man8"
+subst integration/man/dkms.8 | gzip -9n > "$stage/usr/share/man/man8/dkms.8.gz"
+install -d "$stage/usr/share/doc/swift-dkms"
+cp README.md "$stage/usr/share/doc/swift-dkms/README.md"
+
+install -d "$stage/DEBIAN"
+echo /etc/dkms/framework.conf > "$stage/DEBIAN/conffiles"
+for hook in postinst.d header_postinst.d preinst.d prerm.d; do echo "/etc/kernel/$hook/dkms" >> "$stage/DEBIAN/conffiles"; done
+size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+cat > "$stage/DEBIAN/control" <<CONTROL
+Package: swift-dkms
+Version: $version
+Architecture: $arch
+Maintainer: swift-dkms maintainers <swift-dkms@localhost>
+Installed-Size: $size
+Depends: bash, kmod, gcc | c-compiler, make | build-essential, patch, dpkg-dev, coreutils, findutils, tar, xz-utils
+Recommends: linux-headers-amd64 | linux-headers-generic, openssl, fakeroot
+Provides: dkms (= 3.4.3), dh-dkms (= 3.4.3), dh-sequence-dkms
+Conflicts: dkms, dh-dkms
+Replaces: dkms, dh-dkms
+Section: kernel
+Priority: optional
+Description: Dynamic Kernel Module Support, rebuilt in Swift
+ A drop-in replacement for dkms 3.4.3: builds and installs out-of-tree
+ kernel modules shipped as source under /usr/src for every installed
+ kernel, and rebuilds them when a new kernel arrives. Includes dh_dkms.
+CONTROL
+if grep -rl '@[A-Z_]*@' "$stage" --exclude-dir=DEBIAN -I >/dev/null; then
+    echo "unsubstituted placeholders in: $(grep -rl '@[A-Z_]*@' "$stage" -I)" >&2
+    exit 1
+fi
+mkdir -p "$out"
+dpkg-deb --root-owner-group -Zxz --build "$stage" "$out/swift-dkms_${version}_${arch}.deb" >/dev/null
+echo "$out/swift-dkms_${version}_${arch}.deb"
