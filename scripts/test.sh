@@ -8,7 +8,21 @@ cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh
 swift build
 kernel=$(scripts/kernel-with-headers.sh)
-DKMS_TEST_KERNEL=$kernel swift test --parallel --num-workers 2
+DKMS_TEST_KERNEL=$kernel swift test
+# Real Debian dkms packages through our binary, in private trees.
 if [[ ${SKIP_CORPUS:-} != 1 ]]; then
     tests/corpus/run-corpus.sh "$PWD/.build/debug/dkms" "$kernel"
+fi
+# Modules built by our dkms (plain, signed, compressed) load in the real
+# kernel booted under qemu; a broken one is reported as not loaded.
+if [[ ${SKIP_LOAD_PROOF:-} != 1 ]]; then
+    tests/load/run-load-proof.sh "$PWD/.build/debug/dkms" "$kernel"
+fi
+# Kernel hooks, common.postinst and friends against our binary.
+if [[ -x integration/tests/run-integration-tests.sh ]]; then
+    integration/tests/run-integration-tests.sh
+fi
+# The package flow on this machine (installs and purges packages).
+if [[ ${SKIP_PACKAGE_FLOW:-} != 1 ]]; then
+    tests/package/run-package-flow.sh
 fi

@@ -22,47 +22,40 @@ public enum CommandRunner {
     /// Runs `executable` with `arguments`, capturing output separately.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String],
                            workingDirectory: String? = nil) -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        let outData = ReadBuffer(out.fileHandleForReading)
-        let errData = ReadBuffer(err.fileHandleForReading)
-        do { try process.run() } catch {
-            return CommandResult(stdout: "", stderr: "\(error)", combined: "\(error)", status: 127)
-        }
-        process.waitUntilExit()
-        let stdout = outData.finish()
-        let stderr = errData.finish()
-        return CommandResult(stdout: stdout, stderr: stderr, combined: stdout + stderr, status: process.terminationStatus)
+        execute(executable, arguments, environment: environment, workingDirectory: workingDirectory, merged: false)
     }
 
     /// Runs with standard output and error on one pipe, so `combined`
     /// keeps their real order.
     public static func runMerged(_ executable: String, _ arguments: [String], environment: [String: String],
                                  workingDirectory: String? = nil) -> CommandResult {
+        execute(executable, arguments, environment: environment, workingDirectory: workingDirectory, merged: true)
+    }
+
+    private static func execute(_ executable: String, _ arguments: [String], environment: [String: String],
+                                workingDirectory: String?, merged: Bool) -> CommandResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = environment
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        let out = Pipe()
+        let err = merged ? out : Pipe()
+        process.standardOutput = out
+        process.standardError = err
         process.standardInput = FileHandle.nullDevice
-        let data = ReadBuffer(pipe.fileHandleForReading)
+        let outData = ReadBuffer(out.fileHandleForReading)
+        let errData = merged ? nil : ReadBuffer(err.fileHandleForReading)
         do { try process.run() } catch {
             return CommandResult(stdout: "", stderr: "\(error)", combined: "\(error)", status: 127)
         }
         process.waitUntilExit()
-        let text = data.finish()
-        return CommandResult(stdout: "", stderr: "", combined: text, status: process.terminationStatus)
+        let stdout = outData.finish()
+        let stderr = errData?.finish() ?? ""
+        if merged {
+            return CommandResult(stdout: "", stderr: "", combined: stdout, status: process.terminationStatus)
+        }
+        return CommandResult(stdout: stdout, stderr: stderr, combined: stdout + stderr, status: process.terminationStatus)
     }
 }
 

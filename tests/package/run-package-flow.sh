@@ -35,7 +35,9 @@ check() { # NAME COMMAND...
 
 cleanup() {
     apt-get purge -y -qq "$package" hello-dkms >/dev/null 2>&1
-    [[ -n $installed_headers ]] && apt-get purge -y -qq "$installed_headers" >/dev/null 2>&1
+    if [[ -n $installed_headers ]]; then
+        apt-get purge -y -qq "$installed_headers" "${installed_headers%-amd64}-common" >/dev/null 2>&1
+    fi
     apt-get purge -y -qq swift-dkms >/dev/null 2>&1
     rm -rf "$work"
 }
