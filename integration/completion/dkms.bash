@@ -138,9 +138,12 @@ _dkms_kernels()
 
 _dkms_complete_words()
 {
+    # $1 = candidates (separated by blanks or newlines), $2 = current word
+    local matches
+    matches=$(compgen -W "$1" -- "$2")
     local IFS=$'\n'
-    # shellcheck disable=SC2207
-    COMPREPLY+=($(compgen -W "$1" -- "$2"))
+    # shellcheck disable=SC2206
+    COMPREPLY+=($matches)
 }
 
 _dkms_complete_paths()
