@@ -53,6 +53,12 @@ public enum Files {
         ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
     }
 
+    /// The names in a directory that are not hidden (dkms keeps its lock
+    /// and journal in hidden entries of the tree).
+    public static func visible(_ path: String) -> [String] {
+        list(path).filter { !$0.hasPrefix(".") }
+    }
+
     /// Every file below a directory, relative and sorted.
     public static func walk(_ path: String) -> [String] {
         guard let enumerator = FileManager.default.enumerator(atPath: path) else { return [] }

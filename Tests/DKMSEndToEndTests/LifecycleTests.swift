@@ -75,7 +75,7 @@ struct LifecycleTests {
             Deleting module hello/1.0 completely from the DKMS tree.
 
             """)
-        #expect(Files.list(d).isEmpty)
+        #expect(Files.visible(d).isEmpty)
         #expect(sandbox.dkms(["status"]).stdout == "")
     }
 
@@ -98,7 +98,7 @@ struct LifecycleTests {
         #expect(r.status == 0)
         #expect(r.stdout.hasSuffix("Deleting module pair/2.0 completely from the DKMS tree.\n"))
         #expect(Files.walk(sandbox.installTree).allSatisfy { !$0.hasSuffix(".ko") })
-        #expect(Files.list(sandbox.dkmsTree).isEmpty)
+        #expect(Files.visible(sandbox.dkmsTree).isEmpty)
     }
 
     @Test func forcedRebuildAndReinstall() {

@@ -51,6 +51,6 @@ struct RealKernelBuildTests {
         r = sandbox.dkms(["remove", "hello-dkms/1.0", "--all"])
         #expect(r.status == 0)
         #expect(!Files.exists(installed))
-        #expect(Files.list(sandbox.dkmsTree).isEmpty)
+        #expect(Files.visible(sandbox.dkmsTree).isEmpty)
     }
 }

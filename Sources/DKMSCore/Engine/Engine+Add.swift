@@ -57,8 +57,7 @@ extension Engine {
         let config = try await readConfOrDie(
             kernel: kernel, arch: arch, module: module, version: version, file: sourceConf, strict: true)
         console.line("Creating symlink \(dkmsTree)/\(module)/\(version)/source -> \(sourceDirectory)")
-        FileSystem.makeDirectories("\(dkmsTree)/\(module)/\(version)/build")
-        FileSystem.symlink(target: sourceDirectory, at: "\(dkmsTree)/\(module)/\(version)/source")
+        createVersionDirectory(module: module, version: version, source: sourceDirectory)
         try await runScript(.postAdd, config.script(.postAdd), module: module, version: version,
                             kernel: kernel, arch: arch)
     }
@@ -101,8 +100,34 @@ extension Engine {
         let own = [destination, "\(dkmsTree)/\(settings.module)/\(settings.moduleVersion)/source",
                    "\(dkmsTree)/\(settings.module)/\(settings.moduleVersion)/build"]
         if own.contains(from) { return }
+        // A new copy is made under a temporary name and renamed into place,
+        // so an interrupted add never leaves a half-copied source tree.
+        if !FileSystem.existsNoFollow(destination),
+           let staging = FileSystem.makeTemporaryDirectory(template: "\(sourceTree)/.tmp_\(settings.module)-\(settings.moduleVersion)_XXXXXX") {
+            _ = await run("cp", ["--reflink=auto", "-fprT", from + "/", staging])
+            if FileSystem.rename(staging, to: destination) { return }
+            FileSystem.removeTree(staging)
+        }
         FileSystem.makeDirectories(destination)
         _ = await run("cp", ["--reflink=auto", "-fprT", from + "/", destination])
+    }
+
+    /// Creates `m/v` with its `build` directory and `source` link in one
+    /// step: everything is prepared under a hidden temporary name in `m/`
+    /// and renamed into place.
+    func createVersionDirectory(module: String, version: String, source: String) {
+        let moduleDir = "\(dkmsTree)/\(module)"
+        let versionDir = "\(moduleDir)/\(version)"
+        if !FileSystem.existsNoFollow(versionDir), FileSystem.makeDirectories(moduleDir),
+           let staging = FileSystem.makeTemporaryDirectory(template: "\(moduleDir)/.tmp_add_XXXXXX") {
+            FileSystem.setMode(0o755, of: staging)
+            FileSystem.makeDirectories(staging + "/build")
+            FileSystem.symlink(target: source, at: staging + "/source")
+            if FileSystem.rename(staging, to: versionDir) { return }
+            FileSystem.removeTree(staging)
+        }
+        FileSystem.makeDirectories(versionDir + "/build")
+        FileSystem.symlink(target: source, at: versionDir + "/source")
     }
 
     /// `--rpm_safe_upgrade` on add: a marker naming the module and the

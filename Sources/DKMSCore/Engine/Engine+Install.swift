@@ -81,55 +81,66 @@ extension Engine {
             throw DKMSError(101, "pre_install failed, aborting install.", "You may override by specifying --force.")
         }
 
-        var anyInstalled = false
-        for index in buildable {
-            let entry = config.modules[index]
-            let name = entry.destName
-            guard await versionIsSane(kernel: kernel, arch: arch, module: module, version: version,
-                                      obsoleteBy: config.obsoleteBy, name: name) else { continue }
-            let found = findModule(under: libTree, named: name)
-            let original = compressedOrUncompressed(backupDir, name)
-            if FileSystem.isSymlink(activeLink) && !original.isEmpty {
-                console.line("An original module was already stored during a previous install")
-            } else if !FileSystem.isSymlink(activeLink) {
-                let candidates = [
-                    compressedOrUncompressed(libTree + "/extra", name),
-                    compressedOrUncompressed(libTree + "/updates", name),
-                    compressedOrUncompressed(libTree + entry.destLocation, name),
-                ].filter { !$0.isEmpty } + found
-                for candidate in candidates where FileSystem.isRegularFile(candidate) {
-                    console.line("Found pre-existing \(candidate), archiving for uninstallation")
-                    FileSystem.makeDirectories(backupDir)
-                    let fileName = FileSystem.split(candidate).name
-                    FileSystem.rename(candidate, to: "\(backupDir)/\(fileName)")
-                    FileSystem.writeText(candidate + "\n", to: "\(backupDir)/\(fileName).origin")
-                    break
+        let entry = journal.begin("install", module: module, version: version, kernel: kernel, arch: arch)
+        do throws(DKMSError) {
+            var anyInstalled = false
+            for index in buildable {
+                let target = config.modules[index]
+                let name = target.destName
+                guard await versionIsSane(kernel: kernel, arch: arch, module: module, version: version,
+                                          obsoleteBy: config.obsoleteBy, name: name) else { continue }
+                let found = findModule(under: libTree, named: name)
+                let original = compressedOrUncompressed(backupDir, name)
+                if FileSystem.isSymlink(activeLink) && !original.isEmpty {
+                    console.line("An original module was already stored during a previous install")
+                } else if !FileSystem.isSymlink(activeLink) {
+                    let candidates = [
+                        compressedOrUncompressed(libTree + "/extra", name),
+                        compressedOrUncompressed(libTree + "/updates", name),
+                        compressedOrUncompressed(libTree + target.destLocation, name),
+                    ].filter { !$0.isEmpty } + found
+                    for candidate in candidates where FileSystem.isRegularFile(candidate) {
+                        console.line("Found pre-existing \(candidate), archiving for uninstallation")
+                        FileSystem.makeDirectories(backupDir)
+                        let fileName = FileSystem.split(candidate).name
+                        entry.record("archived", candidate, "\(backupDir)/\(fileName)")
+                        FileSystem.move(candidate, to: "\(backupDir)/\(fileName)")
+                        FileSystem.writeText(candidate + "\n", to: "\(backupDir)/\(fileName).origin")
+                        break
+                    }
                 }
+                let source = compressedOrUncompressed(baseDir + "/module", name)
+                let destDir = libTree + target.destLocation
+                let destination = destDir + "/" + FileSystem.split(source).name
+                console.line("Installing \(destination)")
+                FileSystem.makeDirectories(destDir)
+                if FileSystem.existsNoFollow(destination) {
+                    let saved = entry.stashPath()
+                    entry.record("saved", destination, saved)
+                    FileSystem.move(destination, to: saved)
+                }
+                entry.record("copied", destination)
+                let copied = settings.symlinkModules
+                    ? FileSystem.symlink(target: source, at: destination)
+                    : FileSystem.copyFileAtomically(from: source, to: destination)
+                if !copied { throw DKMSError(6, "Copying '\(source)' failed") }
+                anyInstalled = true
             }
-            let source = compressedOrUncompressed(baseDir + "/module", name)
-            let destDir = libTree + entry.destLocation
-            let destName = FileSystem.split(source).name
-            console.line("Installing \(destDir)/\(destName)")
-            FileSystem.makeDirectories(destDir)
-            let copied: Bool
-            if settings.symlinkModules {
-                FileSystem.removeFile("\(destDir)/\(destName)")
-                copied = FileSystem.symlink(target: source, at: "\(destDir)/\(destName)")
-            } else {
-                copied = FileSystem.copyFileAtomically(from: source, to: "\(destDir)/\(destName)")
+            if !config.modules.isEmpty && !anyInstalled {
+                throw DKMSError(6, "Installation aborted.")
             }
-            if !copied { throw DKMSError(6, "Copying '\(source)' failed") }
-            anyInstalled = true
+            entry.record("link", activeLink, FileSystem.readLink(activeLink) ?? "")
+            FileSystem.replaceSymlink(at: activeLink, target: "\(version)/\(kernel)/\(arch)")
+        } catch {
+            undoInstallSteps(Journal.steps(of: entry.path))
+            journal.commit(entry)
+            throw error
         }
-        if !config.modules.isEmpty && !anyInstalled {
-            throw DKMSError(6, "Installation aborted.")
-        }
-        FileSystem.removeFile(activeLink)
-        FileSystem.symlink(target: "\(version)/\(kernel)/\(arch)", at: activeLink)
         try await runScript(.postInstall, config.script(.postInstall), module: module, version: version, kernel: kernel, arch: arch)
         _ = await invokeCommand("do_depmod \(kernel)", description: "Running depmod", log: nil, background: true) { target in
             await depmod(kernel: kernel, output: target)
         }
+        journal.commit(entry)
         if settings.modprobeOnInstall && kernel == settings.runningKernel {
             _ = await runner.run(ProcessSpec(
                 "bash", ["-c", "find /sys/devices -name modalias -print0 | xargs -0 cat | sort -u | xargs modprobe -a -b -q; if [[ -f /lib/systemd/system/systemd-modules-load.service ]]; then systemctl restart systemd-modules-load.service; fi"],

@@ -48,7 +48,7 @@ extension Engine {
         }
         if others.isEmpty {
             console.line("Deleting module \(module)/\(version) completely from the DKMS tree.")
-            FileSystem.removeTree(versionDir)
+            FileSystem.retire(versionDir, to: "\(dkmsTree)/\(module)/.tmp_remove_\(version)")
         }
         let moduleDir = "\(dkmsTree)/\(module)"
         if FileSystem.isDirectory(moduleDir) && FileSystem.globEntries(of: moduleDir).isEmpty {

@@ -30,6 +30,21 @@ extension Engine {
         }
     }
 
+    /// Takes the tree lock (unless an ancestor dkms holds it) and finishes
+    /// transactions an interrupted command left behind.
+    func lockTree() async {
+        if settings.environment[TreeLock.heldVariable] == nil {
+            let lock = TreeLock(dkmsTree: dkmsTree)
+            let tree = dkmsTree
+            guard lock.acquire(waiting: { pid in
+                console.errorLine("dkms: waiting for the lock on \(tree) held by process \(pid)...")
+            }) else { return }
+            treeLock = lock
+            state.environment[TreeLock.heldVariable] = String(getpid())
+        }
+        await recoverInterruptedTransactions()
+    }
+
     /// `check_all_is_banned`.
     func banAll(_ action: String) throws(DKMSError) {
         if settings.all { throw DKMSError(5, "The action \(action) does not support the --all parameter.") }
@@ -122,6 +137,7 @@ extension Engine {
         if let action = settings.action, action.isKernelHook { try requireOneKernel(action.rawValue) }
         try await setupKernelsAndArches()
         guard let action = settings.action else { return .unknownAction }
+        if action != .status { await lockTree() }
         switch action {
         case .remove, .unbuild, .uninstall:
             try requireModuleArguments(action.rawValue)

@@ -48,12 +48,33 @@ extension Engine {
         let config = try await readConfOrDie(kernel: kernel, arch: arch, module: module, version: version)
         let activeLink = tree.activeLink(module, kernel, arch)
         let wasActive = FileSystem.canonicalPath(activeLink) == tree.builtDirectory(module, version, kernel, arch)
+        var entry: Journal.Entry?
         if wasActive {
             console.line("Before uninstall, this module version was ACTIVE on this kernel.")
+            let kernelDir = "\(installTree)/\(kernel)"
+            // Plan every removal and restoration first, and journal it, so a
+            // command killed half way is completed by the next one.
+            var locations: [String?] = []
+            let uninstallEntry = journal.begin("uninstall", module: module, version: version, kernel: kernel, arch: arch)
+            entry = uninstallEntry
             for index in config.modules.indices {
                 let name = config.modules[index].destName
-                if let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch) {
-                    let kernelDir = "\(installTree)/\(kernel)"
+                let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch)
+                locations.append(location)
+                if let location {
+                    for file in FileSystem.entries(of: kernelDir + location) where file.hasPrefix(name + ".ko") {
+                        uninstallEntry.record("delete", "\(kernelDir)\(location)/\(file)")
+                    }
+                }
+                for (archived, origin) in archivedOriginals(named: name, in: backupDir, kernel: kernel)
+                where origin.hasPrefix("\(installTree)/\(kernel)/") {
+                    uninstallEntry.record("restore", archived, origin)
+                }
+            }
+            uninstallEntry.record("unlink", activeLink)
+            for index in config.modules.indices {
+                let name = config.modules[index].destName
+                if let location = locations[index] {
                     console.line("Deleting \(kernelDir)\(location)/\(name)\(moduleSuffix)")
                     let dir = kernelDir + location
                     for file in FileSystem.entries(of: dir) where file.hasPrefix(name + ".ko") {
@@ -71,8 +92,9 @@ extension Engine {
                 if !legacy.isEmpty {
                     console.line("Restoring archived original module")
                     let target = "\(installTree)/\(kernel)\(config.modules[index].declaredDestLocation)/"
+                    uninstallEntry.record("restore", legacy, target + FileSystem.split(legacy).name)
                     FileSystem.makeDirectories(target)
-                    FileSystem.rename(legacy, to: target + FileSystem.split(legacy).name)
+                    FileSystem.move(legacy, to: target + FileSystem.split(legacy).name)
                 }
             }
             FileSystem.removeFile(activeLink)
@@ -92,6 +114,7 @@ extension Engine {
         if !FileSystem.globEntries(of: originals).contains(where: { FileSystem.isDirectory("\(originals)/\($0)") }) {
             FileSystem.removeTree(originals)
         }
+        if let entry { journal.commit(entry) }
     }
 
     /// `rmdir -p --ignore-fail-on-non-empty` of a destination below the kernel dir.
@@ -106,22 +129,31 @@ extension Engine {
         }
     }
 
-    /// Puts archived originals back where their `.origin` file says.
-    func restoreOriginals(named name: String, from backupDir: String, kernel: String) {
+    /// The archived originals of a module and where their `.origin` files
+    /// say they belong (only places inside the kernel's module directory).
+    func archivedOriginals(named name: String, in backupDir: String, kernel: String) -> [(archived: String, origin: String)] {
+        guard FileSystem.isDirectory(backupDir) else { return [] }
         let originFiles = FileSystem.findFiles(under: backupDir) { file in
             file.hasPrefix(name + ".") && file.hasSuffix(".origin") && file.count > name.count + ".origin".count
         }
-        for originFile in originFiles {
+        return originFiles.compactMap { originFile in
             let archived = String(originFile.dropLast(".origin".count))
-            guard FileSystem.isRegularFile(archived) else { continue }
+            guard FileSystem.isRegularFile(archived) else { return nil }
             let location = (FileSystem.readText(originFile) ?? "").split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            return (archived, location)
+        }
+    }
+
+    /// Puts archived originals back where their `.origin` file says.
+    func restoreOriginals(named name: String, from backupDir: String, kernel: String) {
+        for (archived, location) in archivedOriginals(named: name, in: backupDir, kernel: kernel) {
             if location.hasPrefix("\(installTree)/\(kernel)/") {
                 console.line("Restoring archived original module \(location)")
                 FileSystem.makeDirectories(FileSystem.split(location).directory)
-                FileSystem.rename(archived, to: location)
-                FileSystem.removeFile(originFile)
+                FileSystem.move(archived, to: location)
+                FileSystem.removeFile(archived + ".origin")
             } else {
-                console.warning("Bad original location '\(location)' in \(originFile)")
+                console.warning("Bad original location '\(location)' in \(archived).origin")
             }
         }
     }
@@ -129,8 +161,8 @@ extension Engine {
     /// Upstream's `do_unbuild`: deletes `m/v/K/A`, and `m/v/K` when it
     /// holds no other arch.
     func unbuildDirectory(module: String, version: String, kernel: String, arch: String) {
-        FileSystem.removeTree(tree.builtDirectory(module, version, kernel, arch))
         let kernelDir = "\(dkmsTree)/\(module)/\(version)/\(kernel)"
+        FileSystem.retire(tree.builtDirectory(module, version, kernel, arch), to: "\(kernelDir)/.tmp_unbuild_\(arch)")
         if !FileSystem.globEntries(of: kernelDir).contains(where: { FileSystem.isDirectory("\(kernelDir)/\($0)") }) {
             FileSystem.removeTree(kernelDir)
         }

@@ -33,8 +33,8 @@ public final class Engine {
     let console: any Console
     let runner: any ProcessRunning
     var state = ShellState()
-    /// Modules installed by autoinstall (read by post_transaction).
-    var autoinstalledModules: [String] = []
+    /// The tree lock, held until the engine goes away (the process ends).
+    var treeLock: TreeLock?
 
     /// Creates an engine.
     public init(settings: Settings, console: any Console, runner: any ProcessRunning) {

@@ -309,3 +309,43 @@ public enum FileSystem {
         if entries(of: root).isEmpty { rmdir(root) }
     }
 }
+
+extension FileSystem {
+    /// `mv -f`: a rename, or a copy and delete when the two paths are on
+    /// different file systems.
+    @discardableResult
+    public static func move(_ from: String, to destination: String) -> Bool {
+        if rename(from, to: destination) { return true }
+        guard errno == EXDEV, copyFileAtomically(from: from, to: destination) else { return false }
+        unlink(from)
+        return true
+    }
+
+    /// Replaces (or creates) a symlink atomically: a new link under a
+    /// temporary name is renamed over the old one.
+    @discardableResult
+    public static func replaceSymlink(at path: String, target: String) -> Bool {
+        let temporary = path + ".dkms-new.\(getpid())"
+        unlink(temporary)
+        guard symlink(target: target, at: temporary) else { return false }
+        if rename(temporary, to: path) { return true }
+        unlink(temporary)
+        return false
+    }
+}
+
+extension FileSystem {
+    /// Deletes a directory tree so that it disappears at once: it is first
+    /// renamed to a hidden name (`prefix` plus the process id), then
+    /// removed. Falls back to removing in place.
+    public static func retire(_ path: String, to prefix: String) {
+        guard existsNoFollow(path) else { return }
+        let hidden = "\(prefix).\(getpid())"
+        removeTree(hidden)
+        if rename(path, to: hidden) {
+            removeTree(hidden)
+        } else {
+            removeTree(path)
+        }
+    }
+}

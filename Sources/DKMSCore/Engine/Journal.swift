@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A write-ahead record of one install or uninstall, so that a command
+/// killed half way (SIGKILL, power loss) is rolled back (install) or
+/// completed (uninstall) by the next dkms command.
+///
+/// Entries live in `$dkms_tree/.journal/ID`, one step per line, each line
+/// flushed to disk before the step it announces is performed:
+/// `begin KIND MODULE VERSION KERNEL ARCH`, `saved PATH BACKUP` (a file
+/// moved aside), `copied PATH` (a file created), `link PATH PREVIOUS`
+/// (an active link replaced), `delete PATH`, `restore BACKUP ORIGIN`,
+/// `unlink PATH`. Fields are tab-separated.
+public struct Journal {
+    /// `$dkms_tree/.journal`.
+    public let directory: String
+
+    /// Creates the journal of a tree.
+    public init(dkmsTree: String) {
+        directory = dkmsTree + "/.journal"
+    }
+
+    /// One open entry.
+    public final class Entry {
+        /// The entry file.
+        public let path: String
+        /// Where files moved aside by this entry are kept.
+        public var stash: String { path + ".d" }
+        private var counter = 0
+
+        init(path: String) { self.path = path }
+
+        /// Records a step and flushes it before the caller performs it.
+        public func record(_ fields: String...) {
+            let line = fields.joined(separator: "\t") + "\n"
+            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { return }
+            _ = line.withCString { write(fd, $0, strlen($0)) }
+            fsync(fd)
+            close(fd)
+        }
+
+        /// A fresh path in the stash for a file moved aside.
+        public func stashPath() -> String {
+            counter += 1
+            FileSystem.makeDirectories(stash)
+            return "\(stash)/\(counter)"
+        }
+    }
+
+    /// Opens an entry for a transaction.
+    public func begin(_ kind: String, module: String, version: String, kernel: String, arch: String) -> Entry {
+        FileSystem.makeDirectories(directory)
+        let entry = Entry(path: "\(directory)/\(kind)-\(getpid())-\(Self.uniqueSuffix())")
+        entry.record("begin", kind, module, version, kernel, arch)
+        return entry
+    }
+
+    /// Closes a finished transaction.
+    public func commit(_ entry: Entry) {
+        FileSystem.removeTree(entry.stash)
+        FileSystem.removeFile(entry.path)
+        fsyncDirectory(directory)
+        FileSystem.removeDirectory(directory)
+    }
+
+    /// The entries left by interrupted commands.
+    public func pending() -> [String] {
+        FileSystem.entries(of: directory).filter { !$0.hasSuffix(".d") }.sorted().map { "\(directory)/\($0)" }
+    }
+
+    /// The steps of an entry, split into fields.
+    public static func steps(of path: String) -> [[String]] {
+        (FileSystem.readText(path) ?? "").split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    static func uniqueSuffix() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return "\(now.tv_sec)\(now.tv_nsec)"
+    }
+
+    func fsyncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+}

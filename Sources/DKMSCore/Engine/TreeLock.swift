@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// An exclusive lock on the dkms tree (`flock` on `$dkms_tree/.lock`),
+/// held for the whole of a command that changes the trees. The kernel
+/// releases it when the process ends, however it ends.
+public final class TreeLock {
+    /// The environment variable that tells child processes (scripts dkms
+    /// runs, which may run dkms again) that an ancestor holds the lock.
+    public static let heldVariable = "DKMS_TREE_LOCK_HELD"
+
+    /// The lock file.
+    public let path: String
+    private var descriptor: Int32 = -1
+
+    /// Creates (but does not take) the lock of a tree.
+    public init(dkmsTree: String) {
+        path = dkmsTree + "/.lock"
+    }
+
+    deinit { release() }
+
+    /// Takes the lock, waiting for its holder if needed.
+    /// - Parameter waiting: called once with the holder's PID (0 when
+    ///   unknown) before blocking.
+    /// - Returns: false when the lock file cannot be opened (no tree, or
+    ///   no write access); the command then fails on its own terms.
+    @discardableResult
+    public func acquire(waiting: (Int32) -> Void) -> Bool {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return false }
+        descriptor = fd
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let text = FileSystem.readText(path)?.trimmingTrailingNewlines() ?? ""
+            waiting(Int32(text) ?? 0)
+            while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        }
+        ftruncate(fd, 0)
+        let pid = "\(getpid())\n"
+        _ = pwrite(fd, pid, pid.utf8.count, 0)
+        return true
+    }
+
+    /// Releases the lock.
+    public func release() {
+        guard descriptor >= 0 else { return }
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+        descriptor = -1
+    }
+}
