@@ -47,6 +47,10 @@ public struct ModuleConfig: Sendable {
     public var rebuildOnDependencyChange: Bool { !variables["BUILD_DEPENDS_REBUILD"].value.isEmpty }
     /// `NO_WEAK_MODULES` is yes.
     public var noWeakModules: Bool { !variables["NO_WEAK_MODULES"].value.isEmpty }
+    /// `OPTIONAL_MODULE` is yes (not in upstream): an admin marks a module
+    /// whose build failure must not fail autoinstall and the kernel hooks,
+    /// typically in /etc/dkms/MODULE.conf.
+    public var isOptional: Bool { variables["OPTIONAL_MODULE"].value.lowercased() == "yes" }
     /// `OBSOLETE_BY`.
     public var obsoleteBy: String { variables["OBSOLETE_BY"].value }
 
@@ -64,7 +68,7 @@ public struct ModuleConfig: Sendable {
         built_module_name BUILT_MODULE_LOCATION built_module_location DEST_MODULE_NAME dest_module_name \
         DEST_MODULE_LOCATION dest_module_location STRIP strip AUTOINSTALL NO_WEAK_MODULES BUILD_DEPENDS_REBUILD \
         OBSOLETE_BY CLEAN REMAKE_INITRD MODULES_CONF MODULES_CONF_OBSOLETES \
-        MODULES_CONF_ALIAS_TYPE MODULES_CONF_OBSOLETE_ONLY
+        MODULES_CONF_ALIAS_TYPE MODULES_CONF_OBSOLETE_ONLY OPTIONAL_MODULE
         """.split(separator: " ").map(String.init)
 
     /// Facts about the kernel and system that interpretation needs.

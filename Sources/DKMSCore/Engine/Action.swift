@@ -6,6 +6,8 @@ public enum Action: String, Sendable, CaseIterable {
     case kernelPreinst = "kernel_preinst"
     case kernelPostinst = "kernel_postinst"
     case kernelPrerm = "kernel_prerm"
+    /// Not in upstream: reports and repairs an inconsistent tree.
+    case fsck
 
     /// Whether the action is one of the kernel hook actions.
     public var isKernelHook: Bool {

@@ -40,6 +40,9 @@ extension Engine {
         var summary = AutoinstallSummary()
         var queue: [(module: String, version: String)] = []
         var dependencies: [String: [String]] = [:]
+        var optional: Set<String> = []
+        var optionalFailures: [String] = []
+        var failedVersions: [(String, String)] = []
         for m in known {
             let v = latest[m] ?? ""
             if tree.isActive(m, v, kernel, arch) {
@@ -49,6 +52,7 @@ extension Engine {
             let config = try await readConfOrDie(kernel: kernel, arch: arch, module: m, version: v,
                                                  file: "\(dkmsTree)/\(m)/\(v)/source/dkms.conf")
             guard config.autoinstall else { continue }
+            if config.isOptional { optional.insert(m) }
             queue.append((m, v))
             dependencies[m] = ShellText.words(config.buildDepends.joined(separator: " "))
         }
@@ -81,7 +85,12 @@ extension Engine {
                     summary.skipped.append(m)
                     progress += 1
                 default:
-                    summary.failed.append("\(m)(\(status))")
+                    if optional.contains(m) {
+                        optionalFailures.append("\(m)(\(status))")
+                    } else {
+                        summary.failed.append("\(m)(\(status))")
+                    }
+                    failedVersions.append((m, v))
                 }
                 console.line()
             }
@@ -97,6 +106,15 @@ extension Engine {
         }
         if !summary.failed.isEmpty {
             console.line("Autoinstall on \(kernel) failed for module(s) \(summary.failed.joined(separator: " ")).")
+        }
+        if !optionalFailures.isEmpty {
+            console.line("Autoinstall on \(kernel) failed for optional module(s) \(optionalFailures.joined(separator: " ")).")
+        }
+        if settings.reportBuildLogs {
+            for (m, v) in failedVersions {
+                let log = retainedLogPath(module: m, version: v, kernel: kernel, arch: arch)
+                if FileSystem.exists(log) { console.line("Build log of \(m)/\(v) for kernel \(kernel) (\(arch)): \(log)") }
+            }
         }
         var unresolved: [String] = []
         var deferred: [String] = []

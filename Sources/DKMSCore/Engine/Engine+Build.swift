@@ -85,6 +85,8 @@ extension Engine {
         }
         FileSystem.writeText("DKMS (\(DKMSVersion.releaseString)) make.log for \(module)/\(version) for kernel \(kernel) (\(arch))\n"
                              + Self.dateText() + "\n", to: log, append: true)
+        // Whatever happens next, a copy of this build's log is kept per kernel.
+        defer { retainLog(FileSystem.exists(log) ? log : baseDir + "/log/make.log", module: module, version: version, kernel: kernel, arch: arch) }
 
         for patch in config.patches {
             if ("patches/" + patch).contains("/../") {
@@ -186,6 +188,18 @@ extension Engine {
             }
         }
         return (module, version)
+    }
+
+    /// Where the log of the last build of a module version for a kernel is
+    /// kept, successful or not: `$dkms_tree/.logs/MODULE/VERSION/KERNEL/ARCH/make.log`.
+    public func retainedLogPath(module: String, version: String, kernel: String, arch: String) -> String {
+        "\(dkmsTree)/.logs/\(module)/\(version)/\(kernel)/\(arch)/make.log"
+    }
+
+    func retainLog(_ source: String, module: String, version: String, kernel: String, arch: String) {
+        let target = retainedLogPath(module: module, version: version, kernel: kernel, arch: arch)
+        guard FileSystem.isRegularFile(source), FileSystem.makeDirectories(FileSystem.split(target).directory) else { return }
+        FileSystem.copyFileAtomically(from: source, to: target)
     }
 
     /// `${make_command/#make/make -jN KERNELRELEASE=K}`.

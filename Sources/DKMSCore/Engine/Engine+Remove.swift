@@ -49,6 +49,9 @@ extension Engine {
         if others.isEmpty {
             console.line("Deleting module \(module)/\(version) completely from the DKMS tree.")
             FileSystem.retire(versionDir, to: "\(dkmsTree)/\(module)/.tmp_remove_\(version)")
+            FileSystem.removeTree("\(dkmsTree)/.logs/\(module)/\(version)")
+            FileSystem.removeDirectory("\(dkmsTree)/.logs/\(module)")
+            FileSystem.removeDirectory("\(dkmsTree)/.logs")
         }
         let moduleDir = "\(dkmsTree)/\(module)"
         if FileSystem.isDirectory(moduleDir) && FileSystem.globEntries(of: moduleDir).isEmpty {

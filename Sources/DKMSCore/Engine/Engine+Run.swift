@@ -176,6 +176,10 @@ extension Engine {
         case .generateMok:
             await readSigningFramework(kernel: firstKernel, arch: firstArch, module: settings.module, version: settings.moduleVersion)
             return .exit(await prepareMOK(kernel: firstKernel) ? 0 : 1)
+        case .fsck:
+            try requireRoot()
+            await fsck()
+            return .exit(0)
         case .autoinstall, .match, .mktarball, .ldtarball, .kernelPreinst, .kernelPostinst, .kernelPrerm:
             return try await runIntegrationAction(action)
         }

@@ -38,6 +38,10 @@ public struct Settings: Sendable {
     /// `post_transaction`: a command run after a successful change.
     public var postTransaction = ""
 
+    /// `report_build_logs` (not in upstream): autoinstall names the kept
+    /// build log of every module that failed.
+    public var reportBuildLogs = false
+
     // Detected facts.
     /// The distribution string from os-release.
     public var distribution = ""

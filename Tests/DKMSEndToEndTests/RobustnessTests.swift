@@ -1,0 +1,107 @@
+import DKMSCore
+import DKMSTestSupport
+import Foundation
+import Testing
+
+/// Beyond upstream: the tree lock, journaled installs, fsck, retained logs
+/// and optional modules.
+@Suite("Robustness", .serialized, .enabled(if: testingOurBinary, "features beyond upstream"))
+struct RobustnessTests {
+    let sandbox = DKMSSandbox()
+    let kernel = "6.1.0-1-fake"
+    let arch = Settings.uname().machine
+
+    init() {
+        sandbox.addFakeKernel(kernel)
+    }
+
+    @Test func aSecondCommandWaitsForTheLock() throws {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "wait", version: "1.0")])
+        // Hold the lock from another process for a moment.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = [sandbox.dkmsTree + "/.lock", "sleep", "2"]
+        try holder.run()
+        Thread.sleep(forTimeInterval: 0.3)
+        let r = sandbox.dkms(["build", "-k", kernel, "wait/1.0"])
+        holder.waitUntilExit()
+        #expect(r.status == 0)
+        #expect(r.stderr.hasPrefix("dkms: waiting for the lock on \(sandbox.dkmsTree) held by process "))
+        #expect(sandbox.dkms(["status"]).stdout == "wait/1.0, \(kernel), \(arch): built\n")
+    }
+
+    @Test func statusDoesNotWaitForTheLock() throws {
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = [sandbox.dkmsTree + "/.lock", "sleep", "3"]
+        try holder.run()
+        Thread.sleep(forTimeInterval: 0.3)
+        let start = Date()
+        let r = sandbox.dkms(["status"])
+        #expect(r.status == 0)
+        #expect(Date().timeIntervalSince(start) < 2)
+        holder.waitUntilExit()
+    }
+
+    @Test func anInterruptedInstallIsRolledBack() {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "jrn", version: "1.0")])
+        _ = sandbox.dkms(["build", "-k", kernel, "jrn/1.0"])
+        // What a killed install leaves: a journal entry, a copied file, no link.
+        let installed = "\(sandbox.installTree)/\(kernel)/updates/dkms/jrn.ko"
+        Files.write("half", to: installed)
+        Files.write("begin\tinstall\tjrn\t1.0\t\(kernel)\t\(arch)\ncopied\t\(installed)\n", to: sandbox.dkmsTree + "/.journal/install-1-1")
+        let r = sandbox.dkms(["install", "-k", kernel, "jrn/1.0"])
+        #expect(r.stderr == "dkms: rolled back an interrupted install of jrn/1.0 for kernel \(kernel) (\(arch))\n")
+        #expect(r.status == 0)
+        #expect(FileManager.default.contentsEqual(atPath: installed, andPath: "\(sandbox.dkmsTree)/jrn/1.0/\(kernel)/\(arch)/module/jrn.ko"))
+        #expect(!Files.exists(sandbox.dkmsTree + "/.journal"))
+    }
+
+    @Test func fsckRepairsWhatCrashesAndHandsLeave() {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "fix", version: "1.0")])
+        _ = sandbox.dkms(["install", "-k", kernel, "fix/1.0"])
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "gone", version: "2.0")])
+        _ = sandbox.dkms(["install", "-k", kernel, "gone/2.0"])
+        let d = sandbox.dkmsTree
+        let k = "\(sandbox.installTree)/\(kernel)"
+        Files.makeDirectory("\(d)/fix/1.0/\(kernel)/.tmp_\(arch)_abcdef")
+        Files.makeDirectory("\(d)/fix/1.0/6.2.0-9-fake/\(arch)")
+        Files.write("stray", to: "\(k)/updates/dkms/stray.ko")
+        try? FileManager.default.removeItem(atPath: "\(sandbox.sourceTree)/gone-2.0")
+        var r = sandbox.dkms(["fsck"])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout == """
+            Removed the leftover temporary directory \(d)/fix/1.0/\(kernel)/.tmp_\(arch)_abcdef.
+            Removed the incomplete build \(d)/fix/1.0/6.2.0-9-fake/\(arch).
+            Removed gone/2.0: its source directory is gone.
+            Removed \(k)/updates/dkms/stray.ko: no installed dkms module owns it.
+
+            """)
+        #expect(!Files.exists("\(k)/updates/dkms/gone.ko"))
+        #expect(sandbox.dkms(["status"]).stdout == "fix/1.0, \(kernel), \(arch): installed\n")
+        r = sandbox.dkms(["fsck"])
+        #expect(r.stdout == "No problems found in \(d).\n")
+    }
+
+    @Test func buildLogsAreKeptPerKernelAndFailuresReported() {
+        let source = sandbox.writeModule(name: "flaky", version: "1.0")
+        Files.write("not C\n", to: source + "/flaky.c")
+        _ = sandbox.dkms(["add", source])
+        Files.write("OPTIONAL_MODULE=yes\n", to: sandbox.etc + "/flaky.conf")
+        Files.write("report_build_logs=yes\n", to: sandbox.etc + "/framework.conf")
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "fine", version: "1.0")])
+        let r = sandbox.dkms(["autoinstall", "-k", kernel])
+        let log = "\(sandbox.dkmsTree)/.logs/flaky/1.0/\(kernel)/\(arch)/make.log"
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.hasSuffix("""
+            Autoinstall on \(kernel) succeeded for module(s) fine.
+            Autoinstall on \(kernel) failed for optional module(s) flaky(10).
+            Build log of flaky/1.0 for kernel \(kernel) (\(arch)): \(log)
+
+            """))
+        #expect((Files.read(log) ?? "").contains("# exit code: 2"))
+        #expect(Files.exists("\(sandbox.dkmsTree)/.logs/fine/1.0/\(kernel)/\(arch)/make.log"))
+        _ = sandbox.dkms(["remove", "--all", "fine/1.0"])
+        #expect(!Files.exists("\(sandbox.dkmsTree)/.logs/fine"))
+    }
+}
