@@ -90,6 +90,9 @@ if [[ ${KEEP:-} != 1 ]]; then
 else
     echo "keeping $work"
 fi
+# Test a private copy, so that a rebuild during the run cannot interfere.
+cp "$our_dkms" "$work/dkms-under-test"
+our_dkms=$work/dkms-under-test
 
 # Kernel names used by the scenarios (Debian style: VERSION-ABI-FLAVOUR).
 K1=6.1.0-10-amd64
@@ -711,6 +714,20 @@ sc_postinst_newest_not_installed() {
 check_postinst_newest_not_installed() {
     expect "only the current kernel" "Building for $K1"
     expect_no "not the installed newer one" "$K2, $ARCH: installed"
+}
+
+sc_postinst_odd_boot_configs() {
+    # config files whose names dpkg cannot compare (its warnings show), a
+    # release without "-", a directory: all handled as upstream does.
+    kernel "$K1" headers boot
+    kernel 6.2.0 headers boot
+    boot_config foo
+    mkdir -p "$E/boot/config-6.9.0-1-dir"
+    module dkms_alpha_test 1.0
+    postinst dkms_alpha_test 1.0
+}
+check_postinst_odd_boot_configs() {
+    expect_exit "common.postinst dkms_alpha_test 1.0" 0
 }
 
 sc_postinst_current_is_newest() {
@@ -1393,6 +1410,7 @@ scenario postinst_usage
 scenario postinst_disabled
 scenario postinst_current_and_newest
 scenario postinst_newest_not_installed
+scenario postinst_odd_boot_configs
 scenario postinst_current_is_newest
 scenario postinst_newest_order
 scenario postinst_chroot_all_kernels
