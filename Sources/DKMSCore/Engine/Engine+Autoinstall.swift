@@ -58,24 +58,50 @@ extension Engine {
         }
         guard !queue.isEmpty else { return }
 
+        let jobServer = jobBudget > 1 ? JobServer(size: jobBudget, directory: settings.tmpLocation,
+                                                   realMake: commandPath("make") ?? "/usr/bin/make") : nil
+        if !settings.verbose { deferredDepmod = [] }
         while true {
             var progress = 0
             var next: [(module: String, version: String)] = []
             let satisfied = Set(summary.installed + summary.skipped)
             for key in dependencies.keys { dependencies[key] = dependencies[key]?.filter { !satisfied.contains($0) } }
+            let wave = queue.filter { dependencies[$0.module]?.isEmpty ?? true }
+            let jobs = await startWaveBuilds(wave, kernel: kernel, arch: arch, jobServer: jobServer)
             for (m, v) in queue {
                 guard dependencies[m]?.isEmpty ?? true else {
                     next.append((m, v))
                     continue
                 }
-                if !tree.isBuilt(m, v, kernel, arch) {
-                    try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: settings.module, version: settings.moduleVersion)
-                }
-                console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
-                let status = await subshell { () throws(DKMSError) -> Int32 in
-                    settings.module = m
-                    settings.moduleVersion = v
-                    return await installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
+                let status: Int32
+                if let job = jobs.tasks[m] {
+                    if let preamble = jobs.preamble, !jobs.preambleShown.value {
+                        preamble.flush(to: console)
+                        jobs.preambleShown.value = true
+                    }
+                    console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
+                    let outcome = await job.value
+                    ConsoleFrames.replay(outcome.standardOutput, on: console)
+                    if outcome.status == 0 {
+                        status = await subshell { () throws(DKMSError) -> Int32 in
+                            settings.module = m
+                            settings.moduleVersion = v
+                            state.silenceNextConfRead = true
+                            return await installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
+                        }
+                    } else {
+                        status = outcome.status
+                    }
+                } else {
+                    if !tree.isBuilt(m, v, kernel, arch) {
+                        try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: settings.module, version: settings.moduleVersion)
+                    }
+                    console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
+                    status = await subshell { () throws(DKMSError) -> Int32 in
+                        settings.module = m
+                        settings.moduleVersion = v
+                        return await installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
+                    }
                 }
                 switch status {
                 case 0:
@@ -96,6 +122,12 @@ extension Engine {
             }
             queue = next
             if progress == 0 { break }
+        }
+        if let kernels = deferredDepmod {
+            deferredDepmod = nil
+            for kernel in kernels.sorted() {
+                _ = await depmod(kernel: kernel, output: CommandOutput(output: .discard, error: .discard))
+            }
         }
 
         if !summary.installed.isEmpty {
@@ -140,6 +172,49 @@ extension Engine {
             throw DKMSError(11, "One or more modules failed to install during autoinstall.",
                             "Refer to previous errors for more information.")
         }
+    }
+
+    /// The build jobs of one autoinstall wave, started together.
+    struct WaveBuilds {
+        var tasks: [String: Task<ProcessOutcome, Never>] = [:]
+        /// What preparing the kernel printed, shown before the first job's output.
+        var preamble: BufferedConsole?
+        var preambleShown = Box(false)
+    }
+
+    final class Box<T> {
+        var value: T
+        init(_ value: T) { self.value = value }
+    }
+
+    /// Starts, as separate dkms processes sharing the job budget, the
+    /// builds of every module of a wave that is not built yet. Nothing is
+    /// started (and the sequential path runs) for a single build, without a
+    /// jobserver, or when the kernel cannot be prepared.
+    func startWaveBuilds(_ wave: [(module: String, version: String)], kernel: String, arch: String,
+                         jobServer: JobServer?) async -> WaveBuilds {
+        var builds = WaveBuilds()
+        guard let jobServer else { return builds }
+        let unbuilt = wave.filter { !tree.isBuilt($0.module, $0.version, kernel, arch) }
+        guard unbuilt.count > 1 else { return builds }
+        if state.preparedKernel != "\(kernel)/\(arch)" {
+            let buffer = BufferedConsole(renderingWith: console)
+            let visible = console
+            console = buffer
+            defer { console = visible }
+            do {
+                try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: settings.module, version: settings.moduleVersion)
+            } catch {
+                return builds
+            }
+            builds.preamble = buffer
+        }
+        let cachedKey = state.lastConfKey ?? ""
+        for (m, v) in unbuilt {
+            let cached = cachedKey.hasPrefix("\(m)/\(v)/\(kernel)/\(arch)|")
+            builds.tasks[m] = startBuildJob(module: m, version: v, kernel: kernel, arch: arch, jobServer: jobServer, confCached: cached)
+        }
+        return builds
     }
 
     /// Upstream's `kernel_preinst` (only AUTOINSTALL modules) and

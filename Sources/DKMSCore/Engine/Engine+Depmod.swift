@@ -5,6 +5,10 @@ extension Engine {
     /// - Returns: always 0, as upstream's function does.
     func depmod(kernel: String, output: CommandOutput) async -> Int32 {
         if settings.noDepmod { return 0 }
+        if deferredDepmod != nil && !settings.verbose {
+            deferredDepmod?.insert(kernel)
+            return 0
+        }
         let kernelDir = "\(installTree)/\(kernel)"
         func say(_ text: String) {
             switch output.output {

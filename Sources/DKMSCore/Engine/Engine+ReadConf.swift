@@ -28,6 +28,9 @@ extension Engine {
         if let cached = state.lastConfig, state.lastConfKey == key {
             config = cached
         } else {
+            let silent = state.silenceNextConfRead
+            state.silenceNextConfRead = false
+            let quiet = quiet || silent
             let etc = etcDirectory
             let candidates = [
                 confFile,
@@ -42,14 +45,14 @@ extension Engine {
                 globals: shellGlobals(kernel: kernel, arch: arch, module: module, version: version),
                 environment: childEnvironment,
                 files: candidates.filter { FileSystem.exists($0) },
-                names: ModuleConfig.variableNames, unsetFirst: true, deprecationWarnings: strict,
+                names: ModuleConfig.variableNames, unsetFirst: true, deprecationWarnings: strict && !silent,
                 errorsShown: !quiet))
             for directive in settings.directives {
                 let name = directive.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? directive
                 let value = directive.contains("=") ? String(directive[directive.index(after: directive.firstIndex(of: "=")!)...]) : directive
                 variables[name].elements[0] = value
                 state.environment[name] = value
-                console.line("DIRECTIVE: \(name)=\"\(value)\"")
+                if !silent { console.line("DIRECTIVE: \(name)=\"\(value)\"") }
             }
             state.packageName = variables["PACKAGE_NAME"].value
             let source = kernelSourceDirectory(for: kernel)

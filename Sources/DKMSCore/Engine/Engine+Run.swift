@@ -41,8 +41,11 @@ extension Engine {
             }) else { return }
             treeLock = lock
             state.environment[TreeLock.heldVariable] = String(getpid())
+            // Only the holder settles the journal: a nested dkms (a build
+            // job, a script calling dkms) must not touch its parent's
+            // transaction in progress.
+            await recoverInterruptedTransactions()
         }
-        await recoverInterruptedTransactions()
     }
 
     /// `check_all_is_banned`.
@@ -138,6 +141,7 @@ extension Engine {
         try await setupKernelsAndArches()
         guard let action = settings.action else { return .unknownAction }
         if action != .status { await lockTree() }
+        await adoptParentPreparation()
         switch action {
         case .remove, .unbuild, .uninstall:
             try requireModuleArguments(action.rawValue)

@@ -20,6 +20,8 @@ struct ShellState {
     var delayedDepmod = false
     /// `module_compressed_suffix` (`.gz`, `.xz`, `.zst` or empty).
     var compressedSuffix = ""
+    /// The next conf read behaves as upstream's cache hit: it prints nothing.
+    var silenceNextConfRead = false
     /// `package_name` of the last conf read, which decides progress dots.
     var packageName = ""
 }
@@ -30,11 +32,15 @@ struct ShellState {
 public final class Engine {
     /// The settings of this invocation.
     public internal(set) var settings: Settings
-    let console: any Console
+    var console: any Console
     let runner: any ProcessRunning
     var state = ShellState()
     /// The tree lock, held until the engine goes away (the process ends).
     var treeLock: TreeLock?
+    /// Kernels whose depmod is deferred to the end of the command, so it
+    /// runs once per kernel (nil: depmod runs when upstream runs it). Not
+    /// scoped by subshells: it collects across them.
+    var deferredDepmod: Set<String>?
 
     /// Creates an engine.
     public init(settings: Settings, console: any Console, runner: any ProcessRunning) {
@@ -44,6 +50,7 @@ public final class Engine {
         state.force = settings.force
         state.forceVersionOverride = settings.forceVersionOverride
         state.environment = settings.environment
+        for name in BuildJob.variables { state.environment.removeValue(forKey: name) }
     }
 
     // MARK: Tree paths
