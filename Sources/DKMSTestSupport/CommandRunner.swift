@@ -12,6 +12,14 @@ public struct CommandResult: Sendable, CustomStringConvertible {
     /// The exit status.
     public var status: Int32
 
+    /// Standard output without the progress dots dkms prints every three
+    /// seconds while a long build runs (a run of dots is cut to three).
+    public var stdoutWithoutProgressDots: String {
+        var text = stdout
+        while text.contains("....") { text = text.replacingOccurrences(of: "....", with: "...") }
+        return text
+    }
+
     public var description: String {
         "status \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)"
     }

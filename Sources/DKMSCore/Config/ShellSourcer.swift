@@ -118,15 +118,74 @@ done
         return text
     }
 
-    /// Evaluates the files and returns the whitelisted variables.
-    public func evaluate(_ request: Request) async -> ShellVariables {
+    /// Evaluates the files and returns the whitelisted variables. Files that
+    /// are plain assignments only are read without starting bash, with the
+    /// same result; the deprecation warnings are then printed to `console`.
+    public func evaluate(_ request: Request, console: (any Console)? = nil) async -> ShellVariables {
+        if let variables = evaluatePlain(request, console: console) { return variables }
+        return await evaluateWithBash(request)
+    }
+
+    /// The bash-free path, or nil when some file (or a DKMS_DIRECTIVE
+    /// variable) needs bash.
+    func evaluatePlain(_ request: Request, console: (any Console)?) -> ShellVariables? {
+        guard !request.environment.keys.contains(where: { $0.hasPrefix("DKMS_DIRECTIVE") }) else { return nil }
+        var parsed: [[PlainAssignments.Assignment]] = []
+        for file in request.files {
+            guard let text = FileSystem.readText(file), let assignments = PlainAssignments.parse(text) else { return nil }
+            parsed.append(assignments)
+        }
+        let wanted = Set(request.names)
+        var variables = ShellVariables()
+        if !request.unsetFirst {
+            // The files see (and pass on) what the shell already has: its
+            // variables, or else the environment's.
+            for name in request.names {
+                if let global = request.globals.first(where: { $0.name == name }) {
+                    if !global.value.elements.isEmpty { variables[name] = global.value }
+                } else if let value = request.environment[name] {
+                    variables[name] = ShellArray(scalar: value)
+                }
+            }
+        }
+        for (file, assignments) in zip(request.files, parsed) {
+            for assignment in assignments where wanted.contains(assignment.name) {
+                var value = assignment.value
+                if value.hasSuffix("\r") { value.removeLast() }
+                variables[assignment.name].elements[assignment.index] = value
+            }
+            if request.deprecationWarnings, let console {
+                for line in Self.deprecations(variables, file: file) { console.errorLine(line) }
+            }
+        }
+        return variables
+    }
+
+    /// Upstream's deprecation warnings for the variables after one file.
+    static func deprecations(_ variables: ShellVariables, file: String) -> [String] {
+        var lines: [String] = []
+        if variables.isSet("CLEAN") && !["true", "/bin/true", "/usr/bin/true"].contains(variables["CLEAN"].value) {
+            lines.append("Deprecated feature: CLEAN (\(file))")
+        }
+        for name in ["REMAKE_INITRD", "MODULES_CONF", "MODULES_CONF_OBSOLETES", "MODULES_CONF_ALIAS_TYPE", "MODULES_CONF_OBSOLETE_ONLY"]
+        where variables.isSet(name) {
+            lines.append("Deprecated feature: \(name) (\(file))")
+        }
+        if variables.isSet("OBSOLETE_BY") {
+            lines.append("Deprecated feature: OBSOLETE_BY (\(file)): use BUILD_EXCLUSIVE_KERNEL_MAX instead")
+        }
+        return lines
+    }
+
+    /// Evaluates the files with bash.
+    func evaluateWithBash(_ request: Request) async -> ShellVariables {
         var script = Self.definitions(request.globals)
         script += "__dkms_names=\(ShellText.quote(request.names.joined(separator: " ")))\n"
         script += "__dkms_unset=\(request.unsetFirst ? "1" : "")\n"
         script += "__dkms_warn=\(request.deprecationWarnings ? "1" : "")\n"
         script += Self.program
         let outcome = await runner.run(ProcessSpec(
-            "bash", ["-c", script, "dkms"] + request.files,
+            Shell.bash, ["-c", script, "dkms"] + request.files,
             environment: request.environment, output: .capture, error: request.errorsShown ? .inherit : .discard
         ))
         return Self.parse(outcome.standardOutput)

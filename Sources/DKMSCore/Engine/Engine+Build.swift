@@ -226,7 +226,7 @@ extension Engine {
         if FileSystem.isRegularFile(variables) {
             let makefile = "show-%:\n\t@echo $($*)\ninclude \(variables)\n"
             let outcome = await runner.run(ProcessSpec(
-                "bash", ["-c", "printf '%s' \"$1\" | make -f - show-CC", "dkms", makefile],
+                Shell.bash, ["-c", "printf '%s' \"$1\" | make -f - show-CC", "dkms", makefile],
                 environment: childEnvironment, output: .capture, error: .inherit))
             var cc = outcome.outputText
             while cc.hasSuffix("\n") { cc.removeLast() }
@@ -261,7 +261,7 @@ extension Engine {
         let file = settings.buildEnvironment
         guard !file.isEmpty, FileSystem.isRegularFile(file) else { return }
         let outcome = await runner.run(ProcessSpec(
-            "bash", ["-c", "source \"$1\" &>/dev/null; env -0", "dkms", file],
+            Shell.bash, ["-c", "source \"$1\" &>/dev/null; env -0", "dkms", file],
             environment: childEnvironment, output: .capture, error: .discard))
         var environment: [String: String] = [:]
         for entry in outcome.standardOutput.split(separator: 0) {

@@ -143,7 +143,7 @@ extension Engine {
         journal.commit(entry)
         if settings.modprobeOnInstall && kernel == settings.runningKernel {
             _ = await runner.run(ProcessSpec(
-                "bash", ["-c", "find /sys/devices -name modalias -print0 | xargs -0 cat | sort -u | xargs modprobe -a -b -q; if [[ -f /lib/systemd/system/systemd-modules-load.service ]]; then systemctl restart systemd-modules-load.service; fi"],
+                Shell.bash, ["-c", "find /sys/devices -name modalias -print0 | xargs -0 cat | sort -u | xargs modprobe -a -b -q; if [[ -f /lib/systemd/system/systemd-modules-load.service ]]; then systemctl restart systemd-modules-load.service; fi"],
                 environment: childEnvironment))
         }
         state.force = savedForce

@@ -21,14 +21,17 @@ extension Engine {
     /// Upstream's `set_module_suffix`: looks for compressed modules in the
     /// kernel's module directory. The compressed suffix sticks once found.
     func updateModuleSuffix(for kernel: String) {
-        let root = "\(installTree)/\(kernel)/"
-        var found: Set<String> = []
-        _ = FileSystem.findFiles(under: root) { name in
-            if name.hasSuffix(".ko.gz") { found.insert(".gz") }
-            if name.hasSuffix(".ko.xz") { found.insert(".xz") }
-            if name.hasSuffix(".ko.zst") { found.insert(".zst") }
-            return false
-        }
+        let found = suffixesByKernel[kernel] ?? {
+            var found: Set<String> = []
+            _ = FileSystem.findFiles(under: "\(installTree)/\(kernel)/") { name in
+                if name.hasSuffix(".ko.gz") { found.insert(".gz") }
+                if name.hasSuffix(".ko.xz") { found.insert(".xz") }
+                if name.hasSuffix(".ko.zst") { found.insert(".zst") }
+                return false
+            }
+            suffixesByKernel[kernel] = found
+            return found
+        }()
         for suffix in [".gz", ".xz", ".zst"] where found.contains(suffix) { state.compressedSuffix = suffix }
     }
 
@@ -63,6 +66,13 @@ extension Engine {
 
     /// Whether the kernel was built with clang (`LLVM=1` is added to make).
     func kernelUsesClang(_ kernel: String) async -> Bool {
+        if let known = clangByKernel[kernel] { return known }
+        let answer = await detectClang(kernel)
+        clangByKernel[kernel] = answer
+        return answer
+    }
+
+    private func detectClang(_ kernel: String) async -> Bool {
         let source = kernelSourceDirectory(for: kernel)
         if FileSystem.exists(source + "/vmlinux") {
             let outcome = await run("readelf", ["-p", ".comment", source + "/vmlinux"], output: .capture, error: .mergeWithOutput)

@@ -46,7 +46,7 @@ extension Engine {
                 environment: childEnvironment,
                 files: candidates.filter { FileSystem.exists($0) },
                 names: ModuleConfig.variableNames, unsetFirst: true, deprecationWarnings: strict && !silent,
-                errorsShown: !quiet))
+                errorsShown: !quiet), console: quiet ? nil : console)
             for directive in settings.directives {
                 let name = directive.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? directive
                 let value = directive.contains("=") ? String(directive[directive.index(after: directive.firstIndex(of: "=")!)...]) : directive

@@ -39,7 +39,7 @@ extension Engine {
         }
         console.line("Running the \(kind.rawValue) script:")
         let outcome = await runner.run(ProcessSpec(
-            "bash", ["-c", "cd \"$1\" || exit 15; exec $2", settings.programName, runDirectory + "/", run],
+            Shell.bash, ["-c", "cd \"$1\" || exit 15; exec $2", settings.programName, runDirectory + "/", run],
             environment: childEnvironment))
         return outcome.status
     }

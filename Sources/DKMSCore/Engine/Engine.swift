@@ -37,6 +37,10 @@ public final class Engine {
     var state = ShellState()
     /// The tree lock, held until the engine goes away (the process ends).
     var treeLock: TreeLock?
+    /// Compressed-module suffixes found per kernel directory (one walk each).
+    var suffixesByKernel: [String: Set<String>] = [:]
+    /// Whether each kernel was built with clang.
+    var clangByKernel: [String: Bool] = [:]
     /// Kernels whose depmod is deferred to the end of the command, so it
     /// runs once per kernel (nil: depmod runs when upstream runs it). Not
     /// scoped by subshells: it collects across them.
@@ -123,7 +127,7 @@ public final class Engine {
         let script = ShellSourcer.definitions(shellGlobals(kernel: kernel, arch: arch, module: module, version: version))
             + "eval " + ShellText.quote(command) + "\n"
         return await runner.run(ProcessSpec(
-            "bash", ["-c", script, settings.programName], environment: childEnvironment,
+            Shell.bash, ["-c", script, settings.programName], environment: childEnvironment,
             workingDirectory: workingDirectory, output: output, error: error))
     }
 

@@ -25,6 +25,15 @@ public struct ModuleVersionInfo: Sendable, Equatable {
         self.sourceVersion = sourceVersion.isEmpty ? checksum : sourceVersion
     }
 
+    /// The facts from `.modinfo` entries, as modinfo would print them.
+    public init(fields: [(key: String, value: String)]) {
+        var text = ""
+        for (key, value) in fields where key == "version" || key == "srcversion" {
+            text += "\(key): \(value)\n"
+        }
+        self.init(modinfoOutput: text)
+    }
+
     /// Upstream's `compare_module_version` verdict.
     public enum Comparison: String, Sendable {
         case identical = "=="
@@ -43,8 +52,14 @@ public struct ModuleVersionInfo: Sendable, Equatable {
 }
 
 extension Engine {
-    /// `modinfo FILE` reduced to the version facts.
+    /// `modinfo FILE` reduced to the version facts: read directly from the
+    /// module's `.modinfo` section, or through modinfo for compressed files.
     func moduleVersionInfo(_ path: String, showErrors: Bool = true) async -> ModuleVersionInfo {
+        if let fields = ModuleInfoReader.read(path: path) {
+            return ModuleVersionInfo(fields: fields)
+        }
+        // modinfo would only complain about a missing file.
+        if !showErrors && !FileSystem.exists(path) { return ModuleVersionInfo(modinfoOutput: "") }
         let outcome = await run("modinfo", [path], output: .capture, error: showErrors ? .inherit : .discard)
         return ModuleVersionInfo(modinfoOutput: outcome.outputText)
     }
