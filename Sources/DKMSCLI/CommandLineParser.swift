@@ -83,6 +83,16 @@ struct CommandLineParser {
             case "--no-depmod": settings.noDepmod = true
             case "--modprobe-on-install": settings.modprobeOnInstall = true
             case "--debug": break
+            case "--json", "--format=json": settings.jsonOutput = true
+            case "--format":
+                if index + 1 < arguments.count, arguments[index + 1] == "json" {
+                    settings.jsonOutput = true
+                    index += 1
+                } else {
+                    console.error("Unknown output format: \(index + 1 < arguments.count ? arguments[index + 1] : "")")
+                    return .exit(2)
+                }
+            case "--dry-run": settings.dryRun = true
             case "--help", "-h":
                 console.text(Usage.text(program: settings.programName))
                 return .exit(0)

@@ -25,6 +25,9 @@ public enum DKMSCommand {
             switch try await engine.run() {
             case .exit(let status):
                 return status
+            case .statusEntries(let entries):
+                console.text(StatusJSON.render(entries))
+                return 0
             case .unknownAction:
                 console.error("Unknown action specified: \"\"")
                 console.text(Usage.text(program: settings.programName))

@@ -15,7 +15,7 @@ extension Engine {
     /// - Throws: ``DKMSError`` 11 when a module failed or a dependency
     ///   could not be satisfied.
     func autoinstall() async throws(DKMSError) {
-        if FileSystem.exists("\(etcDirectory)/no-autoinstall") {
+        if FileSystem.isRegularFile("\(etcDirectory)/no-autoinstall") {
             console.line("Automatic installation of modules has been disabled.")
             return
         }

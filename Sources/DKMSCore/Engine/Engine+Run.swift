@@ -10,6 +10,8 @@ public enum RunResult: Sendable, Equatable {
     case exit(Int32)
     /// No action was named: upstream reports it, shows the usage and exits 0.
     case unknownAction
+    /// `status --json`: the entries, for the CLI to render.
+    case statusEntries([StatusEntry])
 }
 
 extension Engine {
@@ -175,6 +177,7 @@ extension Engine {
             }
             return .exit(status)
         case .status:
+            if settings.jsonOutput { return .statusEntries(await statusEntries()) }
             await statusAction()
             return .exit(0)
         case .generateMok:

@@ -1,8 +1,8 @@
 extension Engine {
-    /// The suffixes upstream appends to a built/installed status line
-    /// (`module_status_built_extra`).
-    func statusSuffix(module: String, version: String, kernel: String, arch: String) async -> String {
-        var suffix = ""
+    /// What upstream's `module_status_built_extra` looks at, for one built
+    /// or installed line.
+    func statusFacts(module: String, version: String, kernel: String, arch: String, installed: Bool) async -> StatusEntry.Facts {
+        var facts = StatusEntry.Facts()
         let saved = state
         defer { state = saved }
         updateModuleSuffix(for: kernel)
@@ -13,28 +13,33 @@ extension Engine {
                 file: "\(dkmsTree)/\(module)/\(version)/source/dkms.conf").config
         } catch {
             if let diagnostic = error.diagnostic { console.report(diagnostic) }
-            return ""
+            facts.unreadableConf = true
+            return facts
         }
-        if FileSystem.isDirectory("\(dkmsTree)/\(module)/original_module/\(kernel)/\(arch)") {
-            suffix += " (Original modules exist)"
-        }
+        facts.originalModules = FileSystem.isDirectory("\(dkmsTree)/\(module)/original_module/\(kernel)/\(arch)")
         for index in config.modules.indices where config.isBuildable(moduleAt: index) {
             let name = config.modules[index].destName
             let built = compressedOrUncompressed(tree.builtDirectory(module, version, kernel, arch) + "/module", name)
             if built.isEmpty {
-                suffix += " (Built modules are missing in the kernel modules folder)"
-                break
+                if facts.problem == nil { facts.problem = .missing }
+                continue
             }
-            if tree.isActive(module, version, kernel, arch) {
-                let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch) ?? ""
-                let installed = compressedOrUncompressed("\(installTree)/\(kernel)\(location)", name)
-                if installed.isEmpty || !FileSystem.sameContent(built, installed) {
-                    suffix += " (Differences between built and installed modules)"
-                    break
-                }
+            guard installed else { continue }
+            let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch) ?? ""
+            let installedFile = compressedOrUncompressed("\(installTree)/\(kernel)\(location)", name)
+            if !installedFile.isEmpty { facts.installedPaths.append(installedFile) }
+            if installedFile.isEmpty || !FileSystem.sameContent(built, installedFile) {
+                if facts.problem == nil { facts.problem = .differences }
             }
         }
-        return suffix
+        return facts
+    }
+
+    /// The suffixes upstream appends to a built/installed status line.
+    func statusSuffix(module: String, version: String, kernel: String, arch: String) async -> String {
+        let facts = await statusFacts(module: module, version: version, kernel: kernel, arch: arch,
+                                      installed: tree.isActive(module, version, kernel, arch))
+        return facts.textSuffix
     }
 
     /// Upstream's `show_status`: one line per added, built or installed
@@ -69,9 +74,100 @@ extension Engine {
             case .added(let m, let v):
                 emit("\(m)/\(v): added")
             case .built(let m, let v, let k, let a, let builtState):
-                let suffix = await statusSuffix(module: m, version: v, kernel: k, arch: a)
-                emit("\(m)/\(v), \(k), \(a): \(builtState.rawValue)" + suffix)
+                let facts = await statusFacts(module: m, version: v, kernel: k, arch: a, installed: builtState == .installed)
+                emit("\(m)/\(v), \(k), \(a): \(builtState.rawValue)" + facts.textSuffix)
             }
         }
+    }
+}
+
+extension Engine {
+    /// The status as data (for `status --json`): every record of the
+    /// requested kernels with the facts behind upstream's suffixes.
+    public func statusEntries() async -> [StatusEntry] {
+        let module = settings.module
+        let version = settings.moduleVersion
+        let filters: [(String, String)] = settings.kernels.isEmpty
+            ? [("", settings.arches.first ?? "")] : kernelArchPairs
+        var entries: [StatusEntry] = []
+        for (kernel, arch) in filters {
+            for record in tree.status(module: module, version: version, kernel: kernel, arch: arch) {
+                switch record {
+                case .broken(let m, let v):
+                    let link = "\(dkmsTree)/\(m)/\(v)/source"
+                    let reason = FileSystem.isSymlink(link)
+                        ? "the source link \(link) points to a missing directory"
+                        : "the source link \(link) is missing while \(sourceTree)/\(m)-\(v) exists"
+                    entries.append(StatusEntry(module: m, version: v, state: "broken", brokenReason: reason))
+                case .added(let m, let v):
+                    entries.append(StatusEntry(module: m, version: v, state: "added"))
+                case .built(let m, let v, let k, let a, let builtState):
+                    let facts = await statusFacts(module: m, version: v, kernel: k, arch: a, installed: builtState == .installed)
+                    entries.append(StatusEntry(module: m, version: v, state: builtState.rawValue, kernel: k, arch: a, facts: facts))
+                }
+            }
+        }
+        return entries
+    }
+}
+
+/// One line of `dkms status`, as data.
+public struct StatusEntry: Sendable, Equatable {
+    /// What is known beyond the state.
+    public struct Facts: Sendable, Equatable {
+        /// Which of upstream's exclusive suffixes applies.
+        public enum Problem: String, Sendable {
+            case missing
+            case differences
+        }
+        /// `m/original_module/K/A` exists.
+        public var originalModules = false
+        /// The first problem found, as upstream reports only one.
+        public var problem: Problem?
+        /// Where the installed module files are.
+        public var installedPaths: [String] = []
+        /// The dkms.conf could not be read (upstream prints its error).
+        public var unreadableConf = false
+
+        /// No facts yet.
+        public init() {}
+
+        /// Upstream's text suffix.
+        public var textSuffix: String {
+            var suffix = originalModules ? " (Original modules exist)" : ""
+            switch problem {
+            case .missing: suffix += " (Built modules are missing in the kernel modules folder)"
+            case .differences: suffix += " (Differences between built and installed modules)"
+            case nil: break
+            }
+            return suffix
+        }
+    }
+
+    /// The module name.
+    public var module: String
+    /// The module version.
+    public var version: String
+    /// `added`, `built`, `installed` or `broken`.
+    public var state: String
+    /// The kernel (built and installed entries).
+    public var kernel: String?
+    /// The architecture (built and installed entries).
+    public var arch: String?
+    /// Suffix facts (built and installed entries).
+    public var facts = Facts()
+    /// Why a broken entry is broken.
+    public var brokenReason: String?
+
+    /// Creates an entry.
+    public init(module: String, version: String, state: String, kernel: String? = nil, arch: String? = nil,
+                facts: Facts = Facts(), brokenReason: String? = nil) {
+        self.module = module
+        self.version = version
+        self.state = state
+        self.kernel = kernel
+        self.arch = arch
+        self.facts = facts
+        self.brokenReason = brokenReason
     }
 }

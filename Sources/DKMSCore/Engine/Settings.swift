@@ -93,6 +93,10 @@ public struct Settings: Sendable {
     public var noDepmod = false
     /// `--directive` values (`NAME=value`).
     public var directives: [String] = []
+    /// `--json` / `--format json` (not in upstream): status as JSON.
+    public var jsonOutput = false
+    /// `--dry-run` (not in upstream): print the plan, change nothing.
+    public var dryRun = false
     /// The program path shown in the usage text.
     public var programName = "dkms"
 

@@ -141,6 +141,11 @@ public struct SubprocessRunner: ProcessRunning {
         for (key, value) in spec.environment {
             if let name = Environment.Key(rawValue: key) { environment[name] = value }
         }
+        // A program run by name sees its name as argv[0], as under a shell
+        // (tools print it in their messages).
+        let arguments = spec.executable.contains("/")
+            ? Arguments(spec.arguments)
+            : Arguments(executablePathOverride: spec.executable, remainingValues: spec.arguments)
         let output = FileDescriptorOutput.fileDescriptor(FileDescriptor(rawValue: outFD), closeAfterSpawningProcess: false)
         let status: Int32
         do {
@@ -148,13 +153,13 @@ public struct SubprocessRunner: ProcessRunning {
             if let errFD {
                 let error = FileDescriptorOutput.fileDescriptor(FileDescriptor(rawValue: errFD), closeAfterSpawningProcess: false)
                 termination = try await Subprocess.run(
-                    executable, arguments: Arguments(spec.arguments), environment: .custom(environment),
+                    executable, arguments: arguments, environment: .custom(environment),
                     workingDirectory: spec.workingDirectory.map { FilePath($0) },
                     output: output, error: error
                 ).terminationStatus
             } else {
                 termination = try await Subprocess.run(
-                    executable, arguments: Arguments(spec.arguments), environment: .custom(environment),
+                    executable, arguments: arguments, environment: .custom(environment),
                     workingDirectory: spec.workingDirectory.map { FilePath($0) },
                     output: output, error: .combinedWithOutput
                 ).terminationStatus

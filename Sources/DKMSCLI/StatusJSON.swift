@@ -1,0 +1,53 @@
+import DKMSCore
+
+/// `dkms status --json`: the schema `swift-dkms.status/1`, documented in
+/// docs/status-json.md and docs/status.schema.json.
+public enum StatusJSON {
+    /// The schema identifier written into every document.
+    public static let schema = "swift-dkms.status/1"
+
+    /// Renders entries as one JSON document (with a final newline).
+    public static func render(_ entries: [StatusEntry]) -> String {
+        var out = "{\n  \"schema\": \(quote(schema)),\n  \"entries\": ["
+        for (index, entry) in entries.enumerated() {
+            out += index == 0 ? "\n" : ",\n"
+            var fields: [String] = [
+                "\"module\": \(quote(entry.module))",
+                "\"version\": \(quote(entry.version))",
+                "\"state\": \(quote(entry.state))",
+                "\"kernel\": \(entry.kernel.map(quote) ?? "null")",
+                "\"arch\": \(entry.arch.map(quote) ?? "null")",
+                "\"flags\": {\"original_modules\": \(entry.facts.originalModules), "
+                    + "\"differences\": \(entry.facts.problem == .differences), "
+                    + "\"missing\": \(entry.facts.problem == .missing)}",
+                "\"installed_paths\": [" + entry.facts.installedPaths.map(quote).joined(separator: ", ") + "]",
+            ]
+            fields.append("\"broken_reason\": \(entry.brokenReason.map(quote) ?? "null")")
+            out += "    {" + fields.joined(separator: ", ") + "}"
+        }
+        out += entries.isEmpty ? "]\n}\n" : "\n  ]\n}\n"
+        return out
+    }
+
+    /// A JSON string literal.
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

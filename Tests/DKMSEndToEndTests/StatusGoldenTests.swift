@@ -1,0 +1,64 @@
+import DKMSTestSupport
+import Foundation
+import Testing
+
+/// `status` on a tree with every state and suffix (60 modules x 6
+/// kernels, made by bench/make-status-tree.sh) prints exactly what
+/// upstream 3.4.3 printed for it (Tests/Golden/status-60x6.txt), and
+/// `status --json` follows docs/status.schema.json.
+@Suite("Status golden output", .serialized)
+struct StatusGoldenTests {
+    let directory = TemporaryDirectory(prefix: "status-tree")
+
+    init() {
+        _ = CommandRunner.run("/bin/bash", [DKMSBinary.packageRoot + "/bench/make-status-tree.sh", directory.path],
+                              environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
+    }
+
+    func status(_ extra: [String] = []) -> CommandResult {
+        CommandRunner.run(DKMSBinary.path, ["status"] + extra + [
+            "--dkmstree", directory.child("dkms"), "--sourcetree", directory.child("src"), "--installtree", directory.child("modules"),
+        ], environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SWIFT_DKMS_SYSCONFDIR": directory.child("etc")])
+    }
+
+    @Test func textIsByteIdenticalToUpstream() throws {
+        let golden = try #require(Files.read(DKMSBinary.packageRoot + "/Tests/Golden/status-60x6.txt"))
+        let r = status()
+        #expect(r.status == 0)
+        #expect(r.stderr == "")
+        #expect(r.stdout.replacingOccurrences(of: directory.path, with: "ROOT") == golden)
+        for suffix in ["(Original modules exist)", "(Differences between built and installed modules)",
+                       "(Built modules are missing in the kernel modules folder)", ": added", ": built", ": installed"] {
+            #expect(golden.contains(suffix))
+        }
+    }
+
+    @Test(.enabled(if: testingOurBinary, "swift-dkms only"))
+    func jsonFollowsTheSchemaAndTheText() throws {
+        let r = status(["--json"])
+        #expect(r.status == 0)
+        let document = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8))
+        let schemaData = try #require(FileManager.default.contents(atPath: DKMSBinary.packageRoot + "/docs/status.schema.json"))
+        let schema = try #require(try JSONSerialization.jsonObject(with: schemaData) as? [String: Any])
+        #expect(SchemaValidator.validate(document, against: schema) == [])
+        let entries = try #require((document as? [String: Any])?["entries"] as? [[String: Any]])
+        let text = status().stdout.split(separator: "\n")
+        #expect(entries.count == text.count)
+        let differing = entries.filter { (($0["flags"] as? [String: Any])?["differences"] as? Bool) == true }.count
+        #expect(differing == text.filter { $0.contains("(Differences") }.count)
+        let installed = entries.filter { $0["state"] as? String == "installed" }
+        #expect(installed.allSatisfy { !(($0["installed_paths"] as? [String]) ?? []).isEmpty })
+        // The validator itself rejects a broken document.
+        #expect(!SchemaValidator.validate(["schema": "other", "entries": [["module": 1]]], against: schema).isEmpty)
+    }
+
+    @Test(.enabled(if: testingOurBinary, "swift-dkms only"))
+    func brokenEntriesCarryTheirReason() throws {
+        let broken = directory.child("dkms/benchmod01/1.0/source")
+        try FileManager.default.removeItem(atPath: broken)
+        let r = status(["--json", "-m", "benchmod01"])
+        #expect(r.stderr == "")
+        #expect(r.stdout.contains("\"state\": \"broken\""))
+        #expect(r.stdout.contains("is missing while"))
+    }
+}
