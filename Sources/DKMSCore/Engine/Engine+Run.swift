@@ -142,6 +142,17 @@ extension Engine {
         if let action = settings.action, action.isKernelHook { try requireOneKernel(action.rawValue) }
         try await setupKernelsAndArches()
         guard let action = settings.action else { return .unknownAction }
+        if settings.dryRun && action != .status {
+            switch action {
+            case .build, .install, .uninstall, .unbuild, .remove:
+                try requireModuleArguments(action.rawValue)
+                if action != .build && action != .install { try requireAdded() }
+            case .autoinstall, .kernelPreinst, .kernelPostinst, .kernelPrerm:
+                try requireOneKernel(action.rawValue)
+            default: break
+            }
+            return .exit(await plan(action))
+        }
         if action != .status { await lockTree() }
         await adoptParentPreparation()
         switch action {

@@ -1,0 +1,84 @@
+import DKMSCore
+import DKMSTestSupport
+import Testing
+
+/// `--dry-run` says what would happen and changes nothing.
+@Suite("Dry runs", .serialized, .enabled(if: testingOurBinary, "swift-dkms only"))
+struct DryRunTests {
+    let sandbox = DKMSSandbox()
+    let kernel = "6.1.0-1-fake"
+    let arch = Settings.uname().machine
+
+    init() {
+        sandbox.addFakeKernel(kernel)
+    }
+
+    func snapshot() -> [String] {
+        Files.walk(sandbox.root.path).filter { !$0.hasPrefix("tmp") }
+    }
+
+    @Test func buildAndInstallPlans() {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "plan", version: "1.0")])
+        let before = snapshot()
+        var r = sandbox.dkms(["install", "-k", kernel, "plan/1.0", "--dry-run"])
+        #expect(r.status == 0)
+        let (d, i) = (sandbox.dkmsTree, sandbox.installTree)
+        #expect(r.stdout == """
+            Would build plan/1.0 for kernel \(kernel) (\(arch)) in \(d)/plan/1.0/build with: make -j1 KERNELRELEASE=\(kernel) -C \(i)/\(kernel)/build M=\(d)/plan/1.0/build
+            Would install plan/1.0 for kernel \(kernel) (\(arch)):
+              plan -> \(i)/\(kernel)/updates/dkms/plan.ko
+            Would run depmod for kernel \(kernel).
+
+            """)
+        r = sandbox.dkms(["build", "-k", "6.9.9-missing", "plan/1.0", "--dry-run"])
+        #expect(r.stdout == "Would fail: no kernel headers for 6.9.9-missing at \(i)/6.9.9-missing/build.\n")
+        #expect(snapshot() == before)
+    }
+
+    @Test func removeAndHookPlans() {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "gone", version: "1.0")])
+        _ = sandbox.dkms(["install", "-k", kernel, "gone/1.0"])
+        let before = snapshot()
+        var r = sandbox.dkms(["remove", "--all", "gone/1.0", "--dry-run"])
+        #expect(r.stdout == """
+            Would uninstall gone/1.0 from kernel \(kernel) (\(arch)):
+              delete \(sandbox.installTree)/\(kernel)/updates/dkms/gone.ko
+            Would run depmod for kernel \(kernel).
+            Would unbuild gone/1.0 for kernel \(kernel) (\(arch)): delete \(sandbox.dkmsTree)/gone/1.0/\(kernel)/\(arch).
+            Would delete gone/1.0 completely from the DKMS tree.
+
+            """)
+        r = sandbox.dkms(["kernel_prerm", "-k", kernel, "--dry-run"])
+        #expect(r.stdout.hasPrefix("Would uninstall and unbuild gone/1.0 for kernel \(kernel) (\(arch)).\n"))
+        #expect(snapshot() == before)
+    }
+
+    @Test func autoinstallOrderFollowsDependencies() {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "base", version: "1.0")])
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "top", version: "2.0", conf: """
+            PACKAGE_NAME=top
+            PACKAGE_VERSION=2.0
+            BUILT_MODULE_NAME[0]=top
+            DEST_MODULE_LOCATION[0]=/extra
+            BUILD_DEPENDS[0]=base
+            AUTOINSTALL=yes
+            """)])
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "manual", version: "1.0", conf: """
+            PACKAGE_NAME=manual
+            PACKAGE_VERSION=1.0
+            DEST_MODULE_LOCATION[0]=/extra
+            """)])
+        let before = snapshot()
+        let r = sandbox.dkms(["autoinstall", "-k", kernel, "--dry-run"])
+        #expect(r.stdout == """
+            Would skip manual/1.0: AUTOINSTALL is not set.
+            Would autoinstall for kernel \(kernel) (\(arch)), round 1 (built in parallel, installed in this order):
+              1. base/1.0: build and install
+            Would autoinstall for kernel \(kernel) (\(arch)), round 2 (built in parallel, installed in this order):
+              2. top/2.0: build and install
+            Would run depmod for kernel \(kernel) once.
+
+            """)
+        #expect(snapshot() == before)
+    }
+}
