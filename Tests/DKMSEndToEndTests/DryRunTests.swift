@@ -82,3 +82,36 @@ struct DryRunTests {
         #expect(snapshot() == before)
     }
 }
+
+/// `dkms mkbmdeb`: a Debian binary package of built modules for a kernel.
+@Suite("Binary module packages", .serialized, .enabled(if: testingOurBinary, "swift-dkms only"))
+struct BinaryPackageTests {
+    let sandbox = DKMSSandbox()
+    let kernel = "6.1.0-1-fake"
+
+    init() {
+        sandbox.addFakeKernel(kernel)
+    }
+
+    @Test func packageOwnsTheModulesAndDependsOnTheKernel() {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "fleet_mod", version: "1.0", modules: ["fleet_a", "fleet_b"])])
+        _ = sandbox.dkms(["build", "-k", kernel, "fleet_mod/1.0"])
+        let r = sandbox.dkms(["mkbmdeb", "-k", kernel, "fleet_mod/1.0"])
+        #expect(r.status == 0, "\(r)")
+        let deb = "\(sandbox.dkmsTree)/fleet_mod/1.0/deb/fleet-mod-modules-\(kernel)_1.0_amd64.deb"
+        #expect(r.stdout.hasSuffix("Binary package location: \(deb)\n"))
+        let fields = CommandRunner.run("/usr/bin/dpkg-deb", ["-f", deb, "Package", "Version", "Depends"], environment: sandbox.environment)
+        #expect(fields.stdout == "Package: fleet-mod-modules-\(kernel)\nVersion: 1.0\nDepends: linux-image-\(kernel)\n")
+        let files = CommandRunner.run("/usr/bin/dpkg-deb", ["-c", deb], environment: sandbox.environment).stdout
+        #expect(files.contains("./lib/modules/\(kernel)/updates/dkms/fleet_a.ko"))
+        #expect(files.contains("./lib/modules/\(kernel)/updates/dkms/fleet_b.ko"))
+        #expect(sandbox.dkms(["status"]).stdout.contains(": built\n"))
+    }
+
+    @Test func needsABuiltModule() {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "raw", version: "1.0")])
+        let r = sandbox.dkms(["mkbmdeb", "-k", kernel, "raw/1.0"])
+        #expect(r.status == 6)
+        #expect(r.stderr.hasPrefix("\nError! No modules built for \(kernel)"))
+    }
+}

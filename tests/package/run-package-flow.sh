@@ -35,6 +35,7 @@ check() { # NAME COMMAND...
 
 cleanup() {
     apt-get purge -y -qq "$package" hello-dkms >/dev/null 2>&1
+    dpkg -P $(dpkg-query -W -f='${Package}\n' 'hello-dkms-modules-*' 2>/dev/null) >/dev/null 2>&1
     if [[ -n $installed_headers ]]; then
         apt-get purge -y -qq "$installed_headers" "${installed_headers%-amd64}-common" >/dev/null 2>&1
     fi
@@ -85,6 +86,33 @@ fi
 check "$package purges" apt_quiet purge "$package"
 check "module gone from every kernel" bash -c "[[ -z \$(find /lib/modules/*/updates/dkms -name '$module.ko*' 2>/dev/null) ]]"
 check "module gone from the dkms tree" bash -c "[[ ! -d /var/lib/dkms/$module && -z \$(dkms status -m $module) ]]"
+
+# The fleet path: modules built here become a binary package that dpkg
+# installs without compiler or headers, owning the module files.
+fleet_kernel=""
+for image in /boot/vmlinuz-*; do
+    k=${image#/boot/vmlinuz-}
+    [[ -d /lib/modules/$k/build/include ]] && fleet_kernel=$k
+done
+if [[ -n $fleet_kernel ]]; then
+    fleet=$work/fleet
+    mkdir -p "$fleet"/{dkms,src,out,modules/"$fleet_kernel"}
+    ln -s "/lib/modules/$fleet_kernel/build" "$fleet/modules/$fleet_kernel/build"
+    fleet_trees=(--dkmstree "$fleet/dkms" --sourcetree "$fleet/src" --installtree "$fleet/modules")
+    check "mkbmdeb builds a binary package" bash -c "
+        try_sign_modules=false dkms add examples/hello-dkms ${fleet_trees[*]} >/dev/null &&
+        try_sign_modules=false dkms build hello-dkms/1.0 -k $fleet_kernel ${fleet_trees[*]} >/dev/null &&
+        dkms mkbmdeb hello-dkms/1.0 -k $fleet_kernel --archive $fleet/out ${fleet_trees[*]} >/dev/null"
+    fleet_deb=$fleet/out/hello-dkms-modules-${fleet_kernel}_1.0_$(dpkg --print-architecture).deb
+    check "binary package installs with dpkg" bash -c "dpkg -i '$fleet_deb' >/dev/null"
+    check "modinfo finds the packaged module for its kernel" \
+        bash -c "[[ \$(modinfo -k $fleet_kernel -F filename hello_dkms) == /lib/modules/$fleet_kernel/updates/dkms/hello_dkms.ko ]]"
+    check "dpkg owns the module file" bash -c "dpkg -S /lib/modules/$fleet_kernel/updates/dkms/hello_dkms.ko | grep -q hello-dkms-modules"
+    check "purging the binary package removes the module" \
+        bash -c "dpkg -P hello-dkms-modules-$fleet_kernel >/dev/null && [[ ! -e /lib/modules/$fleet_kernel/updates/dkms/hello_dkms.ko ]]"
+else
+    echo "SKIP no kernel with both image and headers for the binary package"
+fi
 
 # A module source package of our own, built with dh --with dkms.
 src=$work/hello-dkms-1.0

@@ -8,6 +8,9 @@ public enum Action: String, Sendable, CaseIterable {
     case kernelPrerm = "kernel_prerm"
     /// Not in upstream: reports and repairs an inconsistent tree.
     case fsck
+    /// Not in upstream 3.x (its mkbmdeb was removed): a Debian binary
+    /// package of built modules for one kernel.
+    case mkbmdeb
 
     /// Whether the action is one of the kernel hook actions.
     public var isKernelHook: Bool {

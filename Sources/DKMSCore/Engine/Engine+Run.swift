@@ -194,6 +194,12 @@ extension Engine {
         case .generateMok:
             await readSigningFramework(kernel: firstKernel, arch: firstArch, module: settings.module, version: settings.moduleVersion)
             return .exit(await prepareMOK(kernel: firstKernel) ? 0 : 1)
+        case .mkbmdeb:
+            try requireModuleArguments("mkbmdeb")
+            try refuseBroken()
+            try requireAdded()
+            try await makeBinaryPackages()
+            return .exit(0)
         case .fsck:
             try requireRoot()
             await fsck()
