@@ -5,7 +5,12 @@ import Musl
 #endif
 
 extension Engine {
-    var tree: DKMSTree { DKMSTree(root: dkmsTree, sourceTree: sourceTree) }
+    var tree: DKMSTree {
+        if let cached = cachedTree, cached.root == dkmsTree, cached.sourceTree == sourceTree { return cached }
+        let fresh = DKMSTree(root: dkmsTree, sourceTree: sourceTree)
+        cachedTree = fresh
+        return fresh
+    }
 
     /// The first kernel and arch on the command line (upstream's
     /// `$kernelver` and `$arch` outside per-kernel loops).

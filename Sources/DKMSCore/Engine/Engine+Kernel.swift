@@ -9,8 +9,11 @@ extension Engine {
     /// when it exists, else `.config`.
     func kernelConfigPath(sourceDirectory: String) -> String {
         if settings.kernelConfigFromCommandLine { return settings.kernelConfig }
+        if let known = kernelConfigBySource[sourceDirectory] { return known }
         let auto = sourceDirectory + "/include/config/auto.conf"
-        return FileSystem.exists(auto) ? auto : sourceDirectory + "/.config"
+        let path = FileSystem.exists(auto) ? auto : sourceDirectory + "/.config"
+        kernelConfigBySource[sourceDirectory] = path
+        return path
     }
 
     /// The kernel config of `kernel`.

@@ -22,7 +22,10 @@ extension Engine {
         guard FileSystem.isReadable(confFile) else {
             throw DKMSError(4, "Could not locate dkms.conf file.", "File: \(confFile) does not exist.")
         }
-        let key = "\(module)/\(version)/\(kernel)/\(arch)|" + (FileSystem.canonicalPath(confFile) ?? confFile)
+        // Upstream keys its cache by `readlink -f` of the file; the file's
+        // identity (device and inode) names the same file without resolving
+        // every path component.
+        let key = "\(module)/\(version)/\(kernel)/\(arch)|" + (FileSystem.identity(of: confFile) ?? confFile)
         var config: ModuleConfig
         var valid = true
         if let cached = state.lastConfig, state.lastConfKey == key {
@@ -44,7 +47,9 @@ extension Engine {
             var variables = await ShellSourcer(runner: runner).evaluate(.init(
                 globals: shellGlobals(kernel: kernel, arch: arch, module: module, version: version),
                 environment: childEnvironment,
-                files: candidates.filter { FileSystem.exists($0) },
+                files: [confFile] + candidates.dropFirst().filter {
+                    etcEntries.contains(FileSystem.split($0).name) && FileSystem.exists($0)
+                },
                 names: ModuleConfig.variableNames, unsetFirst: true, deprecationWarnings: strict && !silent,
                 errorsShown: !quiet), console: quiet ? nil : console)
             for directive in settings.directives {

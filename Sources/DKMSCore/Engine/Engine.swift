@@ -39,6 +39,13 @@ public final class Engine {
     var treeLock: TreeLock?
     /// Compressed-module suffixes found per kernel directory (one walk each).
     var suffixesByKernel: [String: Set<String>] = [:]
+    /// The names in /etc/dkms, listed once (override files are looked up
+    /// for every conf read).
+    lazy var etcEntries: Set<String> = Set(FileSystem.entries(of: etcDirectory))
+    /// The kernel config file of each kernel source directory.
+    var kernelConfigBySource: [String: String] = [:]
+    /// The tree view (it remembers whether the root is canonical).
+    var cachedTree: DKMSTree?
     /// Whether each kernel was built with clang.
     var clangByKernel: [String: Bool] = [:]
     /// Kernels whose depmod is deferred to the end of the command, so it

@@ -349,3 +349,12 @@ extension FileSystem {
         }
     }
 }
+
+extension FileSystem {
+    /// `device:inode` of a path (following links), or nil.
+    public static func identity(of path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return "\(st.st_dev):\(st.st_ino)"
+    }
+}

@@ -36,10 +36,15 @@ public struct DKMSTree: Sendable {
     /// The source tree root (`/usr/src`).
     public var sourceTree: String
 
+    /// Whether `root` is already canonical (no symlink, `.` or `..` in it),
+    /// which lets `isActive` avoid resolving every link component by component.
+    let rootIsCanonical: Bool
+
     /// Creates a view of a tree.
     public init(root: String, sourceTree: String) {
         self.root = root
         self.sourceTree = sourceTree
+        rootIsCanonical = FileSystem.canonicalPath(root) == root
     }
 
     /// `$dkms_tree/m/v`.
@@ -88,7 +93,17 @@ public struct DKMSTree: Sendable {
     public func isActive(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> Bool {
         guard !module.isEmpty, !version.isEmpty, !kernel.isEmpty, !arch.isEmpty else { return false }
         let link = activeLink(module, kernel, arch)
-        guard FileSystem.isSymlink(link), let resolved = FileSystem.canonicalPath(link) else { return false }
+        guard let target = FileSystem.readLink(link) else { return false }
+        // The link dkms itself makes, in a canonical tree whose directories
+        // are not links: resolving it is plain path arithmetic.
+        if rootIsCanonical, target == "\(version)/\(kernel)/\(arch)", !version.contains("."),
+           !module.contains("/"), !FileSystem.isSymlink("\(root)/\(module)"),
+           !FileSystem.isSymlink(versionDirectory(module, version)),
+           !FileSystem.isSymlink("\(versionDirectory(module, version))/\(kernel)"),
+           !FileSystem.isSymlink(builtDirectory(module, version, kernel, arch)) {
+            return FileSystem.isDirectory(builtDirectory(module, version, kernel, arch))
+        }
+        guard let resolved = FileSystem.canonicalPath(link) else { return false }
         return resolved == builtDirectory(module, version, kernel, arch)
     }
 
