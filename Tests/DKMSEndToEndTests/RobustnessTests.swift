@@ -83,6 +83,35 @@ struct RobustnessTests {
         #expect(r.stdout == "No problems found in \(d).\n")
     }
 
+    @Test func anInterruptedUninstallIsCompleted() {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "half", version: "1.0")])
+        _ = sandbox.dkms(["install", "-k", kernel, "half/1.0"])
+        let installed = "\(sandbox.installTree)/\(kernel)/updates/dkms/half.ko"
+        let link = "\(sandbox.dkmsTree)/half/kernel-\(kernel)-\(arch)"
+        // Killed after writing the plan and deleting the file, before the link.
+        try? FileManager.default.removeItem(atPath: installed)
+        Files.write("begin\tuninstall\thalf\t1.0\t\(kernel)\t\(arch)\ndelete\t\(installed)\nunlink\t\(link)\n",
+                    to: sandbox.dkmsTree + "/.journal/uninstall-1-1")
+        let r = sandbox.dkms(["build", "-k", kernel, "half/1.0"])
+        #expect(r.stderr == "dkms: completed an interrupted uninstall of half/1.0 for kernel \(kernel) (\(arch))\n")
+        #expect(sandbox.dkms(["status"]).stdout == "half/1.0, \(kernel), \(arch): built\n")
+    }
+
+    @Test func fsckReinstallsMissingFilesAndCleansPartialCopies() {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "lost", version: "1.0")])
+        _ = sandbox.dkms(["install", "-k", kernel, "lost/1.0"])
+        let dir = "\(sandbox.installTree)/\(kernel)/updates/dkms"
+        try? FileManager.default.removeItem(atPath: dir + "/lost.ko")
+        Files.write("partial", to: dir + "/.lost.ko.dkms-new.123")
+        Files.write("partial", to: sandbox.dkmsTree + "/.logs/lost/1.0/.make.log.dkms-new.456")
+        let r = sandbox.dkms(["fsck"])
+        #expect(r.stdout.contains("Reinstalled the missing \(dir)/lost.ko of lost/1.0.\n"))
+        #expect(r.stdout.contains("Removed the partial copy \(dir)/.lost.ko.dkms-new.123.\n"))
+        #expect(r.stdout.contains("Removed the partial copy \(sandbox.dkmsTree)/.logs/lost/1.0/.make.log.dkms-new.456.\n"))
+        #expect(sandbox.dkms(["status"]).stdout == "lost/1.0, \(kernel), \(arch): installed\n")
+        #expect(sandbox.dkms(["fsck"]).stdout == "No problems found in \(sandbox.dkmsTree).\n")
+    }
+
     @Test func buildLogsAreKeptPerKernelAndFailuresReported() {
         let source = sandbox.writeModule(name: "flaky", version: "1.0")
         Files.write("not C\n", to: source + "/flaky.c")

@@ -37,6 +37,16 @@ extension Engine {
                 FileSystem.removeTree(moduleDir)
             }
         }
+        for path in FileSystem.findFiles(under: dkmsTree, where: { $0.hasPrefix(".") && $0.contains(".dkms-new.") }) {
+            FileSystem.removeFile(path)
+            repaired("Removed the partial copy \(path).")
+        }
+        for record in tree.status() {
+            guard case .built(let m, let v, let k, let a, .installed) = record else { continue }
+            if await reinstallMissingFiles(module: m, version: v, kernel: k, arch: a, repaired: repaired) {
+                touchedKernels.insert(k)
+            }
+        }
         for kernel in FileSystem.globEntries(of: installTree) where FileSystem.isDirectory("\(installTree)/\(kernel)") {
             if removeOrphanedModules(kernel: kernel, repaired: repaired) { touchedKernels.insert(kernel) }
         }
@@ -44,6 +54,31 @@ extension Engine {
             _ = await depmod(kernel: kernel, output: CommandOutput(output: .discard, error: .discard))
         }
         if repairs.isEmpty { console.line("No problems found in \(dkmsTree).") }
+    }
+
+    /// Puts back the module files an installed version is missing in the
+    /// kernel's module directory (from its built copies).
+    /// - Returns: whether anything was copied.
+    private func reinstallMissingFiles(module: String, version: String, kernel: String, arch: String,
+                                       repaired: (String) -> Void) async -> Bool {
+        guard let config = await quietConf(module, version, kernel, arch) else { return false }
+        updateModuleSuffix(for: kernel)
+        var copied = false
+        for index in config.modules.indices where config.isBuildable(moduleAt: index) {
+            let entry = config.modules[index]
+            let built = compressedOrUncompressed(tree.builtDirectory(module, version, kernel, arch) + "/module", entry.destName)
+            guard !built.isEmpty else { continue }
+            let locations = [entry.destLocation, entry.declaredDestLocation]
+            let present = locations.contains { !compressedOrUncompressed("\(installTree)/\(kernel)\($0)", entry.destName).isEmpty }
+            if present { continue }
+            let target = "\(installTree)/\(kernel)\(entry.destLocation)/\(FileSystem.split(built).name)"
+            FileSystem.makeDirectories(FileSystem.split(target).directory)
+            if FileSystem.copyFileAtomically(from: built, to: target) {
+                repaired("Reinstalled the missing \(target) of \(module)/\(version).")
+                copied = true
+            }
+        }
+        return copied
     }
 
     /// Checks one module version: its source link, leftover temporary

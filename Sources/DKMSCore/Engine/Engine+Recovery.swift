@@ -18,6 +18,12 @@ extension Engine {
                 console.errorLine("dkms: rolled back an interrupted install of \(module)/\(version) for kernel \(kernel) (\(arch))")
             } else {
                 redoUninstallSteps(steps)
+                // Killed before its plan was written whole: the version is
+                // no longer active either way.
+                let link = tree.activeLink(module, kernel, arch)
+                if steps.count > 1, FileSystem.canonicalPath(link) == tree.builtDirectory(module, version, kernel, arch) {
+                    FileSystem.removeFile(link)
+                }
                 console.errorLine("dkms: completed an interrupted uninstall of \(module)/\(version) for kernel \(kernel) (\(arch))")
             }
             FileSystem.removeTree(path + ".d")
@@ -32,6 +38,11 @@ extension Engine {
             switch (step.first, step.count) {
             case ("copied", 2):
                 FileSystem.removeFile(step[1])
+                // The temporary name the copy was being written under.
+                let (dir, name) = FileSystem.split(step[1])
+                for entry in FileSystem.entries(of: dir) where entry.hasPrefix(".\(name).dkms-new.") {
+                    FileSystem.removeFile("\(dir)/\(entry)")
+                }
             case ("saved", 3):
                 if FileSystem.existsNoFollow(step[2]) { FileSystem.move(step[2], to: step[1]) }
             case ("link", 3):

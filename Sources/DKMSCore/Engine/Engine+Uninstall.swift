@@ -55,23 +55,25 @@ extension Engine {
             // Plan every removal and restoration first, and journal it, so a
             // command killed half way is completed by the next one.
             var locations: [String?] = []
-            let uninstallEntry = journal.begin("uninstall", module: module, version: version, kernel: kernel, arch: arch)
-            entry = uninstallEntry
+            var plan: [[String]] = []
             for index in config.modules.indices {
                 let name = config.modules[index].destName
                 let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch)
                 locations.append(location)
                 if let location {
                     for file in FileSystem.entries(of: kernelDir + location) where file.hasPrefix(name + ".ko") {
-                        uninstallEntry.record("delete", "\(kernelDir)\(location)/\(file)")
+                        plan.append(["delete", "\(kernelDir)\(location)/\(file)"])
                     }
                 }
                 for (archived, origin) in archivedOriginals(named: name, in: backupDir, kernel: kernel)
                 where origin.hasPrefix("\(installTree)/\(kernel)/") {
-                    uninstallEntry.record("restore", archived, origin)
+                    plan.append(["restore", archived, origin])
                 }
             }
-            uninstallEntry.record("unlink", activeLink)
+            plan.append(["unlink", activeLink])
+            let uninstallEntry = journal.begin("uninstall", module: module, version: version, kernel: kernel, arch: arch)
+            uninstallEntry.recordAll(plan)
+            entry = uninstallEntry
             for index in config.modules.indices {
                 let name = config.modules[index].destName
                 if let location = locations[index] {

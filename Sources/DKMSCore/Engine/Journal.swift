@@ -35,7 +35,13 @@ public struct Journal {
 
         /// Records a step and flushes it before the caller performs it.
         public func record(_ fields: String...) {
-            let line = fields.joined(separator: "\t") + "\n"
+            recordAll([fields])
+        }
+
+        /// Records several steps with one write, so a plan is on disk
+        /// whole or not at all before any of it is carried out.
+        public func recordAll(_ steps: [[String]]) {
+            let line = steps.map { $0.joined(separator: "\t") + "\n" }.joined()
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else { return }
             _ = line.withCString { write(fd, $0, strlen($0)) }
