@@ -236,7 +236,9 @@ extension Engine {
         }
         let configPath = kernelConfigPath(sourceDirectory: source)
         guard FileSystem.exists(configPath), let text = FileSystem.readText(configPath) else { return }
-        for line in text.split(separator: "\n") where line.hasPrefix("CONFIG_CC_VERSION_TEXT=") {
+        let versionLines = text.contains("CONFIG_CC_VERSION_TEXT=")
+            ? text.split(separator: "\n").filter { $0.hasPrefix("CONFIG_CC_VERSION_TEXT=") } : []
+        for line in versionLines {
             var rest = line.dropFirst("CONFIG_CC_VERSION_TEXT=".count)
             while rest.first == "\"" { rest = rest.dropFirst() }
             let word = rest.prefix { $0 != "\"" && $0 != " " }

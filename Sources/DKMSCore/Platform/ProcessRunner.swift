@@ -99,6 +99,15 @@ public struct SubprocessRunner: ProcessRunning {
     /// Creates the runner.
     public init() {}
 
+    /// The first executable `name` in a `PATH`, as a shell finds it.
+    static func lookUp(_ name: String, in path: String?) -> String? {
+        for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + name
+            if access(candidate, X_OK) == 0 && FileSystem.isRegularFile(candidate) { return candidate }
+        }
+        return nil
+    }
+
     public func run(_ spec: ProcessSpec) async -> ProcessOutcome {
         var opened: [CInt] = []
         defer { for fd in opened { close(fd) } }
@@ -135,8 +144,9 @@ public struct SubprocessRunner: ProcessRunning {
             return ProcessOutcome(status: 127)
         }
 
-        let executable: Executable = spec.executable.contains("/")
-            ? .path(FilePath(spec.executable)) : .name(spec.executable)
+        // Looked up here rather than by trying to spawn each PATH entry.
+        let resolved = spec.executable.contains("/") ? spec.executable : Self.lookUp(spec.executable, in: spec.environment["PATH"])
+        let executable: Executable = resolved.map { .path(FilePath($0)) } ?? .name(spec.executable)
         var environment: [Environment.Key: String] = [:]
         for (key, value) in spec.environment {
             if let name = Environment.Key(rawValue: key) { environment[name] = value }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Text transformations that reproduce what bash does to strings dkms
 /// prints or evaluates.
 public enum ShellText {
@@ -71,6 +77,22 @@ public enum ShellText {
         return String(decoding: result, as: UTF8.self)
     }
 
+    /// The byte offset of `needle` in `haystack`, or nil.
+    static func firstOffset(of needle: UnsafeBufferPointer<UInt8>, in haystack: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let first = needle.first, needle.count <= haystack.count else { return needle.isEmpty ? 0 : nil }
+        var i = 0
+        let last = haystack.count - needle.count
+        while i <= last {
+            if haystack[i] == first {
+                var j = 1
+                while j < needle.count && haystack[i + j] == needle[j] { j += 1 }
+                if j == needle.count { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
+
     /// Splits on blanks (spaces, tabs, newlines) the way an unquoted
     /// expansion is split with the default IFS.
     public static func words(_ text: String) -> [String] {
@@ -109,25 +131,29 @@ extension String {
 }
 
 extension Substring {
-    /// The first range of `target`, by literal search.
+    /// The first range of `target`, by literal search of the UTF-8 bytes.
     func range(of target: String) -> Range<Substring.Index>? {
         let needle = Array(target.utf8)
         guard !needle.isEmpty else { return nil }
-        var index = startIndex
-        while index < endIndex {
-            if self[index...].utf8.starts(with: needle) {
-                let end = self.utf8.index(index, offsetBy: needle.count)
-                return index..<end
-            }
-            index = self.index(after: index)
+        let bytes = Array(self.utf8)
+        let offset = bytes.withUnsafeBufferPointer { h in
+            needle.withUnsafeBufferPointer { n in ShellText.firstOffset(of: n, in: h) }
         }
-        return nil
+        guard let offset else { return nil }
+        let start = utf8.index(utf8.startIndex, offsetBy: offset)
+        let end = utf8.index(start, offsetBy: needle.count)
+        return start..<end
     }
 }
 
 extension String {
-    /// Whether the string contains `other` literally.
+    /// Whether the string contains `other` literally (a byte search).
     func contains(_ other: String) -> Bool {
-        Substring(self).range(of: other) != nil
+        guard !other.isEmpty else { return true }
+        var haystack = self
+        var needle = other
+        return haystack.withUTF8 { h in
+            needle.withUTF8 { n in ShellText.firstOffset(of: n, in: h) != nil }
+        }
     }
 }
