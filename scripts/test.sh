@@ -18,6 +18,12 @@ fi
 if [[ ${SKIP_LOAD_PROOF:-} != 1 ]]; then
     tests/load/run-load-proof.sh "$PWD/.build/debug/dkms" "$kernel"
 fi
+# SIGKILL at random instants never leaves an inconsistent tree; eight
+# concurrent invocations end consistent, one waiting for the lock.
+if [[ ${SKIP_FAULTS:-} != 1 ]]; then
+    tests/faults/run-fault-injection.sh "$PWD/.build/debug/dkms" "${FAULT_TRIALS:-200}" 900
+    tests/faults/run-concurrency.sh "$PWD/.build/debug/dkms"
+fi
 # Kernel hooks, common.postinst and friends against our binary.
 if [[ -x integration/tests/run-integration-tests.sh ]]; then
     integration/tests/run-integration-tests.sh
