@@ -65,6 +65,22 @@ public final class DKMSSandbox: @unchecked Sendable {
         CommandRunner.runMerged(DKMSBinary.path, arguments + treeOptions, environment: environment, workingDirectory: root.path)
     }
 
+    /// The kernel name the fake-kernel sandboxes use.
+    public static let fakeKernel = "6.1.0-1-fake"
+    /// This machine's architecture (`uname -m`), dkms' default arch.
+    public static let arch: String = {
+        var info = utsname()
+        uname(&info)
+        return withUnsafePointer(to: info.machine) { $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) } }
+    }()
+
+    /// A sandbox with ``fakeKernel`` already in its install tree.
+    public static func withFakeKernel(signing: Bool = false) -> DKMSSandbox {
+        let sandbox = DKMSSandbox(signing: signing)
+        sandbox.addFakeKernel(fakeKernel)
+        return sandbox
+    }
+
     /// Creates a fake kernel `version` in the install tree: a `build`
     /// directory with `include/` and a Makefile that stands in for kbuild
     /// (it compiles each `obj-m` C file of `M=` into a small ELF object

@@ -5,13 +5,9 @@ import Testing
 /// `--dry-run` says what would happen and changes nothing.
 @Suite("Dry runs", .serialized, .enabled(if: testingOurBinary, "swift-dkms only"))
 struct DryRunTests {
-    let sandbox = DKMSSandbox()
-    let kernel = "6.1.0-1-fake"
-    let arch = Settings.uname().machine
-
-    init() {
-        sandbox.addFakeKernel(kernel)
-    }
+    let sandbox = DKMSSandbox.withFakeKernel()
+    let kernel = DKMSSandbox.fakeKernel
+    let arch = DKMSSandbox.arch
 
     func snapshot() -> [String] {
         Files.walk(sandbox.root.path).filter { !$0.hasPrefix("tmp") }

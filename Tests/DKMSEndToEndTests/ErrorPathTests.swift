@@ -6,13 +6,9 @@ import Testing
 /// left as they were.
 @Suite("Error paths", .serialized)
 struct ErrorPathTests {
-    let sandbox = DKMSSandbox()
-    let kernel = "6.1.0-1-fake"
-    let arch = Settings.uname().machine
-
-    init() {
-        sandbox.addFakeKernel(kernel)
-    }
+    let sandbox = DKMSSandbox.withFakeKernel()
+    let kernel = DKMSSandbox.fakeKernel
+    let arch = DKMSSandbox.arch
 
     /// Every file and link below the trees, to prove nothing changed.
     func snapshot() -> [String] {

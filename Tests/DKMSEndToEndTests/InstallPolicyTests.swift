@@ -6,13 +6,9 @@ import Testing
 /// and restored, older or identical versions are not replaced.
 @Suite("Install policy", .serialized)
 struct InstallPolicyTests {
-    let sandbox = DKMSSandbox()
-    let kernel = "6.1.0-1-fake"
-    let arch = Settings.uname().machine
-
-    init() {
-        sandbox.addFakeKernel(kernel)
-    }
+    let sandbox = DKMSSandbox.withFakeKernel()
+    let kernel = DKMSSandbox.fakeKernel
+    let arch = DKMSSandbox.arch
 
     /// Puts a fake module of `version` into the kernel's own tree.
     func kernelModule(_ name: String, version: String, tag: String? = nil) -> String {

@@ -8,13 +8,9 @@ import Testing
 /// `DKMS_BINARY=/path/to/upstream/dkms` to check the expectations).
 @Suite("Module life cycle", .serialized)
 struct LifecycleTests {
-    let sandbox = DKMSSandbox()
-    let kernel = "6.1.0-1-fake"
-    let arch = Settings.uname().machine
-
-    init() {
-        sandbox.addFakeKernel(kernel)
-    }
+    let sandbox = DKMSSandbox.withFakeKernel()
+    let kernel = DKMSSandbox.fakeKernel
+    let arch = DKMSSandbox.arch
 
     @Test func addBuildInstallUninstallUnbuildRemove() {
         let source = sandbox.writeModule(name: "hello", version: "1.0")

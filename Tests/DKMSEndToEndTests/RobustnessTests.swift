@@ -7,13 +7,9 @@ import Testing
 /// and optional modules.
 @Suite("Robustness", .serialized, .enabled(if: testingOurBinary, "features beyond upstream"))
 struct RobustnessTests {
-    let sandbox = DKMSSandbox()
-    let kernel = "6.1.0-1-fake"
-    let arch = Settings.uname().machine
-
-    init() {
-        sandbox.addFakeKernel(kernel)
-    }
+    let sandbox = DKMSSandbox.withFakeKernel()
+    let kernel = DKMSSandbox.fakeKernel
+    let arch = DKMSSandbox.arch
 
     @Test func aSecondCommandWaitsForTheLock() throws {
         _ = sandbox.dkms(["add", sandbox.writeModule(name: "wait", version: "1.0")])

@@ -9,13 +9,9 @@ let testingOurBinary = ProcessInfo.processInfo.environment["DKMS_BINARY"].map { 
 /// mktarball and ldtarball round trips, and tarballs that try to escape.
 @Suite("Tarballs", .serialized)
 struct TarballTests {
-    let sandbox = DKMSSandbox()
-    let kernel = "6.1.0-1-fake"
-    let arch = Settings.uname().machine
-
-    init() {
-        sandbox.addFakeKernel(kernel)
-    }
+    let sandbox = DKMSSandbox.withFakeKernel()
+    let kernel = DKMSSandbox.fakeKernel
+    let arch = DKMSSandbox.arch
 
     @Test func roundTripWithSourceAndBinaries() {
         _ = sandbox.dkms(["add", sandbox.writeModule(name: "tar", version: "1.0")])
