@@ -54,3 +54,45 @@ struct RealKernelBuildTests {
         #expect(Files.visible(sandbox.dkmsTree).isEmpty)
     }
 }
+
+/// autoinstall and the kernel hooks over several real installed kernels.
+@Suite("Kernel hooks on real kernels", .serialized, .enabled(if: InstalledHeaders.all.count >= 2, "needs two kernels' headers"))
+struct RealKernelHookTests {
+    let sandbox = DKMSSandbox()
+    let kernels = Array(InstalledHeaders.all.prefix(3))
+    let arch = DKMSSandbox.arch
+
+    init() {
+        for kernel in kernels {
+            Files.makeDirectory("\(sandbox.installTree)/\(kernel)")
+            _ = FileSystem.symlink(target: "/lib/modules/\(kernel)/build", at: "\(sandbox.installTree)/\(kernel)/build")
+        }
+    }
+
+    @Test func autoinstallPerKernelThenPrerm() {
+        _ = sandbox.dkms(["add", DKMSBinary.packageRoot + "/examples/hello-dkms"])
+        for kernel in kernels {
+            let r = sandbox.dkms(["kernel_postinst", "-k", kernel])
+            #expect(r.status == 0, "\(r)")
+            #expect(r.stdout.hasSuffix("Autoinstall on \(kernel) succeeded for module(s) hello-dkms.\n"))
+            let vermagic = CommandRunner.run("/sbin/modinfo", ["-F", "vermagic", "\(sandbox.installTree)/\(kernel)/updates/dkms/hello_dkms.ko"],
+                                             environment: sandbox.environment)
+            #expect(vermagic.stdout.hasPrefix(kernel + " "))
+        }
+        #expect(sandbox.dkms(["status"]).stdout.split(separator: "\n").count == kernels.count)
+        let again = sandbox.dkms(["autoinstall", "-k", kernels[0]])
+        #expect(again.stdout == "")
+        let r = sandbox.dkms(["kernel_prerm", "-k", kernels[0]])
+        #expect(r.status == 0)
+        #expect(r.stderr == "dkms: removing module hello-dkms/1.0 for kernel \(kernels[0]) (\(arch))\n")
+        #expect(!Files.exists("\(sandbox.installTree)/\(kernels[0])/updates"))
+        #expect(sandbox.dkms(["status"]).stdout.split(separator: "\n").count == kernels.count - 1)
+    }
+}
+
+extension InstalledHeaders {
+    /// Every installed kernel with complete headers.
+    static let all: [String] = Files.list("/lib/modules").filter {
+        Files.exists("/lib/modules/\($0)/build/Makefile") && Files.exists("/lib/modules/\($0)/build/include")
+    }
+}
