@@ -77,7 +77,10 @@ extension Engine {
         try checkBuildDependencies(config, module: module, version: version, kernel: kernel, arch: arch)
 
         FileSystem.removeTree(buildDir)
-        _ = await run("cp", ["--reflink=auto", "-a", sourceDir + "/", buildDir])
+        if !FileSystem.copyTree(from: (FileSystem.canonicalPath(sourceDir) ?? sourceDir), to: buildDir) {
+            FileSystem.removeTree(buildDir)
+            _ = await run("cp", ["--reflink=auto", "-a", sourceDir + "/", buildDir])
+        }
         let overlay = "\(etcDirectory)/\(module)/patches"
         if FileSystem.isDirectory(overlay) {
             FileSystem.makeDirectories(buildDir + "/patches")

@@ -358,3 +358,33 @@ extension FileSystem {
         return "\(st.st_dev):\(st.st_ino)"
     }
 }
+
+extension FileSystem {
+    /// `cp -a SOURCE/ DESTINATION` for trees of plain files, directories
+    /// and symlinks: contents, modes, owners and times are kept. Returns
+    /// false (leaving a partial copy for the caller to remove) when the
+    /// tree holds anything else or a copy fails.
+    public static func copyTree(from source: String, to destination: String) -> Bool {
+        var st = stat()
+        guard lstat(source, &st) == 0 else { return false }
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR:
+            guard mkdir(destination, st.st_mode & 0o7777) == 0 || isDirectory(destination) else { return false }
+            for name in entries(of: source) {
+                guard copyTree(from: source + "/" + name, to: destination + "/" + name) else { return false }
+            }
+        case S_IFREG:
+            guard let bytes = readBytes(source),
+                  writeBytes(bytes, to: destination, mode: st.st_mode & 0o7777) else { return false }
+        case S_IFLNK:
+            guard let target = readLink(source), symlink(target: target, at: destination) else { return false }
+        default:
+            return false
+        }
+        _ = lchown(destination, st.st_uid, st.st_gid)
+        if (st.st_mode & S_IFMT) != S_IFLNK { chmod(destination, st.st_mode & 0o7777) }
+        var times = [st.st_atim, st.st_mtim]
+        _ = utimensat(AT_FDCWD, destination, &times, AT_SYMLINK_NOFOLLOW)
+        return true
+    }
+}
