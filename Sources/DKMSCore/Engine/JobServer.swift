@@ -7,11 +7,13 @@ import Musl
 /// One job budget for a whole dkms command, shared with every make it
 /// starts through GNU make's jobserver protocol.
 ///
-/// The budget is a named pipe holding `N - 1` one-byte tokens (the first
-/// job runs on the implicit token, as make's own jobs do). dkms takes a
-/// token before starting each further build job; inside the jobs, a
-/// `make` wrapper drops the `-jN` that upstream's command line carries and
-/// joins the shared jobserver instead, so nested makes never multiply it.
+/// The budget is a named pipe holding `N` one-byte tokens. Inside the build
+/// jobs a `make` wrapper drops the `-jN` of upstream's command line, takes
+/// one token for the make's own first job (which GNU make would otherwise
+/// run for free), and hands the pipe to make as its jobserver for the
+/// others, so at most `N` compilations run across all builds. Build jobs
+/// themselves need no token: up to `2N` run at once, so one job's serial
+/// steps (configuration, copying, linking) overlap the others' compiling.
 public final class JobServer: @unchecked Sendable {
     /// The number of jobs that may run at once.
     public let size: Int
@@ -21,7 +23,7 @@ public final class JobServer: @unchecked Sendable {
     public let wrapperDirectory: String
     private let descriptor: Int32
     private let lock = Mutex()
-    private var implicitFree = true
+    private var runningJobs = 0
 
     /// Creates the jobserver in `directory`; nil when it cannot.
     public init?(size: Int, directory: String, realMake: String) {
@@ -32,7 +34,7 @@ public final class JobServer: @unchecked Sendable {
         descriptor = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else { FileSystem.removeTree(base); return nil }
         self.size = size
-        let tokens = [UInt8](repeating: UInt8(ascii: "+"), count: size - 1)
+        let tokens = [UInt8](repeating: UInt8(ascii: "+"), count: size)
         _ = tokens.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         FileSystem.makeDirectories(wrapperDirectory)
         FileSystem.writeText(Self.wrapper(realMake: realMake, fifo: fifo), to: wrapperDirectory + "/make")
@@ -58,34 +60,29 @@ public final class JobServer: @unchecked Sendable {
             esac
         done
         exec 3<>\(ShellText.quote(fifo))
+        # The make's own first job runs on a token too.
+        IFS= read -r -n 1 -u 3 token
+        trap 'printf %s "${token:-+}" >&3' EXIT
         export MAKEFLAGS="${MAKEFLAGS:+$MAKEFLAGS }-j --jobserver-auth=3,3"
-        exec \(ShellText.quote(realMake)) "${args[@]}"
+        \(ShellText.quote(realMake)) "${args[@]}"
 
         """
     }
 
-    /// Takes a job slot: the implicit one if free, otherwise a token from
-    /// the pipe (waiting for one). Returns whether a token was taken.
+    /// Takes one of the `2N` build-job places, waiting for one.
     public func acquire() async -> Bool {
-        if lock.withLock({ () -> Bool in
-            if implicitFree { implicitFree = false; return true }
+        while !lock.withLock({ () -> Bool in
+            if runningJobs < 2 * size { runningJobs += 1; return true }
             return false
-        }) { return false }
-        var byte: UInt8 = 0
-        while read(descriptor, &byte, 1) != 1 {
+        }) {
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
         return true
     }
 
-    /// Gives a slot back.
+    /// Gives a build-job place back.
     public func release(token: Bool) {
-        if token {
-            var byte = UInt8(ascii: "+")
-            _ = write(descriptor, &byte, 1)
-        } else {
-            lock.withLock { implicitFree = true }
-        }
+        lock.withLock { runningJobs -= 1 }
     }
 }
 
