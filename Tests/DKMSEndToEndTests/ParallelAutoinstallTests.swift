@@ -59,7 +59,7 @@ struct ParallelAutoinstallTests {
         Files.write("", to: counter)
         let build = "\(sandbox.installTree)/\(kernel)/build/Makefile"
         Files.write(DKMSSandbox.fakeKbuild.replacingOccurrences(of: "\tcc -c $< -o $@", with: """
-            \techo + >> \(counter); wc -l < \(counter) >> \(counter).peak; sleep 1; cc -c $< -o $@; sed -i '$$d' \(counter)
+            \tflock \(counter).lock sh -c 'echo + >> \(counter); wc -l < \(counter) >> \(counter).peak'; sleep 1; cc -c $< -o $@; flock \(counter).lock sed -i '$$d' \(counter)
             """), to: build)
         sandbox.environment["parallel_jobs"] = "2"
         let r = sandbox.dkms(["autoinstall", "-k", kernel])
