@@ -52,8 +52,8 @@ extension Engine {
                                environment: environment, output: .capture, error: .mergeWithOutput)
         let runner = self.runner
         return Task {
-            let token = await jobServer.acquire()
-            defer { jobServer.release(token: token) }
+            await jobServer.acquire()
+            defer { jobServer.release() }
             return await runner.run(spec)
         }
     }

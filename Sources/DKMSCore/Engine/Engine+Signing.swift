@@ -166,11 +166,7 @@ extension Engine {
 
     /// `command -v NAME`.
     func commandPath(_ name: String) -> String? {
-        let path = childEnvironment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") where FileSystem.isExecutable("\(dir)/\(name)") {
-            return "\(dir)/\(name)"
-        }
-        return nil
+        SubprocessRunner.lookUp(name, in: childEnvironment["PATH"])
     }
 
     /// Whether dkms runs inside a chroot (Debian's `ischroot` logic). When

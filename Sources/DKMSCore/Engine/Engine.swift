@@ -176,7 +176,6 @@ public final class Engine {
     func commandExists(_ name: String) -> Bool {
         if name.isEmpty { return false }
         if name.contains("/") { return FileSystem.isExecutable(name) }
-        let path = childEnvironment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        return path.split(separator: ":").contains { FileSystem.isExecutable("\($0)/\(name)") }
+        return commandPath(name) != nil
     }
 }

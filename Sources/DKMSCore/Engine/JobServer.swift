@@ -70,18 +70,17 @@ public final class JobServer: @unchecked Sendable {
     }
 
     /// Takes one of the `2N` build-job places, waiting for one.
-    public func acquire() async -> Bool {
+    public func acquire() async {
         while !lock.withLock({ () -> Bool in
             if runningJobs < 2 * size { runningJobs += 1; return true }
             return false
         }) {
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
-        return true
     }
 
     /// Gives a build-job place back.
-    public func release(token: Bool) {
+    public func release() {
         lock.withLock { runningJobs -= 1 }
     }
 }
