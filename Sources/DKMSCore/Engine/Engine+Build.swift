@@ -4,6 +4,16 @@ import Glibc
 import Musl
 #endif
 
+/// A build the engine has planned: the plan and what finishing it needs.
+struct PlannedBuild: Sendable {
+    /// The plan.
+    var plan: BuildPlan
+    /// The dkms.conf it was made from (BUILD_DEPENDS_REBUILD markers).
+    var config: ModuleConfig
+    /// The admin has not turned the sandbox off for this module.
+    var sandboxAllowed: Bool
+}
+
 extension Engine {
     /// Upstream's `prepare_kernel_and_signing`: headers check and signing
     /// decision, once per kernel/arch in a shell.
@@ -32,13 +42,31 @@ extension Engine {
         }
     }
 
-    /// Upstream's `do_build`: adds the module if needed, builds it in a
-    /// fresh copy of the source, and publishes the modules atomically in
-    /// `m/v/K/A` (a temporary directory renamed into place).
+    /// Upstream's `do_build`: adds the module if needed, plans the build,
+    /// runs it in a fresh copy of the source (in its sandbox) and publishes
+    /// the modules atomically in `m/v/K/A`.
     /// - Returns: the module and version built (a source tree given on the
     ///   command line names them only once it is added).
     @discardableResult
     func build(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) -> (String, String) {
+        let planned = try await planBuild(module: module, version: version, kernel: kernel, arch: arch)
+        let builder = await makeBuilder(for: planned.plan, console: console, sandboxAllowed: planned.sandboxAllowed)
+        await builder.prepareDirectory()
+        do {
+            try await builder.compile()
+            try await publish(planned, builder: builder)
+        } catch {
+            settleFailedBuild(builder)
+            throw error
+        }
+        return (planned.plan.target.module, planned.plan.target.version)
+    }
+
+    /// Everything `do_build` does before it touches the build directory:
+    /// adds the module if needed, reads and checks dkms.conf, prepares the
+    /// kernel and signing, chooses the compiler and the build environment,
+    /// checks BUILD_DEPENDS, and makes the plan.
+    func planBuild(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) -> PlannedBuild {
         guard !kernel.isEmpty, !arch.isEmpty else { throw DKMSError(16, "do_build: Empty $kernelver or $arch") }
         var module = module
         var version = version
@@ -50,11 +78,9 @@ extension Engine {
             version = settings.moduleVersion
             console.line()
         }
-        let sourceDir = "\(dkmsTree)/\(module)/\(version)/source"
-        let buildDir = "\(dkmsTree)/\(module)/\(version)/build"
-        let kernelDir = "\(dkmsTree)/\(module)/\(version)/\(kernel)"
-        let baseDir = "\(kernelDir)/\(arch)"
-        let log = "\(buildDir)/make.log"
+        let store = tree
+        let sourceDir = store.sourceDirectory(module, version)
+        let baseDir = store.builtDirectory(module, version, kernel, arch)
         if FileSystem.isDirectory(baseDir) {
             throw DKMSError(3, "This module/version has already been built on: \(kernel)",
                             "Directory \(baseDir) already exists. Use the dkms remove function before trying to build again.")
@@ -75,101 +101,104 @@ extension Engine {
         await selectCompiler(kernel: kernel)
         await loadBuildEnvironment()
         try checkBuildDependencies(config, module: module, version: version, kernel: kernel, arch: arch)
-
-        FileSystem.removeTree(buildDir)
-        if !FileSystem.copyTree(from: (FileSystem.canonicalPath(sourceDir) ?? sourceDir), to: buildDir) {
-            FileSystem.removeTree(buildDir)
-            _ = await run("cp", ["--reflink=auto", "-a", sourceDir + "/", buildDir])
-        }
         let overlay = "\(etcDirectory)/\(module)/patches"
-        if FileSystem.isDirectory(overlay) {
-            FileSystem.makeDirectories(buildDir + "/patches")
-            _ = await run("cp", ["--reflink=auto", "-a", overlay + "/.", buildDir + "/patches/"])
-        }
-        FileSystem.writeText("DKMS (\(DKMSVersion.releaseString)) make.log for \(module)/\(version) for kernel \(kernel) (\(arch))\n"
-                             + Self.dateText() + "\n", to: log, append: true)
-        // Whatever happens next, a copy of this build's log is kept per kernel.
-        defer { retainLog(FileSystem.exists(log) ? log : baseDir + "/log/make.log", module: module, version: version, kernel: kernel, arch: arch) }
+        let plan = BuildPlanner.plan(.init(
+            target: .init(module: module, version: version, kernel: kernel, arch: arch), config: config,
+            sourceDirectory: sourceDir, buildDirectory: store.buildDirectory(module, version),
+            overrideDirectory: "\(etcDirectory)/\(module)", patchOverlay: FileSystem.isDirectory(overlay) ? overlay : nil,
+            shellVariables: shellVariables(kernel: kernel, arch: arch, module: module, version: version),
+            environment: childEnvironment, parallelJobs: settings.parallelJobs, sign: state.signing.enabled,
+            compressedSuffix: state.compressedSuffix,
+            compressOptions: (settings.compressGzipOptions, settings.compressXzOptions, settings.compressZstdOptions)))
+        return PlannedBuild(plan: plan, config: config, sandboxAllowed: await sandboxAllowed(module: module))
+    }
 
-        for patch in config.patches {
-            if ("patches/" + patch).contains("/../") {
-                throw DKMSError(5, "Patch \(patch) as specified in dkms.conf contains '..' path component.")
+    /// The builder of a plan: in its own directory and sandbox when the
+    /// sandbox is on, else in the canonical build directory.
+    /// - Parameters:
+    ///   - console: where the build's progress goes.
+    ///   - sharesMountPoint: other builds of the same module version run at
+    ///     the same time (the caller prepares and removes the canonical
+    ///     directory they are all bound to).
+    ///   - jobServer: the command's jobserver, which the build's make joins.
+    ///   - buffered: `console` keeps output for later, so what a command
+    ///     would write to the terminal is collected into it.
+    func makeBuilder(for plan: BuildPlan, console: any Console, sandboxAllowed: Bool = true,
+                     sharesMountPoint: Bool = false, jobServer: JobServer? = nil, buffered: Bool = false) async -> Builder {
+        let target = plan.target
+        var sandbox: BuildSandbox?
+        var directory = plan.buildDirectory
+        if sandboxAllowed, var found = await buildSandbox() {
+            found.readOnlyDirectories = [dkmsTree, sourceTree, installTree, kernelSourceDirectory(for: target.kernel),
+                                         FileSystem.canonicalPath(plan.sourceDirectory) ?? plan.sourceDirectory]
+            found.hiddenFiles = Array(Set([signingValue("mok_signing_key"), "/var/lib/dkms/mok.key", "\(dkmsTree)/mok.key"]
+                .filter { !$0.isEmpty && !$0.hasPrefix("pkcs11:") })).sorted()
+            if let jobServer { found.sharedDirectories = [FileSystem.split(jobServer.fifo).directory] }
+            sandbox = found
+            if !sharesMountPoint {
+                FileSystem.removeTree(plan.buildDirectory)
             }
-            if !FileSystem.exists("\(buildDir)/patches/\(patch)") {
-                throw DKMSError(5, "Patch \(patch) as specified in dkms.conf cannot be", "found in \(buildDir)/patches/.")
-            }
-            let command = "patch -p1 < ./patches/\(patch)"
-            let status = await invokeCommand(command, description: "Applying patch \(patch)", log: log, background: true) { target in
-                await evaluate(command, kernel: kernel, arch: arch, module: module, version: version,
-                               workingDirectory: buildDir, output: target.output, error: target.error).status
-            }
-            if status != 0 {
-                throw DKMSError(6, "Application of patch \(patch) failed.", "Consult \(log) for more information.")
-            }
+            FileSystem.makeDirectories(plan.buildDirectory)
+            directory = FileSystem.makeTemporaryDirectory(
+                template: "\(tree.versionDirectory(target.module, target.version))/.build_\(target.kernel)_\(target.arch)_XXXXXX")
+                ?? plan.buildDirectory
+            if directory == plan.buildDirectory { sandbox = nil }
         }
+        var presenter = CommandPresenter(console: console, verbose: settings.verbose,
+                                         progressDots: !CommandPresenter.isTestPackage(state.packageName))
+        presenter.collectsTerminalOutput = buffered
+        return Builder(plan: plan, directory: directory, sandbox: sandbox, runner: runner, presenter: presenter,
+                       programName: settings.programName, pathPrefix: jobServer?.wrapperDirectory,
+                       sharesMountPoint: sharesMountPoint)
+    }
 
-        try await runScript(.preBuild, config.script(.preBuild), module: module, version: version,
-                            kernel: kernel, arch: arch, log: log)
-
-        let makeCommand = Self.rewriteMake(config.makeCommand, jobs: settings.parallelJobs, kernel: kernel)
-        let makeStatus = await invokeCommand(makeCommand, description: "Building module(s)", log: log, background: true) { target in
-            await evaluate(makeCommand, kernel: kernel, arch: arch, module: module, version: version,
-                           workingDirectory: buildDir, output: target.output, error: target.error).status
-        }
-        if makeStatus != 0 {
-            throw DKMSError(10, "Bad return status for module build on kernel: \(kernel) (\(arch))",
-                            "Consult \(log) for more information.")
-        }
-
-        let buildable = config.modules.indices.filter { config.isBuildable(moduleAt: $0) }
-        for index in buildable {
-            let entry = config.modules[index]
-            let relative = entry.builtLocation + entry.builtName + ".ko"
-            if !FileSystem.exists(relative.hasPrefix("/") ? relative : "\(buildDir)/\(relative)") {
-                throw DKMSError(7, "Build of \(relative) failed for: \(kernel) (\(arch))",
-                                "Make sure the name and location of the generated module are correct,",
-                                "or consult \(log) for more information.")
-            }
-        }
-
+    /// Strips, signs and compresses the modules a build made (outside its
+    /// sandbox, with the machine's key), publishes them atomically in
+    /// `m/v/K/A`, runs `POST_BUILD`, keeps the log, and removes the build
+    /// directory.
+    func publish(_ planned: PlannedBuild, builder: Builder) async throws(DKMSError) {
+        let plan = planned.plan
+        let target = plan.target
+        let (module, version, kernel, arch) = (target.module, target.version, target.kernel, target.arch)
+        let kernelDir = "\(tree.versionDirectory(module, version))/\(kernel)"
+        let baseDir = tree.builtDirectory(module, version, kernel, arch)
+        let directory = builder.directory
+        let suffix = ".ko" + (plan.compression?.suffix ?? "")
         FileSystem.makeDirectories(kernelDir)
         guard let temporary = FileSystem.makeTemporaryDirectory(template: "\(kernelDir)/.tmp_\(arch)_XXXXXX") else {
             throw DKMSError(1, "Unable to make temporary directory.")
         }
         FileSystem.makeDirectories(temporary + "/log")
         FileSystem.makeDirectories(temporary + "/module")
-        if FileSystem.isRegularFile(buildDir + "/Module.symvers") {
-            FileSystem.copyFileAtomically(from: buildDir + "/Module.symvers", to: temporary + "/module/Module.symvers")
+        if FileSystem.isRegularFile(directory + "/Module.symvers") {
+            FileSystem.copyFileAtomically(from: directory + "/Module.symvers", to: temporary + "/module/Module.symvers")
         }
-        for index in buildable {
-            let entry = config.modules[index]
-            let stem = "\(buildDir)/\(entry.builtLocation)\(entry.builtName)"
-            let built = stem + ".ko"
-            var compressed = stem + moduleSuffix
+        for entry in plan.modules {
+            let built = builder.builtFile(entry)
+            let shown = entry.builtFile.hasPrefix("/") ? entry.builtFile : "\(plan.buildDirectory)/\(entry.builtFile)"
+            var compressed = builder.backingPath(shown.dropLast(3) + suffix)
             guard FileSystem.isRegularFile(built) else {
-                console.warning("\(built) has disappeared")
+                console.warning("\(shown) has disappeared")
                 continue
             }
-            if entry.strip != "no" {
-                let tool = childEnvironment["CC"] == "clang" ? "llvm-strip" : "strip"
-                _ = await run(tool, ["-g", built], workingDirectory: buildDir)
+            if entry.strip {
+                _ = await run(plan.stripTool, ["-g", built], workingDirectory: directory)
             }
-            if state.signing.enabled { await signModule(built) }
-            if let (tool, options) = compressor() {
-                let status = await run(tool, ShellText.words(options) + ["-f", built], workingDirectory: buildDir).status
+            if plan.sign { await signModule(built, shownAs: shown) }
+            if let compression = plan.compression {
+                let status = await run(compression.tool, compression.options + ["-f", built], workingDirectory: directory).status
                 if status != 0 { compressed = "" }
             }
-            if !compressed.isEmpty {
-                FileSystem.copyFileAtomically(from: compressed, to: "\(temporary)/module/\(entry.destName)\(moduleSuffix)")
+            if !compressed.isEmpty && plan.compression != nil {
+                FileSystem.copyFileAtomically(from: compressed, to: "\(temporary)/module/\(entry.destName)\(suffix)")
             } else {
                 FileSystem.copyFileAtomically(from: built, to: "\(temporary)/module/\(entry.destName).ko")
             }
         }
-        for index in buildable {
-            let name = config.modules[index].destName
-            let found = compressedOrUncompressed(temporary + "/module", name)
+        for entry in plan.modules {
+            let found = compressedOrUncompressed(temporary + "/module", entry.destName)
             if found.isEmpty || !FileSystem.isRegularFile(found) {
-                throw DKMSError(7, "Missing module '\(name)' in \(temporary)/module")
+                throw DKMSError(7, "Missing module '\(entry.destName)' in \(temporary)/module")
             }
         }
         FileSystem.setMode(0o755, of: temporary)
@@ -177,20 +206,29 @@ extension Engine {
             throw DKMSError(7, "do_build: final mv failed (1)")
         }
 
-        try await runScript(.postBuild, config.script(.postBuild), module: module, version: version,
-                            kernel: kernel, arch: arch, log: log)
-        FileSystem.rename(log, to: baseDir + "/log/make.log")
-        FileSystem.removeTree(buildDir)
+        try await builder.postBuild()
+        FileSystem.rename(builder.log, to: baseDir + "/log/make.log")
+        retainLog(baseDir + "/log/make.log", module: module, version: version, kernel: kernel, arch: arch)
+        builder.removeDirectory()
 
-        if config.rebuildOnDependencyChange && !state.force {
-            for dependency in config.buildDepends {
+        if planned.config.rebuildOnDependencyChange && !state.force {
+            for dependency in planned.config.buildDepends {
                 let versions = tree.status(module: dependency, kernel: kernel, arch: arch).map(\.version)
                 if let latest = VersionSort.sorted(versions).last, !latest.isEmpty {
                     FileSystem.writeText(latest + "\n", to: "\(baseDir)/.dep_\(dependency)")
                 }
             }
         }
-        return (module, version)
+    }
+
+    /// After a failed build: the build directory holds what upstream leaves
+    /// there (this build's files and make.log), and the log is kept per kernel.
+    func settleFailedBuild(_ builder: Builder) {
+        let target = builder.plan.target
+        builder.settleAsCanonical()
+        let log = builder.plan.logPath
+        let kept = FileSystem.exists(log) ? log : tree.builtDirectory(target.module, target.version, target.kernel, target.arch) + "/log/make.log"
+        retainLog(kept, module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
     }
 
     /// Where the log of the last build of a module version for a kernel is
@@ -203,22 +241,6 @@ extension Engine {
         let target = retainedLogPath(module: module, version: version, kernel: kernel, arch: arch)
         guard FileSystem.isRegularFile(source), FileSystem.makeDirectories(FileSystem.split(target).directory) else { return }
         FileSystem.copyFileAtomically(from: source, to: target)
-    }
-
-    /// `${make_command/#make/make -jN KERNELRELEASE=K}`.
-    static func rewriteMake(_ command: String, jobs: String, kernel: String) -> String {
-        guard command.hasPrefix("make") else { return command }
-        return "make -j\(jobs) KERNELRELEASE=\(kernel)" + command.dropFirst(4)
-    }
-
-    /// The compressor and options for the compressed suffix in force.
-    func compressor() -> (String, String)? {
-        switch state.compressedSuffix {
-        case ".gz": return ("gzip", settings.compressGzipOptions)
-        case ".xz": return ("xz", settings.compressXzOptions)
-        case ".zst": return ("zstd", settings.compressZstdOptions)
-        default: return nil
-        }
     }
 
     /// Chooses the compiler (and linker) the kernel was built with, as
@@ -303,4 +325,37 @@ extension Engine {
 public enum DKMSVersion {
     /// `dkms-3.4.3`, the upstream release we are compatible with.
     public static let releaseString = "dkms-3.4.3"
+}
+
+extension Engine {
+    /// The sandbox builds run in, or nil when it is off (`build_sandbox=no`)
+    /// or bubblewrap cannot make one here; then dkms says so once per tree
+    /// and builds as upstream does.
+    func buildSandbox() async -> BuildSandbox? {
+        guard settings.buildSandbox else { return nil }
+        if let known = sandboxProbe { return known }
+        var sandbox: BuildSandbox?
+        if let (bwrap, unprivileged) = await BuildSandbox.find(path: childEnvironment["PATH"], runner: runner) {
+            sandbox = BuildSandbox(bwrap: bwrap, unprivileged: unprivileged)
+        } else {
+            let marker = "\(dkmsTree)/.sandbox-unavailable"
+            if !FileSystem.exists(marker) {
+                console.errorLine("dkms: bubblewrap (bwrap) is not available: modules are built without a sandbox, one build of a module version at a time.")
+                FileSystem.writeText("bubblewrap was not available; builds run without a sandbox.\n", to: marker)
+            }
+        }
+        sandboxProbe = .some(sandbox)
+        return sandbox
+    }
+
+    /// Whether the admin lets this module build in the sandbox:
+    /// `BUILD_SANDBOX=no` in /etc/dkms/MODULE.conf turns it off. Only that
+    /// file counts, never the module's own dkms.conf.
+    func sandboxAllowed(module: String) async -> Bool {
+        let file = "\(etcDirectory)/\(module).conf"
+        guard etcEntries.contains("\(module).conf"), FileSystem.isRegularFile(file) else { return true }
+        let values = await ShellSourcer(runner: runner).evaluate(.init(
+            globals: [], environment: childEnvironment, files: [file], names: ["BUILD_SANDBOX"], unsetFirst: true))
+        return !["no", "false", "0"].contains(values["BUILD_SANDBOX"].value.lowercased())
+    }
 }

@@ -4,89 +4,19 @@ import Glibc
 import Musl
 #endif
 
-/// Where a logged command's output goes, given to the code that runs it.
-struct CommandOutput {
-    var output: ProcessOutputTarget
-    var error: ProcessErrorTarget
-}
-
 extension Engine {
-    /// Upstream's `invoke_command`: shows `description...` (or the command
-    /// with `--verbose`), runs the work, appends a framed record to `log`
-    /// when given, prints progress dots for long background work, and
-    /// finishes the line with ` done.` or `(bad exit status: N)`.
-    /// - Parameters:
-    ///   - command: the command text shown in verbose mode, the log and on failure.
-    ///   - description: the progress text.
-    ///   - log: a file that receives the output, or nil.
-    ///   - background: upstream's `background` mode (dots, output hidden).
-    ///   - work: runs the command with the given output routing and returns its status.
-    /// - Returns: the command's status.
+    /// How this invocation shows logged commands on its console.
+    var presenter: CommandPresenter {
+        CommandPresenter(console: console, verbose: settings.verbose,
+                         progressDots: !CommandPresenter.isTestPackage(state.packageName))
+    }
+
+    /// Upstream's `invoke_command` (see ``CommandPresenter/invoke(_:description:log:background:work:)``).
     func invokeCommand(
         _ command: String, description: String, log: String?, background: Bool,
         work: (CommandOutput) async -> Int32
     ) async -> Int32 {
-        let verbose = settings.verbose
-        if verbose {
-            console.line(ShellText.echoEscapes(command))
-        } else {
-            console.text(ShellText.echoEscapes(description + "..."))
-        }
-        var dots: Task<Void, Never>?
-        if background && !verbose && !Self.isTestPackage(state.packageName) {
-            let console = self.console
-            dots = Task {
-                while true {
-                    do { try await Task.sleep(nanoseconds: 3_000_000_000) } catch { return }
-                    console.text(".")
-                }
-            }
-        }
-        let status: Int32
-        if let log {
-            FileSystem.writeText(
-                "\n" + ShellText.echoEscapes(description) + "\n# command: " + ShellText.echoEscapes(command) + "\n",
-                to: log, append: true)
-            let start = Self.monotonicSeconds()
-            status = await work(CommandOutput(output: .appendToFile(log), error: .mergeWithOutput))
-            let elapsed = Self.monotonicSeconds() - start
-            FileSystem.writeText(
-                "\n# exit code: \(status)\n# elapsed time: \(Self.clockText(elapsed))\n"
-                    + String(repeating: "-", count: 64) + "\n",
-                to: log, append: true)
-        } else if background && !verbose {
-            status = await work(CommandOutput(output: .discard, error: .discard))
-        } else {
-            status = await work(CommandOutput(output: .inherit, error: .inherit))
-        }
-        dots?.cancel()
-        _ = await dots?.value
-        if status > 0 {
-            console.text("(bad exit status: \(status))")
-            if !verbose { console.line("\nFailed command:\n" + ShellText.echoEscapes(command)) }
-        } else {
-            console.line(" done.")
-        }
-        return status
-    }
-
-    /// Upstream skips progress dots for its own test modules (`dkms*_test`).
-    static func isTestPackage(_ name: String) -> Bool {
-        name.hasPrefix("dkms") && name.hasSuffix("_test") && name.count >= 9
-    }
-
-    /// Whole seconds of a monotonic clock (bash's `$SECONDS`).
-    static func monotonicSeconds() -> Int {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int(now.tv_sec)
-    }
-
-    /// `HH:MM:SS` of a duration, wrapping at a day like `date +%T`.
-    static func clockText(_ seconds: Int) -> String {
-        let s = ((seconds % 86400) + 86400) % 86400
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(two(s / 3600)):\(two(s / 60 % 60)):\(two(s % 60))"
+        await presenter.invoke(command, description: description, log: log, background: background, work: work)
     }
 
     /// The output of `date` in the C locale (`Wed Nov 25 03:17:04 UTC 2026`).

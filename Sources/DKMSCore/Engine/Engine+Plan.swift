@@ -91,7 +91,7 @@ extension Engine {
                 console.line("Would fail: no kernel headers for \(kernel) at \(kernelSourceDirectory(for: kernel)).")
                 return
             }
-            let make = Self.rewriteMake(config.makeCommand, jobs: settings.parallelJobs, kernel: kernel)
+            let make = BuildPlanner.rewriteMake(config.makeCommand, jobs: settings.parallelJobs, kernel: kernel)
             console.line("Would build \(label) in \(dkmsTree)/\(module)/\(version)/build with: \(make)")
         }
         guard thenInstall else { return }

@@ -190,15 +190,17 @@ extension Engine {
     }
 
     /// Signs one module file; a failure is only a warning.
-    func signModule(_ path: String) async {
-        console.line("Signing module \(path)")
+    /// - Parameter shownAs: the name the messages use (the file as the
+    ///   build saw it), when it differs from `path`.
+    func signModule(_ path: String, shownAs: String? = nil) async {
+        console.line("Signing module \(shownAs ?? path)")
         let outcome = await run(signingValue("sign_file"), [
             state.signing.hash, signingValue("mok_signing_key"), signingValue("mok_certificate"), path,
         ], output: .capture, error: .mergeWithOutput)
         if outcome.status != 0 {
             var text = outcome.outputText
             while text.hasSuffix("\n") { text.removeLast() }
-            console.warning("Failed to sign module '\(path)'!", text)
+            console.warning("Failed to sign module '\(shownAs ?? path)'!", text)
         }
     }
 }

@@ -52,6 +52,8 @@ public final class Engine {
     /// runs once per kernel (nil: depmod runs when upstream runs it). Not
     /// scoped by subshells: it collects across them.
     var deferredDepmod: Set<String>?
+    /// The build sandbox found on the first build (nil inside: none).
+    var sandboxProbe: BuildSandbox??
 
     /// Creates an engine.
     public init(settings: Settings, console: any Console, runner: any ProcessRunning) {
@@ -125,42 +127,21 @@ public final class Engine {
     /// The environment children get.
     var childEnvironment: [String: String] { state.environment }
 
-    /// Runs a command string with bash as upstream's `eval` would, with
-    /// dkms' variables defined. A command of plain words only (no quote,
-    /// expansion or operator) means the same without a shell, and is run
-    /// directly, with `PWD` set as bash would set it.
+    /// The shell variables of ``shellGlobals(kernel:arch:module:version:)`` as values.
+    func shellVariables(kernel: String, arch: String, module: String, version: String) -> [ShellVariable] {
+        shellGlobals(kernel: kernel, arch: arch, module: module, version: version).map { ShellVariable($0.name, $0.value.value) }
+    }
+
+    /// Runs a command string as upstream's `eval` would (see ``ShellCommand``).
     func evaluate(
         _ command: String, kernel: String, arch: String, module: String, version: String,
         workingDirectory: String? = nil, output: ProcessOutputTarget = .inherit, error: ProcessErrorTarget = .inherit
     ) async -> ProcessOutcome {
-        if let words = Self.plainWords(command), let program = words.first, !Self.shellKeywords.contains(program),
-           commandExists(program) {
-            var environment = childEnvironment
-            if let workingDirectory { environment["PWD"] = workingDirectory }
-            return await runner.run(ProcessSpec(
-                program, Array(words.dropFirst()), environment: environment,
-                workingDirectory: workingDirectory, output: output, error: error))
-        }
-        let script = ShellSourcer.definitions(shellGlobals(kernel: kernel, arch: arch, module: module, version: version))
-            + "eval " + ShellText.quote(command) + "\n"
-        return await runner.run(ProcessSpec(
-            Shell.bash, ["-c", script, settings.programName], environment: childEnvironment,
+        await runner.run(ShellCommand.spec(
+            command, variables: shellVariables(kernel: kernel, arch: arch, module: module, version: version),
+            environment: childEnvironment, programName: settings.programName,
             workingDirectory: workingDirectory, output: output, error: error))
     }
-
-    /// Words a shell would not change: letters, digits and `_-=/.,:+@%`
-    /// separated by spaces, the first not an assignment. Nil otherwise.
-    static func plainWords(_ command: String) -> [String]? {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-=/.,:+@% ")
-        guard !command.isEmpty, command.allSatisfy({ allowed.contains($0) }) else { return nil }
-        let words = command.split(separator: " ").map(String.init)
-        guard let first = words.first, !first.contains("=") else { return nil }
-        return words
-    }
-
-    /// Words that are shell syntax or builtins rather than programs.
-    static let shellKeywords: Set<String> = ["cd", "exec", "eval", "export", "set", "unset", "source", ".", "exit", "true", "false",
-                                             "if", "then", "else", "fi", "for", "while", "do", "done", "case", "esac", "echo", "test", "read"]
 
     /// Runs a program with the children's environment.
     func run(
@@ -174,8 +155,6 @@ public final class Engine {
 
     /// Whether a program can be found on `PATH` (`command -v`).
     func commandExists(_ name: String) -> Bool {
-        if name.isEmpty { return false }
-        if name.contains("/") { return FileSystem.isExecutable(name) }
-        return commandPath(name) != nil
+        ShellCommand.isCommand(name, path: childEnvironment["PATH"])
     }
 }

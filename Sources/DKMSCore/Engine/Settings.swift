@@ -41,6 +41,9 @@ public struct Settings: Sendable {
     /// `report_build_logs` (not in upstream): autoinstall names the kept
     /// build log of every module that failed.
     public var reportBuildLogs = false
+    /// `build_sandbox` (not in upstream): builds run in a bubblewrap
+    /// sandbox when bubblewrap is installed (`no` turns it off).
+    public var buildSandbox = true
 
     // Detected facts.
     /// The distribution string from os-release.

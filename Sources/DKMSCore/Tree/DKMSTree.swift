@@ -52,6 +52,16 @@ public struct DKMSTree: Sendable {
         "\(root)/\(module)/\(version)"
     }
 
+    /// `$dkms_tree/m/v/source`: the link to (or copy of) the module's source.
+    public func sourceDirectory(_ module: String, _ version: String) -> String {
+        "\(root)/\(module)/\(version)/source"
+    }
+
+    /// `$dkms_tree/m/v/build`: where builds run, and what a failed build leaves.
+    public func buildDirectory(_ module: String, _ version: String) -> String {
+        "\(root)/\(module)/\(version)/build"
+    }
+
     /// `$dkms_tree/m/v/K/A`.
     public func builtDirectory(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> String {
         "\(root)/\(module)/\(version)/\(kernel)/\(arch)"

@@ -1,0 +1,156 @@
+/// Runs the steps of a ``BuildPlan`` that compile a module: copying the
+/// source, patches, `PRE_BUILD`, the build command, checking the modules
+/// exist, and later `POST_BUILD`. Each step runs in the build's sandbox when
+/// there is one, with the build's own directory, log and console, so that
+/// several builds can run at once. It changes nothing outside that
+/// directory; signing and publishing belong to the caller.
+struct Builder: Sendable {
+    /// The plan.
+    var plan: BuildPlan
+    /// The directory that backs `plan.buildDirectory` for this build. It is
+    /// `plan.buildDirectory` itself when there is no sandbox.
+    var directory: String
+    /// The sandbox, or nil to run commands directly.
+    var sandbox: BuildSandbox?
+    /// Runs the processes.
+    var runner: any ProcessRunning
+    /// Shows the steps.
+    var presenter: CommandPresenter
+    /// bash's `$0` for evaluated commands.
+    var programName: String
+    /// A directory put first on `PATH` (the jobserver's make wrapper).
+    var pathPrefix: String?
+    /// Other builds of the same module version use the canonical build
+    /// directory as their mount point at the same time: it is left alone.
+    var sharesMountPoint = false
+
+    /// The log this build writes (in its own directory).
+    var log: String { directory + "/make.log" }
+
+    /// The file behind a path as the build's commands see it.
+    func backingPath(_ path: String) -> String {
+        let canonical = plan.buildDirectory
+        if path == canonical { return directory }
+        if path.hasPrefix(canonical + "/") { return directory + path.dropFirst(canonical.count) }
+        return path
+    }
+
+    /// Fills the build directory with a fresh copy of the source and the
+    /// patch overlay, and starts the log.
+    func prepareDirectory() async {
+        FileSystem.removeTree(directory)
+        let source = FileSystem.canonicalPath(plan.sourceDirectory) ?? plan.sourceDirectory
+        if !FileSystem.copyTree(from: source, to: directory) {
+            FileSystem.removeTree(directory)
+            _ = await runner.run(ProcessSpec("cp", ["--reflink=auto", "-a", plan.sourceDirectory + "/", directory],
+                                             environment: plan.environment))
+        }
+        if let overlay = plan.patchOverlay, FileSystem.isDirectory(overlay) {
+            FileSystem.makeDirectories(directory + "/patches")
+            _ = await runner.run(ProcessSpec("cp", ["--reflink=auto", "-a", overlay + "/.", directory + "/patches/"],
+                                             environment: plan.environment))
+        }
+        let target = plan.target
+        FileSystem.writeText("DKMS (\(DKMSVersion.releaseString)) make.log for \(target.module)/\(target.version) for kernel \(target.kernel) (\(target.arch))\n"
+                             + Engine.dateText() + "\n", to: log, append: true)
+    }
+
+    /// Applies the patches, runs `PRE_BUILD` and the build command, and
+    /// checks that every module was made.
+    /// - Throws: ``DKMSError`` with upstream's status where a step fails.
+    func compile() async throws(DKMSError) {
+        let target = plan.target
+        for patch in plan.patches {
+            if ("patches/" + patch).contains("/../") {
+                throw DKMSError(5, "Patch \(patch) as specified in dkms.conf contains '..' path component.")
+            }
+            if !FileSystem.exists("\(directory)/patches/\(patch)") {
+                throw DKMSError(5, "Patch \(patch) as specified in dkms.conf cannot be", "found in \(plan.buildDirectory)/patches/.")
+            }
+            let command = "patch -p1 < ./patches/\(patch)"
+            let status = await presenter.invoke(command, description: "Applying patch \(patch)", log: log, background: true) { target in
+                await run(command, workingDirectory: plan.buildDirectory, output: target)
+            }
+            if status != 0 {
+                throw DKMSError(6, "Application of patch \(patch) failed.", "Consult \(plan.logPath) for more information.")
+            }
+        }
+        try await runScript(plan.preBuild, kind: .preBuild)
+        let status = await presenter.invoke(plan.makeCommand, description: "Building module(s)", log: log, background: true) { target in
+            await run(plan.makeCommand, workingDirectory: plan.buildDirectory, output: target)
+        }
+        if status != 0 {
+            throw DKMSError(10, "Bad return status for module build on kernel: \(target.kernel) (\(target.arch))",
+                            "Consult \(plan.logPath) for more information.")
+        }
+        for module in plan.modules where !FileSystem.exists(builtFile(module)) {
+            throw DKMSError(7, "Build of \(module.builtFile) failed for: \(target.kernel) (\(target.arch))",
+                            "Make sure the name and location of the generated module are correct,",
+                            "or consult \(plan.logPath) for more information.")
+        }
+    }
+
+    /// Runs `POST_BUILD`.
+    func postBuild() async throws(DKMSError) {
+        try await runScript(plan.postBuild, kind: .postBuild)
+    }
+
+    /// Removes the build's directory after a successful build (upstream
+    /// removes `build`).
+    func removeDirectory() {
+        FileSystem.removeTree(directory)
+        if directory != plan.buildDirectory && !sharesMountPoint {
+            FileSystem.removeTree(plan.buildDirectory)
+        }
+    }
+
+    /// After a failure, the build's directory becomes the canonical build
+    /// directory, as upstream leaves it.
+    func settleAsCanonical() {
+        guard directory != plan.buildDirectory else { return }
+        FileSystem.removeTree(plan.buildDirectory)
+        if !FileSystem.rename(directory, to: plan.buildDirectory) {
+            FileSystem.removeTree(directory)
+        }
+    }
+
+    /// Where the build left a module (in this build's directory).
+    func builtFile(_ module: BuildPlan.CollectedModule) -> String {
+        module.builtFile.hasPrefix("/") ? module.builtFile : "\(directory)/\(module.builtFile)"
+    }
+
+    /// Upstream's `run_build_script` with a log: a failure ends the build
+    /// with the script's own status.
+    private func runScript(_ script: BuildPlan.Script?, kind: ScriptKind) async throws(DKMSError) {
+        guard let script else { return }
+        guard let resolved = ScriptResolution.resolve(
+            script.command, in: plan.buildDirectory, overrideDirectory: script.overrideDirectory,
+            isExecutable: { FileSystem.isExecutable(backingPath($0)) })
+        else {
+            presenter.console.line()
+            presenter.console.warning("The \(kind.rawValue) script is not executable.")
+            return
+        }
+        let command = resolved.loggedCommand
+        let status = await presenter.invoke(command, description: "Running the \(kind.rawValue) script", log: log, background: true) { target in
+            await run(command, workingDirectory: nil, output: target)
+        }
+        if status != 0 {
+            presenter.console.line("Consult \(plan.logPath) for more information.")
+            throw DKMSError.exit(status)
+        }
+    }
+
+    /// Runs a command string of the build, in the sandbox when there is one.
+    private func run(_ command: String, workingDirectory: String?, output: CommandOutput) async -> Int32 {
+        var environment = plan.environment
+        if let pathPrefix { environment["PATH"] = pathPrefix + ":" + (environment["PATH"] ?? "/usr/bin:/bin") }
+        var spec = ShellCommand.spec(command, variables: plan.shellVariables, environment: environment,
+                                     programName: programName, workingDirectory: workingDirectory,
+                                     output: output.output, error: output.error)
+        if let sandbox {
+            spec = sandbox.wrap(spec, buildDirectory: plan.buildDirectory, backing: directory)
+        }
+        return await runner.run(spec).status
+    }
+}
