@@ -9,7 +9,6 @@ public enum DKMSCommand {
         programPath: String, arguments: [String], environment: [String: String],
         console: any Console = TerminalConsole(), runner: any ProcessRunning = SubprocessRunner()
     ) async -> Int32 {
-        let console: any Console = environment["DKMS_INTERNAL_JOB"] == "1" ? FramedConsole() : console
         var settings: Settings
         do {
             settings = try await Bootstrap.prepare(environment: environment, console: console, runner: runner)

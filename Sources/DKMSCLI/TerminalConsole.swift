@@ -42,22 +42,3 @@ public struct TerminalConsole: Console {
         return prefix + diagnostic.lines.map { $0 + "\n" }.joined()
     }
 }
-
-/// The console of a build job started by another dkms: every write is
-/// framed (see ``ConsoleFrames``) on standard output, for the parent to
-/// replay to the right stream in the right order.
-public struct FramedConsole: Console {
-    private let terminal = TerminalConsole()
-
-    /// Creates the console.
-    public init() {}
-
-    public func write(_ text: String, to stream: OutputStream) {
-        let frame = ConsoleFrames.encode(text, stream: stream)
-        terminal.write(String(decoding: frame, as: UTF8.self), to: .standardOutput)
-    }
-
-    public func report(_ diagnostic: Diagnostic) {
-        write(TerminalConsole.render(diagnostic), to: .standardError)
-    }
-}

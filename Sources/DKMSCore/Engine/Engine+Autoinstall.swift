@@ -58,39 +58,31 @@ extension Engine {
         }
         guard !queue.isEmpty else { return }
 
-        let jobServer = jobBudget > 1 ? JobServer(size: jobBudget, directory: settings.tmpLocation,
-                                                   realMake: commandPath("make") ?? "/usr/bin/make") : nil
+        let jobServer = makeJobServer()
         if !settings.verbose { deferredDepmod = [] }
+        // What preparing the kernel printed before the first build of a
+        // wave started, shown before the first module's lines.
+        var preamble: BufferedConsole?
         while true {
             var progress = 0
             var next: [(module: String, version: String)] = []
             let satisfied = Set(summary.installed + summary.skipped)
             for key in dependencies.keys { dependencies[key] = dependencies[key]?.filter { !satisfied.contains($0) } }
             let wave = queue.filter { dependencies[$0.module]?.isEmpty ?? true }
-            let jobs = await startWaveBuilds(wave, kernel: kernel, arch: arch, jobServer: jobServer)
+            let started = await startWave(wave, kernel: kernel, arch: arch, jobServer: jobServer, preamble: &preamble)
             for (m, v) in queue {
                 guard dependencies[m]?.isEmpty ?? true else {
                     next.append((m, v))
                     continue
                 }
                 let status: Int32
-                if let job = jobs.tasks[m] {
-                    if let preamble = jobs.preamble, !jobs.preambleShown.value {
-                        preamble.flush(to: console)
-                        jobs.preambleShown.value = true
-                    }
+                if let build = started[m] {
+                    preamble?.flush(to: console)
+                    preamble = nil
                     console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
-                    let outcome = await job.value
-                    ConsoleFrames.replay(outcome.standardOutput, on: console)
-                    if outcome.status == 0 {
-                        status = await subshell { () throws(DKMSError) -> Int32 in
-                            settings.module = m
-                            settings.moduleVersion = v
-                            state.silenceNextConfRead = true
-                            return await installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
-                        }
-                    } else {
-                        status = outcome.status
+                    status = await finish(build) { () throws(DKMSError) -> Int32 in
+                        state.silenceNextConfRead = true
+                        return await installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
                     }
                 } else {
                     if !tree.isBuilt(m, v, kernel, arch) {
@@ -174,29 +166,17 @@ extension Engine {
         }
     }
 
-    /// The build jobs of one autoinstall wave, started together.
-    struct WaveBuilds {
-        var tasks: [String: Task<ProcessOutcome, Never>] = [:]
-        /// What preparing the kernel printed, shown before the first job's output.
-        var preamble: BufferedConsole?
-        var preambleShown = Box(false)
-    }
-
-    final class Box<T> {
-        var value: T
-        init(_ value: T) { self.value = value }
-    }
-
-    /// Starts, as separate dkms processes sharing the job budget, the
+    /// Starts at once, in this process and sharing the job budget, the
     /// builds of every module of a wave that is not built yet. Nothing is
-    /// started (and the sequential path runs) for a single build, without a
-    /// jobserver, or when the kernel cannot be prepared.
-    func startWaveBuilds(_ wave: [(module: String, version: String)], kernel: String, arch: String,
-                         jobServer: JobServer?) async -> WaveBuilds {
-        var builds = WaveBuilds()
-        guard let jobServer else { return builds }
+    /// started (and the one-at-a-time path runs) for a single build, without
+    /// a jobserver, or when the kernel cannot be prepared.
+    /// - Parameter preamble: receives what preparing the kernel printed.
+    /// - Returns: the started builds by module.
+    func startWave(_ wave: [(module: String, version: String)], kernel: String, arch: String,
+                   jobServer: JobServer?, preamble: inout BufferedConsole?) async -> [String: StartedBuild] {
+        guard let jobServer else { return [:] }
         let unbuilt = wave.filter { !tree.isBuilt($0.module, $0.version, kernel, arch) }
-        guard unbuilt.count > 1 else { return builds }
+        guard unbuilt.count > 1 else { return [:] }
         if state.preparedKernel != "\(kernel)/\(arch)" {
             let buffer = BufferedConsole(renderingWith: console)
             let visible = console
@@ -205,16 +185,16 @@ extension Engine {
             do {
                 try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: settings.module, version: settings.moduleVersion)
             } catch {
-                return builds
+                return [:]
             }
-            builds.preamble = buffer
+            preamble = buffer
         }
-        let cachedKey = state.lastConfKey ?? ""
+        var started: [String: StartedBuild] = [:]
         for (m, v) in unbuilt {
-            let cached = cachedKey.hasPrefix("\(m)/\(v)/\(kernel)/\(arch)|")
-            builds.tasks[m] = startBuildJob(module: m, version: v, kernel: kernel, arch: arch, jobServer: jobServer, confCached: cached)
+            let target = BuildPlan.Target(module: m, version: v, kernel: kernel, arch: arch)
+            started[m] = await start(target, sharesMountPoint: false, jobServer: jobServer) { () throws(DKMSError) -> BatchStart in .build }
         }
-        return builds
+        return started
     }
 
     /// Upstream's `kernel_preinst` (only AUTOINSTALL modules) and

@@ -12,6 +12,10 @@ struct PlannedBuild: Sendable {
     var config: ModuleConfig
     /// The admin has not turned the sandbox off for this module.
     var sandboxAllowed: Bool
+    /// Signs the modules (nil: they are not signed).
+    var signer: ModuleSigner?
+    /// BUILD_DEPENDS_REBUILD markers are written (not with `--force`).
+    var writesDependencyMarkers: Bool
 }
 
 extension Engine {
@@ -110,7 +114,8 @@ extension Engine {
             environment: childEnvironment, parallelJobs: settings.parallelJobs, sign: state.signing.enabled,
             compressedSuffix: state.compressedSuffix,
             compressOptions: (settings.compressGzipOptions, settings.compressXzOptions, settings.compressZstdOptions)))
-        return PlannedBuild(plan: plan, config: config, sandboxAllowed: await sandboxAllowed(module: module))
+        return PlannedBuild(plan: plan, config: config, sandboxAllowed: await sandboxAllowed(module: module),
+                            signer: moduleSigner, writesDependencyMarkers: config.rebuildOnDependencyChange && !state.force)
     }
 
     /// The builder of a plan: in its own directory and sandbox when the
@@ -182,11 +187,14 @@ extension Engine {
                 continue
             }
             if entry.strip {
-                _ = await run(plan.stripTool, ["-g", built], workingDirectory: directory)
+                _ = await runner.run(ProcessSpec(plan.stripTool, ["-g", built], environment: plan.environment, workingDirectory: directory))
             }
-            if plan.sign { await signModule(built, shownAs: shown) }
+            if plan.sign, let signer = planned.signer {
+                await signer.sign(built, shownAs: shown, console: console, runner: runner, environment: plan.environment)
+            }
             if let compression = plan.compression {
-                let status = await run(compression.tool, compression.options + ["-f", built], workingDirectory: directory).status
+                let status = await runner.run(ProcessSpec(compression.tool, compression.options + ["-f", built],
+                                                          environment: plan.environment, workingDirectory: directory)).status
                 if status != 0 { compressed = "" }
             }
             if !compressed.isEmpty && plan.compression != nil {
@@ -211,7 +219,7 @@ extension Engine {
         retainLog(baseDir + "/log/make.log", module: module, version: version, kernel: kernel, arch: arch)
         builder.removeDirectory()
 
-        if planned.config.rebuildOnDependencyChange && !state.force {
+        if planned.writesDependencyMarkers {
             for dependency in planned.config.buildDepends {
                 let versions = tree.status(module: dependency, kernel: kernel, arch: arch).map(\.version)
                 if let latest = VersionSort.sorted(versions).last, !latest.isEmpty {
@@ -223,12 +231,14 @@ extension Engine {
 
     /// After a failed build: the build directory holds what upstream leaves
     /// there (this build's files and make.log), and the log is kept per kernel.
+    /// A build that shares its mount point with others running at once
+    /// is settled by ``settleSharedBuilds(_:)`` once they have all ended.
     func settleFailedBuild(_ builder: Builder) {
         let target = builder.plan.target
-        builder.settleAsCanonical()
-        let log = builder.plan.logPath
-        let kept = FileSystem.exists(log) ? log : tree.builtDirectory(target.module, target.version, target.kernel, target.arch) + "/log/make.log"
+        let kept = FileSystem.exists(builder.log) ? builder.log
+            : tree.builtDirectory(target.module, target.version, target.kernel, target.arch) + "/log/make.log"
         retainLog(kept, module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
+        if !builder.sharesMountPoint { builder.settleAsCanonical() }
     }
 
     /// Where the log of the last build of a module version for a kernel is

@@ -154,7 +154,6 @@ extension Engine {
             return .exit(await plan(action))
         }
         if action != .status { await lockTree() }
-        await adoptParentPreparation()
         switch action {
         case .remove, .unbuild, .uninstall:
             try requireModuleArguments(action.rawValue)
@@ -177,12 +176,20 @@ extension Engine {
             case .add:
                 try await addModule()
             case .build:
-                for (kernel, arch) in kernelArchPairs {
-                    status = await buildIfNeeded(module: settings.module, version: settings.moduleVersion, kernel: kernel, arch: arch)
+                if await canBuildKernelsConcurrently() {
+                    status = await buildForKernelsConcurrently(install: false)
+                } else {
+                    for (kernel, arch) in kernelArchPairs {
+                        status = await buildIfNeeded(module: settings.module, version: settings.moduleVersion, kernel: kernel, arch: arch)
+                    }
                 }
             default:
-                for (kernel, arch) in kernelArchPairs {
-                    status = await installIfNeeded(module: settings.module, version: settings.moduleVersion, kernel: kernel, arch: arch)
+                if await canBuildKernelsConcurrently() {
+                    status = await buildForKernelsConcurrently(install: true)
+                } else {
+                    for (kernel, arch) in kernelArchPairs {
+                        status = await installIfNeeded(module: settings.module, version: settings.moduleVersion, kernel: kernel, arch: arch)
+                    }
                 }
                 if status == 0 { await postTransaction() }
             }

@@ -189,18 +189,10 @@ extension Engine {
         return false
     }
 
-    /// Signs one module file; a failure is only a warning.
-    /// - Parameter shownAs: the name the messages use (the file as the
-    ///   build saw it), when it differs from `path`.
-    func signModule(_ path: String, shownAs: String? = nil) async {
-        console.line("Signing module \(shownAs ?? path)")
-        let outcome = await run(signingValue("sign_file"), [
-            state.signing.hash, signingValue("mok_signing_key"), signingValue("mok_certificate"), path,
-        ], output: .capture, error: .mergeWithOutput)
-        if outcome.status != 0 {
-            var text = outcome.outputText
-            while text.hasSuffix("\n") { text.removeLast() }
-            console.warning("Failed to sign module '\(shownAs ?? path)'!", text)
-        }
+    /// The signer prepared for the current kernel, when modules are signed.
+    var moduleSigner: ModuleSigner? {
+        guard state.signing.enabled else { return nil }
+        return ModuleSigner(signFile: signingValue("sign_file"), hash: state.signing.hash,
+                            key: signingValue("mok_signing_key"), certificate: signingValue("mok_certificate"))
     }
 }

@@ -63,7 +63,6 @@ public final class Engine {
         state.force = settings.force
         state.forceVersionOverride = settings.forceVersionOverride
         state.environment = settings.environment
-        for name in BuildJob.variables { state.environment.removeValue(forKey: name) }
     }
 
     // MARK: Tree paths
