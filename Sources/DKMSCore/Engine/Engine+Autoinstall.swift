@@ -9,9 +9,11 @@ public struct AutoinstallSummary: Sendable, Equatable {
 }
 
 extension Engine {
-    /// Upstream's `autoinstall` for the single requested kernel: installs
-    /// the newest version of every AUTOINSTALL module not yet installed,
-    /// in BUILD_DEPENDS order, then prints the summary.
+    /// Upstream's `autoinstall`: for each requested kernel, installs the
+    /// newest version of every AUTOINSTALL module not yet installed, in
+    /// BUILD_DEPENDS order, then prints the summary. With several kernels
+    /// (not in upstream, which takes one) the first builds of every kernel
+    /// start at once; each kernel's output stays together, in order.
     /// - Throws: ``DKMSError`` 11 when a module failed or a dependency
     ///   could not be satisfied.
     func autoinstall() async throws(DKMSError) {
@@ -19,62 +21,131 @@ extension Engine {
             console.line("Automatic installation of modules has been disabled.")
             return
         }
-        let kernel = firstKernel
-        let arch = firstArch
-        var known: [String] = []
-        var latest: [String: String] = [:]
-        for record in tree.status() {
-            if case .broken(let m, let v) = record {
-                console.error("\(m)/\(v) is broken! Missing the source directory or the symbolic link pointing to it.",
-                              "Manual intervention is required!")
-                continue
-            }
-            let (m, v) = (record.module, record.version)
-            if let current = latest[m] {
-                if VersionKey(v) > VersionKey(current) { latest[m] = v }
-            } else {
-                known.append(m)
-                latest[m] = v
+        let pairs = kernelArchPairs
+        let jobServer = makeJobServer()
+        guard pairs.count > 1 else {
+            try await autoinstall(kernel: firstKernel, arch: firstArch, jobServer: jobServer, started: [:])
+            return
+        }
+        var early: [String: [String: StartedBuild]] = [:]
+        if jobServer != nil, await buildSandbox() != nil {
+            early = await startFirstWaves(pairs, jobServer: jobServer)
+        }
+        var failure: DKMSError?
+        for (kernel, arch) in pairs {
+            do {
+                try await autoinstall(kernel: kernel, arch: arch, jobServer: jobServer, started: early["\(kernel)/\(arch)"] ?? [:])
+            } catch {
+                failure = error
             }
         }
-        var summary = AutoinstallSummary()
-        var queue: [(module: String, version: String)] = []
-        var dependencies: [String: [String]] = [:]
+        let all = early.values.flatMap(\.values)
+        for group in Dictionary(grouping: all, by: { "\($0.target.module)/\($0.target.version)" }).values {
+            settleSharedBuilds(group)
+        }
+        if let failure { throw failure }
+    }
+
+    /// The AUTOINSTALL module versions autoinstall would install for a
+    /// kernel, and those already installed.
+    func autoinstallQueue(kernel: String, arch: String, reportBroken: Bool) async throws(DKMSError)
+        -> (queue: [AutoinstallCandidate], installed: [String], optional: Set<String>, known: [String]) {
+        let (versions, broken) = AutoinstallScheduler.newestVersions(tree.status())
+        if reportBroken {
+            for (m, v) in broken {
+                console.error("\(m)/\(v) is broken! Missing the source directory or the symbolic link pointing to it.",
+                              "Manual intervention is required!")
+            }
+        }
+        var queue: [AutoinstallCandidate] = []
+        var installed: [String] = []
         var optional: Set<String> = []
-        var optionalFailures: [String] = []
-        var failedVersions: [(String, String)] = []
-        for m in known {
-            let v = latest[m] ?? ""
+        for (m, v) in versions {
             if tree.isActive(m, v, kernel, arch) {
-                summary.installed.append(m)
+                installed.append(m)
                 continue
             }
             let config = try await readConfOrDie(kernel: kernel, arch: arch, module: m, version: v,
-                                                 file: "\(dkmsTree)/\(m)/\(v)/source/dkms.conf")
+                                                 file: tree.sourceDirectory(m, v) + "/dkms.conf")
             guard config.autoinstall else { continue }
             if config.isOptional { optional.insert(m) }
-            queue.append((m, v))
-            dependencies[m] = ShellText.words(config.buildDepends.joined(separator: " "))
+            queue.append(AutoinstallCandidate(module: m, version: v,
+                                              dependencies: ShellText.words(config.buildDepends.joined(separator: " "))))
         }
-        guard !queue.isEmpty else { return }
+        return (queue, installed, optional, versions.map(\.module))
+    }
 
-        let jobServer = makeJobServer()
+    /// With several kernels: starts, for every kernel, the builds of the
+    /// modules that wait for nothing, each planned in its own scope and
+    /// with what preparing its kernel printed kept for later.
+    /// - Returns: the started builds by `kernel/arch` and module.
+    func startFirstWaves(_ pairs: [(String, String)], jobServer: JobServer?) async -> [String: [String: StartedBuild]] {
+        var started: [String: [String: StartedBuild]] = [:]
+        for (kernel, arch) in pairs {
+            let visible = console
+            let savedState = state
+            let quiet = BufferedConsole(renderingWith: visible)
+            console = quiet
+            defer {
+                console = visible
+                state = savedState
+            }
+            console = SilentConsole()
+            guard let scan = try? await autoinstallQueue(kernel: kernel, arch: arch, reportBroken: false) else { continue }
+            console = quiet
+            let wave = AutoinstallScheduler.nextWave(scan.queue, satisfied: Set(scan.installed)).ready
+            let unbuilt = wave.filter { !tree.isBuilt($0.module, $0.version, kernel, arch) }
+            guard !unbuilt.isEmpty, (try? await prepareKernelAndSigning(kernel: kernel, arch: arch, module: "", version: "")) != nil
+            else { continue }
+            var builds: [String: StartedBuild] = [:]
+            for candidate in unbuilt {
+                let target = BuildPlan.Target(module: candidate.module, version: candidate.version, kernel: kernel, arch: arch)
+                var build = await start(target, sharesMountPoint: true, jobServer: jobServer) { () throws(DKMSError) -> BatchStart in .build }
+                if builds.isEmpty {
+                    // What preparing the kernel printed comes first.
+                    let planning = BufferedConsole(renderingWith: visible)
+                    quiet.flush(to: planning)
+                    build.planning.flush(to: planning)
+                    build.planning = planning
+                }
+                builds[candidate.module] = build
+            }
+            started["\(kernel)/\(arch)"] = builds
+        }
+        return started
+    }
+
+    /// Autoinstall for one kernel.
+    /// - Parameter started: builds already started for this kernel.
+    func autoinstall(kernel: String, arch: String, jobServer: JobServer?, started early: [String: StartedBuild]) async throws(DKMSError) {
+        let scan = try await autoinstallQueue(kernel: kernel, arch: arch, reportBroken: true)
+        var summary = AutoinstallSummary()
+        summary.installed = scan.installed
+        var queue = scan.queue
+        var optionalFailures: [String] = []
+        var failedVersions: [(String, String)] = []
+        guard !queue.isEmpty else { return }
+        if !early.isEmpty {
+            // The kernel was prepared (and announced) when its builds started.
+            let visible = console
+            console = SilentConsole()
+            try? await prepareKernelAndSigning(kernel: kernel, arch: arch, module: settings.module, version: settings.moduleVersion)
+            console = visible
+        }
+        var early = early
         if !settings.verbose { deferredDepmod = [] }
         // What preparing the kernel printed before the first build of a
         // wave started, shown before the first module's lines.
         var preamble: BufferedConsole?
         while true {
             var progress = 0
-            var next: [(module: String, version: String)] = []
-            let satisfied = Set(summary.installed + summary.skipped)
-            for key in dependencies.keys { dependencies[key] = dependencies[key]?.filter { !satisfied.contains($0) } }
-            let wave = queue.filter { dependencies[$0.module]?.isEmpty ?? true }
-            let started = await startWave(wave, kernel: kernel, arch: arch, jobServer: jobServer, preamble: &preamble)
-            for (m, v) in queue {
-                guard dependencies[m]?.isEmpty ?? true else {
-                    next.append((m, v))
-                    continue
-                }
+            let (wave, waiting) = AutoinstallScheduler.nextWave(queue, satisfied: Set(summary.installed + summary.skipped))
+            var started = await startWave(wave.filter { early[$0.module] == nil }.map { ($0.module, $0.version) },
+                                          kernel: kernel, arch: arch, jobServer: jobServer, preamble: &preamble)
+            started.merge(early) { current, _ in current }
+            early = [:]
+            for candidate in wave {
+                let (m, v) = (candidate.module, candidate.version)
                 let status: Int32
                 if let build = started[m] {
                     preamble?.flush(to: console)
@@ -103,7 +174,7 @@ extension Engine {
                     summary.skipped.append(m)
                     progress += 1
                 default:
-                    if optional.contains(m) {
+                    if scan.optional.contains(m) {
                         optionalFailures.append("\(m)(\(status))")
                     } else {
                         summary.failed.append("\(m)(\(status))")
@@ -112,7 +183,7 @@ extension Engine {
                 }
                 console.line()
             }
-            queue = next
+            queue = waiting
             if progress == 0 { break }
         }
         if let kernels = deferredDepmod {
@@ -140,13 +211,15 @@ extension Engine {
                 if FileSystem.exists(log) { console.line("Build log of \(m)/\(v) for kernel \(kernel) (\(arch)): \(log)") }
             }
         }
+        let satisfied = Set(summary.installed + summary.skipped)
         var unresolved: [String] = []
         var deferred: [String] = []
-        for (m, v) in queue {
+        for candidate in queue {
+            let (m, v) = (candidate.module, candidate.version)
             var real = ""
             var pending = ""
-            for dependency in dependencies[m] ?? [] {
-                if known.contains(dependency) { real += " " + dependency } else { pending += " " + dependency }
+            for dependency in candidate.dependencies where !satisfied.contains(dependency) {
+                if scan.known.contains(dependency) { real += " " + dependency } else { pending += " " + dependency }
             }
             if !real.isEmpty {
                 console.line("\(m)/\(v) autoinstall failed due to missing dependencies:\(real).")

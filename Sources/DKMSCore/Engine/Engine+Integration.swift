@@ -9,7 +9,8 @@ extension Engine {
     func runIntegrationAction(_ action: Action) async throws(DKMSError) -> RunResult {
         switch action {
         case .autoinstall:
-            try requireOneKernel(action.rawValue)
+            // Several -k are allowed (not in upstream): their builds run at once.
+            try banAll(action.rawValue)
             try requireRoot()
             try await autoinstall()
             return .exit(0)

@@ -136,65 +136,50 @@ extension Engine {
         console.line("Would run depmod for kernel \(kernel).")
     }
 
-    /// The order and reasons of an autoinstall.
+    /// The order and reasons of an autoinstall, for each kernel, from the
+    /// same scheduler autoinstall runs.
     private func planAutoinstall() async {
-        let kernel = firstKernel
-        let arch = firstArch
         if FileSystem.isRegularFile("\(etcDirectory)/no-autoinstall") {
             console.line("Automatic installation of modules has been disabled: nothing would be done.")
             return
         }
-        var latest: [String: String] = [:]
-        var order: [String] = []
-        for record in tree.status() {
-            if case .broken(let m, let v) = record {
-                console.line("Would skip \(m)/\(v): it is broken.")
-                continue
+        let (versions, broken) = AutoinstallScheduler.newestVersions(tree.status())
+        for (m, v) in broken { console.line("Would skip \(m)/\(v): it is broken.") }
+        for (kernel, arch) in kernelArchPairs {
+            var queue: [AutoinstallCandidate] = []
+            var done: Set<String> = []
+            for (m, v) in versions {
+                if tree.isActive(m, v, kernel, arch) {
+                    console.line("\(m)/\(v) is already installed for kernel \(kernel) (\(arch)).")
+                    done.insert(m)
+                    continue
+                }
+                guard let config = await quietConf(m, v, kernel, arch) else {
+                    console.line("Would fail: the dkms.conf of \(m)/\(v) is not valid.")
+                    continue
+                }
+                guard config.autoinstall else {
+                    console.line("Would skip \(m)/\(v): AUTOINSTALL is not set.")
+                    continue
+                }
+                queue.append(AutoinstallCandidate(module: m, version: v,
+                                                  dependencies: ShellText.words(config.buildDepends.joined(separator: " "))))
             }
-            if let current = latest[record.module] {
-                if VersionKey(record.version) > VersionKey(current) { latest[record.module] = record.version }
-            } else {
-                order.append(record.module)
-                latest[record.module] = record.version
+            let (waves, unresolved) = AutoinstallScheduler.waves(queue, satisfied: done)
+            var step = 0
+            for (index, wave) in waves.enumerated() {
+                console.line("Would autoinstall for kernel \(kernel) (\(arch)), round \(index + 1) (built in parallel, installed in this order):")
+                for candidate in wave {
+                    step += 1
+                    let how = tree.isBuilt(candidate.module, candidate.version, kernel, arch) ? "install (already built)" : "build and install"
+                    console.line("  \(step). \(candidate.module)/\(candidate.version): \(how)")
+                }
             }
+            let satisfied = done.union(waves.joined().map(\.module))
+            for candidate in unresolved {
+                console.line("Would not install \(candidate.module)/\(candidate.version): missing BUILD_DEPENDS \(candidate.dependencies.filter { !satisfied.contains($0) }.joined(separator: " ")).")
+            }
+            if step > 0 { console.line("Would run depmod for kernel \(kernel) once.") }
         }
-        var pending: [(String, String, [String])] = []
-        var done: Set<String> = []
-        for m in order {
-            let v = latest[m] ?? ""
-            if tree.isActive(m, v, kernel, arch) {
-                console.line("\(m)/\(v) is already installed for kernel \(kernel) (\(arch)).")
-                done.insert(m)
-                continue
-            }
-            guard let config = await quietConf(m, v, kernel, arch) else {
-                console.line("Would fail: the dkms.conf of \(m)/\(v) is not valid.")
-                continue
-            }
-            guard config.autoinstall else {
-                console.line("Would skip \(m)/\(v): AUTOINSTALL is not set.")
-                continue
-            }
-            pending.append((m, v, ShellText.words(config.buildDepends.joined(separator: " "))))
-        }
-        var step = 0
-        var wave = 0
-        while !pending.isEmpty {
-            let ready = pending.filter { $0.2.allSatisfy(done.contains) }
-            guard !ready.isEmpty else { break }
-            wave += 1
-            console.line("Would autoinstall for kernel \(kernel) (\(arch)), round \(wave) (built in parallel, installed in this order):")
-            for (m, v, _) in ready {
-                step += 1
-                let how = tree.isBuilt(m, v, kernel, arch) ? "install (already built)" : "build and install"
-                console.line("  \(step). \(m)/\(v): \(how)")
-                done.insert(m)
-            }
-            pending.removeAll { item in ready.contains { $0.0 == item.0 } }
-        }
-        for (m, v, deps) in pending {
-            console.line("Would not install \(m)/\(v): missing BUILD_DEPENDS \(deps.filter { !done.contains($0) }.joined(separator: " ")).")
-        }
-        if step > 0 { console.line("Would run depmod for kernel \(kernel) once.") }
     }
 }

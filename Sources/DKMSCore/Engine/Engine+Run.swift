@@ -147,7 +147,9 @@ extension Engine {
             case .build, .install, .uninstall, .unbuild, .remove:
                 try requireModuleArguments(action.rawValue)
                 if action != .build && action != .install { try requireAdded() }
-            case .autoinstall, .kernelPreinst, .kernelPostinst, .kernelPrerm:
+            case .autoinstall:
+                try banAll(action.rawValue)
+            case .kernelPreinst, .kernelPostinst, .kernelPrerm:
                 try requireOneKernel(action.rawValue)
             default: break
             }
