@@ -20,7 +20,7 @@
 # succeed: one line per attempt, then "N passed, M failed"; exit 1 on any failure.
 # `report` only prints what the dkms under test allowed (for upstream dkms, which has no
 # sandbox), one line per attempt, and cleans up what the attempts left.
-# HOSTILE_KEEP=1 keeps the work directory.
+# HOSTILE_KEEP=1 keeps the work directory; build_sandbox=no is passed on to the dkms under test.
 
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -69,8 +69,8 @@ declare -A ATTEMPT=(
     [write-modules]="mkdir -p $I/$FX_KVER/updates && touch $I/$FX_KVER/updates/injected.ko"
     [write-dkmstree]="touch $D/injected"
     [read-key]="cat $D/mok.key"
-    [network]="exec 3<>/dev/tcp/127.0.0.1/$PORT"
-    [leave-process]="setsid sh -c 'exec -a hostile-sleeper-$ID sleep 300' </dev/null >/dev/null 2>&1 &"
+    [network]="python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $PORT), 5)'"
+    [leave-process]="setsid python3 -c 'import time; time.sleep(300)' hostile-sleeper-$ID </dev/null >/dev/null 2>&1 &"
     [pre-build]=":"
 )
 # Whether the attempt had an effect (0 = it did).
@@ -106,7 +106,7 @@ for name in write-etc write-root write-source write-modules write-dkmstree read-
     printf '#!/bin/sh\ntouch /etc/dkms-hostile-pre-%s\nexit 0\n' "$ID" >"$src/pre.sh"
     chmod +x "$src/pre.sh"
     rm -f "$WORK/connections"
-    out=$(fx_env mok_signing_key="$D/mok.key" timeout -k 5 120 "$FX_DKMS" build "$m/1.0" -k "$FX_KVER" \
+    out=$(fx_env mok_signing_key="$D/mok.key" build_sandbox="${build_sandbox:-}" timeout -k 5 120 "$FX_DKMS" build "$m/1.0" -k "$FX_KVER" \
         --dkmstree "$D" --sourcetree "$S" --installtree "$I" 2>&1)
     rc=$?
     if effect "$name"; then verdict=allowed; else verdict=blocked; fi

@@ -53,9 +53,11 @@ public struct BuildSandbox: Sendable, Hashable {
         for directory in sharedDirectories where FileSystem.isDirectory(directory) {
             arguments += ["--bind", directory, directory]
         }
-        // No --die-with-parent or --new-session: the sandbox stays in dkms'
+        // The step's command is the PID namespace's first process: when it
+        // ends, the kernel ends whatever the build left running. No
+        // --die-with-parent or --new-session: the sandbox stays in dkms'
         // process group, so whatever ends dkms' group ends the build too.
-        arguments += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+        arguments += ["--unshare-net", "--unshare-pid", "--as-pid-1", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if unprivileged { arguments += ["--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL"] }
         arguments += ["--chdir", workingDirectory ?? buildDirectory, "--"]
         return arguments

@@ -102,6 +102,10 @@ extension Engine {
                 return
             }
         }
+        for name in FileSystem.entries(of: versionDir) where name.hasPrefix(".build_") {
+            FileSystem.removeTree("\(versionDir)/\(name)")
+            repaired("Removed the leftover build directory \(versionDir)/\(name).")
+        }
         for kernel in FileSystem.globEntries(of: versionDir) where DKMSTree.looksLikeKernel(kernel) {
             let kernelDir = "\(versionDir)/\(kernel)"
             for name in FileSystem.entries(of: kernelDir) where name.hasPrefix(".tmp_") {

@@ -1,0 +1,152 @@
+import DKMSCore
+import DKMSTestSupport
+import Foundation
+import Testing
+
+/// Builds in their sandbox, and one module built for several kernels at once.
+@Suite("Sandboxed and concurrent builds", .serialized)
+struct SandboxTests {
+    static let kernels = ["6.1.0-1-fake", "6.1.0-2-fake", "6.1.0-3-fake"]
+
+    func sandbox(kernels: [String] = kernels) -> DKMSSandbox {
+        let sandbox = DKMSSandbox()
+        for kernel in kernels { sandbox.addFakeKernel(kernel) }
+        return sandbox
+    }
+
+    /// A module whose build command also writes `marker` (outside its build directory).
+    func writeEscapingModule(_ sandbox: DKMSSandbox, marker: String) -> String {
+        sandbox.writeModule(name: "escape", version: "1.0", conf: """
+            PACKAGE_NAME=escape
+            PACKAGE_VERSION=1.0
+            BUILT_MODULE_NAME[0]=escape
+            DEST_MODULE_LOCATION[0]=/extra
+            MAKE[0]="touch \(marker) ; make -C ${kernel_source_dir} M=${dkms_tree}/${PACKAGE_NAME}/${PACKAGE_VERSION}/build"
+            """)
+    }
+
+    func normalized(_ result: CommandResult, _ sandbox: DKMSSandbox) -> String {
+        result.combined.replacingOccurrences(of: sandbox.root.path, with: "ROOT")
+            .replacingOccurrences(of: #"make -j\d+ "#, with: "make -jN ", options: .regularExpression)
+            .replacingOccurrences(of: #"\.{2,}"#, with: "...", options: .regularExpression)
+    }
+
+    @Test func theBuildCannotWriteOutsideItsDirectory() {
+        let sandbox = sandbox(kernels: [Self.kernels[0]])
+        let marker = sandbox.root.child("outside")
+        _ = sandbox.dkms(["add", writeEscapingModule(sandbox, marker: marker)])
+        let r = sandbox.dkms(["build", "escape/1.0", "-k", Self.kernels[0]])
+        #expect(r.status == 0, "\(r)")
+        #expect(!FileSystem.exists(marker))
+        #expect(FileSystem.isRegularFile("\(sandbox.dkmsTree)/escape/1.0/\(Self.kernels[0])/\(DKMSSandbox.arch)/module/escape.ko"))
+        #expect(!FileSystem.exists("\(sandbox.dkmsTree)/escape/1.0/build"))
+        #expect(!FileSystem.entries(of: "\(sandbox.dkmsTree)/escape/1.0").contains { $0.hasPrefix(".build_") })
+    }
+
+    @Test func frameworkConfTurnsTheSandboxOff() {
+        let sandbox = sandbox(kernels: [Self.kernels[0]])
+        let marker = sandbox.root.child("outside")
+        Files.write("build_sandbox=\"no\"\n", to: sandbox.etc + "/framework.conf")
+        _ = sandbox.dkms(["add", writeEscapingModule(sandbox, marker: marker)])
+        #expect(sandbox.dkms(["build", "escape/1.0", "-k", Self.kernels[0]]).status == 0)
+        #expect(FileSystem.exists(marker))
+    }
+
+    @Test func onlyTheAdminTurnsItOffForOneModule() {
+        let sandbox = sandbox(kernels: [Self.kernels[0]])
+        let marker = sandbox.root.child("outside")
+        let source = writeEscapingModule(sandbox, marker: marker)
+        // The module itself cannot ask for it.
+        Files.write((Files.read(source + "/dkms.conf") ?? "") + "\nBUILD_SANDBOX=no\n", to: source + "/dkms.conf")
+        _ = sandbox.dkms(["add", source])
+        #expect(sandbox.dkms(["build", "escape/1.0", "-k", Self.kernels[0]]).status == 0)
+        #expect(!FileSystem.exists(marker))
+        Files.write("BUILD_SANDBOX=no\n", to: sandbox.etc + "/escape.conf")
+        #expect(sandbox.dkms(["build", "escape/1.0", "-k", Self.kernels[0], "--force"]).status == 0)
+        #expect(FileSystem.exists(marker))
+    }
+
+    @Test func aFailedBuildLeavesItsDirectoryAndLogWhereUpstreamDoes() {
+        let sandbox = sandbox(kernels: [Self.kernels[0]])
+        let source = sandbox.writeModule(name: "broken", version: "1.0")
+        Files.write("not C\n", to: source + "/broken.c")
+        _ = sandbox.dkms(["add", source])
+        let r = sandbox.dkms(["build", "broken/1.0", "-k", Self.kernels[0]])
+        #expect(r.status == 10)
+        let build = "\(sandbox.dkmsTree)/broken/1.0/build"
+        #expect(r.stderr.contains("Consult \(build)/make.log for more information."))
+        #expect((Files.read(build + "/make.log") ?? "").contains("# exit code: 2"))
+        #expect(FileSystem.isRegularFile(build + "/broken.c"))
+        #expect(!FileSystem.entries(of: "\(sandbox.dkmsTree)/broken/1.0").contains { $0.hasPrefix(".build_") })
+    }
+
+    /// Several kernels at once print and leave exactly what one at a time does.
+    @Test(arguments: ["build", "install"])
+    func severalKernelsAtOnceAsOneAtATime(action: String) {
+        var results: [(CommandResult, DKMSSandbox)] = []
+        for jobs in ["1", "3"] {
+            let sandbox = sandbox()
+            sandbox.environment["parallel_jobs"] = jobs
+            _ = sandbox.dkms(["add", sandbox.writeModule(name: "multi", version: "1.0", modules: ["one", "two"])])
+            let r = sandbox.dkmsMerged([action, "multi/1.0"] + Self.kernels.flatMap { ["-k", $0] })
+            results.append((r, sandbox))
+        }
+        let (serial, serialBox) = results[0]
+        let (parallel, parallelBox) = results[1]
+        #expect(serial.status == 0)
+        #expect(parallel.status == 0)
+        #expect(normalized(parallel, parallelBox) == normalized(serial, serialBox))
+        #expect(parallelBox.dkms(["status"]).stdout.replacingOccurrences(of: parallelBox.root.path, with: "")
+            == serialBox.dkms(["status"]).stdout.replacingOccurrences(of: serialBox.root.path, with: ""))
+        for kernel in Self.kernels {
+            #expect(FileSystem.isRegularFile("\(parallelBox.dkmsTree)/multi/1.0/\(kernel)/\(DKMSSandbox.arch)/module/two.ko"))
+        }
+        #expect(!FileSystem.exists("\(parallelBox.dkmsTree)/multi/1.0/build"))
+    }
+
+    @Test func oneKernelFailingLeavesTheOthersBuilt() {
+        let sandbox = sandbox()
+        sandbox.environment["parallel_jobs"] = "3"
+        // The second kernel's headers are broken.
+        Files.write("all:\n\tfalse\n", to: "\(sandbox.installTree)/\(Self.kernels[1])/build/Makefile")
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "multi", version: "1.0")])
+        let r = sandbox.dkms(["build", "multi/1.0"] + Self.kernels.flatMap { ["-k", $0] })
+        #expect(r.status == 0, "the last kernel's status, as upstream")
+        #expect(r.stderr.contains("Bad return status for module build on kernel: \(Self.kernels[1])"))
+        let status = sandbox.dkms(["status"]).stdout
+        #expect(status.contains("multi/1.0, \(Self.kernels[0]), \(DKMSSandbox.arch): built"))
+        #expect(!status.contains(Self.kernels[1]))
+        #expect(status.contains("multi/1.0, \(Self.kernels[2]), \(DKMSSandbox.arch): built"))
+        #expect((Files.read("\(sandbox.dkmsTree)/multi/1.0/build/make.log") ?? "").contains("for kernel \(Self.kernels[1])"))
+    }
+
+    @Test func autoinstallForSeveralKernels() {
+        let sandbox = sandbox(kernels: Array(Self.kernels.prefix(2)))
+        sandbox.environment["parallel_jobs"] = "3"
+        for name in ["alpha", "bravo"] { _ = sandbox.dkms(["add", sandbox.writeModule(name: name, version: "1.0")]) }
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "charlie", version: "1.0", conf: """
+            PACKAGE_NAME=charlie
+            PACKAGE_VERSION=1.0
+            BUILT_MODULE_NAME[0]=charlie
+            DEST_MODULE_LOCATION[0]=/extra
+            BUILD_DEPENDS[0]=alpha
+            AUTOINSTALL=yes
+            """)])
+        let plan = sandbox.dkms(["autoinstall", "--dry-run", "-k", Self.kernels[0], "-k", Self.kernels[1]])
+        let r = sandbox.dkms(["autoinstall", "-k", Self.kernels[0], "-k", Self.kernels[1]])
+        #expect(r.status == 0, "\(r)")
+        let summaries = r.stdout.split(separator: "\n").filter { $0.hasPrefix("Autoinstall on") }
+        #expect(summaries == Self.kernels.prefix(2).map { "Autoinstall on \($0) succeeded for module(s) alpha bravo charlie." })
+        // The order the plan announced is the order that ran.
+        let ran = r.stdout.split(separator: "\n").filter { $0.hasPrefix("Autoinstall of module") }
+            .map { $0.split(separator: " ")[3] }
+        let planned = plan.stdout.split(separator: "\n").filter { $0.hasPrefix("  ") && $0.contains(": build and install") }
+            .map { $0.split(separator: " ")[1].dropLast() }
+        #expect(ran.map(String.init) == planned.map(String.init), "plan:\n\(plan.stdout)\nrun:\n\(r.stdout)")
+        for kernel in Self.kernels.prefix(2) {
+            for name in ["alpha", "bravo", "charlie"] {
+                #expect(FileSystem.isRegularFile("\(sandbox.installTree)/\(kernel)/updates/dkms/\(name).ko"))
+            }
+        }
+    }
+}
