@@ -57,7 +57,7 @@ Version: $version
 Architecture: $arch
 Maintainer: swift-dkms maintainers <swift-dkms@localhost>
 Installed-Size: $size
-Depends: bash, kmod, gcc | c-compiler, make | build-essential, patch, dpkg-dev, coreutils, findutils, tar, xz-utils
+Depends: bash, kmod, gcc | c-compiler, make | build-essential, patch, dpkg-dev, coreutils, findutils, tar, xz-utils, bubblewrap
 Recommends: linux-headers-amd64 | linux-headers-generic, openssl, fakeroot
 Provides: dkms (= 3.4.3), dh-dkms (= 3.4.3), dh-sequence-dkms
 Conflicts: dkms, dh-dkms

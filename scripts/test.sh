@@ -24,6 +24,12 @@ if [[ ${SKIP_FAULTS:-} != 1 ]]; then
     tests/faults/run-fault-injection.sh "$PWD/.build/debug/dkms" "${FAULT_TRIALS:-200}" 900
     tests/faults/run-concurrency.sh "$PWD/.build/debug/dkms"
 fi
+# Module builds that try to write outside their build directory, read the
+# signing key, reach the network or leave a process behind: each attempt
+# is blocked by the build sandbox.
+if [[ ${SKIP_HOSTILE:-} != 1 ]]; then
+    tests/hostile/run-hostile-builds.sh "$PWD/.build/debug/dkms"
+fi
 # Kernel hooks, common.postinst and friends against our binary.
 if [[ -x integration/tests/run-integration-tests.sh ]]; then
     integration/tests/run-integration-tests.sh
