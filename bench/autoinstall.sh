@@ -28,9 +28,12 @@
 #     (BUILD_EXCLUSIVE, status 77) must cover every package, and the .ko files
 #     under I/K/updates/dkms must number the sum of ko_files of the installed
 #     packages.
-# Configs: "ours" (default job budget: no -j, no parallel_jobs), "ours-jN" for
-# every N of BENCH_OURS_JOBS (`-j N` on the command line) and "upstream" (its
-# default: make -j$(nproc), modules one after another).
+# Configs: "ours-onecall" (one `autoinstall -k K1 -k K2 -k K3`: every kernel's
+# builds at once), "ours" (default job budget: no -j, no parallel_jobs, one call
+# per kernel), "ours-nosandbox" (as "ours" with build_sandbox=no: the sandbox's
+# own cost is the difference), "ours-jN" for every N of BENCH_OURS_JOBS (`-j N`
+# on the command line) and "upstream" (its default: make -j$(nproc), modules one
+# after another, one call per kernel).
 #
 # Every dkms runs with a clean environment (PATH, HOME, TMPDIR, and
 # try_sign_modules=false so nothing is signed) and, when `unshare -m` works, in
@@ -41,10 +44,11 @@
 # Nothing outside the work dir is written (no depmod: I/K/modules.dep is absent).
 #
 # Environment:
-#   BENCH_KERNELS    kernels (default: 6.1.0-56-amd64 6.1.0-56-cloud-amd64 6.1.0-56-rt-amd64)
+#   BENCH_KERNELS    kernels (default: the newest ABI's -amd64, -cloud-amd64 and -rt-amd64 with headers)
+#   BENCH_PACKAGES   only these corpus packages (e.g. "xtables-addons-dkms": one module for every kernel)
 #   BENCH_RUNS       runs of each config (2)
-#   BENCH_OURS_JOBS  extra budgets for ours, as `-j N` (default "4"; "" for none)
-#   BENCH_CONFIGS    configs to run, in order within a run (default: ours upstream ours-j4 ...)
+#   BENCH_OURS_JOBS  extra budgets for ours, as `-j N` (default none, e.g. "4")
+#   BENCH_CONFIGS    configs to run, in order within a run (default: ours-onecall ours upstream ours-nosandbox, then ours-jN)
 #   BENCH_KEEP=1     keep the work dir (trees, logs)
 #   CORPUS_CACHE     .deb cache shared with tests/corpus/run-corpus.sh
 #                    (/var/cache/swift-dkms-corpus)
@@ -90,13 +94,17 @@ upstream=${2:-${UPSTREAM_DKMS:-/opt/upstream-dkms/bin/dkms}}
 [[ -x $upstream ]] || die "upstream dkms not found at $upstream"
 upstream=$(realpath -e -- "$upstream")
 
-read -ra KERNELS <<<"${BENCH_KERNELS:-6.1.0-56-amd64 6.1.0-56-cloud-amd64 6.1.0-56-rt-amd64}"
+if [[ -z ${BENCH_KERNELS:-} ]]; then
+    abi=$(ls /lib/modules | sed -n 's/^\(6\.1\.0-[0-9]*\)-amd64$/\1/p' | sort -V | tail -1)
+    BENCH_KERNELS="$abi-amd64 $abi-cloud-amd64 $abi-rt-amd64"
+fi
+read -ra KERNELS <<<"$BENCH_KERNELS"
 RUNS=${BENCH_RUNS:-2}
-read -ra OURS_JOBS <<<"${BENCH_OURS_JOBS-4}"
+read -ra OURS_JOBS <<<"${BENCH_OURS_JOBS-}"
 if [[ -n ${BENCH_CONFIGS:-} ]]; then
     read -ra CONFIGS <<<"$BENCH_CONFIGS"
 else
-    CONFIGS=(ours upstream)
+    CONFIGS=(ours-onecall ours upstream ours-nosandbox)
     for j in "${OURS_JOBS[@]}"; do CONFIGS+=("ours-j$j"); done
 fi
 CORES=$(nproc)
@@ -178,6 +186,7 @@ PKGS=() SRCDIRS=()
 declare -A KO NAMEOF
 while IFS=$'\t' read -r pkg ver ko _; do
     [[ -z $pkg || $pkg = package || $pkg = \#* ]] && continue
+    [[ -n ${BENCH_PACKAGES:-} && " $BENCH_PACKAGES " != *" $pkg "* ]] && continue
     deb=$(fetch_deb "$pkg" "$ver") || die "apt-get download $pkg failed"
     dpkg-deb -x "$deb" "$WORK/pkgs/$pkg" || die "dpkg-deb -x $deb failed"
     dirs=("$WORK/pkgs/$pkg"/usr/src/*/)
@@ -199,7 +208,7 @@ dk() {
     local bin=$1 t=$2
     shift 2
     env -i PATH="$PATH" HOME="${HOME:-/root}" TMPDIR="$t/tmp" try_sign_modules=false \
-        SWIFT_DKMS_SYSCONFDIR="$WORK/etc" \
+        SWIFT_DKMS_SYSCONFDIR="$WORK/etc" ${SANDBOX_SETTING:+build_sandbox=$SANDBOX_SETTING} \
         "$bin" "$@" --dkmstree "$t/D" --sourcetree "$t/S" --installtree "$t/I" </dev/null
 }
 
@@ -209,9 +218,12 @@ busy_seconds() { # CPU seconds the whole machine has been busy since boot
     awk -v hz="$HZ" '$1 == "cpu" { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat
 }
 measure() { # config run
-    local config=$1 run=$2 bin jobargs=() t k i rc line skipped inst ko want n status_out
+    local config=$1 run=$2 bin jobargs=() t k i rc line skipped inst ko want n status_out onecall=0
+    SANDBOX_SETTING=
     case $config in
         ours) bin=$ours ;;
+        ours-onecall) bin=$ours onecall=1 ;;
+        ours-nosandbox) bin=$ours SANDBOX_SETTING=no ;;
         ours-j*) bin=$ours jobargs=(-j "${config#ours-j}") ;;
         upstream) bin=$upstream ;;
         *) die "unknown config $config" ;;
@@ -230,19 +242,27 @@ measure() { # config run
 
     # The timed part: one autoinstall per kernel, one after the other.
     export -f dk
-    export WORK PATH HOME
+    export WORK PATH HOME SANDBOX_SETTING
     local loadavg
     loadavg=$(cut -d' ' -f1-3 /proc/loadavg)
     local busy0 busy1
     busy0=$(busy_seconds)
     /usr/bin/time -f '%e %U %S' -o "$t/time" bash -c '
-        bin=$1 t=$2 njobs=$3; shift 3
+        bin=$1 t=$2 onecall=$3 njobs=$4; shift 4
         jobargs=("${@:1:njobs}"); shift "$njobs"
+        if [[ $onecall = 1 ]]; then
+            # One autoinstall for every kernel (not in upstream, which takes one -k).
+            s=$(date +%s.%N)
+            dk "$bin" "$t" autoinstall $(printf -- "-k %s " "$@") "${jobargs[@]}" >"$t/autoinstall.log" 2>&1
+            rc=$? e=$(date +%s.%N)
+            for k in "$@"; do cp "$t/autoinstall.log" "$t/autoinstall-$k.log"; echo "$k $rc $s $e" >>"$t/kernels"; done
+            exit
+        fi
         for k in "$@"; do
             s=$(date +%s.%N)
             dk "$bin" "$t" autoinstall -k "$k" "${jobargs[@]}" >"$t/autoinstall-$k.log" 2>&1
             echo "$k $? $s $(date +%s.%N)" >>"$t/kernels"
-        done' bench "$bin" "$t" "${#jobargs[@]}" "${jobargs[@]}" "${KERNELS[@]}"
+        done' bench "$bin" "$t" "$onecall" "${#jobargs[@]}" "${jobargs[@]}" "${KERNELS[@]}"
     busy1=$(busy_seconds)
     read -r WALL[$config,$run] USR[$config,$run] SYS[$config,$run] <"$t/time"
     CPU[$config,$run]=$(awk -v u="${USR[$config,$run]}" -v s="${SYS[$config,$run]}" 'BEGIN { printf "%.2f", u + s }')
