@@ -62,17 +62,17 @@ struct Builder: Sendable {
         let target = plan.target
         for patch in plan.patches {
             if ("patches/" + patch).contains("/../") {
-                throw DKMSError(5, "Patch \(patch) as specified in dkms.conf contains '..' path component.")
+                throw DKMSError(.refusedPatchOrAlreadyInstalled, "Patch \(patch) as specified in dkms.conf contains '..' path component.")
             }
             if !FileSystem.exists("\(directory)/patches/\(patch)") {
-                throw DKMSError(5, "Patch \(patch) as specified in dkms.conf cannot be", "found in \(plan.buildDirectory)/patches/.")
+                throw DKMSError(.refusedPatchOrAlreadyInstalled, "Patch \(patch) as specified in dkms.conf cannot be", "found in \(plan.buildDirectory)/patches/.")
             }
             let command = "patch -p1 < ./patches/\(patch)"
             let status = await presenter.invoke(command, description: "Applying patch \(patch)", log: log, background: true) { target in
                 await run(command, workingDirectory: plan.buildDirectory, output: target)
             }
             if status != 0 {
-                throw DKMSError(6, "Application of patch \(patch) failed.", "Consult \(plan.logPath) for more information.")
+                throw DKMSError(.patchOrInstallFailed, "Application of patch \(patch) failed.", "Consult \(plan.logPath) for more information.")
             }
         }
         try await runScript(plan.preBuild, kind: .preBuild)
@@ -80,11 +80,11 @@ struct Builder: Sendable {
             await run(plan.makeCommand, workingDirectory: plan.buildDirectory, output: target)
         }
         if status != 0 {
-            throw DKMSError(10, "Bad return status for module build on kernel: \(target.kernel) (\(target.arch))",
+            throw DKMSError(.buildFailed, "Bad return status for module build on kernel: \(target.kernel) (\(target.arch))",
                             "Consult \(plan.logPath) for more information.")
         }
         for module in plan.modules where !FileSystem.exists(builtFile(module)) {
-            throw DKMSError(7, "Build of \(module.builtFile) failed for: \(target.kernel) (\(target.arch))",
+            throw DKMSError(.moduleNotBuilt, "Build of \(module.builtFile) failed for: \(target.kernel) (\(target.arch))",
                             "Make sure the name and location of the generated module are correct,",
                             "or consult \(plan.logPath) for more information.")
         }

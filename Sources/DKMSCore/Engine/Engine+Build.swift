@@ -71,7 +71,7 @@ extension Engine {
     /// kernel and signing, chooses the compiler and the build environment,
     /// checks BUILD_DEPENDS, and makes the plan.
     func planBuild(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) -> PlannedBuild {
-        guard !kernel.isEmpty, !arch.isEmpty else { throw DKMSError(16, "do_build: Empty $kernelver or $arch") }
+        guard !kernel.isEmpty, !arch.isEmpty else { throw DKMSError(.emptyKernelOrArch, "do_build: Empty $kernelver or $arch") }
         var module = module
         var version = version
         if !tree.isAdded(module, version) {
@@ -86,19 +86,19 @@ extension Engine {
         let sourceDir = store.sourceDirectory(module, version)
         let baseDir = store.builtDirectory(module, version, kernel, arch)
         if FileSystem.isDirectory(baseDir) {
-            throw DKMSError(3, "This module/version has already been built on: \(kernel)",
+            throw DKMSError(.alreadyThereOrMissingFromTree, "This module/version has already been built on: \(kernel)",
                             "Directory \(baseDir) already exists. Use the dkms remove function before trying to build again.")
         }
         updateModuleSuffix(for: kernel)
         let config = try await readConfOrDie(kernel: kernel, arch: arch, module: module, version: version, strict: true)
         if config.buildExcluded {
-            throw DKMSError.warning(77, "The \(baseDir)/dkms.conf",
+            throw DKMSError.warning(.excludedByBuildExclusive, "The \(baseDir)/dkms.conf",
                                     "for module \(module)/\(version) includes BUILD_EXCLUSIVE directives",
                                     "which do not match this kernel/arch/config for any modules.",
                                     "This indicates that it should not be built.")
         }
         if FileSystem.globEntries(of: sourceDir).count < 2 {
-            throw DKMSError(8, "The directory \(sourceDir) does not appear to have module source located within it.",
+            throw DKMSError(.badConfOrNoSource, "The directory \(sourceDir) does not appear to have module source located within it.",
                             "Build halted.")
         }
         try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: module, version: version)
@@ -171,7 +171,7 @@ extension Engine {
         let suffix = ".ko" + (plan.compression?.suffix ?? "")
         FileSystem.makeDirectories(kernelDir)
         guard let temporary = FileSystem.makeTemporaryDirectory(template: "\(kernelDir)/.tmp_\(arch)_XXXXXX") else {
-            throw DKMSError(1, "Unable to make temporary directory.")
+            throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
         }
         FileSystem.makeDirectories(temporary + "/log")
         FileSystem.makeDirectories(temporary + "/module")
@@ -206,12 +206,12 @@ extension Engine {
         for entry in plan.modules {
             let found = compressedOrUncompressed(temporary + "/module", entry.destName)
             if found.isEmpty || !FileSystem.isRegularFile(found) {
-                throw DKMSError(7, "Missing module '\(entry.destName)' in \(temporary)/module")
+                throw DKMSError(.moduleNotBuilt, "Missing module '\(entry.destName)' in \(temporary)/module")
             }
         }
         FileSystem.setMode(0o755, of: temporary)
         if !FileSystem.rename(temporary, to: baseDir) {
-            throw DKMSError(7, "do_build: final mv failed (1)")
+            throw DKMSError(.moduleNotBuilt, "do_build: final mv failed (1)")
         }
 
         try await builder.postBuild()
@@ -325,7 +325,7 @@ extension Engine {
         if state.force {
             console.warning("Trying to build module \(module)/\(version) for kernel \(kernel) (\(arch)) despite of missing BUILD_DEPENDS:\(missing).")
         } else {
-            throw DKMSError(13, "Aborting build of module \(module)/\(version) for kernel \(kernel) (\(arch)) due to missing BUILD_DEPENDS:\(missing).",
+            throw DKMSError(.missingBuildDepends, "Aborting build of module \(module)/\(version) for kernel \(kernel) (\(arch)) due to missing BUILD_DEPENDS:\(missing).",
                             "You may override by specifying --force.")
         }
     }

@@ -61,7 +61,7 @@ extension Engine {
     /// Upstream's `prepare_kernel`: the headers must exist.
     func requireKernelHeaders(_ kernel: String) throws(DKMSError) {
         guard FileSystem.exists(kernelSourceDirectory(for: kernel) + "/include") else {
-            throw DKMSError(21,
+            throw DKMSError(.missingKernelHeaders,
                 "Your kernel headers for kernel \(kernel) cannot be found at \(installTree)/\(kernel)/build or \(installTree)/\(kernel)/source.",
                 "Please install your distribution's kernel headers package matching \(kernel), or use the --kernelsourcedir option to tell DKMS where it's located.")
         }
