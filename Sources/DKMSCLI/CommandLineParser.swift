@@ -93,6 +93,7 @@ struct CommandLineParser {
                     return .exit(2)
                 }
             case "--dry-run": settings.dryRun = true
+            case "--all-kernels": settings.allKernels = true
             case "--help", "-h":
                 console.text(Usage.text(program: settings.programName))
                 return .exit(0)

@@ -9,8 +9,7 @@ extension Engine {
     func runIntegrationAction(_ action: Action) async throws(DKMSError) -> RunResult {
         switch action {
         case .autoinstall:
-            // Several -k are allowed (not in upstream): their builds run at once.
-            try banAll(action.rawValue)
+            try requireOneKernelUnlessAllKernels(action.rawValue)
             try requireRoot()
             try await autoinstall()
             return .exit(0)

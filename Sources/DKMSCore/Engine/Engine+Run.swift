@@ -66,6 +66,24 @@ extension Engine {
         }
     }
 
+    /// `have_one_kernel`, except that `--all-kernels` (not in upstream)
+    /// names every kernel with headers instead.
+    func requireOneKernelUnlessAllKernels(_ action: String) throws(DKMSError) {
+        guard settings.allKernels else { return try requireOneKernel(action) }
+        try banAll(action)
+        if settings.kernelsFromCommandLine > 0 {
+            throw DKMSError(.notFoundOrConflictingKernels, "You cannot specify a kernel version and also specify", "--all-kernels on the command line.")
+        }
+    }
+
+    /// The kernels whose headers are installed (`$install_tree/*/build/include`),
+    /// in version order.
+    func kernelsWithHeaders() -> [String] {
+        VersionSort.sorted(FileSystem.globEntries(of: installTree).filter {
+            FileSystem.isDirectory("\(installTree)/\($0)/build/include")
+        })
+    }
+
     /// Upstream's `setup_kernels_arches`: `--all` expands to the built
     /// kernels, the running kernel and machine are the defaults, and a
     /// single arch applies to every kernel.
@@ -83,6 +101,10 @@ extension Engine {
                 settings.kernels.append(kernelPart)
                 settings.arches.append(archPart)
             }
+        }
+        settings.kernelsFromCommandLine = settings.kernels.count
+        if settings.allKernels && settings.action == .autoinstall && settings.kernels.isEmpty {
+            settings.kernels = kernelsWithHeaders()
         }
         if !isStatus {
             if settings.kernels.isEmpty && !settings.all { settings.kernels = [settings.runningKernel] }
@@ -148,7 +170,7 @@ extension Engine {
                 try requireModuleArguments(action.rawValue)
                 if action != .build && action != .install { try requireAdded() }
             case .autoinstall:
-                try banAll(action.rawValue)
+                try requireOneKernelUnlessAllKernels(action.rawValue)
             case .kernelPreinst, .kernelPostinst, .kernelPrerm:
                 try requireOneKernel(action.rawValue)
             default: break

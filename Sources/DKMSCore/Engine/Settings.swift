@@ -98,6 +98,11 @@ public struct Settings: Sendable {
     public var directives: [String] = []
     /// `--json` / `--format json` (not in upstream): status as JSON.
     public var jsonOutput = false
+    /// `--all-kernels` (not in upstream): autoinstall for every kernel
+    /// whose headers are installed, their builds at once.
+    public var allKernels = false
+    /// How many `-k` the command line gave (before defaults and `--all-kernels`).
+    public var kernelsFromCommandLine = 0
     /// `--dry-run` (not in upstream): print the plan, change nothing.
     public var dryRun = false
     /// The program path shown in the usage text.
