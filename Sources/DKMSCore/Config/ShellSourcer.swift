@@ -54,24 +54,40 @@ public struct ShellSourcer: Sendable {
     /// goes to file descriptor 3 as NUL-separated name, index, value.
     private static let program = #"""
 exec 3>&1 >/dev/null
+shopt -s extglob
 __dkms_cr=$'\r'
+read -ra __dkms_list <<<"$__dkms_names"
 if [[ $__dkms_unset ]]; then
-    for __dkms_n in $__dkms_names; do unset "$__dkms_n"; done
+    for __dkms_n in "${__dkms_list[@]}"; do unset "$__dkms_n"; done
 fi
-__dkms_carry() {
-    local __dkms_n __dkms_i __dkms_d __dkms_v
-    for __dkms_n in $__dkms_names; do
-        eval "__dkms_idx=(\"\${!$__dkms_n[@]}\")"
-        for __dkms_i in "${__dkms_idx[@]}"; do
-            eval "__dkms_v=\${$__dkms_n[$__dkms_i]}"
-            printf '%s[%s]="%s"\n' "$__dkms_n" "$__dkms_i" "${__dkms_v%$__dkms_cr}"
+# Sources one file the way dkms 3.4.3 does: inside a function (so that
+# local, declare and readonly mean what they mean there), in a subshell
+# whose standard output is a temporary file, then prints each variable as
+# NAME[i]="value" with `eval echo` and its unquoted expansion (so values
+# are word-split with the file's IFS and their blanks collapsed), and
+# sources that file back into this shell.
+__dkms_read() {
+    local -r CR=$__dkms_cr
+    local __dkms_tmp
+    __dkms_tmp=$(mktemp) || return
+    (
+        exec >"$__dkms_tmp" 3>&-
+        . "$1" >/dev/null
+        local __dkms_v __dkms_k __dkms_d
+        for __dkms_v in "${__dkms_list[@]}"; do
+LINENO=565
+            for __dkms_k in $(eval echo \${!"${__dkms_v}"[@]}); do
+LINENO=566
+                eval echo '$__dkms_v[$__dkms_k]=\"${'"${__dkms_v}"'[$__dkms_k]%$CR}\"'
+            done
         done
-    done
-    if compgen -v DKMS_DIRECTIVE >/dev/null 2>&1; then
-        for __dkms_d in $(set | grep '^DKMS_DIRECTIVE' | cut -d = -f 2-3); do
-            printf '%s="%s"\n' "${__dkms_d%%=*}" "${__dkms_d#*=}"
+LINENO=571
+        for __dkms_d in $(set | grep ^DKMS_DIRECTIVE | cut -d = -f 2-3); do
+            echo "${__dkms_d%%=*}=\"${__dkms_d#*=}\""
         done
-    fi
+    )
+    . "$__dkms_tmp"
+    rm "$__dkms_tmp"
 }
 __dkms_deprecations() {
     local f=$1
@@ -89,11 +105,11 @@ __dkms_deprecations() {
     return 0
 }
 for __dkms_file in "$@"; do
-    __dkms_out=$( ( . "$__dkms_file" >/dev/null; __dkms_carry ) 3>&- )
-    eval "$__dkms_out"
+    # Called where set -e is ignored, as upstream calls it (in a || list).
+    __dkms_read "$__dkms_file" || true
     [[ $__dkms_warn ]] && __dkms_deprecations "$__dkms_file"
 done
-for __dkms_n in $__dkms_names; do
+for __dkms_n in "${__dkms_list[@]}"; do
     eval "__dkms_idx=(\"\${!$__dkms_n[@]}\")"
     for __dkms_i in "${__dkms_idx[@]}"; do
         eval "__dkms_v=\${$__dkms_n[$__dkms_i]}"
@@ -101,6 +117,10 @@ for __dkms_n in $__dkms_names; do
     done
 done
 """#
+
+    /// `$0` of the program: this executable's path, as bash names a script
+    /// by its path in diagnostics (`/usr/sbin/dkms: eval: line 566: …`).
+    static let programName: String = FileSystem.realPath("/proc/self/exe") ?? "dkms"
 
     /// Renders shell variable definitions (`name=([i]='v' …)`).
     public static func definitions(_ globals: [(name: String, value: ShellArray)]) -> String {
@@ -131,11 +151,17 @@ done
     func evaluatePlain(_ request: Request, console: (any Console)?) -> ShellVariables? {
         guard !request.environment.keys.contains(where: { $0.hasPrefix("DKMS_DIRECTIVE") }) else { return nil }
         var parsed: [[PlainAssignments.Assignment]] = []
+        let wanted = Set(request.names)
         for file in request.files {
-            guard let text = FileSystem.readText(file), let assignments = PlainAssignments.parse(text) else { return nil }
+            // Only valid UTF-8 without NUL bytes, and only assignments to
+            // the variables read back (an IFS= or PATH= changes how bash
+            // reads everything after it).
+            guard let bytes = FileSystem.readBytes(file), !bytes.contains(0),
+                  let text = String(validating: bytes, as: UTF8.self),
+                  let assignments = PlainAssignments.parse(text),
+                  assignments.allSatisfy({ wanted.contains($0.name) }) else { return nil }
             parsed.append(assignments)
         }
-        let wanted = Set(request.names)
         var variables = ShellVariables()
         if !request.unsetFirst {
             // The files see (and pass on) what the shell already has: its
@@ -149,10 +175,8 @@ done
             }
         }
         for (file, assignments) in zip(request.files, parsed) {
-            for assignment in assignments where wanted.contains(assignment.name) {
-                var value = assignment.value
-                if value.hasSuffix("\r") { value.removeLast() }
-                variables[assignment.name].elements[assignment.index] = value
+            for assignment in assignments {
+                variables[assignment.name].elements[assignment.index] = PlainAssignments.readBack(assignment.value)
             }
             if request.deprecationWarnings, let console {
                 for line in Self.deprecations(variables, file: file) { console.errorLine(line) }
@@ -185,7 +209,7 @@ done
         script += "__dkms_warn=\(request.deprecationWarnings ? "1" : "")\n"
         script += Self.program
         let outcome = await runner.run(ProcessSpec(
-            Shell.bash, ["-c", script, "dkms"] + request.files,
+            Shell.bash, ["-c", script, Self.programName] + request.files,
             environment: request.environment, output: .capture, error: request.errorsShown ? .inherit : .discard
         ))
         return Self.parse(outcome.standardOutput)
