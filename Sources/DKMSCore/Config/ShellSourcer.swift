@@ -218,13 +218,13 @@ done
     /// Parses the NUL-separated triples written by the program.
     static func parse(_ bytes: [UInt8]) -> ShellVariables {
         var variables = ShellVariables()
-        let fields = bytes.split(separator: 0, omittingEmptySubsequences: false).map {
-            String(decoding: $0, as: UTF8.self)
-        }
+        let raw = bytes.split(separator: 0, omittingEmptySubsequences: false)
+        let fields = raw.map { String(decoding: $0, as: UTF8.self) }
         var index = 0
         while index + 2 < fields.count {
             if let position = Int(fields[index + 1]) {
                 variables.arrays[fields[index], default: ShellArray()].elements[position] = fields[index + 2]
+                if String(validating: raw[index + 2], as: UTF8.self) == nil { variables.undecodable.insert(fields[index]) }
             }
             index += 3
         }

@@ -30,6 +30,11 @@ extension Engine {
         if !settings.arches.isEmpty && settings.all {
             throw DKMSError(3, "You cannot specify an arch and also specify", "--all on the command line.")
         }
+        for (what, value) in [("module name", settings.module), ("module version", settings.moduleVersion)] {
+            if let problem = ModuleConfig.pathComponentProblem(value) {
+                throw DKMSError(1, "Invalid \(what) '\(value)': \(problem).")
+            }
+        }
     }
 
     /// Takes the tree lock (unless an ancestor dkms holds it) and finishes
