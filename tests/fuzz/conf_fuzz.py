@@ -437,6 +437,15 @@ def documented_class(case, ours, theirs):
         return "dot-slash-or-undecodable-names"
     if b"Refusing to load" in oerr:
         return "hostile-archive"
+    uall = uerr + b"".join(s[2] for s in usteps)
+    if b"\xef\xbf\xbd" in oerr + b"".join(s[2] for s in osteps):
+        try:
+            uall.decode("utf-8")
+        except UnicodeDecodeError:
+            return "undecodable-bytes-in-messages"
+    same_but_stderr = all(o[1] == u[1] and o[2] == u[2] for o, u in zip(osteps, usteps)) and ours[1] == theirs[1]
+    if case["kind"] == "conf" and same_but_stderr and re.search(r"^\s*(declare |local |readonly |export |typeset )?IFS(\[[^]]*\])?=", conf, re.M):
+        return "ifs-internals"
     if case["kind"] == "conf":
         if re.search(r"^\s*(set -[xv]|kill|trap|PATH=|umask|ulimit|alias|echo\(\)|eval\(\)|printf\(\)|unset -f)", conf, re.M):
             return "shell-state"
@@ -455,6 +464,7 @@ def main():
     ap.add_argument("--seeds-dir", action="append")
     ap.add_argument("--only-case", type=int)
     ap.add_argument("--keep")
+    ap.add_argument("--list-documented", action="store_true", help="name each case with a documented divergence")
     ap.add_argument("--show", type=int, default=5, help="print details of this many failing cases")
     args = ap.parse_args()
 
@@ -462,7 +472,8 @@ def main():
     upstream = os.path.join(work, "dkms-upstream")
     shutil.copy(args.upstream, upstream)   # the installed copy may lack the x bit
     os.chmod(upstream, 0o755)
-    ours = os.path.abspath(args.ours)
+    ours = os.path.join(work, "dkms")   # a copy: a rebuild during the run must not swap it
+    shutil.copy(os.path.realpath(args.ours), ours)
     cases = make_cases(args)
     if args.only_case is not None:
         cases = [cases[args.only_case]]
@@ -502,8 +513,11 @@ def main():
             by_class[key] = by_class.get(key, 0) + 1
             if ok:
                 stats["passed"] += 1
+                if args.list_documented:
+                    print("documented divergence: case %d %s" % (case["id"], key))
             else:
                 stats["failed"] += 1
+            if not ok or args.only_case is not None:
                 if shown < args.show:
                     shown += 1
                     print("=== case %d (%s) diverges: %s" % (case["id"], key, classes))

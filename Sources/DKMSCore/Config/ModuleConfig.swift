@@ -234,7 +234,9 @@ public struct ModuleConfig: Sendable {
         )
         var buildable = 0
         for index in 0..<count where config.isBuildable(moduleAt: index) { buildable += 1 }
-        if buildable == 0 && config.hasExclusiveDirectives { config.buildExcluded = true }
+        // Upstream notes the directives while checking each module: with
+        // no module at all nothing is excluded.
+        if buildable == 0 && count > 0 && config.hasExclusiveDirectives { config.buildExcluded = true }
         return (config, problems)
     }
 

@@ -53,8 +53,21 @@ public struct ShellSourcer: Sendable {
     /// The bash program. `$__dkms_names` holds the whitelist; the result
     /// goes to file descriptor 3 as NUL-separated name, index, value.
     private static let program = #"""
-exec 3>&1 >/dev/null
 shopt -s extglob
+exec 3>&1 >/dev/null
+# bash names functions of a -c script "environment" in diagnostics; upstream's
+# read-back runs in its script, whose diagnostics name the script and the
+# read-back's lines (565 lists the indices, 566 prints one element).
+exec 4>&2 2> >(
+    while IFS= read -r __dkms_l || [[ $__dkms_l ]]; do
+        case $__dkms_l in
+            "environment: line $__dkms_at_indices: "*) __dkms_l="$0: line 565: ${__dkms_l#*: line +([0-9]): }" ;;
+            "environment: line $__dkms_at_element: "*) __dkms_l="$0: line 566: ${__dkms_l#*: line +([0-9]): }" ;;
+        esac
+        printf '%s\n' "$__dkms_l"
+    done >&4
+)
+__dkms_filter=$!
 __dkms_cr=$'\r'
 read -ra __dkms_list <<<"$__dkms_names"
 if [[ $__dkms_unset ]]; then
@@ -75,13 +88,10 @@ __dkms_read() {
         . "$1" >/dev/null
         local __dkms_v __dkms_k __dkms_d
         for __dkms_v in "${__dkms_list[@]}"; do
-LINENO=565
             for __dkms_k in $(eval echo \${!"${__dkms_v}"[@]}); do
-LINENO=566
                 eval echo '$__dkms_v[$__dkms_k]=\"${'"${__dkms_v}"'[$__dkms_k]%$CR}\"'
             done
         done
-LINENO=571
         for __dkms_d in $(set | grep ^DKMS_DIRECTIVE | cut -d = -f 2-3); do
             echo "${__dkms_d%%=*}=\"${__dkms_d#*=}\""
         done
@@ -116,6 +126,8 @@ for __dkms_n in "${__dkms_list[@]}"; do
         printf '%s\0%s\0%s\0' "$__dkms_n" "$__dkms_i" "$__dkms_v" >&3
     done
 done
+exec 2>&4 4>&-
+wait "$__dkms_filter"
 """#
 
     /// `$0` of the program: this executable's path, as bash names a script
@@ -207,6 +219,13 @@ done
         script += "__dkms_names=\(ShellText.quote(request.names.joined(separator: " ")))\n"
         script += "__dkms_unset=\(request.unsetFirst ? "1" : "")\n"
         script += "__dkms_warn=\(request.deprecationWarnings ? "1" : "")\n"
+        // The lines of the read-back in the whole script, for the
+        // diagnostics filter.
+        let prefixLines = script.split(separator: "\n", omittingEmptySubsequences: false).count + 2
+        let programLines = Self.program.split(separator: "\n", omittingEmptySubsequences: false)
+        let indicesLine = prefixLines + (programLines.firstIndex { $0.contains("for __dkms_k in $(eval") } ?? 0)
+        let elementLine = prefixLines + (programLines.firstIndex { $0.contains("eval echo '$__dkms_v[") } ?? 0)
+        script += "__dkms_at_indices=\(indicesLine)\n__dkms_at_element=\(elementLine)\n"
         script += Self.program
         let outcome = await runner.run(ProcessSpec(
             Shell.bash, ["-c", script, Self.programName] + request.files,

@@ -180,7 +180,7 @@ extension Engine {
             var status: Int32 = 0
             switch action {
             case .add:
-                try await addModule()
+                status = try await addModule()
             case .build:
                 for (kernel, arch) in kernelArchPairs {
                     status = await buildIfNeeded(module: settings.module, version: settings.moduleVersion, kernel: kernel, arch: arch)
