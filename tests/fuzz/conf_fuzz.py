@@ -283,6 +283,8 @@ def normalise(data, root, prog):
     text = re.sub(rb"/tmp/tmp\.[A-Za-z0-9]{10}", b"@TMPFILE", text)
     text = re.sub(rb"@ROOT/tmp/(tmp|dkms)\.[A-Za-z0-9]{6,10}", b"@TMPFILE", text)
     text = re.sub(rb"@DKMS: line \d+: ", b"@DKMS: line N: ", text)
+    # A glob in a value read back unquoted can match mktemp's file in $TMPDIR.
+    text = re.sub(rb"\btmp\.[A-Za-z0-9]{10}\b", b"@TMPNAME", text)
     return text
 
 
