@@ -31,18 +31,37 @@ struct ConfReadingTests {
         #expect(snapshot() == before)
     }
 
-    @Test("remove NAME/. --all and a version with '/' are refused before the tree is touched",
+    @Test("remove NAME/. --all is refused before the tree is touched, in a tree where upstream added version '.'",
           .enabled(if: testingOurBinary, "checks beyond upstream"),
-          arguments: [("dot/.", "'.': may not be '.' or '..'"), ("dot/..", "'..': may not be '.' or '..'"),
-                      ("dot/1/../..", "'1/../..': may not contain '/'")])
-    func dotVersionOnTheCommandLine(spec: String, problem: String) {
-        _ = sandbox.dkms(["add", sandbox.writeModule(name: "dot", version: "1")])
+          arguments: [(".", "dot/source"), ("..", "source")])
+    func dotVersionOnTheCommandLine(version: String, link: String) {
+        let source = sandbox.writeModule(name: "dot", version: "1")
+        _ = sandbox.dkms(["add", source])
+        // What upstream's add of PACKAGE_VERSION=. (or ..) leaves:
+        // $dkms_tree/dot/./source (or dot/../source) pointing at the source.
+        _ = CommandRunner.run("/bin/ln", ["-s", source, "\(sandbox.dkmsTree)/\(link)"], environment: sandbox.environment)
         let before = snapshot()
-        let r = sandbox.dkms(["remove", spec, "--all"])
+        let r = sandbox.dkms(["remove", "dot/\(version)", "--all"])
         #expect(r.status == 1)
-        #expect(r.stderr == "\nError! Invalid module version \(problem).\n")
+        #expect(r.stderr == "\nError! Invalid module version '\(version)': may not be '.' or '..'.\n")
         #expect(snapshot() == before)
         #expect(Files.exists("\(sandbox.dkmsTree)/dot/1/source/dkms.conf"))
+    }
+
+    @Test("A version with '/' in dkms.conf is refused at add")
+    func slashVersionInConf() {
+        let source = sandbox.writeModule(name: "sl", version: "1", conf: """
+            PACKAGE_NAME=sl
+            PACKAGE_VERSION=1/../../x
+            BUILT_MODULE_NAME[0]=sl
+            DEST_MODULE_LOCATION[0]=/extra
+
+            """)
+        let before = snapshot()
+        let r = sandbox.dkms(["add", source])
+        #expect(r.status == 8)
+        #expect(r.stderr.hasPrefix("dkms.conf: Error! 'PACKAGE_VERSION' may not contain '/'.\n"))
+        #expect(snapshot() == before)
     }
 
     @Test("A huge record index is refused, not allocated")

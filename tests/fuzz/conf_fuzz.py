@@ -500,6 +500,9 @@ def main():
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for case, o, u in pool.map(one, cases):
             stats["cases"] += 1
+            if stats["cases"] % 250 == 0:
+                print("conf_fuzz: %d/%d cases, %d failed" % (stats["cases"], len(cases), stats["failed"]),
+                      file=sys.stderr, flush=True)
             classes, step = classify(case, o, u)
             if not classes:
                 stats["passed"] += 1

@@ -62,6 +62,7 @@ extension Engine {
         guard FileSystem.isDirectory(sourceDirectory) else {
             throw DKMSError(2, "Could not find module source directory.", "Directory: \(sourceDirectory) does not exist.")
         }
+        try refuseUnsafeModuleNames(module: module, version: version)
         let config = try await readConfOrDie(
             kernel: kernel, arch: arch, module: module, version: version, file: sourceConf, strict: true)
         console.line("Creating symlink \(dkmsTree)/\(module)/\(version)/source -> \(sourceDirectory)")

@@ -50,6 +50,7 @@ extension Engine {
             version = settings.moduleVersion
             console.line()
         }
+        try refuseUnsafeModuleNames(module: module, version: version)
         let sourceDir = "\(dkmsTree)/\(module)/\(version)/source"
         let buildDir = "\(dkmsTree)/\(module)/\(version)/build"
         let kernelDir = "\(dkmsTree)/\(module)/\(version)/\(kernel)"
