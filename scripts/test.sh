@@ -30,6 +30,13 @@ fi
 if [[ ${SKIP_HOSTILE:-} != 1 ]]; then
     tests/hostile/run-hostile-builds.sh "$PWD/.build/debug/dkms"
 fi
+# dkms.conf files and command lines against upstream 3.4.3: a seeded slice
+# (about a minute) of the differential fuzz campaign of tests/fuzz; the full
+# size and its figures are in docs/conf-divergences.md.
+if [[ ${SKIP_FUZZ:-} != 1 ]]; then
+    python3 tests/fuzz/conf_fuzz.py --ours "$PWD/.build/debug/dkms" \
+        --confs "${FUZZ_CONFS:-150}" --cmds "${FUZZ_CMDS:-60}" --seed "${FUZZ_SEED:-1}" --jobs 2
+fi
 # Kernel hooks, common.postinst and friends against our binary.
 if [[ -x integration/tests/run-integration-tests.sh ]]; then
     integration/tests/run-integration-tests.sh

@@ -153,7 +153,9 @@ struct CommandLineParser {
         case .kernelConfig: settings.kernelConfig = value
         case .archive: settings.archive = value
         case .arch: settings.arches.append(value)
-        case .kernelSourceDir: settings.kernelSourceDir = value
+        case .kernelSourceDir:
+            settings.kernelSourceDir = value
+            settings.kernelSourceDirGiven = true
         case .directive: settings.directives.append(value)
         case .jobs: settings.parallelJobs = value
         }

@@ -51,6 +51,36 @@ struct ShellSourcerTests {
         #expect(values["AUTOINSTALL"].value == "no")
     }
 
+    @Test func indicesWithALeadingZeroAreOctalAndEightIsAnError() async {
+        var values = await evaluate(["dkms.conf": "PACKAGE_NAME=a\nBUILT_MODULE_NAME[010]=x\n"], order: ["dkms.conf"])
+        #expect(values["BUILT_MODULE_NAME"].indices == [8])
+        // bash stops at [08]: nothing of the file is read back.
+        values = await evaluate(["dkms.conf": "PACKAGE_NAME=a\nBUILT_MODULE_NAME[08]=x\n"], order: ["dkms.conf"])
+        #expect(values.arrays.isEmpty)
+    }
+
+    @Test func blanksInValuesAreCollapsedByTheReadBack() async {
+        let values = await evaluate(["dkms.conf": "PACKAGE_VERSION=\"1  0\"\nPACKAGE_NAME=\" a\t\tb \"\n"], order: ["dkms.conf"])
+        #expect(values["PACKAGE_VERSION"].value == "1 0")
+        #expect(values["PACKAGE_NAME"].value == " a b ")
+    }
+
+    @Test func shellStatementsBehaveAsInUpstreamsFunction() async {
+        // local works (the file is sourced in a function), set -e is ignored,
+        // and IFS set by the file splits the read-back.
+        let values = await evaluate(["dkms.conf": """
+            local L=1
+            declare D=2
+            set -e
+            false
+            PACKAGE_NAME="n$L$D"
+            IFS=.
+            PACKAGE_VERSION="1.2.3"
+            """], order: ["dkms.conf"])
+        #expect(values["PACKAGE_NAME"].value == "n12")
+        #expect(values["PACKAGE_VERSION"].value == "1 2 3")
+    }
+
     @Test func valuesAreExpandedASecondTime() async {
         // Upstream prints NAME[i]="value" and sources it back, so a
         // single-quoted $variable expands in dkms' own shell.

@@ -59,6 +59,18 @@ public struct ModuleConfig: Sendable {
         variables[kind.directive].value
     }
 
+    /// Why a module name or version cannot name a directory of the tree
+    /// (`.`, `..`, a `/`, bytes that are not UTF-8), or nil when it can.
+    public static func pathComponentProblem(_ value: String) -> String? {
+        if value == "." || value == ".." { return "may not be '.' or '..'" }
+        if value.contains("/") { return "may not contain '/'" }
+        if value.unicodeScalars.contains("\u{FFFD}") { return "is not valid UTF-8" }
+        return nil
+    }
+
+    /// The most module records a dkms.conf may describe (indices 0 to 65535).
+    public static let maximumRecords = 65_536
+
     /// The variables upstream accepts from dkms.conf, in its order.
     public static let variableNames: [String] = """
         PACKAGE_NAME PACKAGE_VERSION POST_ADD POST_BUILD POST_INSTALL POST_REMOVE PRE_BUILD \
@@ -107,12 +119,31 @@ public struct ModuleConfig: Sendable {
         if variables["PACKAGE_VERSION"].value.isEmpty {
             problems.append("dkms.conf: Error! No 'PACKAGE_VERSION' directive specified.")
         }
+        // Not in upstream: a name or version that is not one path
+        // component would make dkms write (and remove) elsewhere in the tree.
+        for name in ["PACKAGE_NAME", "PACKAGE_VERSION"] {
+            let value = variables[name].value
+            if variables.undecodable.contains(name) {
+                problems.append("dkms.conf: Error! '\(name)' is not valid UTF-8.")
+            } else if !value.isEmpty, let problem = pathComponentProblem(value) {
+                problems.append("dkms.conf: Error! '\(name)' \(problem).")
+            }
+        }
         let builtNames = variables["BUILT_MODULE_NAME"]
         let builtLocations = variables["BUILT_MODULE_LOCATION"]
         let destNames = variables["DEST_MODULE_NAME"]
         let destLocations = variables["DEST_MODULE_LOCATION"]
         let strips = variables["STRIP"]
-        let count = max(builtNames.maxIndex, builtLocations.maxIndex, destNames.maxIndex, destLocations.maxIndex) + 1
+        var count = max(builtNames.maxIndex, builtLocations.maxIndex, destNames.maxIndex, destLocations.maxIndex) + 1
+        if count > maximumRecords {
+            // Upstream walks every index up to the highest one, printing an
+            // error per missing record: for BUILT_MODULE_NAME[99999999999]
+            // that never ends. Refuse the file instead.
+            let name = ["BUILT_MODULE_NAME", "BUILT_MODULE_LOCATION", "DEST_MODULE_NAME", "DEST_MODULE_LOCATION"]
+                .max { variables[$0].maxIndex < variables[$1].maxIndex } ?? "BUILT_MODULE_NAME"
+            problems.append("dkms.conf: Error! Index \(count - 1) of '\(name)' is above the \(maximumRecords - 1) that dkms supports.")
+            count = 0
+        }
 
         var modules: [ModuleEntry] = []
         var firstStrip = ""
@@ -203,7 +234,9 @@ public struct ModuleConfig: Sendable {
         )
         var buildable = 0
         for index in 0..<count where config.isBuildable(moduleAt: index) { buildable += 1 }
-        if buildable == 0 && config.hasExclusiveDirectives { config.buildExcluded = true }
+        // Upstream notes the directives while checking each module: with
+        // no module at all nothing is excluded.
+        if buildable == 0 && count > 0 && config.hasExclusiveDirectives { config.buildExcluded = true }
         return (config, problems)
     }
 

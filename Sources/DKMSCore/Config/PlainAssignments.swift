@@ -3,9 +3,12 @@
 ///
 /// A file qualifies when every line is blank, a comment, or
 /// `NAME=value` / `NAME[N]=value` whose value is a bare word or a quoted
-/// string with no expansion, escape or command substitution in it. Any
-/// other line (a `$`, a backquote, an `if`, an array literal…) makes the
-/// caller fall back to bash.
+/// string with no expansion, escape, command substitution or glob in it,
+/// and whose index is a decimal number without a leading zero (bash reads
+/// `[010]` as octal and fails on `[08]`). Any other line (a `$`, a
+/// backquote, an `if`, an array literal, a blank before a carriage
+/// return…) makes the caller fall back to bash. ``readBack(_:)`` then
+/// gives what dkms' read-back turns a value into.
 public enum PlainAssignments {
     /// One assignment.
     public struct Assignment: Sendable, Equatable {
@@ -44,7 +47,8 @@ public enum PlainAssignments {
         if rest.first == "[" {
             rest = rest.dropFirst()
             let digits = rest.prefix(while: { $0.isASCII && $0.isNumber })
-            guard !digits.isEmpty, let value = Int(digits), digits.count < 9 else { return nil }
+            guard !digits.isEmpty, let value = Int(digits), digits.count < 9,
+                  digits == "0" || digits.first != "0" else { return nil }
             index = value
             rest = rest.dropFirst(digits.count)
             guard rest.first == "]" else { return nil }
@@ -70,6 +74,9 @@ public enum PlainAssignments {
                 // Upstream prints values inside double quotes and sources
                 // them again, so these would be expanded a second time.
                 if quoted.contains(where: { $0 == "$" || $0 == "`" || $0 == "\\" || $0 == "!" || $0 == "\"" }) { return nil }
+                // The read-back expands the value unquoted: a glob (or an
+                // extglob pattern) would be matched against files.
+                if quoted.contains(where: { $0 == "*" || $0 == "?" || $0 == "[" || $0 == "(" }) { return nil }
                 value += quoted
                 rest = rest[rest.index(after: end)...]
             } else if c == " " || c == "\t" {
@@ -87,9 +94,30 @@ public enum PlainAssignments {
         }
         // Only blanks, optionally followed by a comment, may follow.
         while let c = rest.first, c == " " || c == "\t" { rest = rest.dropFirst() }
-        if let c = rest.first, c != "#" && c != "\r" { return nil }
-        if rest.first == "\r" && rest.count > 1 { return nil }
+        // A carriage return after a blank is a command of its own.
+        if let c = rest.first, c != "#" { return nil }
         if value.hasPrefix("~") { return nil }
         return value
+    }
+
+    /// What dkms' read-back makes of an assigned value: one trailing
+    /// carriage return removed, then (as the unquoted expansion in
+    /// `eval echo` splits it with the default IFS and echo joins the
+    /// words) every run of blanks and newlines becomes one space.
+    public static func readBack(_ value: String) -> String {
+        var text = Substring(value)
+        if text.unicodeScalars.last == "\r" { text = Substring(String(text.unicodeScalars.dropLast())) }
+        var result = ""
+        var inBlanks = false
+        for scalar in text.unicodeScalars {
+            if scalar == " " || scalar == "\t" || scalar == "\n" {
+                if !inBlanks { result.unicodeScalars.append(" ") }
+                inBlanks = true
+            } else {
+                result.unicodeScalars.append(scalar)
+                inBlanks = false
+            }
+        }
+        return result
     }
 }

@@ -39,6 +39,9 @@ public struct ShellArray: Sendable, Equatable {
 public struct ShellVariables: Sendable, Equatable {
     /// The variables that were set, by name.
     public var arrays: [String: ShellArray]
+    /// The variables with a value that was not valid UTF-8 (its bytes
+    /// were replaced by U+FFFD).
+    public var undecodable: Set<String> = []
 
     /// Creates a variable set.
     public init(_ arrays: [String: ShellArray] = [:]) {

@@ -53,25 +53,51 @@ public struct ShellSourcer: Sendable {
     /// The bash program. `$__dkms_names` holds the whitelist; the result
     /// goes to file descriptor 3 as NUL-separated name, index, value.
     private static let program = #"""
+shopt -s extglob
 exec 3>&1 >/dev/null
+# bash names functions of a -c script "environment" in diagnostics; upstream's
+# read-back runs in its script, whose diagnostics name the script and the
+# read-back's lines (565 lists the indices, 566 prints one element).
+exec 4>&2 2> >(
+    while IFS= read -r __dkms_l || [[ $__dkms_l ]]; do
+        case $__dkms_l in
+            "environment: line $__dkms_at_indices: "*) __dkms_l="$0: line 565: ${__dkms_l#*: line +([0-9]): }" ;;
+            "environment: line $__dkms_at_element: "*) __dkms_l="$0: line 566: ${__dkms_l#*: line +([0-9]): }" ;;
+        esac
+        printf '%s\n' "$__dkms_l"
+    done >&4
+)
+__dkms_filter=$!
 __dkms_cr=$'\r'
+read -ra __dkms_list <<<"$__dkms_names"
 if [[ $__dkms_unset ]]; then
-    for __dkms_n in $__dkms_names; do unset "$__dkms_n"; done
+    for __dkms_n in "${__dkms_list[@]}"; do unset "$__dkms_n"; done
 fi
-__dkms_carry() {
-    local __dkms_n __dkms_i __dkms_d __dkms_v
-    for __dkms_n in $__dkms_names; do
-        eval "__dkms_idx=(\"\${!$__dkms_n[@]}\")"
-        for __dkms_i in "${__dkms_idx[@]}"; do
-            eval "__dkms_v=\${$__dkms_n[$__dkms_i]}"
-            printf '%s[%s]="%s"\n' "$__dkms_n" "$__dkms_i" "${__dkms_v%$__dkms_cr}"
+# Sources one file the way dkms 3.4.3 does: inside a function (so that
+# local, declare and readonly mean what they mean there), in a subshell
+# whose standard output is a temporary file, then prints each variable as
+# NAME[i]="value" with `eval echo` and its unquoted expansion (so values
+# are word-split with the file's IFS and their blanks collapsed), and
+# sources that file back into this shell.
+__dkms_read() {
+    local -r CR=$__dkms_cr
+    local __dkms_tmp
+    __dkms_tmp=$(mktemp) || return
+    (
+        exec >"$__dkms_tmp" 3>&-
+        . "$1" >/dev/null
+        local __dkms_v __dkms_k __dkms_d
+        for __dkms_v in "${__dkms_list[@]}"; do
+            for __dkms_k in $(eval echo \${!"${__dkms_v}"[@]}); do
+                eval echo '$__dkms_v[$__dkms_k]=\"${'"${__dkms_v}"'[$__dkms_k]%$CR}\"'
+            done
         done
-    done
-    if compgen -v DKMS_DIRECTIVE >/dev/null 2>&1; then
-        for __dkms_d in $(set | grep '^DKMS_DIRECTIVE' | cut -d = -f 2-3); do
-            printf '%s="%s"\n' "${__dkms_d%%=*}" "${__dkms_d#*=}"
+        for __dkms_d in $(set | grep ^DKMS_DIRECTIVE | cut -d = -f 2-3); do
+            echo "${__dkms_d%%=*}=\"${__dkms_d#*=}\""
         done
-    fi
+    )
+    . "$__dkms_tmp"
+    rm "$__dkms_tmp"
 }
 __dkms_deprecations() {
     local f=$1
@@ -89,18 +115,24 @@ __dkms_deprecations() {
     return 0
 }
 for __dkms_file in "$@"; do
-    __dkms_out=$( ( . "$__dkms_file" >/dev/null; __dkms_carry ) 3>&- )
-    eval "$__dkms_out"
+    # Called where set -e is ignored, as upstream calls it (in a || list).
+    __dkms_read "$__dkms_file" || true
     [[ $__dkms_warn ]] && __dkms_deprecations "$__dkms_file"
 done
-for __dkms_n in $__dkms_names; do
+for __dkms_n in "${__dkms_list[@]}"; do
     eval "__dkms_idx=(\"\${!$__dkms_n[@]}\")"
     for __dkms_i in "${__dkms_idx[@]}"; do
         eval "__dkms_v=\${$__dkms_n[$__dkms_i]}"
         printf '%s\0%s\0%s\0' "$__dkms_n" "$__dkms_i" "$__dkms_v" >&3
     done
 done
+exec 2>&4 4>&-
+wait "$__dkms_filter"
 """#
+
+    /// `$0` of the program: this executable's path, as bash names a script
+    /// by its path in diagnostics (`/usr/sbin/dkms: eval: line 566: …`).
+    static let programName: String = FileSystem.realPath("/proc/self/exe") ?? "dkms"
 
     /// Renders shell variable definitions (`name=([i]='v' …)`).
     public static func definitions(_ globals: [(name: String, value: ShellArray)]) -> String {
@@ -131,11 +163,17 @@ done
     func evaluatePlain(_ request: Request, console: (any Console)?) -> ShellVariables? {
         guard !request.environment.keys.contains(where: { $0.hasPrefix("DKMS_DIRECTIVE") }) else { return nil }
         var parsed: [[PlainAssignments.Assignment]] = []
+        let wanted = Set(request.names)
         for file in request.files {
-            guard let text = FileSystem.readText(file), let assignments = PlainAssignments.parse(text) else { return nil }
+            // Only valid UTF-8 without NUL bytes, and only assignments to
+            // the variables read back (an IFS= or PATH= changes how bash
+            // reads everything after it).
+            guard let bytes = FileSystem.readBytes(file), !bytes.contains(0),
+                  let text = String(validating: bytes, as: UTF8.self),
+                  let assignments = PlainAssignments.parse(text),
+                  assignments.allSatisfy({ wanted.contains($0.name) }) else { return nil }
             parsed.append(assignments)
         }
-        let wanted = Set(request.names)
         var variables = ShellVariables()
         if !request.unsetFirst {
             // The files see (and pass on) what the shell already has: its
@@ -149,10 +187,8 @@ done
             }
         }
         for (file, assignments) in zip(request.files, parsed) {
-            for assignment in assignments where wanted.contains(assignment.name) {
-                var value = assignment.value
-                if value.hasSuffix("\r") { value.removeLast() }
-                variables[assignment.name].elements[assignment.index] = value
+            for assignment in assignments {
+                variables[assignment.name].elements[assignment.index] = PlainAssignments.readBack(assignment.value)
             }
             if request.deprecationWarnings, let console {
                 for line in Self.deprecations(variables, file: file) { console.errorLine(line) }
@@ -183,9 +219,16 @@ done
         script += "__dkms_names=\(ShellText.quote(request.names.joined(separator: " ")))\n"
         script += "__dkms_unset=\(request.unsetFirst ? "1" : "")\n"
         script += "__dkms_warn=\(request.deprecationWarnings ? "1" : "")\n"
+        // The lines of the read-back in the whole script, for the
+        // diagnostics filter.
+        let prefixLines = script.split(separator: "\n", omittingEmptySubsequences: false).count + 2
+        let programLines = Self.program.split(separator: "\n", omittingEmptySubsequences: false)
+        let indicesLine = prefixLines + (programLines.firstIndex { $0.contains("for __dkms_k in $(eval") } ?? 0)
+        let elementLine = prefixLines + (programLines.firstIndex { $0.contains("eval echo '$__dkms_v[") } ?? 0)
+        script += "__dkms_at_indices=\(indicesLine)\n__dkms_at_element=\(elementLine)\n"
         script += Self.program
         let outcome = await runner.run(ProcessSpec(
-            Shell.bash, ["-c", script, "dkms"] + request.files,
+            Shell.bash, ["-c", script, Self.programName] + request.files,
             environment: request.environment, output: .capture, error: request.errorsShown ? .inherit : .discard
         ))
         return Self.parse(outcome.standardOutput)
@@ -194,13 +237,13 @@ done
     /// Parses the NUL-separated triples written by the program.
     static func parse(_ bytes: [UInt8]) -> ShellVariables {
         var variables = ShellVariables()
-        let fields = bytes.split(separator: 0, omittingEmptySubsequences: false).map {
-            String(decoding: $0, as: UTF8.self)
-        }
+        let raw = bytes.split(separator: 0, omittingEmptySubsequences: false)
+        let fields = raw.map { String(decoding: $0, as: UTF8.self) }
         var index = 0
         while index + 2 < fields.count {
             if let position = Int(fields[index + 1]) {
                 variables.arrays[fields[index], default: ShellArray()].elements[position] = fields[index + 2]
+                if String(validating: raw[index + 2], as: UTF8.self) == nil { variables.undecodable.insert(fields[index]) }
             }
             index += 3
         }

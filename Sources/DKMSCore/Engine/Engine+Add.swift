@@ -38,7 +38,10 @@ extension Engine {
 
     /// Upstream's `add_module` for `settings.module`/`settings.moduleVersion`
     /// (after loading a source tree or tarball given on the command line).
-    func addModule(kernel: String? = nil, arch: String? = nil) async throws(DKMSError) {
+    /// - Returns: the exit status of the post_add script (0 without one),
+    ///   which upstream's `add` exits with.
+    @discardableResult
+    func addModule(kernel: String? = nil, arch: String? = nil) async throws(DKMSError) -> Int32 {
         let kernel = kernel ?? firstKernel
         let arch = arch ?? firstArch
         if !settings.archive.isEmpty && settings.module.isEmpty && settings.moduleVersion.isEmpty {
@@ -59,12 +62,13 @@ extension Engine {
         guard FileSystem.isDirectory(sourceDirectory) else {
             throw DKMSError(2, "Could not find module source directory.", "Directory: \(sourceDirectory) does not exist.")
         }
+        try refuseUnsafeModuleNames(module: module, version: version)
         let config = try await readConfOrDie(
             kernel: kernel, arch: arch, module: module, version: version, file: sourceConf, strict: true)
         console.line("Creating symlink \(dkmsTree)/\(module)/\(version)/source -> \(sourceDirectory)")
         createVersionDirectory(module: module, version: version, source: sourceDirectory)
-        try await runScript(.postAdd, config.script(.postAdd), module: module, version: version,
-                            kernel: kernel, arch: arch)
+        return try await runScript(.postAdd, config.script(.postAdd), module: module, version: version,
+                                   kernel: kernel, arch: arch)
     }
 
     /// `maybe_add_module`.

@@ -82,6 +82,7 @@ extension Engine {
             version = settings.moduleVersion
             console.line()
         }
+        try refuseUnsafeModuleNames(module: module, version: version)
         let store = tree
         let sourceDir = store.sourceDirectory(module, version)
         let baseDir = store.builtDirectory(module, version, kernel, arch)

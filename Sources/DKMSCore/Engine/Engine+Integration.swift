@@ -44,8 +44,7 @@ extension Engine {
                 throw DKMSError(1, "You must be root to use this command with the --force option.")
             }
             guard try await loadTarball() else { return .exit(1) }
-            try await addModule()
-            return .exit(0)
+            return .exit(try await addModule())
         default:
             return .exit(0)
         }

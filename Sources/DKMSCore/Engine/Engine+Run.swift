@@ -32,6 +32,19 @@ extension Engine {
         }
     }
 
+    /// Not in upstream: refuses a module name or version that is not one
+    /// path component (`.`, `..`, with `/`, not UTF-8) before the tree is
+    /// written or deleted under it. Called where upstream's own checks have
+    /// passed and it would go on to touch the tree (its messages for the
+    /// harmless cases, such as a missing source directory, stay).
+    func refuseUnsafeModuleNames(module: String, version: String) throws(DKMSError) {
+        for (what, value) in [("module name", module), ("module version", version)] {
+            if let problem = ModuleConfig.pathComponentProblem(value) {
+                throw DKMSError(1, "Invalid \(what) '\(value)': \(problem).")
+            }
+        }
+    }
+
     /// Takes the tree lock (unless an ancestor dkms holds it) and finishes
     /// transactions an interrupted command left behind.
     func lockTree() async {
@@ -152,6 +165,7 @@ extension Engine {
         if !tree.isAdded(settings.module, settings.moduleVersion) {
             throw DKMSError(3, "The module/version combo: \(settings.module)/\(settings.moduleVersion) is not located in the DKMS tree.")
         }
+        try refuseUnsafeModuleNames(module: settings.module, version: settings.moduleVersion)
     }
 
     /// Runs the invocation: validation, kernel setup and the action.
@@ -198,7 +212,7 @@ extension Engine {
             var status: Int32 = 0
             switch action {
             case .add:
-                try await addModule()
+                status = try await addModule()
             case .build:
                 if await canBuildKernelsConcurrently() {
                     status = await buildForKernelsConcurrently(install: false)

@@ -74,9 +74,9 @@ extension Engine {
 
     /// Upstream's `load_tarball`: unpacks a dkms tarball (or any tarball
     /// holding a dkms.conf) and registers its source and prebuilt modules.
-    /// Members that would land outside the unpacking directory (absolute
-    /// names, `..`, escaping links) and special files are refused before
-    /// anything is written.
+    /// An archive with a member that could escape or surprise (see
+    /// ``ArchiveInspection``) is refused with exit 7 before anything is
+    /// written.
     /// - Returns: whether the caller should go on and add the module.
     @discardableResult
     func loadTarball() async throws(DKMSError) -> Bool {
@@ -89,12 +89,15 @@ extension Engine {
             }
             throw DKMSError(9, "Unable to install \(archive) using rpm.", "Check to ensure that your system can install .rpm files.")
         }
-        try await refuseHostileMembers(archive)
+        let listed = try await refuseHostileMembers(archive)
         guard let staging = FileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms.XXXXXX") else {
             throw DKMSError(1, "Unable to make temporary directory.")
         }
         defer { FileSystem.removeTree(staging) }
-        _ = await run("tar", ["-xaf", archive, "-C", staging, "--no-same-owner"])
+        let unpacked = await run("tar", ["-xaf", archive, "-C", staging, "--no-same-owner"])
+        if listed && unpacked.status != 0 {
+            throw DKMSError(7, "Refusing to load \(archive): tar cannot unpack it.", "\(archive) is not a valid DKMS tarball.")
+        }
 
         if !FileSystem.isDirectory(staging + "/dkms_main_tree") {
             let confs = FileSystem.findFiles(under: staging + "/") { $0 == "dkms.conf" }
@@ -161,85 +164,28 @@ extension Engine {
         return chosen != "dkms_binaries_only" || FileSystem.isDirectory("\(sourceTree)/\(module)-\(version)")
     }
 
-    /// Lists the archive and refuses members that could write outside the
-    /// directory it is unpacked into, or that are not files, directories
-    /// or links.
-    func refuseHostileMembers(_ archive: String) async throws(DKMSError) {
-        let listing = await run("tar", ["-tvaf", archive, "--quoting-style=c", "--numeric-owner"], output: .capture, error: .discard)
-        // An archive tar cannot read is left to the extraction, which
-        // reports it as upstream does.
-        guard listing.status == 0 else { return }
+    /// Lists the archive and refuses it unless every member is safe to
+    /// unpack: see ``ArchiveInspection``. An archive tar cannot list at all
+    /// is left to the extraction, which reports it as upstream does.
+    /// - Returns: whether tar listed the archive (then its extraction must
+    ///   succeed too).
+    @discardableResult
+    func refuseHostileMembers(_ archive: String) async throws(DKMSError) -> Bool {
+        let listing = await run("tar", ["-tvaf", archive, "-P", "--quoting-style=c", "--numeric-owner"],
+                                output: .capture, error: .discard)
+        var inspection = ArchiveInspection()
+        var listed = 0
         for line in listing.outputText.split(separator: "\n") {
             guard let member = TarListing.parse(String(line)) else { continue }
-            if let problem = member.hazard {
-                throw DKMSError(7, "Refusing to load \(archive): member '\(member.name)' \(problem).",
-                                "\(archive) is not a valid DKMS tarball.")
+            listed += 1
+            if let problem = inspection.admit(member) {
+                throw DKMSError(7, "Refusing to load \(archive): \(problem).", "\(archive) is not a valid DKMS tarball.")
             }
         }
-    }
-}
-
-/// One line of `tar -tv --quoting-style=c`.
-struct TarListing: Equatable {
-    /// The type letter (`-`, `d`, `l`, `h`, `c`, `b`, `p`, …).
-    var type: Character
-    /// The member name.
-    var name: String
-    /// The link target of a symlink or hard link.
-    var target: String?
-
-    /// Parses a listing line; nil when it has no quoted name.
-    static func parse(_ line: String) -> TarListing? {
-        guard let type = line.first else { return nil }
-        var strings: [String] = []
-        var index = line.startIndex
-        while let open = line[index...].firstIndex(of: "\"") {
-            var value = ""
-            var cursor = line.index(after: open)
-            var closed = false
-            while cursor < line.endIndex {
-                let c = line[cursor]
-                if c == "\\" {
-                    let next = line.index(after: cursor)
-                    guard next < line.endIndex else { break }
-                    value.append("\\")
-                    value.append(line[next])
-                    cursor = line.index(after: next)
-                    continue
-                }
-                if c == "\"" { closed = true; break }
-                value.append(c)
-                cursor = line.index(after: cursor)
-            }
-            guard closed else { break }
-            strings.append(ShellText.echoEscapes(value))
-            index = line.index(after: cursor)
+        if listing.status != 0 && listed > 0 {
+            throw DKMSError(7, "Refusing to load \(archive): tar cannot read it completely.",
+                            "\(archive) is not a valid DKMS tarball.")
         }
-        guard let name = strings.first else { return nil }
-        return TarListing(type: type, name: name, target: strings.count > 1 ? strings[1] : nil)
-    }
-
-    /// Why the member is refused, or nil when it is safe.
-    var hazard: String? {
-        if !"-dlh".contains(type) { return "is a device node or special file" }
-        if Self.escapes(name) { return "lies outside the archive root" }
-        if type == "h", let target, Self.escapes(target) { return "links outside the archive root" }
-        if type == "l", let target {
-            if target.hasPrefix("/") { return "is a symlink to an absolute path" }
-            let directory = name.split(separator: "/").dropLast().joined(separator: "/")
-            if Self.escapes(directory.isEmpty ? target : directory + "/" + target) { return "is a symlink that leaves the archive root" }
-        }
-        return nil
-    }
-
-    /// Whether a relative path is absolute or climbs above its root.
-    static func escapes(_ path: String) -> Bool {
-        if path.hasPrefix("/") { return true }
-        var depth = 0
-        for component in path.split(separator: "/") {
-            if component == ".." { depth -= 1 } else if component != "." { depth += 1 }
-            if depth < 0 { return true }
-        }
-        return false
+        return listed > 0
     }
 }

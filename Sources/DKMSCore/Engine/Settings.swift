@@ -111,8 +111,11 @@ public struct Settings: Sendable {
     /// Creates settings with upstream's defaults.
     public init() {}
 
+    /// `--kernelsourcedir` was given on the command line (even empty:
+    /// upstream then looks for the headers at `/include` and exits 21).
+    public var kernelSourceDirGiven = false
     /// `kernelsourcedir` was given on the command line.
-    public var kernelSourceDirFromCommandLine: Bool { !kernelSourceDir.isEmpty }
+    public var kernelSourceDirFromCommandLine: Bool { kernelSourceDirGiven || !kernelSourceDir.isEmpty }
     /// `--config` was given on the command line.
     public var kernelConfigFromCommandLine: Bool { !kernelConfig.isEmpty }
 

@@ -80,7 +80,8 @@ public enum FileSystem {
         return parent == "/" ? "/" + base : parent + "/" + base
     }
 
-    private static func realPath(_ path: String) -> String? {
+    /// `realpath(3)` of a path, or nil when it cannot be resolved.
+    static func realPath(_ path: String) -> String? {
         guard let pointer = realpath(path, nil) else { return nil }
         defer { free(pointer) }
         return String(cString: pointer)
