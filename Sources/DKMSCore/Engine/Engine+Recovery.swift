@@ -24,6 +24,12 @@ extension Engine {
                 if steps.count > 1, FileSystem.canonicalPath(link) == tree.builtDirectory(module, version, kernel, arch) {
                     FileSystem.removeFile(link)
                 }
+                // An uninstall leaves no original_module/K/A behind (status
+                // would say "Original modules exist"): what the plan restored
+                // is gone from there; anything it could not restore stays.
+                if steps.count > 1 {
+                    FileSystem.deleteEmptyDirectories(under: "\(dkmsTree)/\(module)/original_module")
+                }
                 console.errorLine("dkms: completed an interrupted uninstall of \(module)/\(version) for kernel \(kernel) (\(arch))")
             }
             FileSystem.removeTree(path + ".d")
