@@ -82,6 +82,8 @@ extension Engine {
         }
 
         let entry = journal.begin("install", module: module, version: version, kernel: kernel, arch: arch)
+        let savedIndex = moduleIndex
+        moduleIndex = KernelModuleIndex(root: libTree)
         do throws(DKMSError) {
             var anyInstalled = false
             for index in buildable {
@@ -105,6 +107,7 @@ extension Engine {
                         let fileName = FileSystem.split(candidate).name
                         entry.record("archived", candidate, "\(backupDir)/\(fileName)")
                         FileSystem.move(candidate, to: "\(backupDir)/\(fileName)")
+                        moduleIndex?.removed(candidate)
                         FileSystem.writeText(candidate + "\n", to: "\(backupDir)/\(fileName).origin")
                         break
                     }
@@ -118,12 +121,14 @@ extension Engine {
                     let saved = entry.stashPath()
                     entry.record("saved", destination, saved)
                     FileSystem.move(destination, to: saved)
+                    moduleIndex?.removed(destination)
                 }
                 entry.record("copied", destination)
                 let copied = settings.symlinkModules
                     ? FileSystem.symlink(target: source, at: destination)
                     : FileSystem.copyFileAtomically(from: source, to: destination)
                 if !copied { throw DKMSError(6, "Copying '\(source)' failed") }
+                if !settings.symlinkModules { moduleIndex?.added(destination) }
                 anyInstalled = true
             }
             if !config.modules.isEmpty && !anyInstalled {
@@ -131,7 +136,9 @@ extension Engine {
             }
             entry.record("link", activeLink, FileSystem.readLink(activeLink) ?? "")
             FileSystem.replaceSymlink(at: activeLink, target: "\(version)/\(kernel)/\(arch)")
+            moduleIndex = savedIndex
         } catch {
+            moduleIndex = savedIndex
             undoInstallSteps(Journal.steps(of: entry.path))
             journal.commit(entry)
             throw error

@@ -56,12 +56,13 @@ extension Engine {
             // command killed half way is completed by the next one.
             var locations: [String?] = []
             var plan: [[String]] = []
+            var listings = InstalledFileListings()
             for index in config.modules.indices {
                 let name = config.modules[index].destName
                 let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch)
                 locations.append(location)
                 if let location {
-                    for file in FileSystem.entries(of: kernelDir + location) where file.hasPrefix(name + ".ko") {
+                    for file in listings.files(in: kernelDir + location, named: name) {
                         plan.append(["delete", "\(kernelDir)\(location)/\(file)"])
                     }
                 }
@@ -79,7 +80,7 @@ extension Engine {
                 if let location = locations[index] {
                     console.line("Deleting \(kernelDir)\(location)/\(name)\(moduleSuffix)")
                     let dir = kernelDir + location
-                    for file in FileSystem.entries(of: dir) where file.hasPrefix(name + ".ko") {
+                    for file in listings.files(in: dir, named: name) {
                         FileSystem.removeFile("\(dir)/\(file)")
                     }
                     removeEmptyParents(of: location, in: kernelDir)
@@ -177,5 +178,33 @@ extension Engine {
             return
         }
         unbuildDirectory(module: module, version: version, kernel: kernel, arch: arch)
+    }
+}
+
+/// The files of install directories, each directory listed once, by the
+/// module name they belong to (`NAME.ko`, `NAME.ko.xz`...: every name that
+/// starts with `NAME.ko`). An uninstall of a package of hundreds of modules
+/// that share `/extra` would otherwise list that directory for every module.
+struct InstalledFileListings {
+    private var byDirectory: [String: [String: [String]]] = [:]
+
+    /// The entries of `directory` whose name starts with `name.ko`, in
+    /// directory order.
+    mutating func files(in directory: String, named name: String) -> [String] {
+        if byDirectory[directory] == nil {
+            var byModule: [String: [String]] = [:]
+            for file in FileSystem.entries(of: directory) {
+                // Every prefix that ends right before a ".ko" is a module name this file belongs to.
+                var index = file.startIndex
+                while index < file.endIndex {
+                    if file[index...].hasPrefix(".ko") {
+                        byModule[String(file[..<index]), default: []].append(file)
+                    }
+                    index = file.index(after: index)
+                }
+            }
+            byDirectory[directory] = byModule
+        }
+        return byDirectory[directory]?[name] ?? []
     }
 }
