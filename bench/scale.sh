@@ -9,11 +9,14 @@
 # Environment:
 #   SCALE_SIZES     module counts (default "100 300 600")
 #   SCALE_KERNELS   kernels for the status measurement (default 6)
+#   SCALE_KERNEL_MODULES  files the fake kernel's own module tree holds (default 4000, about
+#                   a Debian kernel's; names that never clash with the package's)
 #   SCALE_CAP       seconds after which an upstream run is stopped and reported as
 #                   "over N s" (default 120)
 #   UPSTREAM_DKMS   upstream's script (/opt/upstream-dkms/bin/dkms)
 #   SCALE_KEEP      keep the trees of the last N in this directory (for profiling)
 #   SCALE_OURS_ONLY=1  time only our binary (quick iterations)
+#   SCALE_BASELINE  another swift-dkms binary (an older commit) timed beside ours, as "before"
 #
 # Method: private trees and the fake kbuild of tests/faults/lib.sh (each module a small
 # ELF object with a .modinfo section). For each N, our binary adds and builds package
@@ -73,6 +76,10 @@ for n in $sizes; do
     K=6.1.0-scale
     FX_KVER=$K
     fx_fake_kernel "$K" 0
+    for ((i = 0; i < ${SCALE_KERNEL_MODULES:-4000}; i++)); do
+        ((i % 100)) || mkdir -p "$FX_ROOT/i/$K/kernel/drivers/d$((i / 100))"
+        echo x >"$FX_ROOT/i/$K/kernel/drivers/d$((i / 100))/kmod$i.ko"
+    done
     names=(); for ((i = 1; i <= n; i++)); do names+=("$(printf 'big%04d' "$i")"); done
     fx_module big 1.0 0 "${names[@]}"
     must add "$FX_ROOT/pk/big-1.0"
@@ -80,9 +87,9 @@ for n in $sizes; do
     snapshot built
     must install big/1.0 -k "$K"
     snapshot installed
-    for who in ours ${SCALE_OURS_ONLY:+_}upstream; do
+    for who in ours ${SCALE_BASELINE:+baseline} ${SCALE_OURS_ONLY:+_}upstream; do
         [[ $who == _* ]] && { R[upstream,install,$n]=-; R[upstream,uninstall,$n]=-; R[upstream,remove,$n]=-; R[upstream,status,$n]=-; continue; }
-        if [[ $who == ours ]]; then bin=$ours limit=3600; else bin=$upstream limit=$cap; fi
+        case $who in ours) bin=$ours limit=3600 ;; baseline) bin=$SCALE_BASELINE limit=3600 ;; *) bin=$upstream limit=$cap ;; esac
         restore built
         timed "$bin" "$limit" install big/1.0 -k "$K"; R[$who,install,$n]=$took
         echo "   $who install: ${R[$who,install,$n]} (exit $rc)" >&2
@@ -98,12 +105,13 @@ for n in $sizes; do
     for ((k = 2; k <= kernels; k++)); do
         kk=6.1.0-scale$k
         mkdir -p "$FX_ROOT/i/$kk"
+        cp -a "$FX_ROOT/i/$K/kernel" "$FX_ROOT/i/$kk/"
         cp -a "$FX_ROOT/d/big/1.0/$K" "$FX_ROOT/d/big/1.0/$kk"
         must install big/1.0 -k "$kk"
     done
-    for who in ours ${SCALE_OURS_ONLY:+_}upstream; do
+    for who in ours ${SCALE_BASELINE:+baseline} ${SCALE_OURS_ONLY:+_}upstream; do
         [[ $who == _* ]] && { R[upstream,install,$n]=-; R[upstream,uninstall,$n]=-; R[upstream,remove,$n]=-; R[upstream,status,$n]=-; continue; }
-        if [[ $who == ours ]]; then bin=$ours limit=3600; else bin=$upstream limit=$cap; fi
+        case $who in ours) bin=$ours limit=3600 ;; baseline) bin=$SCALE_BASELINE limit=3600 ;; *) bin=$upstream limit=$cap ;; esac
         timed "$bin" "$limit" status; R[$who,status,$n]=$took
         cp "$work/last.out" "$work/status.$who"
         echo "   $who status ($n x $kernels): ${R[$who,status,$n]} (exit $rc)" >&2
@@ -126,10 +134,11 @@ growth() { # value first_value
 echo
 echo "One package of N modules (fake kbuild), one kernel; status over N modules x $kernels kernels."
 echo "ours: $ours; upstream: $upstream (capped at $cap s)"
-printf '%-10s %6s %14s %14s %10s %10s\n' command N upstream swift-dkms "ours/N=$first" "N/$first"
+[[ ${SCALE_BASELINE:-} ]] && echo "before: $SCALE_BASELINE"
+printf '%-10s %6s %14s %14s %14s %10s %10s\n' command N upstream before swift-dkms "ours/N=$first" "N/$first"
 for cmd in install uninstall remove status; do
     for n in $sizes; do
-        printf '%-10s %6s %14s %14s %10s %10s\n' "$cmd" "$n" "${R[upstream,$cmd,$n]}" "${R[ours,$cmd,$n]}" \
+        printf '%-10s %6s %14s %14s %14s %10s %10s\n' "$cmd" "$n" "${R[upstream,$cmd,$n]}" "${R[baseline,$cmd,$n]:--}" "${R[ours,$cmd,$n]}" \
             "$(growth "${R[ours,$cmd,$n]}" "${R[ours,$cmd,$first]}")" "$(awk -v a="$n" -v b="$first" 'BEGIN { printf "%.1fx", a / b }')"
     done
 done

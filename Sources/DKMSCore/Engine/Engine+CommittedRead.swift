@@ -74,7 +74,7 @@ extension Engine {
                     before = readGeneration()
                     note = nil
                 case .busy(let pid):
-                    note = "dkms: a change by process \(pid) is in progress; showing the state before it"
+                    note = "dkms: a change by process \(pid) is in progress; showing the last committed state"
                 case .unavailable:
                     note = "dkms: \(dkmsTree)/.journal holds an interrupted change (run dkms as root to settle it); showing the state it leaves"
                 }

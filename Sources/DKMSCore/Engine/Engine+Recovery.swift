@@ -5,7 +5,9 @@ extension Engine {
     /// is rolled back, an uninstall is completed. Runs before every command
     /// that changes the trees, under the tree lock.
     func recoverInterruptedTransactions() async {
-        for path in journal.pending() {
+        let pending = journal.pending()
+        defer { if !pending.isEmpty { FileSystem.removeDirectory(journal.directory) } }
+        for path in pending {
             let steps = Journal.steps(of: path)
             guard let begin = steps.first, begin.count >= 6, begin[0] == "begin" else {
                 FileSystem.removeTree(path + ".d")
