@@ -84,7 +84,9 @@ extension Engine {
                     FileSystem.makeDirectories(FileSystem.split(step[2]).directory)
                     FileSystem.move(step[1], to: step[2])
                 }
-                FileSystem.removeFile(step[1] + ".origin")
+                // A restore that failed (no room) keeps its archived copy and
+                // where it belongs: the original is never lost.
+                if !FileSystem.existsNoFollow(step[1]) { FileSystem.removeFile(step[1] + ".origin") }
             case ("unlink", 2):
                 FileSystem.removeFile(step[1])
             default:

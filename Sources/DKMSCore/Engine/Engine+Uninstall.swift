@@ -72,8 +72,14 @@ extension Engine {
                 }
             }
             plan.append(["unlink", activeLink])
+            try preflightUninstall(plan, module: module, version: version)
             let uninstallEntry = journal.begin("uninstall", module: module, version: version, kernel: kernel, arch: arch)
             uninstallEntry.recordAll(plan)
+            if uninstallEntry.failure != nil {
+                // Nothing done yet: drop the entry (or what of it was written).
+                journal.commit(uninstallEntry)
+                try requireJournaled(uninstallEntry)
+            }
             entry = uninstallEntry
             for index in config.modules.indices {
                 let name = config.modules[index].destName
@@ -88,7 +94,11 @@ extension Engine {
                     console.line("Module \(name)\(moduleSuffix) was not found within \(installTree)/\(kernel)/")
                 }
                 if FileSystem.isDirectory(backupDir) {
-                    restoreOriginals(named: name, from: backupDir, kernel: kernel)
+                    if let failed = restoreOriginals(named: name, from: backupDir, kernel: kernel) {
+                        // The journal keeps the plan: the next command finishes it.
+                        throw DKMSError(6, "Restoring the original module \(failed) failed.",
+                                        "The archived copy is kept in \(backupDir); the next dkms command retries.")
+                    }
                     FileSystem.deleteEmptyDirectories(under: FileSystem.split(backupDir).directory)
                 }
                 let legacy = compressedOrUncompressed(backupDir, name)
@@ -96,6 +106,7 @@ extension Engine {
                     console.line("Restoring archived original module")
                     let target = "\(installTree)/\(kernel)\(config.modules[index].declaredDestLocation)/"
                     uninstallEntry.record("restore", legacy, target + FileSystem.split(legacy).name)
+                    try requireJournaled(uninstallEntry)
                     FileSystem.makeDirectories(target)
                     FileSystem.move(legacy, to: target + FileSystem.split(legacy).name)
                 }
@@ -148,17 +159,25 @@ extension Engine {
     }
 
     /// Puts archived originals back where their `.origin` file says.
-    func restoreOriginals(named name: String, from backupDir: String, kernel: String) {
+    /// - Returns: the first original that could not be put back (its archived
+    ///   copy and `.origin` are kept), or nil.
+    @discardableResult
+    func restoreOriginals(named name: String, from backupDir: String, kernel: String) -> String? {
+        var failed: String?
         for (archived, location) in archivedOriginals(named: name, in: backupDir, kernel: kernel) {
             if location.hasPrefix("\(installTree)/\(kernel)/") {
                 console.line("Restoring archived original module \(location)")
                 FileSystem.makeDirectories(FileSystem.split(location).directory)
-                FileSystem.move(archived, to: location)
+                guard FileSystem.move(archived, to: location) else {
+                    if failed == nil { failed = location }
+                    continue
+                }
                 FileSystem.removeFile(archived + ".origin")
             } else {
                 console.warning("Bad original location '\(location)' in \(archived).origin")
             }
         }
+        return failed
     }
 
     /// Upstream's `do_unbuild`: deletes `m/v/K/A`, and `m/v/K` when it
