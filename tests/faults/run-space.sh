@@ -39,8 +39,8 @@ WORK=$(mktemp -d "${FAULT_WORKDIR:-/tmp}/dkms-space.XXXXXX")
 cp -- "$FX_DKMS" "$WORK/dkms" && chmod +x "$WORK/dkms" && FX_DKMS=$WORK/dkms
 ROOT=$WORK/root
 cleanup() {
-    mountpoint -q "$ROOT/i" && umount "$ROOT/i"
-    mountpoint -q "$ROOT/d" && umount "$ROOT/d"
+    mountpoint -q "$ROOT/i" && { umount "$ROOT/i" || umount -l "$ROOT/i"; }
+    mountpoint -q "$ROOT/d" && { umount "$ROOT/d" || umount -l "$ROOT/d"; }
     [[ ${FAULT_KEEP:-0} == 1 ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -207,7 +207,7 @@ else
     failed=$((failed + 1)); echo "install, I/KVER vanished: exit $rc: FAILED ($(head -3 "$WORK/cmd.out" | tr '\n' ' '))"
 fi
 rm -rf "$WORK/kdir"
-umount "$ROOT/i"
+umount "$ROOT/i" || umount -l "$ROOT/i"
 
 # --- dkms tree on tmpfs -----------------------------------------------------------------
 restore added
@@ -226,7 +226,7 @@ done
 heal() { mount -o remount,rw "$ROOT/d"; }
 restore added; mount -o remount,ro "$ROOT/d"
 run_case "build, D read-only" built build hello/1.0 -k "$K"
-umount "$ROOT/d"
+umount "$ROOT/d" || umount -l "$ROOT/d"
 
 echo "$cases cases, $failed failed"
 ((failed == 0))
