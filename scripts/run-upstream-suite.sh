@@ -38,16 +38,23 @@ unshare -m --propagation private bash -s "$work" "$kernel" "$suite" "$@" <<'EOF'
 set -euo pipefail
 work=$1 kernel=$2 suite=$3
 shift 3
-for dir in /etc /var/lib/dkms /usr/src /lib/modules; do
+# /etc is a snapshot (other processes may change the machine's /etc while the
+# suite runs); the dkms tree starts empty; the others see the machine's files.
+cp -a /etc "$work/etc-snapshot"
+mkdir -p /var/lib/dkms "$work/dkms-tree"
+mount --bind "$work/dkms-tree" /var/lib/dkms
+for dir in /etc /usr/src /lib/modules; do
     name=${dir//\//_}
-    mkdir -p "$dir" "$work/$name/upper" "$work/$name/work"
-    mount -t overlay overlay -o "lowerdir=$dir,upperdir=$work/$name/upper,workdir=$work/$name/work" "$dir"
+    lower=$dir
+    [[ $dir = /etc ]] && lower=$work/etc-snapshot
+    mkdir -p "$work/$name/upper" "$work/$name/work"
+    mount -t overlay overlay -o "lowerdir=$lower,upperdir=$work/$name/upper,workdir=$work/$name/work" "$dir"
 done
 if [[ -d $work/image/root/lib/modules/$kernel ]]; then
     cp -a "$work/image/root/lib/modules/$kernel/." "/lib/modules/$kernel/"
 fi
 # The suite expects empty trees of its own.
-rm -rf /var/lib/dkms/* /lib/modules/"$kernel"/updates /etc/dkms/framework.conf.d/*
+rm -rf /lib/modules/"$kernel"/updates /etc/dkms/framework.conf.d/*
 mkdir -p /etc/dkms/framework.conf.d
 for setting in ${UPSTREAM_SUITE_FRAMEWORK:-}; do echo "$setting" >>/etc/dkms/framework.conf.d/zz-suite.conf; done
 cd "$(dirname "$suite")"

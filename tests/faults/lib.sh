@@ -197,3 +197,27 @@ fx_check() {
 
 # fx_status_has STATUS_FILE REGEX
 fx_status_has() { grep -Eq "$2" "$1"; }
+
+# fx_status_from_json JSON_FILE: the `dkms status` text lines a `status --json` document
+# stands for (upstream's suffixes from its flags), for comparing the two outputs.
+fx_status_from_json() {
+    jq -r '.entries[] | if .kernel == null then "\(.module)/\(.version): \(.state)" else
+        "\(.module)/\(.version), \(.kernel), \(.arch): \(.state)"
+        + (if .flags.original_modules then " (Original modules exist)" else "" end)
+        + (if .flags.missing then " (Built modules are missing in the kernel modules folder)"
+           elif .flags.differences then " (Differences between built and installed modules)" else "" end) end' "$1"
+}
+
+# fx_reader_check STATUS_FILE: fx_check of the status a reader saw, each problem renamed
+# r-CLASS, and any remark (Differences, missing modules) counted as [r-remark]: a status
+# right after a crash must show a state a writer committed (or recovery will leave).
+fx_reader_check() {
+    local l c
+    while IFS= read -r l; do
+        case $l in
+            "(note) status remark: "*) echo "[r-remark] ${l#"(note) status remark: "}" ;;
+            \(note\)*) ;;
+            \[*) c=${l%%]*}; echo "[r-${c#[}]${l#*]}" ;;
+        esac
+    done < <(fx_check "$1")
+}

@@ -11,13 +11,21 @@
 #
 # Trial t runs, in rotation, one of
 #   add PATH | build | install (prebuilt, or from added, alternately) | uninstall | remove --all
+#   | autoinstall -k KVER (hello and dummy added) | kernel_postinst -k KVER (hello built, dummy
+#   added): the kernel hook of several modules, each of which must end installed or not
 # in its own process group and SIGKILLs the group after a delay drawn uniformly in
 # 0..duration, duration being the longest of 3 measured uninterrupted runs of that command.
 # Then the "next command":
-#   - `dkms status`;
+#   - `dkms status` and `dkms status --json` (if the binary has it), alternately one first:
+#     the reader check. The first read must show a committed state: fx_check of it (classes
+#     renamed r-CLASS: an installed .ko without `installed`, an `installed` module without its
+#     .ko...), any Differences/missing remark counts ([r-remark]), the two forms must agree
+#     ([r-json]) and, with a recovering binary, the status after the recovering command must
+#     be the same bytes ([r-changed]: status showed a state the next write did not leave);
 #   - if the binary has `dkms fsck` (a usage text or "Unknown action" means it has not), a
 #     mutating command that must first recover whatever the killed one left: alternately
-#     `dkms fsck` and `dkms uninstall dummy/1.0 -k KVER` (dummy is not installed: a no-op),
+#     `dkms fsck` and `dkms uninstall dummy/1.0 -k KVER` (dummy is not installed: a no-op;
+#     after the kernel-hook commands, which may install dummy, always fsck),
 #     then `dkms status` again. Without fsck (upstream) nothing else runs.
 # and the checks of lib.sh fx_check on the last status and the trees:
 #   (a) status lines parse, nothing broken; (b) every file of every installed module is in
@@ -114,9 +122,18 @@ else
     echo "dkms fsck: supported (exit $fsck_rc on a clean tree); next command: status, then fsck or uninstall of dummy, then status" | tee -a "$LOG"
 fi
 
+if fx_dkms status --json 2>/dev/null | jq -e .entries >/dev/null 2>&1; then
+    JSON=1
+    echo "dkms status --json: supported; the first read after each kill is status or status --json, alternately" | tee -a "$LOG"
+else
+    JSON=0
+    echo "dkms status --json: not supported; the first read after each kill is status" | tee -a "$LOG"
+fi
+
 # --- the commands and their durations -----------------------------------------------------
-VARIANTS=(add build install install-from-added uninstall remove)
-declare -A VSTATE=([add]=s0 [build]=s1 [install]=s2 [install-from-added]=s1 [uninstall]=s3 [remove]=s3)
+VARIANTS=(add build install install-from-added uninstall remove autoinstall kernel_postinst)
+declare -A VSTATE=([add]=s0 [build]=s1 [install]=s2 [install-from-added]=s1 [uninstall]=s3 [remove]=s3
+    [autoinstall]=s1 [kernel_postinst]=s2)
 vargs() {
     case $1 in
         add) echo "add $ROOT/pk/hello-1.0" ;;
@@ -124,6 +141,8 @@ vargs() {
         install | install-from-added) echo "install hello/1.0 -k $K" ;;
         uninstall) echo "uninstall hello/1.0 -k $K" ;;
         remove) echo "remove hello/1.0 --all" ;;
+        autoinstall) echo "autoinstall -k $K" ;;
+        kernel_postinst) echo "kernel_postinst -k $K" ;;
     esac
 }
 declare -A DUR=()
@@ -149,10 +168,10 @@ rand_us() { echo $((((RANDOM << 30) | (RANDOM << 15) | RANDOM) % ($1 + 1))); }
 
 for ((t = 0; t < TRIALS; t++)); do
     if (($(elapsed_s) >= LIMIT)); then stopped=1; break; fi
-    case $((t % 5)) in
+    case $((t % 7)) in
         0) v=add ;; 1) v=build ;;
-        2) if (((t / 5) % 2)); then v=install-from-added; else v=install; fi ;;
-        3) v=uninstall ;; 4) v=remove ;;
+        2) if (((t / 7) % 2)); then v=install-from-added; else v=install; fi ;;
+        3) v=uninstall ;; 4) v=remove ;; 5) v=autoinstall ;; 6) v=kernel_postinst ;;
     esac
     restore "${VSTATE[$v]}"
     TD=$WORK/trial-$t
@@ -173,28 +192,52 @@ for ((t = 0; t < TRIALS; t++)); do
 
     reasons=()
     add_reason() { reasons+=("$1"); }
-    fx_dkms status >"$TD/status1" 2>"$TD/status1.err"; src=$?
+    final=$TD/status1 strict=0
+    # reader check: the very first read after the kill (text or JSON, alternately) shows a
+    # committed state; the other form, read next, says the same
+    if ((JSON)); then
+        if (((t / 2) % 2)); then
+            fx_dkms status --json >"$TD/status1.json" 2>"$TD/status1.json.err"
+            fx_status_from_json "$TD/status1.json" >"$TD/status1.json.txt"
+            first=$TD/status1.json.txt
+            fx_dkms status >"$TD/status1" 2>"$TD/status1.err"; src=$?
+        else
+            first=$TD/status1
+            fx_dkms status >"$TD/status1" 2>"$TD/status1.err"; src=$?
+            fx_dkms status --json >"$TD/status1.json" 2>"$TD/status1.json.err"
+            fx_status_from_json "$TD/status1.json" >"$TD/status1.json.txt"
+        fi
+        cmp -s "$TD/status1" "$TD/status1.json.txt" ||
+            add_reason "[r-json] status and status --json right after the kill disagree: $(diff "$TD/status1" "$TD/status1.json.txt" | grep '^[<>]' | head -2 | tr '\n' ' ')"
+    else
+        first=$TD/status1
+        fx_dkms status >"$TD/status1" 2>"$TD/status1.err"; src=$?
+    fi
     ((src == 124 || src == 137)) && add_reason "[x-hang] status did not finish within ${FX_TIMEOUT:-120}s"
     ((src != 0 && src != 124 && src != 137)) && add_reason "[a-status-rc] status exited $src: $(head -2 "$TD/status1.err" | tr '\n' ' ')"
-    final=$TD/status1 strict=0
+    while IFS= read -r l; do add_reason "$l (first status after the kill)"; done < <(fx_reader_check "$first")
     if ((RECOVERS)); then
-        # status right after the kill must parse and show nothing broken
-        while IFS= read -r l; do
-            [[ $l == \[a-* ]] && add_reason "${l/\]/] (status before recovery)}"
-        done < <(fx_check "$TD/status1")
-        if ((t % 2)); then next=(fsck) strict=3; else next=(uninstall dummy/1.0 -k "$K") strict=1; fi
+        if [[ $v == autoinstall* || $v == kernel_postinst* ]]; then next=(fsck) strict=3
+        elif ((t % 2)); then next=(fsck) strict=3; else next=(uninstall dummy/1.0 -k "$K") strict=1; fi
         fx_dkms "${next[@]}" >"$TD/next.out" 2>&1; nrc=$?
         echo "${next[*]}" >"$TD/next.cmd"
         if ((nrc == 124 || nrc == 137)); then add_reason "[x-hang] dkms ${next[*]} did not finish (lock never released?)"
         elif ((nrc != 0)); then add_reason "[f-recover] dkms ${next[*]} exited $nrc: $(tail -2 "$TD/next.out" | tr '\n' ' ')"; fi
         fx_dkms status >"$TD/status2" 2>"$TD/status2.err"
         final=$TD/status2
+        # what the reader saw is what the next write left
+        cmp -s "$first" "$final" ||
+            add_reason "[r-changed] status after the recovering command differs from the first status: $(diff "$first" "$final" | grep '^[<>]' | head -2 | tr '\n' ' ')"
     fi
     while IFS= read -r l; do
         case $l in \(note\)*) echo "trial $t: $l" >>"$LOG" ;; *) add_reason "$l" ;; esac
     done < <(fx_check "$final" "$strict")
     grep -qx "other/1.0, $K, $A: installed" "$final" || add_reason "[x-bystander] other/1.0 no longer installed"
-    grep -qx "dummy/1.0: added" "$final" || add_reason "[x-bystander] dummy/1.0 no longer added"
+    if [[ $v == autoinstall* || $v == kernel_postinst* ]]; then
+        grep -Eqx "dummy/1.0(: added|, $K, $A: (built|installed))" "$final" || add_reason "[x-bystander] dummy/1.0 neither added, built nor installed"
+    else
+        grep -qx "dummy/1.0: added" "$final" || add_reason "[x-bystander] dummy/1.0 no longer added"
+    fi
     hello_listed=0; grep -q '^hello/1.0[,:]' "$final" && hello_listed=1
     hello_state=$(grep -m1 '^hello/1.0[,:]' "$final" | sed 's/.*: //'); hello_state=${hello_state:-absent}
 

@@ -81,8 +81,13 @@ extension Engine {
             throw DKMSError(101, "pre_install failed, aborting install.", "You may override by specifying --force.")
         }
 
+        try preflightInstall(destinations: buildable.map { libTree + config.modules[$0].destLocation } + [FileSystem.split(activeLink).directory],
+                             module: module, version: version)
         let entry = journal.begin("install", module: module, version: version, kernel: kernel, arch: arch)
+        let savedIndex = moduleIndex
+        moduleIndex = KernelModuleIndex(root: libTree)
         do throws(DKMSError) {
+            try requireJournaled(entry)
             var anyInstalled = false
             for index in buildable {
                 let target = config.modules[index]
@@ -104,7 +109,11 @@ extension Engine {
                         FileSystem.makeDirectories(backupDir)
                         let fileName = FileSystem.split(candidate).name
                         entry.record("archived", candidate, "\(backupDir)/\(fileName)")
-                        FileSystem.move(candidate, to: "\(backupDir)/\(fileName)")
+                        try requireJournaled(entry)
+                        guard FileSystem.move(candidate, to: "\(backupDir)/\(fileName)") else {
+                            throw DKMSError(6, "Archiving the original module \(candidate) failed.")
+                        }
+                        moduleIndex?.removed(candidate)
                         FileSystem.writeText(candidate + "\n", to: "\(backupDir)/\(fileName).origin")
                         break
                     }
@@ -117,21 +126,28 @@ extension Engine {
                 if FileSystem.existsNoFollow(destination) {
                     let saved = entry.stashPath()
                     entry.record("saved", destination, saved)
+                    try requireJournaled(entry)
                     FileSystem.move(destination, to: saved)
+                    moduleIndex?.removed(destination)
                 }
                 entry.record("copied", destination)
+                try requireJournaled(entry)
                 let copied = settings.symlinkModules
                     ? FileSystem.symlink(target: source, at: destination)
                     : FileSystem.copyFileAtomically(from: source, to: destination)
                 if !copied { throw DKMSError(6, "Copying '\(source)' failed") }
+                if !settings.symlinkModules { moduleIndex?.added(destination) }
                 anyInstalled = true
             }
             if !config.modules.isEmpty && !anyInstalled {
                 throw DKMSError(6, "Installation aborted.")
             }
             entry.record("link", activeLink, FileSystem.readLink(activeLink) ?? "")
+            try requireJournaled(entry)
             FileSystem.replaceSymlink(at: activeLink, target: "\(version)/\(kernel)/\(arch)")
+            moduleIndex = savedIndex
         } catch {
+            moduleIndex = savedIndex
             undoInstallSteps(Journal.steps(of: entry.path))
             journal.commit(entry)
             throw error

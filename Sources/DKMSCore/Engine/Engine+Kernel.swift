@@ -55,6 +55,7 @@ extension Engine {
     func findModule(under tree: String, named name: String) -> [String] {
         let plain = name + ".ko"
         let suffixed = name + moduleSuffix
+        if let index = moduleIndex, index.root == tree { return index.find(plain, suffixed) }
         return FileSystem.findFiles(under: tree) { $0 == plain || $0 == suffixed }
     }
 

@@ -5,7 +5,9 @@ extension Engine {
     /// is rolled back, an uninstall is completed. Runs before every command
     /// that changes the trees, under the tree lock.
     func recoverInterruptedTransactions() async {
-        for path in journal.pending() {
+        let pending = journal.pending()
+        defer { if !pending.isEmpty { FileSystem.removeDirectory(journal.directory) } }
+        for path in pending {
             let steps = Journal.steps(of: path)
             guard let begin = steps.first, begin.count >= 6, begin[0] == "begin" else {
                 FileSystem.removeTree(path + ".d")
@@ -23,6 +25,12 @@ extension Engine {
                 let link = tree.activeLink(module, kernel, arch)
                 if steps.count > 1, FileSystem.canonicalPath(link) == tree.builtDirectory(module, version, kernel, arch) {
                     FileSystem.removeFile(link)
+                }
+                // An uninstall leaves no original_module/K/A behind (status
+                // would say "Original modules exist"): what the plan restored
+                // is gone from there; anything it could not restore stays.
+                if steps.count > 1 {
+                    FileSystem.deleteEmptyDirectories(under: "\(dkmsTree)/\(module)/original_module")
                 }
                 console.errorLine("dkms: completed an interrupted uninstall of \(module)/\(version) for kernel \(kernel) (\(arch))")
             }
@@ -76,7 +84,9 @@ extension Engine {
                     FileSystem.makeDirectories(FileSystem.split(step[2]).directory)
                     FileSystem.move(step[1], to: step[2])
                 }
-                FileSystem.removeFile(step[1] + ".origin")
+                // A restore that failed (no room) keeps its archived copy and
+                // where it belongs: the original is never lost.
+                if !FileSystem.existsNoFollow(step[1]) { FileSystem.removeFile(step[1] + ".origin") }
             case ("unlink", 2):
                 FileSystem.removeFile(step[1])
             default:

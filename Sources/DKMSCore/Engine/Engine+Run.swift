@@ -189,7 +189,7 @@ extension Engine {
                 try requireOneKernel(action.rawValue)
             default: break
             }
-            return .exit(await plan(action))
+            return .exit(await readingCommittedState { await plan(action) })
         }
         if action != .status { await lockTree() }
         switch action {
@@ -233,8 +233,8 @@ extension Engine {
             }
             return .exit(status)
         case .status:
-            if settings.jsonOutput { return .statusEntries(await statusEntries()) }
-            await statusAction()
+            if settings.jsonOutput { return .statusEntries(await readingCommittedState { await statusEntries() }) }
+            await readingCommittedState { await statusAction() }
             return .exit(0)
         case .generateMok:
             await readSigningFramework(kernel: firstKernel, arch: firstArch, module: settings.module, version: settings.moduleVersion)

@@ -16,7 +16,7 @@ extension Engine {
             facts.unreadableConf = true
             return facts
         }
-        facts.originalModules = FileSystem.isDirectory("\(dkmsTree)/\(module)/original_module/\(kernel)/\(arch)")
+        facts.originalModules = originalModulesExist(module, kernel, arch)
         for index in config.modules.indices where config.isBuildable(moduleAt: index) {
             let name = config.modules[index].destName
             let built = compressedOrUncompressed(tree.builtDirectory(module, version, kernel, arch) + "/module", name)

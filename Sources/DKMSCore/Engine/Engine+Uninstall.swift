@@ -56,12 +56,13 @@ extension Engine {
             // command killed half way is completed by the next one.
             var locations: [String?] = []
             var plan: [[String]] = []
+            var listings = InstalledFileListings()
             for index in config.modules.indices {
                 let name = config.modules[index].destName
                 let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch)
                 locations.append(location)
                 if let location {
-                    for file in FileSystem.entries(of: kernelDir + location) where file.hasPrefix(name + ".ko") {
+                    for file in listings.files(in: kernelDir + location, named: name) {
                         plan.append(["delete", "\(kernelDir)\(location)/\(file)"])
                     }
                 }
@@ -71,15 +72,21 @@ extension Engine {
                 }
             }
             plan.append(["unlink", activeLink])
+            try preflightUninstall(plan, module: module, version: version)
             let uninstallEntry = journal.begin("uninstall", module: module, version: version, kernel: kernel, arch: arch)
             uninstallEntry.recordAll(plan)
+            if uninstallEntry.failure != nil {
+                // Nothing done yet: drop the entry (or what of it was written).
+                journal.commit(uninstallEntry)
+                try requireJournaled(uninstallEntry)
+            }
             entry = uninstallEntry
             for index in config.modules.indices {
                 let name = config.modules[index].destName
                 if let location = locations[index] {
                     console.line("Deleting \(kernelDir)\(location)/\(name)\(moduleSuffix)")
                     let dir = kernelDir + location
-                    for file in FileSystem.entries(of: dir) where file.hasPrefix(name + ".ko") {
+                    for file in listings.files(in: dir, named: name) {
                         FileSystem.removeFile("\(dir)/\(file)")
                     }
                     removeEmptyParents(of: location, in: kernelDir)
@@ -87,7 +94,11 @@ extension Engine {
                     console.line("Module \(name)\(moduleSuffix) was not found within \(installTree)/\(kernel)/")
                 }
                 if FileSystem.isDirectory(backupDir) {
-                    restoreOriginals(named: name, from: backupDir, kernel: kernel)
+                    if let failed = restoreOriginals(named: name, from: backupDir, kernel: kernel) {
+                        // The journal keeps the plan: the next command finishes it.
+                        throw DKMSError(6, "Restoring the original module \(failed) failed.",
+                                        "The archived copy is kept in \(backupDir); the next dkms command retries.")
+                    }
                     FileSystem.deleteEmptyDirectories(under: FileSystem.split(backupDir).directory)
                 }
                 let legacy = compressedOrUncompressed(backupDir, name)
@@ -95,6 +106,7 @@ extension Engine {
                     console.line("Restoring archived original module")
                     let target = "\(installTree)/\(kernel)\(config.modules[index].declaredDestLocation)/"
                     uninstallEntry.record("restore", legacy, target + FileSystem.split(legacy).name)
+                    try requireJournaled(uninstallEntry)
                     FileSystem.makeDirectories(target)
                     FileSystem.move(legacy, to: target + FileSystem.split(legacy).name)
                 }
@@ -147,17 +159,25 @@ extension Engine {
     }
 
     /// Puts archived originals back where their `.origin` file says.
-    func restoreOriginals(named name: String, from backupDir: String, kernel: String) {
+    /// - Returns: the first original that could not be put back (its archived
+    ///   copy and `.origin` are kept), or nil.
+    @discardableResult
+    func restoreOriginals(named name: String, from backupDir: String, kernel: String) -> String? {
+        var failed: String?
         for (archived, location) in archivedOriginals(named: name, in: backupDir, kernel: kernel) {
             if location.hasPrefix("\(installTree)/\(kernel)/") {
                 console.line("Restoring archived original module \(location)")
                 FileSystem.makeDirectories(FileSystem.split(location).directory)
-                FileSystem.move(archived, to: location)
+                guard FileSystem.move(archived, to: location) else {
+                    if failed == nil { failed = location }
+                    continue
+                }
                 FileSystem.removeFile(archived + ".origin")
             } else {
                 console.warning("Bad original location '\(location)' in \(archived).origin")
             }
         }
+        return failed
     }
 
     /// Upstream's `do_unbuild`: deletes `m/v/K/A`, and `m/v/K` when it
@@ -177,5 +197,33 @@ extension Engine {
             return
         }
         unbuildDirectory(module: module, version: version, kernel: kernel, arch: arch)
+    }
+}
+
+/// The files of install directories, each directory listed once, by the
+/// module name they belong to (`NAME.ko`, `NAME.ko.xz`...: every name that
+/// starts with `NAME.ko`). An uninstall of a package of hundreds of modules
+/// that share `/extra` would otherwise list that directory for every module.
+struct InstalledFileListings {
+    private var byDirectory: [String: [String: [String]]] = [:]
+
+    /// The entries of `directory` whose name starts with `name.ko`, in
+    /// directory order.
+    mutating func files(in directory: String, named name: String) -> [String] {
+        if byDirectory[directory] == nil {
+            var byModule: [String: [String]] = [:]
+            for file in FileSystem.entries(of: directory) {
+                // Every prefix that ends right before a ".ko" is a module name this file belongs to.
+                var index = file.startIndex
+                while index < file.endIndex {
+                    if file[index...].hasPrefix(".ko") {
+                        byModule[String(file[..<index]), default: []].append(file)
+                    }
+                    index = file.index(after: index)
+                }
+            }
+            byDirectory[directory] = byModule
+        }
+        return byDirectory[directory]?[name] ?? []
     }
 }

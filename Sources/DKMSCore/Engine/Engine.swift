@@ -39,6 +39,9 @@ public final class Engine {
     var treeLock: TreeLock?
     /// Compressed-module suffixes found per kernel directory (one walk each).
     var suffixesByKernel: [String: Set<String>] = [:]
+    /// The module files of the kernel an install is installing into,
+    /// indexed once for the whole install (``KernelModuleIndex``).
+    var moduleIndex: KernelModuleIndex?
     /// The names in /etc/dkms, listed once (override files are looked up
     /// for every conf read).
     lazy var etcEntries: Set<String> = Set(FileSystem.entries(of: etcDirectory))

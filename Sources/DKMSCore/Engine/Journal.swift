@@ -30,6 +30,10 @@ public struct Journal {
         /// Where files moved aside by this entry are kept.
         public var stash: String { path + ".d" }
         private var counter = 0
+        /// Why a record could not be written whole and flushed (no room, a
+        /// read-only tree), or nil. The step it announced must not be
+        /// performed: the journal would not know about it.
+        public private(set) var failure: String?
 
         init(path: String) { self.path = path }
 
@@ -43,9 +47,17 @@ public struct Journal {
         public func recordAll(_ steps: [[String]]) {
             let line = steps.map { $0.joined(separator: "\t") + "\n" }.joined()
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { return }
-            _ = line.withCString { write(fd, $0, strlen($0)) }
-            fsync(fd)
+            guard fd >= 0 else {
+                failure = failure ?? String(cString: strerror(errno))
+                return
+            }
+            let length = line.utf8.count
+            let written = line.withCString { write(fd, $0, strlen($0)) }
+            if written != length {
+                failure = failure ?? (written < 0 ? String(cString: strerror(errno)) : "short write")
+            } else if fsync(fd) != 0 {
+                failure = failure ?? String(cString: strerror(errno))
+            }
             close(fd)
         }
 

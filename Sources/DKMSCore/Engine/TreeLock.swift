@@ -44,6 +44,36 @@ public final class TreeLock {
         return true
     }
 
+    /// What ``tryAcquire()`` found.
+    public enum Attempt: Equatable {
+        /// The lock is now held by this process.
+        case acquired
+        /// Another process holds it (its PID, 0 when unknown).
+        case busy(Int32)
+        /// The lock file cannot be opened (no tree, or no write access).
+        case unavailable
+    }
+
+    /// Takes the lock only if nobody holds it; never waits.
+    public func tryAcquire() -> Attempt {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return .unavailable }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return .busy(Self.holder(of: path))
+        }
+        descriptor = fd
+        ftruncate(fd, 0)
+        let pid = "\(getpid())\n"
+        _ = pwrite(fd, pid, pid.utf8.count, 0)
+        return .acquired
+    }
+
+    /// The PID the last holder wrote into the lock file (0 when unknown).
+    public static func holder(of path: String) -> Int32 {
+        Int32(FileSystem.readText(path)?.trimmingTrailingNewlines() ?? "") ?? 0
+    }
+
     /// Releases the lock.
     public func release() {
         guard descriptor >= 0 else { return }

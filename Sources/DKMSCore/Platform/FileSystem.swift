@@ -318,7 +318,11 @@ extension FileSystem {
     public static func move(_ from: String, to destination: String) -> Bool {
         if rename(from, to: destination) { return true }
         guard errno == EXDEV, copyFileAtomically(from: from, to: destination) else { return false }
-        unlink(from)
+        // A source that cannot be removed (read-only file system): no move.
+        guard unlink(from) == 0 || errno == ENOENT else {
+            unlink(destination)
+            return false
+        }
         return true
     }
 

@@ -40,6 +40,15 @@ public struct DKMSTree: Sendable {
     /// which lets `isActive` avoid resolving every link component by component.
     let rootIsCanonical: Bool
 
+    /// Active links as pending journal entries will leave them once settled
+    /// (a link path to its target, "" when it will not exist); a reader of
+    /// the committed state looks here before the file system.
+    public var committedLinks: [String: String] = [:]
+
+    /// Files below `m/original_module/K/A` directories that pending journal
+    /// entries will take away once settled.
+    public var pendingOriginals: [String: Set<String>] = [:]
+
     /// Creates a view of a tree.
     public init(root: String, sourceTree: String) {
         self.root = root
@@ -103,6 +112,11 @@ public struct DKMSTree: Sendable {
     public func isActive(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> Bool {
         guard !module.isEmpty, !version.isEmpty, !kernel.isEmpty, !arch.isEmpty else { return false }
         let link = activeLink(module, kernel, arch)
+        if let committed = committedLinks[link] {
+            guard !committed.isEmpty else { return false }
+            let resolved = FileSystem.canonicalPath(committed.hasPrefix("/") ? committed : "\(root)/\(module)/\(committed)")
+            return resolved != nil && resolved == FileSystem.canonicalPath(builtDirectory(module, version, kernel, arch))
+        }
         guard let target = FileSystem.readLink(link) else { return false }
         // The link dkms itself makes, in a canonical tree whose directories
         // are not links: resolving it is plain path arithmetic.

@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The readers' rule (docs/consistency.md): a command that only reads the
+/// trees (`status`, `status --json`, `--dry-run` plans) reports the state
+/// that recovery of the journal leaves, never a torn one, and never waits
+/// for the tree lock.
+///
+/// - Interrupted transaction, lock free (the writer died): the reader takes
+///   the lock without waiting, settles the journal as the next writer would
+///   (rolls an install back, completes an uninstall), releases the lock and
+///   reads. Like a database reader rolling back a hot journal.
+/// - Writer live (lock busy) or the lock cannot be taken (no write access):
+///   the reader reads the tree through the journal, so the transaction in
+///   progress shows as recovery would leave it: an install in progress as
+///   not installed, an uninstall whose plan is journaled as uninstalled.
+///   It says on standard error that a change is in progress; standard
+///   output keeps upstream's bytes.
+/// - A writer starting (or ending) while the reader reads: the reader notices
+///   (the lock file's modification time, written by every lock holder, or
+///   the journal changed) and reads again, up to a few times; its output is
+///   buffered until a read was stable.
+/// - A dkms run by the writer itself (`DKMS_TREE_LOCK_HELD`, a script of the
+///   transaction calling `dkms status`) sees the writer's own changes, as a
+///   transaction sees its own writes.
+extension Engine {
+    /// What identifies the committed state a read started from.
+    struct ReadGeneration: Equatable {
+        var lockModified: Int
+        var lockInode: UInt64
+        var journal: [String]
+    }
+
+    func readGeneration() -> ReadGeneration {
+        var st = stat()
+        var modified = 0
+        var inode: UInt64 = 0
+        if stat(dkmsTree + "/.lock", &st) == 0 {
+            modified = Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec)
+            inode = UInt64(st.st_ino)
+        }
+        let entries = journal.pending().map { path -> String in
+            var entryStat = stat()
+            return stat(path, &entryStat) == 0 ? "\(path):\(entryStat.st_size)" : path
+        }
+        return ReadGeneration(lockModified: modified, lockInode: inode, journal: entries)
+    }
+
+    /// Runs a read-only `body` against the committed state, as the rule above
+    /// says; its output reaches the console only once the read was stable.
+    func readingCommittedState<T>(_ body: () async -> T) async -> T {
+        guard settings.environment[TreeLock.heldVariable] == nil else { return await body() }
+        let real = console
+        let savedTree = cachedTree
+        defer {
+            console = real
+            cachedTree = savedTree
+        }
+        var result: T?
+        var buffer = BufferedConsole(renderingWith: real)
+        var note: String?
+        for _ in 0..<5 {
+            var before = readGeneration()
+            if !before.journal.isEmpty {
+                let lock = TreeLock(dkmsTree: dkmsTree)
+                switch lock.tryAcquire() {
+                case .acquired:
+                    console = real
+                    await recoverInterruptedTransactions()
+                    lock.release()
+                    before = readGeneration()
+                    note = nil
+                case .busy(let pid):
+                    note = "dkms: a change by process \(pid) is in progress; showing the last committed state"
+                case .unavailable:
+                    note = "dkms: \(dkmsTree)/.journal holds an interrupted change (run dkms as root to settle it); showing the state it leaves"
+                }
+            } else {
+                note = nil
+            }
+            var overlaid = savedTree ?? DKMSTree(root: dkmsTree, sourceTree: sourceTree)
+            overlaid.committedLinks = [:]
+            overlaid.pendingOriginals = [:]
+            if !before.journal.isEmpty { applyJournal(journal.pending(), to: &overlaid) }
+            cachedTree = overlaid
+            buffer = BufferedConsole(renderingWith: real)
+            console = buffer
+            result = await body()
+            console = real
+            if readGeneration() == before { break }
+        }
+        if let note { real.errorLine(note) }
+        buffer.flush(to: real)
+        return result!
+    }
+
+    /// Makes `view` answer as the pending journal entries will leave the
+    /// trees once settled: an install's active link goes back to what it was
+    /// and what it archived goes back; an uninstall whose plan is journaled
+    /// leaves no active link and no archived originals.
+    func applyJournal(_ entries: [String], to view: inout DKMSTree) {
+        for path in entries {
+            let steps = Journal.steps(of: path)
+            guard let begin = steps.first, begin.count >= 6, begin[0] == "begin" else { continue }
+            let (module, kernel, arch) = (begin[2], begin[4], begin[5])
+            let link = view.activeLink(module, kernel, arch)
+            let originals = "\(dkmsTree)/\(module)/original_module/\(kernel)/\(arch)"
+            if begin[1] == "install" {
+                if let step = steps.first(where: { $0.first == "link" && $0.count == 3 && $0[1] == link }) {
+                    view.committedLinks[link] = step[2]
+                }
+                for step in steps where step.first == "archived" && step.count == 3 {
+                    view.pendingOriginals[originals, default: []].formUnion([step[2], step[2] + ".origin"])
+                }
+            } else if steps.count > 1 {
+                view.committedLinks[link] = ""
+                view.pendingOriginals[originals, default: []].formUnion(FileSystem.findFiles(under: originals) { _ in true })
+            }
+        }
+    }
+
+    /// Whether `m/original_module/K/A` exists once the pending entries are
+    /// settled (status' "Original modules exist").
+    func originalModulesExist(_ module: String, _ kernel: String, _ arch: String) -> Bool {
+        let dir = "\(dkmsTree)/\(module)/original_module/\(kernel)/\(arch)"
+        guard FileSystem.isDirectory(dir) else { return false }
+        guard let pending = tree.pendingOriginals[dir] else { return true }
+        // An uninstall empties it; an install's rollback takes back what it archived.
+        return FileSystem.findFiles(under: dir) { _ in true }.contains { !pending.contains($0) }
+    }
+}

@@ -1,0 +1,105 @@
+import DKMSCore
+import DKMSTestSupport
+import Foundation
+import Testing
+
+/// Beyond upstream: readers (status, status --json, --dry-run) report the
+/// committed state, never the torn state of an interrupted or running
+/// install/uninstall (docs/consistency.md).
+@Suite("Committed reads", .serialized, .enabled(if: testingOurBinary, "features beyond upstream"))
+struct CommittedReadTests {
+    let sandbox = DKMSSandbox.withFakeKernel()
+    let kernel = DKMSSandbox.fakeKernel
+    let arch = DKMSSandbox.arch
+
+    /// What an uninstall killed after deleting the file leaves: its plan
+    /// journaled, the file gone, the link still there.
+    func tornUninstall(_ name: String) -> (installed: String, link: String) {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: name, version: "1.0")])
+        _ = sandbox.dkms(["install", "-k", kernel, "\(name)/1.0"])
+        let installed = "\(sandbox.installTree)/\(kernel)/updates/dkms/\(name).ko"
+        let link = "\(sandbox.dkmsTree)/\(name)/kernel-\(kernel)-\(arch)"
+        try? FileManager.default.removeItem(atPath: installed)
+        Files.write("begin\tuninstall\t\(name)\t1.0\t\(kernel)\t\(arch)\ndelete\t\(installed)\nunlink\t\(link)\n",
+                    to: sandbox.dkmsTree + "/.journal/uninstall-1-1")
+        return (installed, link)
+    }
+
+    /// What an install killed after its copy and link leaves, before commit.
+    func tornInstall(_ name: String) -> String {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: name, version: "1.0")])
+        _ = sandbox.dkms(["build", "-k", kernel, "\(name)/1.0"])
+        let dir = "\(sandbox.installTree)/\(kernel)/updates/dkms"
+        let link = "\(sandbox.dkmsTree)/\(name)/kernel-\(kernel)-\(arch)"
+        Files.makeDirectory(dir)
+        try? FileManager.default.copyItem(atPath: "\(sandbox.dkmsTree)/\(name)/1.0/\(kernel)/\(arch)/module/\(name).ko",
+                                          toPath: "\(dir)/\(name).ko")
+        try? FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "1.0/\(kernel)/\(arch)")
+        Files.write("begin\tinstall\t\(name)\t1.0\t\(kernel)\t\(arch)\ncopied\t\(dir)/\(name).ko\nlink\t\(link)\t\n",
+                    to: sandbox.dkmsTree + "/.journal/install-1-1")
+        return "\(dir)/\(name).ko"
+    }
+
+    func holdLock() throws -> Process {
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = [sandbox.dkmsTree + "/.lock", "sleep", "3"]
+        try holder.run()
+        Thread.sleep(forTimeInterval: 0.3)
+        return holder
+    }
+
+    @Test func statusSettlesAnInterruptedUninstallWhenTheLockIsFree() {
+        let (_, link) = tornUninstall("rdu")
+        let r = sandbox.dkms(["status"])
+        #expect(r.stdout == "rdu/1.0, \(kernel), \(arch): built\n")
+        #expect(r.stderr == "dkms: completed an interrupted uninstall of rdu/1.0 for kernel \(kernel) (\(arch))\n")
+        #expect(!Files.exists(link))
+        #expect(!Files.exists(sandbox.dkmsTree + "/.journal"))
+    }
+
+    @Test func statusJSONRollsBackAnInterruptedInstallWhenTheLockIsFree() {
+        let copy = tornInstall("rdi")
+        let r = sandbox.dkms(["status", "--json"])
+        #expect(r.stdout.contains("\"state\": \"built\""))
+        #expect(r.stderr == "dkms: rolled back an interrupted install of rdi/1.0 for kernel \(kernel) (\(arch))\n")
+        #expect(!Files.exists(copy))
+    }
+
+    @Test func statusReadsThroughTheJournalOfALiveWriter() throws {
+        let (_, link) = tornUninstall("rdl")
+        let holder = try holdLock()
+        let start = Date()
+        let text = sandbox.dkms(["status"])
+        let json = sandbox.dkms(["status", "--json"])
+        #expect(Date().timeIntervalSince(start) < 2)
+        holder.waitUntilExit()
+        #expect(text.status == 0)
+        #expect(text.stdout == "rdl/1.0, \(kernel), \(arch): built\n")
+        #expect(text.stderr.hasPrefix("dkms: a change by process "))
+        #expect(text.stderr.hasSuffix(" is in progress; showing the last committed state\n"))
+        #expect(json.stdout.contains("\"state\": \"built\""))
+        #expect(json.stdout.contains("\"differences\": false"))
+        // The reader changed nothing: the writer's journal is still there.
+        #expect(Files.exists(link))
+        #expect(Files.exists(sandbox.dkmsTree + "/.journal/uninstall-1-1"))
+    }
+
+    @Test func anInstallInProgressIsNotInstalledForReaders() throws {
+        _ = tornInstall("rdp")
+        let holder = try holdLock()
+        let text = sandbox.dkms(["status"])
+        let plan = sandbox.dkms(["uninstall", "-k", kernel, "rdp/1.0", "--dry-run"])
+        holder.waitUntilExit()
+        #expect(text.stdout == "rdp/1.0, \(kernel), \(arch): built\n")
+        #expect(!plan.stdout.contains("Would uninstall"), "\(plan)")
+    }
+
+    @Test func aCommandOfTheWriterItselfSeesItsOwnChanges() {
+        _ = tornUninstall("rdo")
+        sandbox.environment[TreeLock.heldVariable] = "1"
+        let r = sandbox.dkms(["status"])
+        #expect(r.stdout == "rdo/1.0, \(kernel), \(arch): installed (Differences between built and installed modules)\n")
+        #expect(Files.exists(sandbox.dkmsTree + "/.journal/uninstall-1-1"))
+    }
+}
