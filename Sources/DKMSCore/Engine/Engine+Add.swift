@@ -65,7 +65,7 @@ extension Engine {
         try refuseUnsafeModuleNames(module: module, version: version)
         let config = try await readConfOrDie(
             kernel: kernel, arch: arch, module: module, version: version, file: sourceConf, strict: true)
-        console.line("Creating symlink \(dkmsTree)/\(module)/\(version)/source -> \(sourceDirectory)")
+        console.line("Creating symlink \(tree.sourceDirectory(module, version)) -> \(sourceDirectory)")
         createVersionDirectory(module: module, version: version, source: sourceDirectory)
         return try await runScript(.postAdd, config.script(.postAdd), module: module, version: version,
                                    kernel: kernel, arch: arch)
@@ -106,8 +106,8 @@ extension Engine {
             console.line("Forcing install of \(settings.module)/\(settings.moduleVersion)")
             FileSystem.removeTree(destination)
         }
-        let own = [destination, "\(dkmsTree)/\(settings.module)/\(settings.moduleVersion)/source",
-                   "\(dkmsTree)/\(settings.module)/\(settings.moduleVersion)/build"]
+        let own = [destination, tree.sourceDirectory(settings.module, settings.moduleVersion),
+                   tree.buildDirectory(settings.module, settings.moduleVersion)]
         if own.contains(from) { return }
         // A new copy is made under a temporary name and renamed into place,
         // so an interrupted add never leaves a half-copied source tree.
@@ -125,7 +125,7 @@ extension Engine {
     /// step: everything is prepared under a hidden temporary name in `m/`
     /// and renamed into place.
     func createVersionDirectory(module: String, version: String, source: String) {
-        let moduleDir = "\(dkmsTree)/\(module)"
+        let moduleDir = tree.moduleDirectory(module)
         let versionDir = "\(moduleDir)/\(version)"
         if !FileSystem.existsNoFollow(versionDir), FileSystem.makeDirectories(moduleDir),
            let staging = FileSystem.makeTemporaryDirectory(template: "\(moduleDir)/.tmp_add_XXXXXX") {

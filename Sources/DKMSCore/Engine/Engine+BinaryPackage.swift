@@ -41,7 +41,7 @@ extension Engine {
     func makeBinaryPackages() async throws(DKMSError) {
         let module = settings.module
         let version = settings.moduleVersion
-        let outputDir = settings.archive.isEmpty ? "\(dkmsTree)/\(module)/\(version)/deb" : settings.archive
+        let outputDir = settings.archive.isEmpty ? tree.versionDirectory(module, version) + "/deb" : settings.archive
         for (kernel, arch) in kernelArchPairs {
             let built = tree.builtDirectory(module, version, kernel, arch)
             guard FileSystem.isDirectory(built + "/module") else {

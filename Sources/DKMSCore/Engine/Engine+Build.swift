@@ -137,7 +137,7 @@ extension Engine {
         if sandboxAllowed, var found = await buildSandbox() {
             found.readOnlyDirectories = [dkmsTree, sourceTree, installTree, kernelSourceDirectory(for: target.kernel),
                                          FileSystem.canonicalPath(plan.sourceDirectory) ?? plan.sourceDirectory]
-            found.hiddenFiles = Array(Set([signingValue("mok_signing_key"), "/var/lib/dkms/mok.key", "\(dkmsTree)/mok.key"]
+            found.hiddenFiles = Array(Set([signingValue("mok_signing_key"), "/var/lib/dkms/mok.key", tree.root + "/mok.key"]
                 .filter { !$0.isEmpty && !$0.hasPrefix("pkcs11:") })).sorted()
             if let jobServer { found.sharedDirectories = [FileSystem.split(jobServer.fifo).directory] }
             sandbox = found
@@ -245,7 +245,7 @@ extension Engine {
     /// Where the log of the last build of a module version for a kernel is
     /// kept, successful or not: `$dkms_tree/.logs/MODULE/VERSION/KERNEL/ARCH/make.log`.
     public func retainedLogPath(module: String, version: String, kernel: String, arch: String) -> String {
-        "\(dkmsTree)/.logs/\(module)/\(version)/\(kernel)/\(arch)/make.log"
+        tree.retainedLog(module, version, kernel, arch)
     }
 
     func retainLog(_ source: String, module: String, version: String, kernel: String, arch: String) {
@@ -349,7 +349,7 @@ extension Engine {
         if let (bwrap, unprivileged) = await BuildSandbox.find(path: childEnvironment["PATH"], runner: runner) {
             sandbox = BuildSandbox(bwrap: bwrap, unprivileged: unprivileged)
         } else {
-            let marker = "\(dkmsTree)/.sandbox-unavailable"
+            let marker = tree.sandboxUnavailableMarker
             if !FileSystem.exists(marker) {
                 console.errorLine("dkms: bubblewrap (bwrap) is not available: modules are built without a sandbox, one build of a module version at a time.")
                 FileSystem.writeText("bubblewrap was not available; builds run without a sandbox.\n", to: marker)

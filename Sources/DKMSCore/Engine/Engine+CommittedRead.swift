@@ -107,7 +107,7 @@ extension Engine {
             guard let begin = steps.first, begin.count >= 6, begin[0] == "begin" else { continue }
             let (module, kernel, arch) = (begin[2], begin[4], begin[5])
             let link = view.activeLink(module, kernel, arch)
-            let originals = "\(dkmsTree)/\(module)/original_module/\(kernel)/\(arch)"
+            let originals = tree.originalModulesDirectory(module, kernel, arch)
             if begin[1] == "install" {
                 if let step = steps.first(where: { $0.first == "link" && $0.count == 3 && $0[1] == link }) {
                     view.committedLinks[link] = step[2]
@@ -125,7 +125,7 @@ extension Engine {
     /// Whether `m/original_module/K/A` exists once the pending entries are
     /// settled (status' "Original modules exist").
     func originalModulesExist(_ module: String, _ kernel: String, _ arch: String) -> Bool {
-        let dir = "\(dkmsTree)/\(module)/original_module/\(kernel)/\(arch)"
+        let dir = tree.originalModulesDirectory(module, kernel, arch)
         guard FileSystem.isDirectory(dir) else { return false }
         guard let pending = tree.pendingOriginals[dir] else { return true }
         // An uninstall empties it; an install's rollback takes back what it archived.

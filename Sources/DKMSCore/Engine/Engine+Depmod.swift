@@ -44,7 +44,7 @@ extension Engine {
     /// or only records that it is due when a kernel hook defers it.
     func depmodAfterChange(kernel: String, arch: String) async {
         if state.delayedDepmod {
-            FileSystem.touch("\(dkmsTree)/depmod-pending-\(kernel)-\(arch)")
+            FileSystem.touch(tree.depmodMarker(kernel, arch))
             return
         }
         _ = await invokeCommand("do_depmod \(kernel)", description: "Running depmod", log: nil, background: true) { target in

@@ -15,8 +15,8 @@ extension Engine {
             FileSystem.removeTree("\(sourceTree)/\(name)")
             repaired("Removed the partial source copy \(sourceTree)/\(name).")
         }
-        for module in FileSystem.globEntries(of: dkmsTree) where FileSystem.isDirectory("\(dkmsTree)/\(module)") {
-            let moduleDir = "\(dkmsTree)/\(module)"
+        for module in FileSystem.globEntries(of: dkmsTree) where FileSystem.isDirectory(tree.moduleDirectory(module)) {
+            let moduleDir = tree.moduleDirectory(module)
             for name in FileSystem.entries(of: moduleDir) where name.hasPrefix(".tmp_") {
                 FileSystem.removeTree("\(moduleDir)/\(name)")
                 repaired("Removed the leftover temporary directory \(moduleDir)/\(name).")
@@ -84,7 +84,7 @@ extension Engine {
     /// Checks one module version: its source link, leftover temporary
     /// directories, built directories without modules.
     private func checkVersion(module: String, version: String, repaired: (String) -> Void, touched: inout Set<String>) async {
-        let versionDir = "\(dkmsTree)/\(module)/\(version)"
+        let versionDir = tree.versionDirectory(module, version)
         let source = versionDir + "/source"
         let expected = "\(sourceTree)/\(module)-\(version)"
         if !FileSystem.isSymlink(source) || !FileSystem.isDirectory(source) {
@@ -97,7 +97,7 @@ extension Engine {
                     await uninstallWithoutConf(module: module, version: version, kernel: entry.kernel, arch: entry.arch)
                     touched.insert(entry.kernel)
                 }
-                FileSystem.retire(versionDir, to: "\(dkmsTree)/\(module)/.tmp_remove_\(version)")
+                FileSystem.retire(versionDir, to: tree.retiredVersionDirectory(module, version))
                 repaired("Removed \(module)/\(version): its source directory is gone.")
                 return
             }
@@ -131,7 +131,7 @@ extension Engine {
                 FileSystem.removeFile(path)
             }
         }
-        let backupDir = "\(dkmsTree)/\(module)/original_module/\(kernel)/\(arch)"
+        let backupDir = tree.originalModulesDirectory(module, kernel, arch)
         for origin in FileSystem.findFiles(under: backupDir, where: { $0.hasSuffix(".origin") }) {
             let archived = String(origin.dropLast(".origin".count))
             let location = (FileSystem.readText(origin) ?? "").trimmingTrailingNewlines()
@@ -151,8 +151,8 @@ extension Engine {
         let kernelDir = "\(installTree)/\(kernel)"
         var owned: Set<String> = []
         for module in FileSystem.globEntries(of: dkmsTree) {
-            for link in FileSystem.globEntries(of: "\(dkmsTree)/\(module)") where link.hasPrefix("kernel-\(kernel)-") {
-                guard let target = FileSystem.canonicalPath("\(dkmsTree)/\(module)/\(link)") else { continue }
+            for link in FileSystem.globEntries(of: tree.moduleDirectory(module)) where link.hasPrefix("kernel-\(kernel)-") {
+                guard let target = FileSystem.canonicalPath(tree.versionDirectory(module, link)) else { continue }
                 for file in FileSystem.entries(of: target + "/module") { owned.insert(file) }
             }
         }

@@ -46,7 +46,7 @@ extension Engine {
         }
         let baseDir = tree.builtDirectory(module, version, kernel, arch)
         let libTree = "\(installTree)/\(kernel)"
-        let backupDir = "\(dkmsTree)/\(module)/original_module/\(kernel)/\(arch)"
+        let backupDir = tree.originalModulesDirectory(module, kernel, arch)
         let activeLink = tree.activeLink(module, kernel, arch)
         let savedForce = state.force
         switch forcedInstallation(module) {

@@ -55,7 +55,7 @@ extension Engine {
         defer { state.silenceNextConfRead = false }
         guard let (config, valid) = try? await readConf(
             kernel: kernel, arch: arch, module: module, version: version,
-            file: "\(dkmsTree)/\(module)/\(version)/source/dkms.conf", quiet: true), valid else { return nil }
+            file: tree.confFile(module, version), quiet: true), valid else { return nil }
         return config
     }
 
@@ -74,8 +74,8 @@ extension Engine {
             console.line("\(label) is already built: nothing to do (--force would rebuild it).")
             return
         }
-        let conf = FileSystem.exists("\(dkmsTree)/\(module)/\(version)/source/dkms.conf")
-            ? "\(dkmsTree)/\(module)/\(version)/source/dkms.conf" : "\(sourceTree)/\(module)-\(version)/dkms.conf"
+        let conf = FileSystem.exists(tree.confFile(module, version))
+            ? tree.confFile(module, version) : "\(sourceTree)/\(module)-\(version)/dkms.conf"
         state.silenceNextConfRead = true
         guard let (config, valid) = try? await readConf(kernel: kernel, arch: arch, module: module, version: version,
                                                          file: conf, quiet: true), valid else {
@@ -92,7 +92,7 @@ extension Engine {
                 return
             }
             let make = BuildPlanner.rewriteMake(config.makeCommand, jobs: settings.parallelJobs, kernel: kernel)
-            console.line("Would build \(label) in \(dkmsTree)/\(module)/\(version)/build with: \(make)")
+            console.line("Would build \(label) in \(tree.buildDirectory(module, version)) with: \(make)")
         }
         guard thenInstall else { return }
         if tree.isInstalled(module, version, kernel, arch) && !state.force {
@@ -127,7 +127,7 @@ extension Engine {
                 console.line("  delete \(installTree)/\(kernel)\(location)/\(name)\(moduleSuffix)")
             }
         }
-        let backupDir = "\(dkmsTree)/\(module)/original_module/\(kernel)/\(arch)"
+        let backupDir = tree.originalModulesDirectory(module, kernel, arch)
         for index in config.modules.indices {
             for (_, origin) in archivedOriginals(named: config.modules[index].destName, in: backupDir, kernel: kernel) {
                 console.line("  restore the original \(origin)")

@@ -16,7 +16,7 @@ extension Engine {
         kernel: String, arch: String, module: String, version: String, file: String? = nil, strict: Bool = false,
         quiet: Bool = false
     ) async throws(DKMSError) -> (config: ModuleConfig, valid: Bool) {
-        var confFile = "\(dkmsTree)/\(module)/\(version)/source/dkms.conf"
+        var confFile = tree.confFile(module, version)
         if !settings.conf.isEmpty { confFile = settings.conf }
         if let file, !file.isEmpty { confFile = file }
         guard FileSystem.isReadable(confFile) else {

@@ -30,7 +30,7 @@ extension Engine {
                 // would say "Original modules exist"): what the plan restored
                 // is gone from there; anything it could not restore stays.
                 if steps.count > 1 {
-                    FileSystem.deleteEmptyDirectories(under: "\(dkmsTree)/\(module)/original_module")
+                    FileSystem.deleteEmptyDirectories(under: tree.originalModulesDirectory(module))
                 }
                 console.errorLine("dkms: completed an interrupted uninstall of \(module)/\(version) for kernel \(kernel) (\(arch))")
             }

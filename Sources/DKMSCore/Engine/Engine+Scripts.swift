@@ -11,7 +11,7 @@ extension Engine {
         kernel: String, arch: String, log: String? = nil
     ) async throws(DKMSError) -> Int32 {
         guard !script.isEmpty else { return 0 }
-        var runDirectory = "\(dkmsTree)/\(module)/\(version)/" + (kind.runsInBuildDirectory ? "build" : "source")
+        var runDirectory = kind.runsInBuildDirectory ? tree.buildDirectory(module, version) : tree.sourceDirectory(module, version)
         var run = "\(runDirectory)/\(script)"
         let program = script.split(separator: " ", maxSplits: 1).first.map(String.init) ?? script
         let override = "\(etcDirectory)/\(module)"

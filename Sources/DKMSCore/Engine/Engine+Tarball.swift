@@ -34,7 +34,7 @@ extension Engine {
                 _ = await run("cp", ["--reflink=auto", "-rf", built, "\(staging)/dkms_main_tree/\(kernel)"])
             }
         }
-        let sourceDir = "\(dkmsTree)/\(module)/\(version)/source"
+        let sourceDir = tree.sourceDirectory(module, version)
         if settings.binariesOnly {
             let binaries = staging + "/dkms_binaries_only"
             console.line()
@@ -52,7 +52,7 @@ extension Engine {
         }
         if kernelList.utf8.count + 1 > 200 { kernelList = "manykernels" }
         var name = "\(module)-\(version)-\(kernelList).dkms.tar.gz"
-        var destination = "\(dkmsTree)/\(module)/\(version)/tarball/"
+        var destination = tree.versionDirectory(module, version) + "/tarball/"
         if !settings.archive.isEmpty {
             let archive = settings.archive
             if let slash = archive.lastIndex(of: "/") {
@@ -139,7 +139,7 @@ extension Engine {
         if chosen == "dkms_source_tree" {
             try await addSourceTree(staging + "/dkms_source_tree", kernel: firstKernel, arch: firstArch)
         } else if !FileSystem.isDirectory("\(sourceTree)/\(module)-\(version)") {
-            let sourceDir = "\(dkmsTree)/\(module)/\(version)/source"
+            let sourceDir = tree.sourceDirectory(module, version)
             console.line("Creating \(sourceDir)")
             FileSystem.makeDirectories(sourceDir)
             console.line("Copying dkms.conf to \(sourceDir) ...")

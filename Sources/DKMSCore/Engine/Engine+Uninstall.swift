@@ -6,7 +6,7 @@ extension Engine {
         let entry = config.modules[index]
         var locations = [entry.destLocation]
         if entry.declaredDestLocation != entry.destLocation { locations.append(entry.declaredDestLocation) }
-        let owned = compressedOrUncompressed("\(dkmsTree)/\(module)/kernel-\(kernel)-\(arch)/module", entry.destName)
+        let owned = compressedOrUncompressed(tree.activeLink(module, kernel, arch) + "/module", entry.destName)
         let ownedInfo = await moduleVersionInfo(owned, showErrors: false)
         for location in ShellText.words(locations.joined(separator: " ")) {
             let installed = compressedOrUncompressed("\(installTree)/\(kernel)\(location)", entry.destName)
@@ -25,7 +25,7 @@ extension Engine {
             return
         }
         var excluded = false
-        let conf = "\(dkmsTree)/\(module)/\(version)/source/dkms.conf"
+        let conf = tree.confFile(module, version)
         if FileSystem.isRegularFile(conf) {
             let savedKey = state.lastConfKey, savedConfig = state.lastConfig
             if let (config, _) = try? await readConf(kernel: kernel, arch: arch, module: module, version: version, file: conf, quiet: true) {
@@ -42,7 +42,7 @@ extension Engine {
     /// Upstream's `do_uninstall`: removes the installed modules of this
     /// version, restores archived originals and runs depmod.
     func uninstall(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) {
-        let backupDir = "\(dkmsTree)/\(module)/original_module/\(kernel)/\(arch)"
+        let backupDir = tree.originalModulesDirectory(module, kernel, arch)
         console.line("Module \(module)/\(version) for kernel \(kernel) (\(arch)):")
         updateModuleSuffix(for: kernel)
         let config = try await readConfOrDie(kernel: kernel, arch: arch, module: module, version: version)
@@ -117,7 +117,7 @@ extension Engine {
         }
         try await runScript(.postRemove, config.script(.postRemove), module: module, version: version, kernel: kernel, arch: arch)
         await depmodAfterChange(kernel: kernel, arch: arch)
-        let originals = "\(dkmsTree)/\(module)/original_module"
+        let originals = tree.originalModulesDirectory(module)
         if wasActive && FileSystem.isDirectory("\(originals)/\(kernel)/\(arch)") {
             console.line("Removing original module(s) from DKMS tree for kernel \(kernel) (\(arch))")
             FileSystem.removeTree("\(originals)/\(kernel)/\(arch)")
@@ -183,7 +183,7 @@ extension Engine {
     /// Upstream's `do_unbuild`: deletes `m/v/K/A`, and `m/v/K` when it
     /// holds no other arch.
     func unbuildDirectory(module: String, version: String, kernel: String, arch: String) {
-        let kernelDir = "\(dkmsTree)/\(module)/\(version)/\(kernel)"
+        let kernelDir = tree.kernelDirectory(module, version, kernel)
         FileSystem.retire(tree.builtDirectory(module, version, kernel, arch), to: "\(kernelDir)/.tmp_unbuild_\(arch)")
         if !FileSystem.globEntries(of: kernelDir).contains(where: { FileSystem.isDirectory("\(kernelDir)/\($0)") }) {
             FileSystem.removeTree(kernelDir)
