@@ -36,14 +36,14 @@ public enum Bootstrap {
         settings.environment = env
         (settings.runningKernel, settings.machine) = Settings.uname()
         guard let distribution = OSRelease.distribution() else {
-            throw DKMSError(4, "System is missing os-release file.")
+            throw DKMSError(.missingConfOrOneKernelOnly, "System is missing os-release file.")
         }
         settings.distribution = distribution
         if let tmp = env["TMPDIR"], !tmp.isEmpty { settings.tmpLocation = tmp }
 
         var template = Array((settings.tmpLocation + "/tmp.XXXXXXXXXX").utf8CString)
         let fd = mkstemp(&template)
-        guard fd >= 0 else { throw DKMSError(1, "Unable to make temporary file.") }
+        guard fd >= 0 else { throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary file.") }
         let probe = String(cString: template)
         let message = "Hello, DKMS!\n"
         let written = write(fd, message, message.utf8.count)

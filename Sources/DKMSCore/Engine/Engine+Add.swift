@@ -20,7 +20,7 @@ extension Engine {
     /// `check_module_args`.
     func requireModuleArguments(_ action: String) throws(DKMSError) {
         guard settings.module.isEmpty || settings.moduleVersion.isEmpty else { return }
-        throw DKMSError(1, "Arguments <module> and <module-version> are not specified.",
+        throw DKMSError(.notPermittedOrMissingArguments, "Arguments <module> and <module-version> are not specified.",
                         "Usage: \(action) <module>/<module-version> or",
                         "       \(action) -m <module>/<module-version> or",
                         "       \(action) -m <module> -v <module-version>")
@@ -28,12 +28,12 @@ extension Engine {
 
     /// `check_root`.
     func requireRoot() throws(DKMSError) {
-        guard getuid() == 0 else { throw DKMSError(1, "You must be root to use this command.") }
+        guard getuid() == 0 else { throw DKMSError(.notPermittedOrMissingArguments, "You must be root to use this command.") }
     }
 
     /// `check_rw_dkms_tree`.
     func requireWritableTree() throws(DKMSError) {
-        guard FileSystem.isWritable(dkmsTree) else { throw DKMSError(1, "No write access to DKMS tree at \(dkmsTree)") }
+        guard FileSystem.isWritable(dkmsTree) else { throw DKMSError(.notPermittedOrMissingArguments, "No write access to DKMS tree at \(dkmsTree)") }
     }
 
     /// Upstream's `add_module` for `settings.module`/`settings.moduleVersion`
@@ -54,13 +54,13 @@ extension Engine {
         let version = settings.moduleVersion
         if settings.rpmSafeUpgrade { await recordRPMSafeUpgrade(module: module, version: version) }
         if tree.isAdded(module, version) {
-            throw DKMSError(3, "DKMS tree already contains: \(module)/\(version)",
+            throw DKMSError(.alreadyThereOrMissingFromTree, "DKMS tree already contains: \(module)/\(version)",
                             "You cannot add the same module/version combo more than once.")
         }
         let sourceDirectory = "\(sourceTree)/\(module)-\(version)"
         let sourceConf = settings.conf.isEmpty ? sourceDirectory + "/dkms.conf" : settings.conf
         guard FileSystem.isDirectory(sourceDirectory) else {
-            throw DKMSError(2, "Could not find module source directory.", "Directory: \(sourceDirectory) does not exist.")
+            throw DKMSError(.notFoundOrConflictingKernels, "Could not find module source directory.", "Directory: \(sourceDirectory) does not exist.")
         }
         try refuseUnsafeModuleNames(module: module, version: version)
         let config = try await readConfOrDie(
@@ -90,13 +90,13 @@ extension Engine {
     func addSourceTree(_ path: String, kernel: String, arch: String) async throws(DKMSError) {
         let from = FileSystem.canonicalPath(path) ?? ""
         guard !from.isEmpty, FileSystem.isRegularFile(from + "/dkms.conf") else {
-            throw DKMSError(9, "\(path) must contain a dkms.conf file!")
+            throw DKMSError(.missingConfOrPermission, "\(path) must contain a dkms.conf file!")
         }
         try requireRoot()
         let conf = from + "/dkms.conf"
         let config = try await readConfOrDie(kernel: kernel, arch: arch, module: "", version: "", file: conf)
         guard !config.packageName.isEmpty, !config.packageVersion.isEmpty else {
-            throw DKMSError(10, "Malformed dkms.conf file. Cannot load source tree.")
+            throw DKMSError(.buildFailed, "Malformed dkms.conf file. Cannot load source tree.")
         }
         settings.module = config.packageName
         settings.moduleVersion = config.packageVersion

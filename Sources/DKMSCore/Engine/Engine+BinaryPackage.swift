@@ -45,20 +45,20 @@ extension Engine {
         for (kernel, arch) in kernelArchPairs {
             let built = tree.builtDirectory(module, version, kernel, arch)
             guard FileSystem.isDirectory(built + "/module") else {
-                throw DKMSError(6, "No modules built for \(kernel) (\(arch)).",
+                throw DKMSError(.patchOrInstallFailed, "No modules built for \(kernel) (\(arch)).",
                                 "Modules must already be in the built state before using mkbmdeb.")
             }
             let config = try await readConfOrDie(kernel: kernel, arch: arch, module: module, version: version)
             updateModuleSuffix(for: kernel)
             guard let stage = FileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms-bmdeb.XXXXXX") else {
-                throw DKMSError(1, "Unable to make temporary directory.")
+                throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
             }
             defer { FileSystem.removeTree(stage) }
             FileSystem.setMode(0o755, of: stage)
             for index in config.modules.indices where config.isBuildable(moduleAt: index) {
                 let entry = config.modules[index]
                 let file = compressedOrUncompressed(built + "/module", entry.destName)
-                guard !file.isEmpty else { throw DKMSError(6, "Missing module \(entry.destName) in \(built)/module") }
+                guard !file.isEmpty else { throw DKMSError(.patchOrInstallFailed, "Missing module \(entry.destName) in \(built)/module") }
                 let target = "\(stage)/lib/modules/\(kernel)\(entry.destLocation)/\(FileSystem.split(file).name)"
                 FileSystem.makeDirectories(FileSystem.split(target).directory)
                 FileSystem.copyFileAtomically(from: file, to: target)
@@ -103,7 +103,7 @@ extension Engine {
             console.line("Building binary package for \(module)/\(version), kernel \(kernel) (\(arch))...")
             let outcome = await run("dpkg-deb", ["--root-owner-group", "--build", stage, package], output: .discard, error: .capture)
             guard outcome.status == 0 else {
-                throw DKMSError(6, "Failed to build \(package).", outcome.errorText.trimmingTrailingNewlines())
+                throw DKMSError(.patchOrInstallFailed, "Failed to build \(package).", outcome.errorText.trimmingTrailingNewlines())
             }
             console.line("Binary package location: \(package)")
         }

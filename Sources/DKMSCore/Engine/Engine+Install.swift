@@ -38,7 +38,7 @@ extension Engine {
     /// the kernel's own modules, archives originals, copies the modules
     /// into `/lib/modules/K/<dest>`, marks the version active and runs depmod.
     func install(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) {
-        guard !kernel.isEmpty, !arch.isEmpty else { throw DKMSError(16, "do_install: Empty $kernelver or $arch") }
+        guard !kernel.isEmpty, !arch.isEmpty else { throw DKMSError(.emptyKernelOrArch, "do_install: Empty $kernelver or $arch") }
         var module = module
         var version = version
         if !tree.isBuilt(module, version, kernel, arch) {
@@ -59,7 +59,7 @@ extension Engine {
         default: break
         }
         guard FileSystem.exists(libTree) else {
-            throw DKMSError(6, "The directory \(libTree) doesn't exist.", "You cannot install a module onto a non-existent kernel.")
+            throw DKMSError(.patchOrInstallFailed, "The directory \(libTree) doesn't exist.", "You cannot install a module onto a non-existent kernel.")
         }
         updateModuleSuffix(for: kernel)
         let config = try await readConfOrDie(kernel: kernel, arch: arch, module: module, version: version, strict: true)
@@ -68,17 +68,17 @@ extension Engine {
             let name = config.modules[index].destName
             let found = compressedOrUncompressed(baseDir + "/module", name)
             if found.isEmpty || !FileSystem.isRegularFile(found) {
-                throw DKMSError(6, "Missing module \(name) in \(baseDir)/module")
+                throw DKMSError(.patchOrInstallFailed, "Missing module \(name) in \(baseDir)/module")
             }
         }
         if tree.isInstalled(module, version, kernel, arch) {
-            throw DKMSError(5, "This module/version combo is already installed for kernel \(kernel) (\(arch)).")
+            throw DKMSError(.refusedPatchOrAlreadyInstalled, "This module/version combo is already installed for kernel \(kernel) (\(arch)).")
         }
         if settings.rpmSafeUpgrade { state.force = true }
 
         let preInstall = try await runScript(.preInstall, config.script(.preInstall), module: module, version: version, kernel: kernel, arch: arch)
         if preInstall != 0 && !state.force {
-            throw DKMSError(101, "pre_install failed, aborting install.", "You may override by specifying --force.")
+            throw DKMSError(.preInstallFailed, "pre_install failed, aborting install.", "You may override by specifying --force.")
         }
 
         try preflightInstall(destinations: buildable.map { libTree + config.modules[$0].destLocation } + [FileSystem.split(activeLink).directory],
@@ -111,7 +111,7 @@ extension Engine {
                         entry.record("archived", candidate, "\(backupDir)/\(fileName)")
                         try requireJournaled(entry)
                         guard FileSystem.move(candidate, to: "\(backupDir)/\(fileName)") else {
-                            throw DKMSError(6, "Archiving the original module \(candidate) failed.")
+                            throw DKMSError(.patchOrInstallFailed, "Archiving the original module \(candidate) failed.")
                         }
                         moduleIndex?.removed(candidate)
                         FileSystem.writeText(candidate + "\n", to: "\(backupDir)/\(fileName).origin")
@@ -135,12 +135,12 @@ extension Engine {
                 let copied = settings.symlinkModules
                     ? FileSystem.symlink(target: source, at: destination)
                     : FileSystem.copyFileAtomically(from: source, to: destination)
-                if !copied { throw DKMSError(6, "Copying '\(source)' failed") }
+                if !copied { throw DKMSError(.patchOrInstallFailed, "Copying '\(source)' failed") }
                 if !settings.symlinkModules { moduleIndex?.added(destination) }
                 anyInstalled = true
             }
             if !config.modules.isEmpty && !anyInstalled {
-                throw DKMSError(6, "Installation aborted.")
+                throw DKMSError(.patchOrInstallFailed, "Installation aborted.")
             }
             entry.record("link", activeLink, FileSystem.readLink(activeLink) ?? "")
             try requireJournaled(entry)

@@ -7,18 +7,18 @@ extension Engine {
         let arch = firstArch
         let template = settings.templateKernel
         guard !template.isEmpty else {
-            throw DKMSError(1, "Invalid number of parameters passed.",
+            throw DKMSError(.notPermittedOrMissingArguments, "Invalid number of parameters passed.",
                             "Usage: match --templatekernel=<kernel-version> -k <kernel-version>",
                             "   or: match --templatekernel=<kernel-version> -k <kernel-version> <module>")
         }
-        if template == kernel { throw DKMSError(2, "The templatekernel and the specified kernel version are the same.") }
+        if template == kernel { throw DKMSError(.notFoundOrConflictingKernels, "The templatekernel and the specified kernel version are the same.") }
         var lines: [String] = []
         await forEachStatusLine(module: "", version: "", kernel: template, arch: arch) { line in
             if line.contains(": installed") { lines.append(line) }
         }
         if !settings.module.isEmpty {
             guard FileSystem.isDirectory(tree.moduleDirectory(settings.module) + "/") else {
-                throw DKMSError(3, "The module: \(settings.module) is not located in the DKMS tree.")
+                throw DKMSError(.alreadyThereOrMissingFromTree, "The module: \(settings.module) is not located in the DKMS tree.")
             }
             lines = lines.filter { $0.hasPrefix(settings.module + "/") }
         }

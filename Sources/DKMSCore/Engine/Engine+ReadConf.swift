@@ -20,7 +20,7 @@ extension Engine {
         if !settings.conf.isEmpty { confFile = settings.conf }
         if let file, !file.isEmpty { confFile = file }
         guard FileSystem.isReadable(confFile) else {
-            throw DKMSError(4, "Could not locate dkms.conf file.", "File: \(confFile) does not exist.")
+            throw DKMSError(.notFoundOrConflictingKernels, "Could not locate dkms.conf file.", "File: \(confFile) does not exist.")
         }
         // Upstream keys its cache by `readlink -f` of the file; the file's
         // identity (device and inode) names the same file without resolving
@@ -90,7 +90,7 @@ extension Engine {
             kernel: kernel, arch: arch, module: module, version: version, file: file, strict: strict)
         guard valid else {
             let shown = (file?.isEmpty == false) ? file! : settings.conf
-            throw DKMSError(8, "Bad conf file.", "File: \(shown) does not represent a valid dkms.conf file.")
+            throw DKMSError(.badConfOrNoSource, "Bad conf file.", "File: \(shown) does not represent a valid dkms.conf file.")
         }
         return config
     }

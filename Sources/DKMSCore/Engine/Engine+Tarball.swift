@@ -13,7 +13,7 @@ extension Engine {
         let version = settings.moduleVersion
         _ = try await readConfOrDie(kernel: firstKernel, arch: firstArch, module: module, version: version)
         guard let staging = FileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms.XXXXXX") else {
-            throw DKMSError(1, "Unable to make temporary directory.")
+            throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
         }
         defer { FileSystem.removeTree(staging) }
         FileSystem.makeDirectories(staging + "/dkms_main_tree")
@@ -24,7 +24,7 @@ extension Engine {
             for (kernel, arch) in kernelArchPairs {
                 let built = tree.builtDirectory(module, version, kernel, arch)
                 guard FileSystem.isDirectory(built) else {
-                    throw DKMSError(6, "No modules built for \(kernel) (\(arch)).",
+                    throw DKMSError(.patchOrInstallFailed, "No modules built for \(kernel) (\(arch)).",
                                     "Modules must already be in the built state before using mktarball.")
                 }
                 updateModuleSuffix(for: kernel)
@@ -65,11 +65,11 @@ extension Engine {
         console.line()
         console.line("Tarball location: \(destination)/\(name)")
         if !FileSystem.isDirectory(destination) && !FileSystem.makeDirectories(destination) {
-            throw DKMSError(9, "Missing write permissions for \(destination).")
+            throw DKMSError(.missingConfOrPermission, "Missing write permissions for \(destination).")
         }
-        guard FileSystem.isWritable(destination) else { throw DKMSError(9, "Missing write permissions for \(destination).") }
+        guard FileSystem.isWritable(destination) else { throw DKMSError(.missingConfOrPermission, "Missing write permissions for \(destination).") }
         let outcome = await run("tar", ["-C", staging, "-caf", "\(destination)/\(name)", "."], error: .discard)
-        if outcome.status != 0 { throw DKMSError(6, "Failed to make tarball.") }
+        if outcome.status != 0 { throw DKMSError(.patchOrInstallFailed, "Failed to make tarball.") }
     }
 
     /// Upstream's `load_tarball`: unpacks a dkms tarball (or any tarball
@@ -81,28 +81,28 @@ extension Engine {
     @discardableResult
     func loadTarball() async throws(DKMSError) -> Bool {
         let archive = settings.archive
-        guard FileSystem.exists(archive) else { throw DKMSError(2, "\(archive) does not exist.") }
+        guard FileSystem.exists(archive) else { throw DKMSError(.notFoundOrConflictingKernels, "\(archive) does not exist.") }
         if archive.hasSuffix(".rpm") {
             if await run("rpm", ["-Uvh", archive]).status == 0 {
                 try await autoinstall()
                 throw DKMSError.exit(0)
             }
-            throw DKMSError(9, "Unable to install \(archive) using rpm.", "Check to ensure that your system can install .rpm files.")
+            throw DKMSError(.missingConfOrPermission, "Unable to install \(archive) using rpm.", "Check to ensure that your system can install .rpm files.")
         }
         let listed = try await refuseHostileMembers(archive)
         guard let staging = FileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms.XXXXXX") else {
-            throw DKMSError(1, "Unable to make temporary directory.")
+            throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
         }
         defer { FileSystem.removeTree(staging) }
         let unpacked = await run("tar", ["-xaf", archive, "-C", staging, "--no-same-owner"])
         if listed && unpacked.status != 0 {
-            throw DKMSError(7, "Refusing to load \(archive): tar cannot unpack it.", "\(archive) is not a valid DKMS tarball.")
+            throw DKMSError(.moduleNotBuilt, "Refusing to load \(archive): tar cannot unpack it.", "\(archive) is not a valid DKMS tarball.")
         }
 
         if !FileSystem.isDirectory(staging + "/dkms_main_tree") {
             let confs = FileSystem.findFiles(under: staging + "/") { $0 == "dkms.conf" }
             guard let conf = confs.first else {
-                throw DKMSError(3, "Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it.")
+                throw DKMSError(.alreadyThereOrMissingFromTree, "Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it.")
             }
             try await addSourceTree(String(conf.dropLast("dkms.conf".count)), kernel: firstKernel, arch: firstArch)
             return true
@@ -120,14 +120,14 @@ extension Engine {
                 continue
             }
             if tree.isAdded(read.packageName, read.packageVersion) && !state.force {
-                throw DKMSError(8, "\(read.packageName)/\(read.packageVersion) is already added!", "Aborting.")
+                throw DKMSError(.badConfOrNoSource, "\(read.packageName)/\(read.packageVersion) is already added!", "Aborting.")
             }
             chosen = location
             config = read
             break
         }
         guard let config else {
-            throw DKMSError(7, "No valid dkms.conf in dkms_source_tree or dkms_binaries_only.",
+            throw DKMSError(.moduleNotBuilt, "No valid dkms.conf in dkms_source_tree or dkms_binaries_only.",
                             "\(archive) is not a valid DKMS tarball.")
         }
         settings.module = config.packageName
@@ -179,11 +179,11 @@ extension Engine {
             guard let member = TarListing.parse(String(line)) else { continue }
             listed += 1
             if let problem = inspection.admit(member) {
-                throw DKMSError(7, "Refusing to load \(archive): \(problem).", "\(archive) is not a valid DKMS tarball.")
+                throw DKMSError(.moduleNotBuilt, "Refusing to load \(archive): \(problem).", "\(archive) is not a valid DKMS tarball.")
             }
         }
         if listing.status != 0 && listed > 0 {
-            throw DKMSError(7, "Refusing to load \(archive): tar cannot read it completely.",
+            throw DKMSError(.moduleNotBuilt, "Refusing to load \(archive): tar cannot read it completely.",
                             "\(archive) is not a valid DKMS tarball.")
         }
         return listed > 0

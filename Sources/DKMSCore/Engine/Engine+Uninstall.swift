@@ -96,7 +96,7 @@ extension Engine {
                 if FileSystem.isDirectory(backupDir) {
                     if let failed = restoreOriginals(named: name, from: backupDir, kernel: kernel) {
                         // The journal keeps the plan: the next command finishes it.
-                        throw DKMSError(6, "Restoring the original module \(failed) failed.",
+                        throw DKMSError(.patchOrInstallFailed, "Restoring the original module \(failed) failed.",
                                         "The archived copy is kept in \(backupDir); the next dkms command retries.")
                     }
                     FileSystem.deleteEmptyDirectories(under: FileSystem.split(backupDir).directory)

@@ -30,7 +30,7 @@ extension Engine {
         }
         for dir in Set(directories).sorted() where access(dir, W_OK) != 0 {
             let reason = String(cString: strerror(errno))
-            throw DKMSError(6, "Cannot uninstall \(module)/\(version): \(dir) is not writable (\(reason)).",
+            throw DKMSError(.patchOrInstallFailed, "Cannot uninstall \(module)/\(version): \(dir) is not writable (\(reason)).",
                             "Nothing was changed.")
         }
         // Room, step by step in plan order (a module's files are deleted
@@ -54,7 +54,7 @@ extension Engine {
                       let (device, _) = Self.deviceAndSize(target), source != device else { continue }
                 let left = room(device, target) - size
                 if left < 0 {
-                    throw DKMSError(6, "Cannot uninstall \(module)/\(version): \(target) has no room to restore the original module",
+                    throw DKMSError(.patchOrInstallFailed, "Cannot uninstall \(module)/\(version): \(target) has no room to restore the original module",
                                     "\(step[1]) (\(size) bytes, \(size + left) available). Nothing was changed.")
                 }
                 available[device] = left
@@ -69,7 +69,7 @@ extension Engine {
     func preflightInstall(destinations: [String], module: String, version: String) throws(DKMSError) {
         for dir in Set(destinations.map(Self.nearestExisting)).sorted() where access(dir, W_OK) != 0 {
             let reason = String(cString: strerror(errno))
-            throw DKMSError(6, "Cannot install \(module)/\(version): \(dir) is not writable (\(reason)).",
+            throw DKMSError(.patchOrInstallFailed, "Cannot install \(module)/\(version): \(dir) is not writable (\(reason)).",
                             "Nothing was changed.")
         }
     }
@@ -78,7 +78,7 @@ extension Engine {
     /// (that step has not been performed).
     func requireJournaled(_ entry: Journal.Entry) throws(DKMSError) {
         if let failure = entry.failure {
-            throw DKMSError(6, "Cannot write the journal \(entry.path) (\(failure)).", "The change was not made.")
+            throw DKMSError(.patchOrInstallFailed, "Cannot write the journal \(entry.path) (\(failure)).", "The change was not made.")
         }
     }
 
