@@ -158,100 +158,20 @@ extension Engine {
                        sharesMountPoint: sharesMountPoint)
     }
 
-    /// Strips, signs and compresses the modules a build made (outside its
-    /// sandbox, with the machine's key), publishes them atomically in
-    /// `m/v/K/A`, runs `POST_BUILD`, keeps the log, and removes the build
-    /// directory.
+    /// Publishes a finished build (see ``BuildPublisher``).
     func publish(_ planned: PlannedBuild, builder: Builder) async throws(DKMSError) {
-        let plan = planned.plan
-        let target = plan.target
-        let (module, version, kernel, arch) = (target.module, target.version, target.kernel, target.arch)
-        let kernelDir = "\(tree.versionDirectory(module, version))/\(kernel)"
-        let baseDir = tree.builtDirectory(module, version, kernel, arch)
-        let directory = builder.directory
-        let suffix = ".ko" + (plan.compression?.suffix ?? "")
-        FileSystem.makeDirectories(kernelDir)
-        guard let temporary = FileSystem.makeTemporaryDirectory(template: "\(kernelDir)/.tmp_\(arch)_XXXXXX") else {
-            throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
-        }
-        FileSystem.makeDirectories(temporary + "/log")
-        FileSystem.makeDirectories(temporary + "/module")
-        if FileSystem.isRegularFile(directory + "/Module.symvers") {
-            FileSystem.copyFileAtomically(from: directory + "/Module.symvers", to: temporary + "/module/Module.symvers")
-        }
-        for entry in plan.modules {
-            let built = builder.builtFile(entry)
-            let shown = entry.builtFile.hasPrefix("/") ? entry.builtFile : "\(plan.buildDirectory)/\(entry.builtFile)"
-            var compressed = builder.backingPath(shown.dropLast(3) + suffix)
-            guard FileSystem.isRegularFile(built) else {
-                console.warning("\(shown) has disappeared")
-                continue
-            }
-            if entry.strip {
-                _ = await runner.run(ProcessSpec(plan.stripTool, ["-g", built], environment: plan.environment, workingDirectory: directory))
-            }
-            if plan.sign, let signer = planned.signer {
-                await signer.sign(built, shownAs: shown, console: console, runner: runner, environment: plan.environment)
-            }
-            if let compression = plan.compression {
-                let status = await runner.run(ProcessSpec(compression.tool, compression.options + ["-f", built],
-                                                          environment: plan.environment, workingDirectory: directory)).status
-                if status != 0 { compressed = "" }
-            }
-            if !compressed.isEmpty && plan.compression != nil {
-                FileSystem.copyFileAtomically(from: compressed, to: "\(temporary)/module/\(entry.destName)\(suffix)")
-            } else {
-                FileSystem.copyFileAtomically(from: built, to: "\(temporary)/module/\(entry.destName).ko")
-            }
-        }
-        for entry in plan.modules {
-            let found = compressedOrUncompressed(temporary + "/module", entry.destName)
-            if found.isEmpty || !FileSystem.isRegularFile(found) {
-                throw DKMSError(.moduleNotBuilt, "Missing module '\(entry.destName)' in \(temporary)/module")
-            }
-        }
-        FileSystem.setMode(0o755, of: temporary)
-        if !FileSystem.rename(temporary, to: baseDir) {
-            throw DKMSError(.moduleNotBuilt, "do_build: final mv failed (1)")
-        }
-
-        try await builder.postBuild()
-        FileSystem.rename(builder.log, to: baseDir + "/log/make.log")
-        retainLog(baseDir + "/log/make.log", module: module, version: version, kernel: kernel, arch: arch)
-        builder.removeDirectory()
-
-        if planned.writesDependencyMarkers {
-            for dependency in planned.config.buildDepends {
-                let versions = tree.status(module: dependency, kernel: kernel, arch: arch).map(\.version)
-                if let latest = VersionSort.sorted(versions).last, !latest.isEmpty {
-                    FileSystem.writeText(latest + "\n", to: "\(baseDir)/.dep_\(dependency)")
-                }
-            }
-        }
+        try await BuildPublisher(tree: tree, runner: runner, console: console).publish(planned, builder: builder)
     }
 
-    /// After a failed build: the build directory holds what upstream leaves
-    /// there (this build's files and make.log), and the log is kept per kernel.
-    /// A build that shares its mount point with others running at once
-    /// is settled by ``settleSharedBuilds(_:)`` once they have all ended.
+    /// After a failed build (see ``BuildPublisher/settleFailure(of:)``).
     func settleFailedBuild(_ builder: Builder) {
-        let target = builder.plan.target
-        let kept = FileSystem.exists(builder.log) ? builder.log
-            : tree.builtDirectory(target.module, target.version, target.kernel, target.arch) + "/log/make.log"
-        retainLog(kept, module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
-        if !builder.sharesMountPoint { builder.settleAsCanonical() }
+        BuildPublisher(tree: tree, runner: runner, console: console).settleFailure(of: builder)
     }
 
     /// Where the log of the last build of a module version for a kernel is
     /// kept, successful or not: `$dkms_tree/.logs/MODULE/VERSION/KERNEL/ARCH/make.log`.
     public func retainedLogPath(module: String, version: String, kernel: String, arch: String) -> String {
         tree.retainedLog(module, version, kernel, arch)
-    }
-
-    func retainLog(_ source: String, module: String, version: String, kernel: String, arch: String) {
-        let target = retainedLogPath(module: module, version: version, kernel: kernel, arch: arch)
-        guard FileSystem.isRegularFile(source), FileSystem.makeDirectories(FileSystem.split(target).directory) else { return }
-        FileSystem.copyFileAtomically(from: source, to: target)
     }
 
     /// Chooses the compiler (and linker) the kernel was built with, as
