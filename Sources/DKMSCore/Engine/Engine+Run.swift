@@ -85,7 +85,7 @@ extension Engine {
             }
         }
         if !isStatus {
-            if settings.kernels.isEmpty && !settings.all { settings.kernels = [settings.runningKernel] }
+            if settings.kernels.isEmpty && !settings.all { settings.kernels = defaultKernels() }
             if settings.arches.isEmpty { settings.arches = [await defaultArch(for: settings.kernels.first ?? "")] }
             if settings.arches.isEmpty || settings.arches[0].isEmpty && !settings.isDebianLike && settings.machine.isEmpty {
                 throw DKMSError(12, "Could not determine architecture.")
@@ -148,7 +148,7 @@ extension Engine {
                 try requireModuleArguments(action.rawValue)
                 if action != .build && action != .install { try requireAdded() }
             case .autoinstall, .kernelPreinst, .kernelPostinst, .kernelPrerm:
-                try requireOneKernel(action.rawValue)
+                if !kernelsChosenForRoot { try requireOneKernel(action.rawValue) }
             default: break
             }
             return .exit(await plan(action))

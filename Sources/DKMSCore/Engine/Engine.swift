@@ -52,6 +52,10 @@ public final class Engine {
     /// runs once per kernel (nil: depmod runs when upstream runs it). Not
     /// scoped by subshells: it collects across them.
     var deferredDepmod: Set<String>?
+    /// The kernels were chosen from this root because the running kernel
+    /// has no headers here (``defaultKernels()``): autoinstall then runs
+    /// once per kernel.
+    var kernelsChosenForRoot = false
 
     /// Creates an engine.
     public init(settings: Settings, console: any Console, runner: any ProcessRunning) {
