@@ -132,10 +132,11 @@ extension Engine {
         }
     }
 
-    /// Runs the invocation: validation, kernel setup and the action.
+    /// Runs the invocation: validation, kernel setup and the action
+    /// (``run()`` wraps it).
     /// - Returns: how dkms ends.
     /// - Throws: ``DKMSError`` where upstream dies in its main shell.
-    public func run() async throws(DKMSError) -> RunResult {
+    func runAction() async throws(DKMSError) -> RunResult {
         try validateCommandLine()
         if settings.parallelJobs.isEmpty { settings.parallelJobs = String(Self.processorCount()) }
         if settings.parallelJobs == "0" { settings.parallelJobs = "" }
@@ -154,6 +155,7 @@ extension Engine {
             return .exit(await plan(action))
         }
         if action != .status { await lockTree() }
+        beginInitramfsWatch(action)
         await adoptParentPreparation()
         switch action {
         case .remove, .unbuild, .uninstall:

@@ -56,6 +56,10 @@ public final class Engine {
     /// has no headers here (``defaultKernels()``): autoinstall then runs
     /// once per kernel.
     var kernelsChosenForRoot = false
+    /// The modules installed when the transaction began (nil: not watched).
+    var initramfsBaseline: Set<InstalledModuleFacts>?
+    /// The module names in each kernel's initramfs, listed once.
+    var initramfsContentsByKernel: [String: Set<String>] = [:]
 
     /// Creates an engine.
     public init(settings: Settings, console: any Console, runner: any ProcessRunning) {
