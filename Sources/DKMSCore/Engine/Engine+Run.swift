@@ -10,8 +10,9 @@ public enum RunResult: Sendable, Equatable {
     case exit(Int32)
     /// No action was named: upstream reports it, shows the usage and exits 0.
     case unknownAction
-    /// `status --json`: the entries, for the CLI to render.
-    case statusEntries([StatusEntry])
+    /// `status --json`: the entries and the recorded autoinstall failures,
+    /// for the CLI to render.
+    case statusEntries([StatusEntry], failures: [AutoinstallFailure])
 }
 
 extension Engine {
@@ -190,7 +191,7 @@ extension Engine {
             }
             return .exit(status)
         case .status:
-            if settings.jsonOutput { return .statusEntries(await statusEntries()) }
+            if settings.jsonOutput { return .statusEntries(await statusEntries(), failures: statusFailures()) }
             await statusAction()
             return .exit(0)
         case .generateMok:
