@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// Where the running kernel is not the target (a chroot or container that
 /// builds a system image: the running kernel has no headers here), the
 /// commands that default to the running kernel target the kernels
@@ -18,14 +12,6 @@ enum InstalledKernels {
         return VersionSort.sorted(kernels)
     }
 
-    /// Whether this process runs in a chroot: its root is not the root of
-    /// process 1 (what `ischroot` checks). False when it cannot be told.
-    static func inChroot() -> Bool {
-        var own = stat()
-        var initial = stat()
-        guard stat("/", &own) == 0, stat("/proc/1/root/", &initial) == 0 else { return false }
-        return own.st_dev != initial.st_dev || own.st_ino != initial.st_ino
-    }
 }
 
 extension Engine {
@@ -41,9 +27,8 @@ extension Engine {
               !FileSystem.exists(kernelSourceDirectory(for: running) + "/include") else { return [running] }
         let installed = InstalledKernels.withHeaders(installTree: installTree).filter { $0 != running }
         guard !installed.isEmpty else { return [running] }
-        let place = InstalledKernels.inChroot() ? "in this chroot" : "here"
         let plural = installed.count == 1 ? "" : "s"
-        console.errorLine("dkms: the running kernel \(running) has no headers \(place); using the installed kernel\(plural) \(installed.joined(separator: " ")) instead.")
+        console.errorLine("dkms: the running kernel \(running) has no headers here; using the installed kernel\(plural) \(installed.joined(separator: " ")) instead.")
         kernelsChosenForRoot = true
         return installed
     }

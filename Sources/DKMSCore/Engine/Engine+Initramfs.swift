@@ -209,6 +209,16 @@ extension Engine {
     func beginInitramfsWatch(_ action: Action) {
         guard Self.initramfsActions.contains(action), settings.environment[TreeLock.heldVariable] == nil else { return }
         initramfsBaseline = installedModuleFacts()
+        installedBaseline = installedKeys()
+    }
+
+    /// `module/version/kernel/arch` of every installed module version.
+    func installedKeys() -> Set<String> {
+        var keys: Set<String> = []
+        for record in tree.status() {
+            if case .built(let m, let v, let k, let a, let state) = record, state == .installed { keys.insert("\(m)/\(v)/\(k)/\(a)") }
+        }
+        return keys
     }
 
     /// Runs the action, then regenerates the initramfs it made stale,
@@ -225,8 +235,13 @@ extension Engine {
     }
 
     func finishInitramfsWatch() async {
-        guard let baseline = initramfsBaseline else { return }
-        initramfsBaseline = nil
-        await regenerateInitramfs(after: baseline)
+        if let baseline = initramfsBaseline {
+            initramfsBaseline = nil
+            await regenerateInitramfs(after: baseline)
+        }
+        if let baseline = installedBaseline {
+            installedBaseline = nil
+            if !installedKeys().subtracting(baseline).isEmpty { await explainSecureBoot() }
+        }
     }
 }

@@ -58,6 +58,8 @@ public final class Engine {
     var kernelsChosenForRoot = false
     /// The modules installed when the transaction began (nil: not watched).
     var initramfsBaseline: Set<InstalledModuleFacts>?
+    /// `m/v/k/a` of the modules installed when the transaction began.
+    var installedBaseline: Set<String>?
     /// The module names in each kernel's initramfs, listed once.
     var initramfsContentsByKernel: [String: Set<String>] = [:]
 
