@@ -24,6 +24,12 @@ public enum StatusJSON {
                 "\"installed_paths\": [" + entry.facts.installedPaths.map(quote).joined(separator: ", ") + "]",
             ]
             fields.append("\"broken_reason\": \(entry.brokenReason.map(quote) ?? "null")")
+            if entry.state == "installed" {
+                let signature = entry.facts.signature.map {
+                    "{\"signed\": \($0.signed), \"signer\": \($0.signer.map(quote) ?? "null"), \"sig_key\": \($0.keyID.map(quote) ?? "null")}"
+                }
+                fields.append("\"signature\": \(signature ?? "null")")
+            }
             out += "    {" + fields.joined(separator: ", ") + "}"
         }
         out += entries.isEmpty ? "]" : "\n  ]"

@@ -118,3 +118,53 @@ struct SecureBootTests {
                 == plain.stdout.replacingOccurrences(of: quiet.root.path, with: "ROOT"))
     }
 }
+
+/// `status --json` says per installed module whether it is signed and with
+/// which key, as modinfo reports it.
+@Suite("Signature in status --json", .serialized)
+struct StatusSignatureTests {
+    static let signFile: String? = {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib")) ?? []
+        return entries.filter { $0.hasPrefix("linux-kbuild-") }.sorted().map { "/usr/lib/\($0)/scripts/sign-file" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
+    let kernel = DKMSSandbox.fakeKernel
+    let sandbox = DKMSSandbox.withFakeKernel()
+
+    func signature() -> [String: Any]? {
+        let json = sandbox.dkms(["status", "--json"]).stdout
+        let document = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        let entries = document?["entries"] as? [[String: Any]] ?? []
+        return entries.first { $0["state"] as? String == "installed" }?["signature"] as? [String: Any]
+    }
+
+    @Test func unsignedThenSigned() throws {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "sigmod", version: "1.0")])
+        #expect(sandbox.dkms(["install", "-k", kernel, "sigmod/1.0"]).status == 0)
+        let unsigned = try #require(signature())
+        #expect(unsigned["signed"] as? Bool == false)
+        #expect(unsigned["signer"] is NSNull)
+        guard let signFile = Self.signFile else { return }
+        let env = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+        let key = sandbox.root.child("k.pem")
+        let cert = sandbox.root.child("c.der")
+        _ = CommandRunner.run("/usr/bin/openssl", [
+            "req", "-new", "-x509", "-nodes", "-days", "10", "-subj", "/CN=DKMS module signing key", "-set_serial", "0x1234ABCD",
+            "-newkey", "rsa:2048", "-keyout", key, "-outform", "DER", "-out", cert,
+        ], environment: env)
+        let installed = "\(sandbox.installTree)/\(kernel)/updates/dkms/sigmod.ko"
+        #expect(CommandRunner.run(signFile, ["sha256", key, cert, installed], environment: env).status == 0)
+        let signed = try #require(signature())
+        #expect(signed["signed"] as? Bool == true)
+        #expect(signed["signer"] as? String == "DKMS module signing key")
+        #expect(signed["sig_key"] as? String == "12:34:AB:CD")
+    }
+
+    @Test func onlyInstalledEntriesCarryIt() {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "sigmod", version: "1.0")])
+        _ = sandbox.dkms(["build", "-k", kernel, "sigmod/1.0"])
+        let json = sandbox.dkms(["status", "--json"]).stdout
+        #expect(json.contains("\"state\": \"built\""))
+        #expect(!json.contains("\"signature\""))
+    }
+}

@@ -66,3 +66,26 @@ extension Engine {
         }
     }
 }
+
+extension Engine {
+    /// How the installed files of one entry are signed (nil when none can
+    /// be read). Compressed files are read through their decompressor.
+    func signatureFacts(_ paths: [String]) async -> StatusEntry.Signature? {
+        var signatures: [ModuleSignature?] = []
+        for path in paths {
+            var bytes: [UInt8]?
+            let decompressor = path.hasSuffix(".gz") ? "gzip" : path.hasSuffix(".xz") ? "xz" : path.hasSuffix(".zst") ? "zstd" : nil
+            if let decompressor {
+                let outcome = await run(decompressor, ["-dc", path], output: .capture, error: .discard)
+                if outcome.status == 0 { bytes = outcome.standardOutput }
+            } else {
+                bytes = FileSystem.readBytes(path)
+            }
+            guard let bytes else { return nil }
+            signatures.append(ModuleSignature.parse(bytes))
+        }
+        guard !signatures.isEmpty else { return nil }
+        let first = signatures.compactMap { $0 }.first
+        return StatusEntry.Signature(signed: signatures.allSatisfy { $0 != nil }, signer: first?.signer, keyID: first?.keyID)
+    }
+}
