@@ -95,6 +95,26 @@ struct InitramfsTests {
         #expect(r.stderr.contains("for askmod/1.0 (REMAKE_INITRD=yes), bootmod/1.0 (in the initramfs of \(kernel))"))
     }
 
+    @Test func kernelRemovalRegeneratesNothing() {
+        add("bootmod")
+        _ = sandbox.dkms(["install", "-k", kernel, "bootmod/1.0"])
+        #expect(recorded().count == 1)
+        // The kernel package is going away with its initramfs.
+        let r = sandbox.dkms(["kernel_prerm", "-k", kernel])
+        #expect(r.status == 0, "\(r)")
+        #expect(sandbox.dkms(["status", "-k", kernel]).stdout == "bootmod/1.0: added\n")
+        #expect(recorded().count == 1)
+    }
+
+    @Test func headerHookRegenerates() {
+        // After a headers package no initramfs hook follows ours.
+        add("bootmod")
+        sandbox.environment["DKMS_KERNEL_HOOK"] = "header_postinst"
+        let r = sandbox.dkms(["autoinstall", "-k", kernel])
+        #expect(r.status == 0, "\(r)")
+        #expect(recorded() == ["-u -k \(kernel)"])
+    }
+
     @Test func kernelWithoutInitramfsRegeneratesNothing() {
         let other = "6.1.0-2-fake"
         sandbox.addFakeKernel(other)

@@ -202,13 +202,24 @@ extension Engine {
 extension Engine {
     /// The actions that install or remove modules: their transaction ends
     /// with ``regenerateInitramfs(after:)``.
-    static let initramfsActions: Set<Action> = [.install, .uninstall, .remove, .autoinstall, .kernelPostinst, .kernelPreinst, .kernelPrerm]
+    /// `kernel_preinst` and `kernel_prerm` are not among them: the kernel
+    /// package being set up or removed makes (or deletes) its initramfs
+    /// itself.
+    static let initramfsActions: Set<Action> = [.install, .uninstall, .remove, .autoinstall, .kernelPostinst]
+
+    /// Whether the kernel package's own hook regenerates the initramfs
+    /// right after ours: Debian's postinst.d runs initramfs-tools after
+    /// dkms (not so for header packages, whose hook says header_postinst).
+    var kernelPackageRemakesInitramfs: Bool {
+        settings.environment[Self.kernelHookVariable] == "postinst"
+            && FileSystem.exists("/etc/kernel/postinst.d/initramfs-tools")
+    }
 
     /// Remembers what is installed before the action (the tree is locked
     /// by now), unless a parent dkms holds the lock and owns the transaction.
     func beginInitramfsWatch(_ action: Action) {
         guard Self.initramfsActions.contains(action), settings.environment[TreeLock.heldVariable] == nil else { return }
-        initramfsBaseline = installedModuleFacts()
+        if !kernelPackageRemakesInitramfs { initramfsBaseline = installedModuleFacts() }
         installedBaseline = installedKeys()
     }
 
