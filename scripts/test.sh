@@ -45,6 +45,13 @@ if [[ ${SKIP_FUZZ:-} != 1 ]]; then
     python3 tests/fuzz/conf_fuzz.py --ours "$PWD/.build/debug/dkms" \
         --confs "${FUZZ_CONFS:-150}" --cmds "${FUZZ_CMDS:-60}" --seed "${FUZZ_SEED:-1}" --jobs 2
 fi
+# A debootstrap root (cached under /var/cache/swift-dkms-tests): a real
+# *-dkms package from apt builds for the root's kernel, not the running
+# one, and its initramfs follows a listed module. First run builds the
+# cache (about 2 min of debootstrap + apt), later runs take about 2-4 min.
+if [[ ${SKIP_CHROOT:-} != 1 ]]; then
+    tests/chroot/run-chroot.sh "$PWD/.build/debug/dkms"
+fi
 # Kernel hooks, common.postinst and friends against our binary.
 if [[ -x integration/tests/run-integration-tests.sh ]]; then
     integration/tests/run-integration-tests.sh

@@ -16,7 +16,7 @@ public enum Bootstrap {
         "source_tree", "dkms_tree", "install_tree", "tmp_location", "verbose", "symlink_modules",
         "autoinstall_all_kernels", "modprobe_on_install", "parallel_jobs", "compress_gzip_opts",
         "compress_xz_opts", "compress_zstd_opts", "build_environment", "post_transaction",
-        "report_build_logs", "build_sandbox",
+        "report_build_logs", "build_sandbox", "kernel_hook_failures",
     ]
 
     /// Prepares the settings of one invocation.
@@ -97,6 +97,7 @@ public enum Bootstrap {
         settings.postTransaction = value("post_transaction", env["post_transaction"] ?? "")
         settings.reportBuildLogs = !value("report_build_logs", env["report_build_logs"] ?? "").isEmpty
         settings.buildSandbox = !["no", "false", "0"].contains(value("build_sandbox", env["build_sandbox"] ?? "").lowercased())
+        settings.kernelHookFailures = value("kernel_hook_failures", env["kernel_hook_failures"] ?? "")
         return settings
     }
 }

@@ -36,6 +36,8 @@ extension Engine {
             do {
                 try await autoinstall(kernel: kernel, arch: arch, jobServer: jobServer, started: early["\(kernel)/\(arch)"] ?? [:])
             } catch {
+                // Each kernel's failure is shown with that kernel's output.
+                if let diagnostic = error.diagnostic { console.report(diagnostic) }
                 failure = error
             }
         }
@@ -43,13 +45,14 @@ extension Engine {
         for group in Dictionary(grouping: all, by: { "\($0.target.module)/\($0.target.version)" }).values {
             settleSharedBuilds(group)
         }
-        if let failure { throw failure }
+        if let failure { throw DKMSError.exit(failure.status) }
     }
 
     /// The AUTOINSTALL module versions autoinstall would install for a
     /// kernel, and those already installed.
     func autoinstallQueue(kernel: String, arch: String, reportBroken: Bool) async throws(DKMSError)
-        -> (queue: [AutoinstallCandidate], installed: [String], optional: Set<String>, known: [String]) {
+        -> (queue: [AutoinstallCandidate], installed: [String], optional: Set<String>, required: Set<String>,
+            known: [String], latest: [String: String]) {
         let (versions, broken) = AutoinstallScheduler.newestVersions(tree.status())
         if reportBroken {
             for (m, v) in broken {
@@ -60,6 +63,7 @@ extension Engine {
         var queue: [AutoinstallCandidate] = []
         var installed: [String] = []
         var optional: Set<String> = []
+        var required: Set<String> = []
         for (m, v) in versions {
             if tree.isActive(m, v, kernel, arch) {
                 installed.append(m)
@@ -69,10 +73,12 @@ extension Engine {
                                                  file: tree.sourceDirectory(m, v) + "/dkms.conf")
             guard config.autoinstall else { continue }
             if config.isOptional { optional.insert(m) }
+            if config.isRequired { required.insert(m) }
             queue.append(AutoinstallCandidate(module: m, version: v,
                                               dependencies: ShellText.words(config.buildDepends.joined(separator: " "))))
         }
-        return (queue, installed, optional, versions.map(\.module))
+        return (queue, installed, optional, required, versions.map(\.module),
+                Dictionary(versions.map { ($0.module, $0.version) }, uniquingKeysWith: { first, _ in first }))
     }
 
     /// With several kernels: starts, for every kernel, the builds of the
@@ -193,6 +199,14 @@ extension Engine {
             }
         }
 
+        let failureStatus = Self.statuses(of: summary.failed + optionalFailures)
+        for m in summary.installed + summary.skipped {
+            recordAutoinstallOutcome(module: m, version: scan.latest[m] ?? "", kernel: kernel, arch: arch, status: 0)
+        }
+        for (m, v) in failedVersions {
+            recordAutoinstallOutcome(module: m, version: v, kernel: kernel, arch: arch, status: failureStatus[m] ?? 1)
+        }
+
         if !summary.installed.isEmpty {
             console.line("Autoinstall on \(kernel) succeeded for module(s) \(summary.installed.joined(separator: " ")).")
         }
@@ -234,7 +248,18 @@ extension Engine {
             console.line("These may be provided externally or by a package not yet configured; autoinstall will retry on the next trigger.")
         }
         if !summary.failed.isEmpty || !unresolved.isEmpty {
-            throw DKMSError(11, "One or more modules failed to install during autoinstall.",
+            if hookForgivesFailures {
+                var failures = failedVersions.filter { !scan.optional.contains($0.0) }.map { (m, v) in
+                    HookFailure(module: m, version: v, status: failureStatus[m] ?? 1, required: scan.required.contains(m))
+                }
+                for item in unresolved {
+                    let parts = item.split(separator: "/", maxSplits: 1).map(String.init)
+                    failures.append(HookFailure(module: parts[0], version: parts.count > 1 ? parts[1] : "", status: 0,
+                                                required: scan.required.contains(parts[0])))
+                }
+                if await hookForgives(failures, kernel: kernel, arch: arch) { return }
+            }
+            throw DKMSError(.autoinstallFailed, "One or more modules failed to install during autoinstall.",
                             "Refer to previous errors for more information.")
         }
     }
@@ -308,7 +333,7 @@ extension Engine {
         let kernelDir = "\(installTree)/\(kernel)"
         if FileSystem.isDirectory(kernelDir) { FileSystem.deleteEmptyDirectories(under: kernelDir) }
         if !failed.isEmpty {
-            throw DKMSError(14, "dkms \(action) for kernel \(kernel) (\(arch)) failed for module(s)\(failed).")
+            throw DKMSError(.kernelHookFailed, "dkms \(action) for kernel \(kernel) (\(arch)) failed for module(s)\(failed).")
         }
     }
 }

@@ -10,8 +10,9 @@ public enum RunResult: Sendable, Equatable {
     case exit(Int32)
     /// No action was named: upstream reports it, shows the usage and exits 0.
     case unknownAction
-    /// `status --json`: the entries, for the CLI to render.
-    case statusEntries([StatusEntry])
+    /// `status --json`: the entries and the recorded autoinstall failures,
+    /// for the CLI to render.
+    case statusEntries([StatusEntry], failures: [AutoinstallFailure])
 }
 
 extension Engine {
@@ -89,14 +90,6 @@ extension Engine {
         }
     }
 
-    /// The kernels whose headers are installed (`$install_tree/*/build/include`),
-    /// in version order.
-    func kernelsWithHeaders() -> [String] {
-        VersionSort.sorted(FileSystem.globEntries(of: installTree).filter {
-            FileSystem.isDirectory("\(installTree)/\($0)/build/include")
-        })
-    }
-
     /// Upstream's `setup_kernels_arches`: `--all` expands to the built
     /// kernels, the running kernel and machine are the defaults, and a
     /// single arch applies to every kernel.
@@ -117,10 +110,10 @@ extension Engine {
         }
         settings.kernelsFromCommandLine = settings.kernels.count
         if settings.allKernels && settings.action == .autoinstall && settings.kernels.isEmpty {
-            settings.kernels = kernelsWithHeaders()
+            settings.kernels = InstalledKernels.withHeaders(installTree: installTree)
         }
         if !isStatus {
-            if settings.kernels.isEmpty && !settings.all { settings.kernels = [settings.runningKernel] }
+            if settings.kernels.isEmpty && !settings.all { settings.kernels = defaultKernels() }
             if settings.arches.isEmpty { settings.arches = [await defaultArch(for: settings.kernels.first ?? "")] }
             if settings.arches.isEmpty || settings.arches[0].isEmpty && !settings.isDebianLike && settings.machine.isEmpty {
                 throw DKMSError(12, "Could not determine architecture.")
@@ -168,10 +161,11 @@ extension Engine {
         try refuseUnsafeModuleNames(module: settings.module, version: settings.moduleVersion)
     }
 
-    /// Runs the invocation: validation, kernel setup and the action.
+    /// Runs the invocation: validation, kernel setup and the action
+    /// (``run()`` wraps it).
     /// - Returns: how dkms ends.
     /// - Throws: ``DKMSError`` where upstream dies in its main shell.
-    public func run() async throws(DKMSError) -> RunResult {
+    func runAction() async throws(DKMSError) -> RunResult {
         try validateCommandLine()
         if settings.parallelJobs.isEmpty { settings.parallelJobs = String(Self.processorCount()) }
         if settings.parallelJobs == "0" { settings.parallelJobs = "" }
@@ -184,14 +178,15 @@ extension Engine {
                 try requireModuleArguments(action.rawValue)
                 if action != .build && action != .install { try requireAdded() }
             case .autoinstall:
-                try requireOneKernelUnlessAllKernels(action.rawValue)
+                if !kernelsChosenForRoot { try requireOneKernelUnlessAllKernels(action.rawValue) }
             case .kernelPreinst, .kernelPostinst, .kernelPrerm:
-                try requireOneKernel(action.rawValue)
+                if !kernelsChosenForRoot { try requireOneKernel(action.rawValue) }
             default: break
             }
             return .exit(await readingCommittedState { await plan(action) })
         }
         if action != .status { await lockTree() }
+        beginInitramfsWatch(action)
         switch action {
         case .remove, .unbuild, .uninstall:
             try requireModuleArguments(action.rawValue)
@@ -233,7 +228,9 @@ extension Engine {
             }
             return .exit(status)
         case .status:
-            if settings.jsonOutput { return .statusEntries(await readingCommittedState { await statusEntries() }) }
+            if settings.jsonOutput {
+                return .statusEntries(await readingCommittedState { await statusEntries() }, failures: statusFailures())
+            }
             await readingCommittedState { await statusAction() }
             return .exit(0)
         case .generateMok:

@@ -45,6 +45,11 @@ public struct Settings: Sendable {
     /// sandbox when bubblewrap is installed (`no` turns it off).
     public var buildSandbox = true
 
+    /// `kernel_hook_failures` (not in upstream): `fail` makes the kernel
+    /// hooks fail for any module, as upstream's do; otherwise only modules
+    /// needed to boot fail them (see Engine+HookPolicy.swift).
+    public var kernelHookFailures = ""
+
     // Detected facts.
     /// The distribution string from os-release.
     public var distribution = ""
