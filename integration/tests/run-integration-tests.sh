@@ -1278,6 +1278,57 @@ static_checks() {
 }
 
 # ======================================================================
+# Our hooks beside another dkms (Debian's 3.0.10 after swift-dkms was
+# swapped out: its conffiles under /etc/kernel stay behind)
+
+older_dkms_checks() {
+    scenario=older_dkms
+    new_root ours
+    kernel "$K1"
+    # Stands in for a dkms without kernel_preinst and kernel_prerm: their
+    # usage, and "Unknown action" for anything it lacks.
+    cat >"$E/bin/dkms" <<'EOF'
+#!/bin/sh
+usage() {
+    echo "Usage: $0 [action] [options]"
+    echo "  [action]  = { add | remove | build | install | uninstall | match | autoinstall |"
+    echo "                mktarball | ldtarball | status }"
+}
+case $1 in
+add | remove | build | install | uninstall | match | autoinstall | mktarball | ldtarball | status)
+    echo "dkms $*" ;;
+-*) printf '\nError! Unknown option: %s\n' "$1" >&2; usage; exit 2 ;;
+*) printf '\nError! Unknown action specified: ""\n' >&2; usage ;;
+esac
+EOF
+    run "preinst.d $K1" "$(hook preinst.d)" "$K1" "/boot/vmlinuz-$K1"
+    run "prerm.d $K1" "$(hook prerm.d)" "$K1" "/boot/vmlinuz-$K1"
+    transcript=$(normalized "$E/transcript")
+    local expected="### preinst.d $K1"$'\n'"### exit 0"$'\n'"### prerm.d $K1"$'\n'"### exit 0"
+    if [[ $transcript == "$expected" ]]; then
+        pass "older dkms: preinst.d and prerm.d hooks print nothing and succeed"
+    else
+        fail "older dkms: preinst.d and prerm.d hooks print nothing and succeed" "$transcript"
+    fi
+    # Another dkms's kernel-install plugin runs the same hooks: ours steps aside.
+    new_root ours
+    kernel "$K1"
+    module dkms_alpha_test 1.0
+    run add dkms add dkms_alpha_test/1.0
+    mkdir -p "$E/etc/kernel/install.d"
+    printf '#!/bin/sh\necho "other plugin $*"\n' >"$E/etc/kernel/install.d/dkms"
+    chmod 755 "$E/etc/kernel/install.d/dkms"
+    run "40-dkms.install add" "$E/lib/kernel/install.d/40-dkms.install" add "$K1"
+    run "status" dkms status
+    transcript=$(normalized "$E/transcript")
+    if grep -Fxq "dkms_alpha_test/1.0: added" <<<"$transcript" && ! grep -q "installed" <<<"$transcript"; then
+        pass "older dkms: 40-dkms.install steps aside for install.d/dkms"
+    else
+        fail "older dkms: 40-dkms.install steps aside for install.d/dkms" "$transcript"
+    fi
+}
+
+# ======================================================================
 # The man page
 
 man_checks() {
@@ -1510,6 +1561,7 @@ else
 fi
 if [[ -z ${ONLY:-} ]]; then
     static_checks
+    ((is_root)) && older_dkms_checks
     man_checks
     completion_checks
 fi
