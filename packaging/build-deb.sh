@@ -61,13 +61,21 @@ for hook in postinst.d header_postinst.d preinst.d prerm.d; do echo "/etc/kernel
 (cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum) > "$stage/DEBIAN/md5sums"
 chmod 644 "$stage/DEBIAN/md5sums" "$stage/DEBIAN/conffiles"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+# The shared libraries the binaries need (libc6, libstdc++6, libgcc-s1),
+# with the versions dpkg-shlibdeps derives from their symbols.
+shlibs=$(mktemp -d)
+mkdir "$shlibs/debian"
+printf 'Source: swift-dkms\n\nPackage: swift-dkms\nArchitecture: any\n' >"$shlibs/debian/control"
+libs=$(cd "$shlibs" && dpkg-shlibdeps -O "$stage/usr/sbin/dkms" "$stage/usr/bin/dh_dkms" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+rm -rf "$shlibs"
+[[ -n $libs ]] || { echo "dpkg-shlibdeps found no library dependencies" >&2; exit 1; }
 cat > "$stage/DEBIAN/control" <<CONTROL
 Package: swift-dkms
 Version: $version
 Architecture: $arch
-Maintainer: swift-dkms maintainers <swift-dkms@localhost>
+Maintainer: swift-dkms maintainers <swift-dkms@swift-dkms.invalid>
 Installed-Size: $size
-Depends: bash, kmod, gcc | c-compiler, make | build-essential, patch, dpkg-dev, coreutils, findutils, tar, xz-utils
+Depends: $libs, kmod, gcc | c-compiler, make | build-essential, patch, dpkg-dev, xz-utils
 Recommends: linux-headers-amd64 | linux-headers-generic, openssl, fakeroot
 Provides: dkms (= 3.4.3), dh-dkms (= 3.4.3), dh-sequence-dkms
 Conflicts: dkms, dh-dkms
