@@ -31,6 +31,9 @@ start=$SECONDS
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 debian_dkms_before=0
 installed dkms && debian_dkms_before=1
+# The signing key dkms creates on first use: removed at the end if the flow made it.
+mok_before=0
+[[ -e /var/lib/dkms/mok.key || -e /var/lib/dkms/mok.pub ]] && mok_before=1
 
 check() { # NAME COMMAND...
     local name=$1
@@ -46,7 +49,20 @@ check() { # NAME COMMAND...
 
 apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
 
+# The two modules of the hook policy check, their sources and mark.
+remove_policy_modules() {
+    local m
+    rm -f /etc/dkms/flowbad.conf
+    for m in flowgood flowbad; do
+        [[ -d /usr/src/$m-1.0 ]] || continue
+        dkms remove "$m/1.0" --all >/dev/null 2>&1
+        rm -rf "/usr/src/$m-1.0"
+    done
+}
+
 cleanup() {
+    remove_policy_modules
+    dpkg --configure -a >/dev/null 2>&1
     apt_get purge -y -qq "$package" hello-dkms >/dev/null 2>&1
     dpkg -P $(dpkg-query -W -f='${Package}\n' 'hello-dkms-modules-*' 2>/dev/null) >/dev/null 2>&1
     local h
@@ -59,6 +75,7 @@ cleanup() {
     else
         apt_get purge -y -qq dkms >/dev/null 2>&1
     fi
+    ((mok_before)) || rm -f /var/lib/dkms/mok.key /var/lib/dkms/mok.pub
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -79,7 +96,7 @@ no_errors_in() {
 module_files() { find /lib/modules/*/updates/dkms -name "$module.ko*" 2>/dev/null | LC_ALL=C sort; }
 # The module's files and their checksums, to compare across steps.
 module_fingerprint() { module_files | xargs -r md5sum; }
-installed_for() { dkms status -m "$module" -k "$1" 2>/dev/null | grep -q ': installed' && [[ -n $(ls /lib/modules/"$1"/updates/dkms/"$module".ko* 2>/dev/null) ]]; }
+installed_for() { grep -q ': installed' <<<"$(dkms status -m "$module" -k "$1" 2>/dev/null)" && [[ -n $(ls /lib/modules/"$1"/updates/dkms/"$module".ko* 2>/dev/null) ]]; }
 # Runs the dkms hooks of a kernel image package for kernel $1, as its
 # maintainer scripts do (run-parts KVER IMAGE), into $work/$2.
 run_image_hooks() {
@@ -91,11 +108,17 @@ run_image_hooks() {
         "$hook" "$k" "/boot/vmlinuz-$k" >>"$log" 2>&1 || echo "## $hook exited with return code $?" >>"$log"
     done
 }
-# Older ABIs of the flavour of the headers installed here, not installed yet.
+# The newest kernel with headers here, of the generic flavour if there is one.
+newest_kernel_with_headers() {
+    local all generic
+    all=$(for d in /lib/modules/*/build/include; do [[ -d $d ]] && basename "$(dirname "$(dirname "$d")")"; done | sort -V)
+    generic=$(grep -E -- '^[0-9.]+-[0-9]+-amd64$' <<<"$all" | tail -n 1)
+    echo "${generic:-$(tail -n 1 <<<"$all")}"
+}
+# Older ABIs of the generic headers installed here, not installed yet.
 headers_candidates() {
-    local current abi old
-    current=$(for d in /lib/modules/*/build/include; do [[ -d $d ]] && basename "$(dirname "$(dirname "$d")")"; done | sort -V | tail -n 1)
-    abi=$(sed -n 's/^6\.1\.0-\([0-9]*\)-amd64$/\1/p' <<<"$current")
+    local abi old
+    abi=$(sed -n 's/^6\.1\.0-\([0-9]*\)-amd64$/\1/p' <<<"$(newest_kernel_with_headers)")
     [[ -n $abi ]] || return 0
     for ((old = abi - 1; old > abi - 8; old--)); do
         if apt-cache show "linux-headers-6.1.0-$old-amd64" >/dev/null 2>&1 && ! installed "linux-headers-6.1.0-$old-amd64"; then
@@ -110,13 +133,14 @@ install_headers() {
 }
 candidates=()
 if [[ -n ${FLOW_HEADERS:-} ]]; then read -ra candidates <<<"$FLOW_HEADERS"; else mapfile -t candidates < <(headers_candidates); fi
-kernel=$(for d in /lib/modules/*/build/include; do [[ -d $d ]] && basename "$(dirname "$(dirname "$d")")"; done | sort -V | tail -n 1)
+kernel=$(newest_kernel_with_headers)
 
 # 1. The package itself.
 deb=$(packaging/build-deb.sh "$work/deb" | tail -n 1)
 check "swift-dkms package built" test -f "$deb"
-check "root entry of the package is drwxr-xr-x root/root" bash -c "dpkg-deb -c '$deb' | head -n 1 | grep -q '^drwxr-xr-x root/root .* \./\$'"
-check "package ships copyright and changelog" bash -c "dpkg-deb -c '$deb' | grep -q ' ./usr/share/doc/swift-dkms/copyright\$' && dpkg-deb -c '$deb' | grep -q ' ./usr/share/doc/swift-dkms/changelog.Debian.gz\$'"
+dpkg-deb -c "$deb" >"$work/contents" 2>&1
+check "root entry of the package is drwxr-xr-x root/root" bash -c "head -n 1 '$work/contents' | grep -q '^drwxr-xr-x root/root .* \./\$'"
+check "package ships copyright and changelog" bash -c "grep -q ' ./usr/share/doc/swift-dkms/copyright\$' '$work/contents' && grep -q ' ./usr/share/doc/swift-dkms/changelog.Debian.gz\$' '$work/contents'"
 if command -v lintian >/dev/null; then
     lintian --no-tag-display-limit "$deb" >"$work/lintian.log" 2>&1
     check "lintian: no errors in the package" bash -c "! grep '^E:' '$work/lintian.log'"
@@ -129,7 +153,7 @@ fi
 swap=1
 if ((debian_dkms_before)); then
     echo "# Debian's dkms was installed before; it is put back at the end"
-elif ! apt-cache show dkms 2>/dev/null | grep -q '^Maintainer: Dynamic Kernel Modules Support Team'; then
+elif ! grep -q '^Maintainer: .*@packages\.debian\.org' <<<"$(apt-cache show dkms 2>/dev/null)"; then
     echo "SKIP no Debian dkms package to swap with"
     swap=0
 fi
@@ -199,6 +223,45 @@ check "$package purges" apt_quiet purge "$package"
 check "module gone from every kernel" bash -c "[[ -z \$(find /lib/modules/*/updates/dkms -name '$module.ko*' 2>/dev/null) ]]"
 check "module gone from the dkms tree" bash -c "[[ ! -d /var/lib/dkms/$module && -z \$(dkms status -m $module) && ! -e /var/lib/dkms/.logs/$module ]]"
 
+# The kernel hook policy through apt (issue 11 item 2): with one module
+# that fails to build and one that builds, both AUTOINSTALL, installing a
+# kernel's headers succeeds, the good module is installed for it, and the
+# failure is reported with its kept log and shown by status --json; once
+# the failing module is marked required, the same apt run fails, as it
+# always does with upstream's dkms.
+if [[ -n $second_kernel ]] && installed swift-dkms; then
+    policy_headers=${candidates[0]}
+    arch=$(uname -m)
+    apt_quiet purge "$policy_headers" "${policy_headers%-amd64}-common"
+    for m in flowgood flowbad; do
+        mkdir -p "/usr/src/$m-1.0"
+        printf 'PACKAGE_NAME="%s"\nPACKAGE_VERSION="1.0"\nBUILT_MODULE_NAME[0]="%s"\nDEST_MODULE_LOCATION[0]="/updates/dkms"\nAUTOINSTALL="yes"\n' "$m" "$m" >"/usr/src/$m-1.0/dkms.conf"
+        echo "obj-m := $m.o" >"/usr/src/$m-1.0/Makefile"
+        printf '#include <linux/module.h>\nMODULE_LICENSE("GPL");\n' >"/usr/src/$m-1.0/$m.c"
+        dkms add "$m/1.0" >/dev/null
+    done
+    echo 'this is not C;' >>/usr/src/flowbad-1.0/flowbad.c
+    check "policy: headers install with apt although a module fails" install_headers "$policy_headers" policy.log
+    check "policy: the good module is installed for $second_kernel" bash -c "dkms status flowgood/1.0 -k $second_kernel | grep -q ': installed'"
+    log=/var/lib/dkms/.logs/flowbad/1.0/$second_kernel/$arch/make.log
+    check "policy: the failure is reported with its kept log" bash -c "grep -q 'flowbad/1.0 failed for kernel $second_kernel.*$log' '$work/policy.log' && test -s '$log'"
+    check "policy: status --json lists the failure with its log" bash -c "dkms status --json | python3 -c '
+import json, sys
+failures = json.load(sys.stdin).get(\"failures\", [])
+sys.exit(0 if any(f[\"module\"] == \"flowbad\" and f[\"kernel\"] == \"$second_kernel\" and f[\"log\"] == \"$log\" for f in failures) else 1)'"
+    echo 'REQUIRED_MODULE="yes"' >/etc/dkms/flowbad.conf
+    apt_quiet purge "$policy_headers" "${policy_headers%-amd64}-common"
+    required_failed=0
+    apt_logged policy-required.log install "$policy_headers" >/dev/null || required_failed=1
+    check "policy: with the failing module required, the same apt run fails" test "$required_failed" = 1
+    check "policy: and says the module is needed to boot" grep -q "needed to boot $second_kernel: flowbad/1.0 (REQUIRED_MODULE=yes)" "$work/policy-required.log"
+    rm -f /etc/dkms/flowbad.conf
+    check "policy: dpkg configures the kernel headers once the mark is gone" bash -c "dpkg --configure -a >'$work/policy-configure.log' 2>&1 && dpkg-query -W -f='\${Status}' '$policy_headers' | grep -q 'ok installed'"
+    remove_policy_modules
+else
+    echo "SKIP policy: needs ours installed and a second kernel's headers"
+fi
+
 # The fleet path: modules built here become a binary package that dpkg
 # installs without compiler or headers, owning the module files.
 fleet_kernel=""
@@ -260,7 +323,7 @@ echo "Makefile hello_dkms.c usr/src/hello-dkms-1.0/" > "$src/debian/hello-dkms.i
 check "hello-dkms builds with dpkg-buildpackage and dh --with dkms" \
     bash -c "cd '$src' && dpkg-buildpackage -us -uc -b > '$work/build.log' 2>&1 || { tail -30 '$work/build.log'; exit 1; }"
 hello_deb=$(ls "$work"/hello-dkms_1.0-1_all.deb 2>/dev/null || echo "$work/missing.deb")
-check "hello-dkms ships its source and dkms.conf" bash -c "dpkg-deb -c '$hello_deb' | grep -q 'usr/src/hello-dkms-1.0/dkms.conf' && dpkg-deb -c '$hello_deb' | grep -q 'usr/src/hello-dkms-1.0/hello_dkms.c'"
+check "hello-dkms ships its source and dkms.conf" bash -c "contents=\$(dpkg-deb -c '$hello_deb'); grep -q 'usr/src/hello-dkms-1.0/dkms.conf' <<<\"\$contents\" && grep -q 'usr/src/hello-dkms-1.0/hello_dkms.c' <<<\"\$contents\""
 check "hello-dkms depends on dkms" bash -c "dpkg-deb -f '$hello_deb' Depends | grep -q dkms"
 check "hello-dkms installs" apt_quiet install "$hello_deb"
 check "hello-dkms built and installed by its postinst" bash -c "dkms status -m hello-dkms | grep -q ': installed'"
