@@ -8,7 +8,8 @@ set -euo pipefail
 
 packages=(
     linux-headers-amd64 gcc make libelf-dev bc kmod patch openssl
-    xz-utils zstd gzip file procps python3 debhelper dpkg-dev fakeroot zsh shellcheck groff-base lintian
+    xz-utils zstd gzip file procps python3 debhelper dpkg-dev fakeroot zsh shellcheck groff-base
+    debootstrap lintian
 )
 
 missing=()

@@ -25,8 +25,8 @@ public enum DKMSCommand {
             switch try await engine.run() {
             case .exit(let status):
                 return status
-            case .statusEntries(let entries):
-                console.text(StatusJSON.render(entries))
+            case .statusEntries(let entries, let failures):
+                console.text(StatusJSON.render(entries, failures: failures))
                 return 0
             case .unknownAction:
                 console.error("Unknown action specified: \"\"")

@@ -6,8 +6,9 @@ public enum StatusJSON {
     /// The schema identifier written into every document.
     public static let schema = "swift-dkms.status/1"
 
-    /// Renders entries as one JSON document (with a final newline).
-    public static func render(_ entries: [StatusEntry]) -> String {
+    /// Renders entries (and the recorded autoinstall failures, as the
+    /// optional `failures` array) as one JSON document (with a final newline).
+    public static func render(_ entries: [StatusEntry], failures: [AutoinstallFailure] = []) -> String {
         var out = "{\n  \"schema\": \(quote(schema)),\n  \"entries\": ["
         for (index, entry) in entries.enumerated() {
             out += index == 0 ? "\n" : ",\n"
@@ -23,9 +24,30 @@ public enum StatusJSON {
                 "\"installed_paths\": [" + entry.facts.installedPaths.map(quote).joined(separator: ", ") + "]",
             ]
             fields.append("\"broken_reason\": \(entry.brokenReason.map(quote) ?? "null")")
+            if entry.state == "installed" {
+                let signature = entry.facts.signature.map {
+                    "{\"signed\": \($0.signed), \"signer\": \($0.signer.map(quote) ?? "null"), \"sig_key\": \($0.keyID.map(quote) ?? "null")}"
+                }
+                fields.append("\"signature\": \(signature ?? "null")")
+            }
             out += "    {" + fields.joined(separator: ", ") + "}"
         }
-        out += entries.isEmpty ? "]\n}\n" : "\n  ]\n}\n"
+        out += entries.isEmpty ? "]" : "\n  ]"
+        out += ",\n  \"failures\": ["
+        for (index, failure) in failures.enumerated() {
+            out += index == 0 ? "\n" : ",\n"
+            let fields = [
+                "\"module\": \(quote(failure.module))",
+                "\"version\": \(quote(failure.version))",
+                "\"kernel\": \(quote(failure.kernel))",
+                "\"arch\": \(quote(failure.arch))",
+                "\"status\": \(failure.status)",
+                "\"log\": \(failure.log.map(quote) ?? "null")",
+                "\"time\": \(failure.time)",
+            ]
+            out += "    {" + fields.joined(separator: ", ") + "}"
+        }
+        out += failures.isEmpty ? "]\n}\n" : "\n  ]\n}\n"
         return out
     }
 

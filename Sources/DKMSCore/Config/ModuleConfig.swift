@@ -51,6 +51,11 @@ public struct ModuleConfig: Sendable {
     /// whose build failure must not fail autoinstall and the kernel hooks,
     /// typically in /etc/dkms/MODULE.conf.
     public var isOptional: Bool { variables["OPTIONAL_MODULE"].value.lowercased() == "yes" }
+    /// `REQUIRED_MODULE` is yes (not in upstream): an admin marks a module
+    /// the machine cannot boot without, typically in /etc/dkms/MODULE.conf;
+    /// its failure fails the kernel hooks even where the hook policy
+    /// forgives other modules.
+    public var isRequired: Bool { variables["REQUIRED_MODULE"].value.lowercased() == "yes" }
     /// `OBSOLETE_BY`.
     public var obsoleteBy: String { variables["OBSOLETE_BY"].value }
 
@@ -68,7 +73,7 @@ public struct ModuleConfig: Sendable {
         built_module_name BUILT_MODULE_LOCATION built_module_location DEST_MODULE_NAME dest_module_name \
         DEST_MODULE_LOCATION dest_module_location STRIP strip AUTOINSTALL NO_WEAK_MODULES BUILD_DEPENDS_REBUILD \
         OBSOLETE_BY CLEAN REMAKE_INITRD MODULES_CONF MODULES_CONF_OBSOLETES \
-        MODULES_CONF_ALIAS_TYPE MODULES_CONF_OBSOLETE_ONLY OPTIONAL_MODULE
+        MODULES_CONF_ALIAS_TYPE MODULES_CONF_OBSOLETE_ONLY OPTIONAL_MODULE REQUIRED_MODULE
         """.split(separator: " ").map(String.init)
 
     /// Facts about the kernel and system that interpretation needs.

@@ -16,7 +16,7 @@ public enum Bootstrap {
         "source_tree", "dkms_tree", "install_tree", "tmp_location", "verbose", "symlink_modules",
         "autoinstall_all_kernels", "modprobe_on_install", "parallel_jobs", "compress_gzip_opts",
         "compress_xz_opts", "compress_zstd_opts", "build_environment", "post_transaction",
-        "report_build_logs",
+        "report_build_logs", "kernel_hook_failures",
     ]
 
     /// Prepares the settings of one invocation.
@@ -96,6 +96,7 @@ public enum Bootstrap {
         settings.buildEnvironment = value("build_environment", env["build_environment"] ?? "")
         settings.postTransaction = value("post_transaction", env["post_transaction"] ?? "")
         settings.reportBuildLogs = !value("report_build_logs", env["report_build_logs"] ?? "").isEmpty
+        settings.kernelHookFailures = value("kernel_hook_failures", env["kernel_hook_failures"] ?? "")
         return settings
     }
 }

@@ -41,6 +41,8 @@ extension Engine {
         var queue: [(module: String, version: String)] = []
         var dependencies: [String: [String]] = [:]
         var optional: Set<String> = []
+        var required: Set<String> = []
+        var failureStatus: [String: Int32] = [:]
         var optionalFailures: [String] = []
         var failedVersions: [(String, String)] = []
         for m in known {
@@ -53,6 +55,7 @@ extension Engine {
                                                  file: "\(dkmsTree)/\(m)/\(v)/source/dkms.conf")
             guard config.autoinstall else { continue }
             if config.isOptional { optional.insert(m) }
+            if config.isRequired { required.insert(m) }
             queue.append((m, v))
             dependencies[m] = ShellText.words(config.buildDepends.joined(separator: " "))
         }
@@ -103,6 +106,7 @@ extension Engine {
                         return await installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
                     }
                 }
+                recordAutoinstallOutcome(module: m, version: v, kernel: kernel, arch: arch, status: status)
                 switch status {
                 case 0:
                     summary.installed.append(m)
@@ -111,6 +115,7 @@ extension Engine {
                     summary.skipped.append(m)
                     progress += 1
                 default:
+                    failureStatus[m] = status
                     if optional.contains(m) {
                         optionalFailures.append("\(m)(\(status))")
                     } else {
@@ -169,6 +174,17 @@ extension Engine {
             console.line("These may be provided externally or by a package not yet configured; autoinstall will retry on the next trigger.")
         }
         if !summary.failed.isEmpty || !unresolved.isEmpty {
+            if hookForgivesFailures {
+                var failures = failedVersions.filter { !optional.contains($0.0) }.map { (m, v) in
+                    HookFailure(module: m, version: v, status: failureStatus[m] ?? 1, required: required.contains(m))
+                }
+                for item in unresolved {
+                    let parts = item.split(separator: "/", maxSplits: 1).map(String.init)
+                    failures.append(HookFailure(module: parts[0], version: parts.count > 1 ? parts[1] : "", status: 0,
+                                                required: required.contains(parts[0])))
+                }
+                if await hookForgives(failures, kernel: kernel, arch: arch) { return }
+            }
             throw DKMSError(11, "One or more modules failed to install during autoinstall.",
                             "Refer to previous errors for more information.")
         }

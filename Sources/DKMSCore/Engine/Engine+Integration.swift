@@ -9,6 +9,7 @@ extension Engine {
     func runIntegrationAction(_ action: Action) async throws(DKMSError) -> RunResult {
         switch action {
         case .autoinstall:
+            if kernelsChosenForRoot { return try await autoinstallEachKernel() }
             try requireOneKernel(action.rawValue)
             try requireRoot()
             try await autoinstall()

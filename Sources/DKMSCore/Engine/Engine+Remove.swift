@@ -52,6 +52,7 @@ extension Engine {
             FileSystem.removeTree("\(dkmsTree)/.logs/\(module)/\(version)")
             FileSystem.removeDirectory("\(dkmsTree)/.logs/\(module)")
             FileSystem.removeDirectory("\(dkmsTree)/.logs")
+            FailureRecords(dkmsTree: dkmsTree).clear(module, version)
         }
         let moduleDir = "\(dkmsTree)/\(module)"
         if FileSystem.isDirectory(moduleDir) && FileSystem.globEntries(of: moduleDir).isEmpty {

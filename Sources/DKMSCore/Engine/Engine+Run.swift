@@ -10,8 +10,9 @@ public enum RunResult: Sendable, Equatable {
     case exit(Int32)
     /// No action was named: upstream reports it, shows the usage and exits 0.
     case unknownAction
-    /// `status --json`: the entries, for the CLI to render.
-    case statusEntries([StatusEntry])
+    /// `status --json`: the entries and the recorded autoinstall failures,
+    /// for the CLI to render.
+    case statusEntries([StatusEntry], failures: [AutoinstallFailure])
 }
 
 extension Engine {
@@ -85,7 +86,7 @@ extension Engine {
             }
         }
         if !isStatus {
-            if settings.kernels.isEmpty && !settings.all { settings.kernels = [settings.runningKernel] }
+            if settings.kernels.isEmpty && !settings.all { settings.kernels = defaultKernels() }
             if settings.arches.isEmpty { settings.arches = [await defaultArch(for: settings.kernels.first ?? "")] }
             if settings.arches.isEmpty || settings.arches[0].isEmpty && !settings.isDebianLike && settings.machine.isEmpty {
                 throw DKMSError(12, "Could not determine architecture.")
@@ -132,10 +133,11 @@ extension Engine {
         }
     }
 
-    /// Runs the invocation: validation, kernel setup and the action.
+    /// Runs the invocation: validation, kernel setup and the action
+    /// (``run()`` wraps it).
     /// - Returns: how dkms ends.
     /// - Throws: ``DKMSError`` where upstream dies in its main shell.
-    public func run() async throws(DKMSError) -> RunResult {
+    func runAction() async throws(DKMSError) -> RunResult {
         try validateCommandLine()
         if settings.parallelJobs.isEmpty { settings.parallelJobs = String(Self.processorCount()) }
         if settings.parallelJobs == "0" { settings.parallelJobs = "" }
@@ -148,12 +150,13 @@ extension Engine {
                 try requireModuleArguments(action.rawValue)
                 if action != .build && action != .install { try requireAdded() }
             case .autoinstall, .kernelPreinst, .kernelPostinst, .kernelPrerm:
-                try requireOneKernel(action.rawValue)
+                if !kernelsChosenForRoot { try requireOneKernel(action.rawValue) }
             default: break
             }
             return .exit(await plan(action))
         }
         if action != .status { await lockTree() }
+        beginInitramfsWatch(action)
         await adoptParentPreparation()
         switch action {
         case .remove, .unbuild, .uninstall:
@@ -188,7 +191,7 @@ extension Engine {
             }
             return .exit(status)
         case .status:
-            if settings.jsonOutput { return .statusEntries(await statusEntries()) }
+            if settings.jsonOutput { return .statusEntries(await statusEntries(), failures: statusFailures()) }
             await statusAction()
             return .exit(0)
         case .generateMok:

@@ -102,7 +102,8 @@ extension Engine {
                 case .added(let m, let v):
                     entries.append(StatusEntry(module: m, version: v, state: "added"))
                 case .built(let m, let v, let k, let a, let builtState):
-                    let facts = await statusFacts(module: m, version: v, kernel: k, arch: a, installed: builtState == .installed)
+                    var facts = await statusFacts(module: m, version: v, kernel: k, arch: a, installed: builtState == .installed)
+                    if builtState == .installed { facts.signature = await signatureFacts(facts.installedPaths) }
                     entries.append(StatusEntry(module: m, version: v, state: builtState.rawValue, kernel: k, arch: a, facts: facts))
                 }
             }
@@ -128,6 +129,9 @@ public struct StatusEntry: Sendable, Equatable {
         public var installedPaths: [String] = []
         /// The dkms.conf could not be read (upstream prints its error).
         public var unreadableConf = false
+        /// Installed entries (`status --json` only): how the installed
+        /// files are signed; nil when not looked at or unreadable.
+        public var signature: Signature?
 
         /// No facts yet.
         public init() {}
@@ -141,6 +145,23 @@ public struct StatusEntry: Sendable, Equatable {
             case nil: break
             }
             return suffix
+        }
+    }
+
+    /// Whether an installed module is signed, and with which key.
+    public struct Signature: Sendable, Equatable {
+        /// Every installed file carries a signature.
+        public var signed: Bool
+        /// `signer` of the first signed file.
+        public var signer: String?
+        /// `sig_key` of the first signed file.
+        public var keyID: String?
+
+        /// Creates the description.
+        public init(signed: Bool, signer: String?, keyID: String?) {
+            self.signed = signed
+            self.signer = signer
+            self.keyID = keyID
         }
     }
 

@@ -52,6 +52,16 @@ public final class Engine {
     /// runs once per kernel (nil: depmod runs when upstream runs it). Not
     /// scoped by subshells: it collects across them.
     var deferredDepmod: Set<String>?
+    /// The kernels were chosen from this root because the running kernel
+    /// has no headers here (``defaultKernels()``): autoinstall then runs
+    /// once per kernel.
+    var kernelsChosenForRoot = false
+    /// The modules installed when the transaction began (nil: not watched).
+    var initramfsBaseline: Set<InstalledModuleFacts>?
+    /// `m/v/k/a` of the modules installed when the transaction began.
+    var installedBaseline: Set<String>?
+    /// The module names in each kernel's initramfs, listed once.
+    var initramfsContentsByKernel: [String: Set<String>] = [:]
 
     /// Creates an engine.
     public init(settings: Settings, console: any Console, runner: any ProcessRunning) {

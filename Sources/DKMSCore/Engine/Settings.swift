@@ -42,6 +42,11 @@ public struct Settings: Sendable {
     /// build log of every module that failed.
     public var reportBuildLogs = false
 
+    /// `kernel_hook_failures` (not in upstream): `fail` makes the kernel
+    /// hooks fail for any module, as upstream's do; otherwise only modules
+    /// needed to boot fail them (see Engine+HookPolicy.swift).
+    public var kernelHookFailures = ""
+
     // Detected facts.
     /// The distribution string from os-release.
     public var distribution = ""

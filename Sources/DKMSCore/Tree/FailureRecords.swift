@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A module version that autoinstall could not build or install for a
+/// kernel, as recorded in the dkms tree (`$dkms_tree/.failed/M/V/K/ARCH`)
+/// until a later autoinstall for that kernel succeeds.
+public struct AutoinstallFailure: Sendable, Equatable {
+    /// The module.
+    public var module: String
+    /// Its version.
+    public var version: String
+    /// The kernel it failed for.
+    public var kernel: String
+    /// The architecture.
+    public var arch: String
+    /// The exit status of the failed build or install.
+    public var status: Int32
+    /// The kept build log, when one exists.
+    public var log: String?
+    /// When it failed (seconds since the epoch).
+    public var time: Int
+
+    /// Creates a record.
+    public init(module: String, version: String, kernel: String, arch: String, status: Int32, log: String?, time: Int) {
+        self.module = module
+        self.version = version
+        self.kernel = kernel
+        self.arch = arch
+        self.status = status
+        self.log = log
+        self.time = time
+    }
+}
+
+/// The failure records of one dkms tree: one small file per (module,
+/// version, kernel, arch), `status=N`, `log=PATH`, `time=EPOCH` lines.
+public struct FailureRecords: Sendable {
+    /// The dkms tree.
+    public var dkmsTree: String
+
+    /// Creates the view of `dkmsTree`'s records.
+    public init(dkmsTree: String) { self.dkmsTree = dkmsTree }
+
+    /// `$dkms_tree/.failed`.
+    public var directory: String { "\(dkmsTree)/.failed" }
+
+    func path(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> String {
+        "\(directory)/\(module)/\(version)/\(kernel)/\(arch)"
+    }
+
+    /// Records (or replaces) a failure.
+    public func record(_ failure: AutoinstallFailure) {
+        let file = path(failure.module, failure.version, failure.kernel, failure.arch)
+        guard FileSystem.makeDirectories(FileSystem.split(file).directory) else { return }
+        let text = "status=\(failure.status)\nlog=\(failure.log ?? "")\ntime=\(failure.time)\n"
+        _ = FileSystem.writeText(text, to: file + ".new")
+        _ = FileSystem.rename(file + ".new", to: file)
+    }
+
+    /// Forgets a failure (the pair built or was removed), and the
+    /// directories it leaves empty.
+    public func clear(_ module: String, _ version: String, _ kernel: String, _ arch: String) {
+        let file = path(module, version, kernel, arch)
+        guard FileSystem.existsNoFollow(file) else { return }
+        FileSystem.removeFile(file)
+        var dir = FileSystem.split(file).directory
+        while dir.count > directory.count, FileSystem.removeDirectory(dir) {
+            dir = FileSystem.split(dir).directory
+        }
+        _ = FileSystem.removeDirectory(directory)
+    }
+
+    /// Forgets every failure of a module version.
+    public func clear(_ module: String, _ version: String) {
+        FileSystem.removeTree("\(directory)/\(module)/\(version)")
+        _ = FileSystem.removeDirectory("\(directory)/\(module)")
+        _ = FileSystem.removeDirectory(directory)
+    }
+
+    /// Every recorded failure, sorted by module, version, kernel, arch.
+    public func all() -> [AutoinstallFailure] {
+        var result: [AutoinstallFailure] = []
+        for m in FileSystem.entries(of: directory).sorted() {
+            for v in FileSystem.entries(of: "\(directory)/\(m)").sorted() {
+                for k in FileSystem.entries(of: "\(directory)/\(m)/\(v)").sorted() {
+                    for a in FileSystem.entries(of: "\(directory)/\(m)/\(v)/\(k)").sorted() {
+                        guard let text = FileSystem.readText(path(m, v, k, a)) else { continue }
+                        var values: [String: String] = [:]
+                        for line in text.split(separator: "\n") {
+                            guard let eq = line.firstIndex(of: "=") else { continue }
+                            values[String(line[..<eq])] = String(line[line.index(after: eq)...])
+                        }
+                        let log = values["log"].flatMap { $0.isEmpty ? nil : $0 }
+                        result.append(AutoinstallFailure(module: m, version: v, kernel: k, arch: a,
+                                                         status: Int32(values["status"] ?? "") ?? 1,
+                                                         log: log, time: Int(values["time"] ?? "") ?? 0))
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// Seconds since the epoch.
+    static func now() -> Int { Int(time(nil)) }
+}
