@@ -31,19 +31,19 @@ struct CommandLineParser {
     }
 
     /// Options that take a value and the names they match.
-    private enum ValueOption {
+    enum ValueOption {
         case module, version, kernel, templateKernel, conf, dkmsTree, sourceTree, installTree
         case kernelConfig, archive, arch, kernelSourceDir, directive, jobs
     }
 
-    private static let prefixOptions: [(String, ValueOption)] = [
+    static let prefixOptions: [(String, ValueOption)] = [
         ("--module", .module), ("--kernelver", .kernel), ("--templatekernel", .templateKernel),
         ("--dkmstree", .dkmsTree), ("--sourcetree", .sourceTree), ("--installtree", .installTree),
         ("--config", .kernelConfig), ("--archive", .archive), ("--arch", .arch),
         ("--kernelsourcedir", .kernelSourceDir), ("--directive", .directive),
     ]
 
-    private static let shortOptions: [String: ValueOption] = [
+    static let shortOptions: [String: ValueOption] = [
         "-m": .module, "-v": .version, "-k": .kernel, "-c": .conf, "-a": .arch, "-j": .jobs,
     ]
 
@@ -83,24 +83,31 @@ struct CommandLineParser {
             case "--no-depmod": settings.noDepmod = true
             case "--modprobe-on-install": settings.modprobeOnInstall = true
             case "--debug": break
-            case "--json", "--format=json": settings.jsonOutput = true
-            case "--format":
-                if index + 1 < arguments.count, arguments[index + 1] == "json" {
-                    settings.jsonOutput = true
-                    index += 1
-                } else {
-                    console.error("Unknown output format: \(index + 1 < arguments.count ? arguments[index + 1] : "")")
-                    return .exit(2)
-                }
-            case "--dry-run": settings.dryRun = true
-            case "--all-kernels": settings.allKernels = true
             case "--help", "-h":
-                console.text(Usage.text(program: settings.programName))
+                Usage.show(program: settings.programName, on: console)
                 return .exit(0)
             default:
+                if let (option, inlineValue) = Additions.option(matching: word) {
+                    var value = inlineValue ?? ""
+                    if option.value != nil, inlineValue == nil {
+                        value = index + 1 < arguments.count ? arguments[index + 1] : ""
+                        index += 1
+                    }
+                    switch option.apply(&settings, value) {
+                    case .accepted: break
+                    case .refused(let message):
+                        console.error(message)
+                        return .exit(2)
+                    case .print(let text):
+                        console.text(text)
+                        return .exit(0)
+                    }
+                    index += 1
+                    continue
+                }
                 if word.hasPrefix("-") {
                     console.error("Unknown option: \(word)")
-                    console.text(Usage.text(program: settings.programName))
+                    Usage.show(program: settings.programName, on: console)
                     return .exit(2)
                 }
                 if let action = Action(rawValue: word) {

@@ -29,7 +29,7 @@ public enum DKMSCommand {
                 return 0
             case .unknownAction:
                 console.error("Unknown action specified: \"\"")
-                console.text(Usage.text(program: settings.programName))
+                Usage.show(program: settings.programName, on: console)
                 return 0
             }
         } catch {

@@ -1,5 +1,22 @@
-/// Upstream's usage text.
+import DKMSCore
+
+/// The usage: upstream's text, unchanged, on standard output, then what
+/// swift-dkms adds (rendered from ``Additions/table``) on standard error,
+/// so that scripts reading upstream's usage see exactly upstream's bytes.
 enum Usage {
+    /// Upstream's actions, in its usage's order.
+    static let upstreamActions = [
+        "add", "remove", "build", "unbuild", "install", "uninstall", "match", "autoinstall",
+        "mktarball", "ldtarball", "status", "generate_mok", "kernel_preinst", "kernel_postinst", "kernel_prerm",
+    ]
+
+    /// Prints upstream's usage on standard output and the additions on standard error.
+    static func show(program: String, on console: any Console) {
+        console.text(text(program: program))
+        console.write(AdditionsRenderer.render(.text), to: .standardError)
+    }
+
+    /// Upstream's usage text.
     static func text(program: String) -> String {
         """
         Usage: \(program) [action] [options]

@@ -184,10 +184,10 @@ struct ErrorPathTests {
     @Test func unknownOptionAndNoAction() {
         var r = sandbox.dkms(["status", "-j4"])
         #expect(r.status == 2)
-        #expect(r.stderr == "\nError! Unknown option: -j4\n")
+        #expect(r.stderr.hasPrefix("\nError! Unknown option: -j4\n"))
         r = sandbox.dkms([])
         #expect(r.status == 0)
-        #expect(r.stderr == "\nError! Unknown action specified: \"\"\n")
+        #expect(r.stderr.hasPrefix("\nError! Unknown action specified: \"\"\n"))
         #expect(r.stdout.hasPrefix("Usage: \(DKMSBinary.path) [action] [options]\n"))
     }
 }

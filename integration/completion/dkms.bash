@@ -10,6 +10,12 @@ _dkms_actions="add remove build unbuild install uninstall match autoinstall
     mktarball ldtarball status generate_mok
     kernel_preinst kernel_postinst kernel_prerm"
 
+# What swift-dkms adds: _dkms_added_actions, _dkms_added_options ACTION and
+# _dkms_added_values OPTION, rendered here from the table in the code
+# (integration/render-additions runs dkms --print-additions bash).
+# @ADDITIONS_BASH@
+_dkms_actions="$_dkms_actions $_dkms_added_actions"
+
 # Options every action accepts.
 _dkms_common_options="-m --module -v -k --kernelver -a --arch -q --quiet
     -V --version -h --help --verbose --directive --dkmstree --sourcetree
@@ -175,6 +181,11 @@ _dkms()
     fi
     action=$(_dkms_find_action)
 
+    local values
+    if values=$(_dkms_added_values "$option"); then
+        _dkms_complete_words "$values" "$cur"
+        return 0
+    fi
     case $option in
         -m | --module)
             if [[ $action == add ]]; then
@@ -213,7 +224,7 @@ _dkms()
     esac
 
     if [[ $cur == -* ]]; then
-        _dkms_complete_words "$_dkms_common_options $(_dkms_action_options "$action")" "$cur"
+        _dkms_complete_words "$_dkms_common_options $(_dkms_action_options "$action") $(_dkms_added_options "$action")" "$cur"
         return 0
     fi
 
@@ -237,7 +248,7 @@ _dkms()
         ldtarball)
             _dkms_complete_paths -f "$cur"
             ;;
-        remove | unbuild | uninstall | mktarball | status)
+        remove | unbuild | uninstall | mktarball | status | mkbmdeb)
             _dkms_complete_words "$(_dkms_registered)" "$cur"
             ;;
     esac

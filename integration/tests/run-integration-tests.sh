@@ -112,6 +112,21 @@ fi
 cp "$our_dkms" "$work/dkms-under-test"
 our_dkms=$work/dkms-under-test
 
+# The man page and completions with what swift-dkms adds rendered in from
+# the binary's table (as packaging does), and every action and option the
+# binary names in its usage: upstream's part (stdout) and the additions
+# (stderr).
+rendered=$work/rendered
+mkdir -p "$rendered"
+for f in man/dkms.8 completion/dkms.bash completion/_dkms; do
+    "$integration/render-additions" "$our_dkms" <"$integration/$f" >"$rendered/${f##*/}"
+done
+usage_actions=$("$our_dkms" --help 2>&1 | awk '/\[action\]  = \{/ { on = 1 } on { print } on && /\}/ { on = 0 }' |
+    sed -e 's/.*{//' -e 's/}.*//' | tr '|' ' ' | tr -s ' \n' '\n' | grep -v '^$' | LC_ALL=C sort -u | tr '\n' ' ')
+usage_actions=${usage_actions% }
+usage_options=$("$our_dkms" --help 2>&1 | grep -oE -- '\[--?[A-Za-z][A-Za-z_-]*' | tr -d '[' | LC_ALL=C sort -u | tr '\n' ' ')
+usage_options=${usage_options% }
+
 # Kernel names used by the scenarios (Debian style: VERSION-ABI-FLAVOUR).
 K1=6.1.0-10-amd64
 K2=6.1.0-12-amd64
@@ -1258,7 +1273,7 @@ static_checks() {
     if command -v shellcheck >/dev/null; then
         local out
         if out=$(cd "$integration" && shellcheck -s sh kernel/*/dkms dkms_autoinstaller common.postinst kernel-install/40-dkms.install 2>&1 &&
-            shellcheck -s bash kernel-install/40-dkms.install.redhat completion/dkms.bash 2>&1); then
+            shellcheck -s bash kernel-install/40-dkms.install.redhat render-additions "$rendered/dkms.bash" 2>&1); then
             pass "static: shellcheck"
         else
             fail "static: shellcheck" "$out"
@@ -1337,11 +1352,67 @@ static_checks() {
 }
 
 # ======================================================================
+# Our hooks beside another dkms (Debian's 3.0.10 after swift-dkms was
+# swapped out: its conffiles under /etc/kernel stay behind)
+
+older_dkms_checks() {
+    scenario=older_dkms
+    new_root ours
+    kernel "$K1"
+    # Stands in for a dkms without kernel_preinst and kernel_prerm: their
+    # usage, and "Unknown action" for anything it lacks.
+    cat >"$E/bin/dkms" <<'EOF'
+#!/bin/sh
+usage() {
+    echo "Usage: $0 [action] [options]"
+    echo "  [action]  = { add | remove | build | install | uninstall | match | autoinstall |"
+    echo "                mktarball | ldtarball | status }"
+}
+case $1 in
+add | remove | build | install | uninstall | match | autoinstall | mktarball | ldtarball | status)
+    echo "dkms $*" ;;
+-*) printf '\nError! Unknown option: %s\n' "$1" >&2; usage; exit 2 ;;
+*) printf '\nError! Unknown action specified: ""\n' >&2; usage ;;
+esac
+EOF
+    run "preinst.d $K1" "$(hook preinst.d)" "$K1" "/boot/vmlinuz-$K1"
+    run "prerm.d $K1" "$(hook prerm.d)" "$K1" "/boot/vmlinuz-$K1"
+    transcript=$(normalized "$E/transcript")
+    local expected="### preinst.d $K1"$'\n'"### exit 0"$'\n'"### prerm.d $K1"$'\n'"### exit 0"
+    if [[ $transcript == "$expected" ]]; then
+        pass "older dkms: preinst.d and prerm.d hooks print nothing and succeed"
+    else
+        fail "older dkms: preinst.d and prerm.d hooks print nothing and succeed" "$transcript"
+    fi
+    # Another dkms's kernel-install plugin runs the same hooks: ours steps aside.
+    new_root ours
+    kernel "$K1"
+    module dkms_alpha_test 1.0
+    run add dkms add dkms_alpha_test/1.0
+    mkdir -p "$E/etc/kernel/install.d"
+    printf '#!/bin/sh\necho "other plugin $*"\n' >"$E/etc/kernel/install.d/dkms"
+    chmod 755 "$E/etc/kernel/install.d/dkms"
+    run "40-dkms.install add" "$E/lib/kernel/install.d/40-dkms.install" add "$K1"
+    run "status" dkms status
+    transcript=$(normalized "$E/transcript")
+    if grep -Fxq "dkms_alpha_test/1.0: added" <<<"$transcript" && ! grep -q "installed" <<<"$transcript"; then
+        pass "older dkms: 40-dkms.install steps aside for install.d/dkms"
+    else
+        fail "older dkms: 40-dkms.install steps aside for install.d/dkms" "$transcript"
+    fi
+}
+
+# ======================================================================
 # The man page
 
 man_checks() {
     scenario='man'
-    local page=$integration/man/dkms.8 out
+    local page=$rendered/dkms.8 out
+    if ! grep -q '@ADDITIONS_' "$page" && grep -q '^\.SH SWIFT-DKMS ADDITIONS$' "$page"; then
+        pass "man: the additions section is rendered from the binary's table"
+    else
+        fail "man: the additions section is rendered from the binary's table"
+    fi
     if command -v groff >/dev/null; then
         if out=$(groff -ww -man -Tutf8 "$page" 2>&1 >/dev/null) && [[ -z $out ]]; then
             pass "man: groff -ww renders without warnings"
@@ -1368,13 +1439,12 @@ man_checks() {
         for word in "$@"; do grep -Fq -- "$word" <<<"$text" || missing="$missing $word"; done
         if [[ -z $missing ]]; then pass "man: documents every $what"; else fail "man: documents every $what" "missing:$missing"; fi
     }
-    check_words action add remove build unbuild install uninstall match autoinstall mktarball \
-        ldtarball status generate_mok kernel_preinst kernel_postinst kernel_prerm
-    # Every option in dkms --help, and the ones it does not list.
-    local options
-    options=$("$our_dkms" --help | grep -oE -- '(^|[[ ])--?[A-Za-z][A-Za-z_-]*' | tr -d '[ ' | sort -u)
+    # Every action and option in dkms --help (upstream's and the added
+    # ones), and the upstream options it does not list.
     # shellcheck disable=SC2086
-    check_words option $options --module --kernelver --arch --quiet --symlink-modules --debug \
+    check_words action $usage_actions
+    # shellcheck disable=SC2086
+    check_words option $usage_options --module --kernelver --arch --quiet --symlink-modules --debug \
         --no-initrd --no-clean-kernel --no-prepare-kernel -V -h
     local directives="PACKAGE_NAME PACKAGE_VERSION POST_ADD POST_BUILD POST_INSTALL POST_REMOVE PRE_BUILD
         PRE_INSTALL BUILD_DEPENDS BUILD_EXCLUSIVE_ARCH BUILD_EXCLUSIVE_CONFIG BUILD_EXCLUSIVE_KERNEL
@@ -1417,7 +1487,7 @@ completion_checks() {
         "$t/src/dkms_gamma_test-0.9" "$t/src/my-module-1.2.3" "$t/modules/$K1" "$t/modules/$K2"
     ln -s 1.0 "$t/dkms/dkms_alpha_test/kernel-$K1-$ARCH"
     touch "$t/src/dkms_gamma_test-0.9/dkms.conf" "$t/src/my-module-1.2.3/dkms.conf"
-    sed "s|@MODDIR@|$t/modules|g" "$integration/completion/dkms.bash" >"$t/dkms.bash"
+    sed "s|@MODDIR@|$t/modules|g" "$rendered/dkms.bash" >"$t/dkms.bash"
 
     # bash: complete LINE (words separated by spaces; a trailing space
     # starts a new empty word) and compare the sorted candidates.
@@ -1442,8 +1512,24 @@ completion_checks() {
             fail "completion: $1 '$2'" "expected: $3"$'\n'"got:      $got"
         fi
     }
-    local all_actions="add autoinstall build generate_mok install kernel_postinst kernel_preinst kernel_prerm ldtarball match mktarball remove status unbuild uninstall"
+    # Every action in the usage; every option in the usage is offered
+    # before an action and with the actions the table names for it.
+    local all_actions=$usage_actions
+    local long_options
+    long_options=$(tr ' ' '\n' <<<"$usage_options" | grep -- '^--' | tr '\n' ' ')
+    long_options=${long_options% }
     expect_completion bash_complete "dkms " "$all_actions"
+    expect_completion_covers() { # COMPLETER LINE WORDS: every word is offered
+        local got word missing=
+        got=" $("$1" "$2") "
+        for word in $3; do [[ $got == *" $word "* ]] || missing="$missing $word"; done
+        if [[ -z $missing ]]; then pass "completion: $1 '$2' offers every option"; else fail "completion: $1 '$2' offers every option" "missing:$missing"; fi
+    }
+    expect_completion_covers bash_complete "dkms --" "$long_options"
+    expect_completion bash_complete "dkms status --js" "--json"
+    expect_completion bash_complete "dkms status --format " "json"
+    expect_completion bash_complete "dkms build --dry" "--dry-run"
+    expect_completion bash_complete "dkms mkbmdeb --dkmstree $t/dkms dkms_b" "dkms_beta_test dkms_beta_test/3.1"
     expect_completion bash_complete "dkms kernel_p" "kernel_postinst kernel_preinst kernel_prerm"
     expect_completion bash_complete "dkms build --fo" "--force"
     expect_completion bash_complete "dkms install --force-" "--force-version-override"
@@ -1463,7 +1549,7 @@ completion_checks() {
         return
     fi
     mkdir -p "$t/zfunc"
-    sed "s|@MODDIR@|$t/modules|g" "$integration/completion/_dkms" >"$t/zfunc/_dkms"
+    sed "s|@MODDIR@|$t/modules|g" "$rendered/_dkms" >"$t/zfunc/_dkms"
     if zsh -n "$t/zfunc/_dkms"; then pass "completion: zsh syntax"; else fail "completion: zsh syntax"; fi
     # Drives an interactive zsh through zpty, records every candidate that
     # compadd accepts, and prints them sorted.
@@ -1485,8 +1571,10 @@ completion_checks() {
         LC_ALL=C sort -u "$hits" | tr '\n' ' '
     }
     expect_completion zsh_complete "dkms " "$all_actions"
+    expect_completion_covers zsh_complete "dkms --" "$long_options"
+    expect_completion zsh_complete "dkms status --format=" "--format=json"
     expect_completion zsh_complete "dkms kernel_p" "kernel_postinst kernel_preinst kernel_prerm"
-    expect_completion zsh_complete "dkms build --fo" "--force --force-version-override"
+    expect_completion zsh_complete "dkms build --fo" "--force --force-version-override --format"
     expect_completion zsh_complete "dkms remove --dkmstree $t/dkms " "dkms_alpha_test dkms_alpha_test/1.0 dkms_alpha_test/2.0 dkms_beta_test dkms_beta_test/3.1"
     expect_completion zsh_complete "dkms remove --dkmstree $t/dkms -m dkms_alpha_test -v " "1.0 2.0"
     expect_completion zsh_complete "dkms status -k " "$K1 $K2"
@@ -1550,6 +1638,7 @@ else
 fi
 if [[ -z ${ONLY:-} ]]; then
     static_checks
+    ((is_root)) && older_dkms_checks
     man_checks
     completion_checks
 fi

@@ -1,0 +1,114 @@
+import DKMSCore
+import DKMSTestSupport
+import Testing
+@testable import DKMSCLI
+
+/// The one table of what swift-dkms adds to upstream's command line, and
+/// everything rendered from it.
+@Suite("Additions table")
+struct AdditionsTests {
+    func parse(_ words: [String]) -> (Settings, ParseOutcome, RecordingConsole) {
+        let console = RecordingConsole()
+        var settings = Settings()
+        settings.programName = "/usr/sbin/dkms"
+        var parser = CommandLineParser(console: console)
+        parser.silence = {}
+        let outcome = parser.parse(words, into: &settings)
+        return (settings, outcome, console)
+    }
+
+    @Test func everyActionIsUpstreamsOrInTheTable() {
+        let added = Set(Additions.actions.map(\.name))
+        let upstream = Set(Usage.upstreamActions)
+        #expect(added.isDisjoint(with: upstream))
+        #expect(Set(Action.allCases.map(\.rawValue)) == added.union(upstream))
+        for action in Usage.upstreamActions {
+            #expect(Usage.text(program: "dkms").contains(action))
+        }
+    }
+
+    @Test func namesAreUnique() {
+        let names = Additions.table.map(\.name)
+        #expect(Set(names).count == names.count)
+    }
+
+    @Test("No added option is shadowed by an upstream option", arguments: Additions.options.map(\.name))
+    func optionsAreReachable(name: String) {
+        #expect(name.hasPrefix("--"))
+        #expect(CommandLineParser.shortOptions[name] == nil)
+        for (prefix, _) in CommandLineParser.prefixOptions {
+            #expect(!name.hasPrefix(prefix), "\(name) would be parsed as \(prefix)")
+        }
+        #expect(!Usage.text(program: "dkms").contains("[\(name)"))
+    }
+
+    @Test("The parser accepts every added option", arguments: Additions.options.map(\.name))
+    func parserAcceptsOption(name: String) throws {
+        let option = try #require(Additions.options.first { $0.name == name })
+        var words = ["status", name]
+        if option.value != nil { words.append(try #require(option.choices.first)) }
+        let (_, outcome, console) = parse(words)
+        #expect(!console.standardError.contains("Unknown option"))
+        if name != "--print-additions" {
+            #expect(outcome == .proceed)
+            #expect(console.standardError.isEmpty)
+        }
+    }
+
+    @Test func dryRunJsonAndFormat() {
+        #expect(parse(["build", "--dry-run"]).0.dryRun)
+        #expect(parse(["status", "--json"]).0.jsonOutput)
+        #expect(parse(["status", "--format", "json"]).0.jsonOutput)
+        #expect(parse(["status", "--format=json", "-m", "x"]).0.module == "x")
+        #expect(parse(["status", "--format=json"]).0.jsonOutput)
+        let (_, outcome, console) = parse(["status", "--format", "xml"])
+        #expect(outcome == .exit(2))
+        #expect(console.standardError == "\nError! Unknown output format: xml\n")
+        #expect(console.standardOutput.isEmpty)
+    }
+
+    @Test func printAdditionsPrintsEachFormatAndExits() {
+        for format in AdditionsFormat.allCases {
+            let (_, outcome, console) = parse(["--print-additions", format.rawValue, "build"])
+            #expect(outcome == .exit(0))
+            #expect(console.standardOutput == AdditionsRenderer.render(format))
+        }
+        let (_, outcome, console) = parse(["--print-additions=html"])
+        #expect(outcome == .exit(2))
+        #expect(console.standardError == "\nError! Unknown additions format: html\n")
+    }
+
+    @Test func helpKeepsUpstreamsTextOnStandardOutput() {
+        let (_, outcome, console) = parse(["--help"])
+        #expect(outcome == .exit(0))
+        #expect(console.standardOutput == Usage.text(program: "/usr/sbin/dkms"))
+        #expect(console.standardError == AdditionsRenderer.render(.text))
+    }
+
+    @Test("Every rendering names every addition", arguments: AdditionsFormat.allCases)
+    func renderingsNameEverything(format: AdditionsFormat) {
+        let text = AdditionsRenderer.render(format)
+        for addition in Additions.table {
+            let name = format == .man ? addition.name.replacing("-", with: "\\-") : addition.name
+            #expect(text.contains(name), "\(format) lacks \(addition.name)")
+        }
+    }
+
+    @Test func textUsageFitsEightyColumns() {
+        for line in AdditionsRenderer.render(.text).split(separator: "\n") {
+            #expect(line.count <= 80, "\(line)")
+        }
+    }
+
+    @Test func aNewEntryReachesEveryRendering() {
+        let table = Additions.table + [
+            .flag("--frobnicate", for: [.build], "Frobnicate the build.") { _ in },
+            .action(.status, "A stand-in action."),
+        ]
+        #expect(AdditionsRenderer.render(.text, table: table).contains("[--frobnicate]"))
+        #expect(AdditionsRenderer.render(.man, table: table).contains(".B \\-\\-frobnicate\n"))
+        #expect(AdditionsRenderer.render(.bash, table: table).contains("build) echo \"--dry-run --print-additions --frobnicate\""))
+        #expect(AdditionsRenderer.render(.zsh, table: table).contains("'--frobnicate[frobnicate the build]'"))
+        #expect(AdditionsRenderer.render(.zsh, table: table).contains("'status:a stand-in action'"))
+    }
+}
