@@ -22,21 +22,11 @@ public struct DKMSError: Error, Sendable, Equatable {
     /// How the lines are shown.
     public var presentation: Presentation
 
-    /// Creates an error with upstream's `Error!` presentation.
-    public init(_ status: Int32, _ lines: String...) {
-        self.init(status: status, lines: lines, presentation: .error)
-    }
-
     /// Creates an error with an explicit presentation.
     public init(status: Int32, lines: [String], presentation: Presentation) {
         self.status = status
         self.lines = lines
         self.presentation = presentation
-    }
-
-    /// An `Warning:`-style exit (upstream's `diewarn`).
-    public static func warning(_ status: Int32, _ lines: String...) -> DKMSError {
-        DKMSError(status: status, lines: lines, presentation: .warning)
     }
 
     /// A silent exit with a status (upstream's bare `exit N`).

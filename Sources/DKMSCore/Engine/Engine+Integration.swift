@@ -41,7 +41,7 @@ extension Engine {
             return .exit(0)
         case .ldtarball:
             if getuid() != 0 && settings.force {
-                throw DKMSError(1, "You must be root to use this command with the --force option.")
+                throw DKMSError(.notPermittedOrMissingArguments, "You must be root to use this command with the --force option.")
             }
             guard try await loadTarball() else { return .exit(1) }
             return .exit(try await addModule())

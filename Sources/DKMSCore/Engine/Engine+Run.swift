@@ -19,17 +19,17 @@ extension Engine {
     /// The checks upstream makes right after parsing the command line.
     func validateCommandLine() throws(DKMSError) {
         if settings.binariesOnly && settings.sourceOnly {
-            throw DKMSError(8, "You have specified both --binaries-only and --source-only.", "You cannot do this.")
+            throw DKMSError(.badConfOrNoSource, "You have specified both --binaries-only and --source-only.", "You cannot do this.")
         }
         if settings.kernels.count != settings.arches.count && settings.arches.count > 1 {
-            throw DKMSError(1, "If more than one arch is specified on the command line, then there",
+            throw DKMSError(.notPermittedOrMissingArguments, "If more than one arch is specified on the command line, then there",
                             "must be an equal number of kernel versions also specified (1:1 relationship).")
         }
         if !settings.kernels.isEmpty && settings.all {
-            throw DKMSError(2, "You cannot specify a kernel version and also specify", "--all on the command line.")
+            throw DKMSError(.notFoundOrConflictingKernels, "You cannot specify a kernel version and also specify", "--all on the command line.")
         }
         if !settings.arches.isEmpty && settings.all {
-            throw DKMSError(3, "You cannot specify an arch and also specify", "--all on the command line.")
+            throw DKMSError(.alreadyThereOrMissingFromTree, "You cannot specify an arch and also specify", "--all on the command line.")
         }
     }
 
@@ -41,7 +41,7 @@ extension Engine {
     func refuseUnsafeModuleNames(module: String, version: String) throws(DKMSError) {
         for (what, value) in [("module name", module), ("module version", version)] {
             if let problem = ModuleConfig.pathComponentProblem(value) {
-                throw DKMSError(1, "Invalid \(what) '\(value)': \(problem).")
+                throw DKMSError(.notPermittedOrMissingArguments, "Invalid \(what) '\(value)': \(problem).")
             }
         }
     }
@@ -66,7 +66,7 @@ extension Engine {
 
     /// `check_all_is_banned`.
     func banAll(_ action: String) throws(DKMSError) {
-        if settings.all { throw DKMSError(5, "The action \(action) does not support the --all parameter.") }
+        if settings.all { throw DKMSError(.refusedPatchOrAlreadyInstalled, "The action \(action) does not support the --all parameter.") }
     }
 
     /// `have_one_kernel`.
@@ -74,9 +74,9 @@ extension Engine {
         try banAll(action)
         guard settings.kernels.count == 1 else {
             if action.hasPrefix("kernel_") {
-                throw DKMSError(4, "The action \(action) requires exactly one kernel version parameter on the command line.")
+                throw DKMSError(.missingConfOrOneKernelOnly, "The action \(action) requires exactly one kernel version parameter on the command line.")
             }
-            throw DKMSError(4, "The action \(action) does not support multiple kernel version parameters on the command line.")
+            throw DKMSError(.missingConfOrOneKernelOnly, "The action \(action) does not support multiple kernel version parameters on the command line.")
         }
     }
 
@@ -116,7 +116,7 @@ extension Engine {
             if settings.kernels.isEmpty && !settings.all { settings.kernels = defaultKernels() }
             if settings.arches.isEmpty { settings.arches = [await defaultArch(for: settings.kernels.first ?? "")] }
             if settings.arches.isEmpty || settings.arches[0].isEmpty && !settings.isDebianLike && settings.machine.isEmpty {
-                throw DKMSError(12, "Could not determine architecture.")
+                throw DKMSError(.unknownArchitecture, "Could not determine architecture.")
             }
         }
         if settings.arches.count == 1 && settings.kernels.count > 1 {
@@ -124,10 +124,10 @@ extension Engine {
         }
         if !isStatus {
             for (index, kernel) in settings.kernels.enumerated() where kernel.isEmpty {
-                throw DKMSError(16, "Empty kernelver[\(index)]")
+                throw DKMSError(.emptyKernelOrArch, "Empty kernelver[\(index)]")
             }
             for (index, arch) in settings.arches.enumerated() where arch.isEmpty {
-                throw DKMSError(16, "Empty arch[\(index)]")
+                throw DKMSError(.emptyKernelOrArch, "Empty arch[\(index)]")
             }
         }
     }
@@ -147,7 +147,7 @@ extension Engine {
     /// `module_is_broken_and_die`.
     func refuseBroken() throws(DKMSError) {
         if tree.isBroken(settings.module, settings.moduleVersion) {
-            throw DKMSError(4, "\(settings.module)/\(settings.moduleVersion) is broken!",
+            throw DKMSError(.missingConfOrOneKernelOnly, "\(settings.module)/\(settings.moduleVersion) is broken!",
                             "Missing the source directory or the symbolic link pointing to it.",
                             "Manual intervention is required!")
         }
@@ -156,7 +156,7 @@ extension Engine {
     /// `module_is_added_or_die`.
     func requireAdded() throws(DKMSError) {
         if !tree.isAdded(settings.module, settings.moduleVersion) {
-            throw DKMSError(3, "The module/version combo: \(settings.module)/\(settings.moduleVersion) is not located in the DKMS tree.")
+            throw DKMSError(.alreadyThereOrMissingFromTree, "The module/version combo: \(settings.module)/\(settings.moduleVersion) is not located in the DKMS tree.")
         }
         try refuseUnsafeModuleNames(module: settings.module, version: settings.moduleVersion)
     }
