@@ -125,7 +125,8 @@ for n in $sizes; do
     rm -rf "${FX_ROOT:?}"
 done
 
-set -- $sizes
+read -ra size_list <<<"$sizes"
+set -- "${size_list[@]}"
 first=$1
 growth() { # value first_value
     [[ $1 == over* || $2 == over* ]] && { echo "-"; return; }

@@ -143,7 +143,7 @@ cases=0 failed=0 NO_ORIGINAL=0
 # run_case NAME EXPECT_FINAL CMD...: runs the command (the fault is in place), checks, lifts
 # the fault (heal), runs it again, checks that the final state of hello is EXPECT_FINAL.
 run_case() {
-    local name=$1 expect=$2 rc out reasons=() l; shift 2
+    local name=$1 expect=$2 rc reasons=() l; shift 2
     cases=$((cases + 1))
     fx_dkms "$@" >"$WORK/cmd.out" 2>&1; rc=$?
     if ((rc != 0)); then
@@ -188,6 +188,7 @@ for level in $LEVELS; do
         fi
     done
 done
+# shellcheck disable=SC2317 # called by run_case
 heal() { mount -o remount,rw "$ROOT/i"; }
 restore built; mount -o remount,ro "$ROOT/i"
 run_case "install, I read-only" installed install hello/1.0 -k "$K"
