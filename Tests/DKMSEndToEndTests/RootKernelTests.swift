@@ -92,4 +92,14 @@ struct RootKernelTests {
         #expect(!r.stderr.contains("dkms: the running kernel"))
         #expect(r.stderr.contains("Your kernel headers for kernel \(Self.running) cannot be found"))
     }
+
+    /// Where upstream stops before it uses a kernel (here a broken module),
+    /// its output is all there is: the kernels are not announced.
+    @Test func upstreamErrorsComeWithoutTheAnnouncement() {
+        let sandbox = sandbox()
+        FileSystem.removeFile("\(sandbox.dkmsTree)/rootmod/1.0/source")
+        let r = sandbox.dkmsMerged(["build", "rootmod/1.0"])
+        #expect(r.status == 4)
+        #expect(r.combined == "\nError! rootmod/1.0 is broken!\nMissing the source directory or the symbolic link pointing to it.\nManual intervention is required!\n")
+    }
 }

@@ -20,6 +20,16 @@ extension Engine {
     /// installed kernels have; then those, announced in one line on
     /// stderr. Only `build`, `install` and `autoinstall` switch, and only
     /// when the headers are not given with `--kernelsourcedir`.
+    /// Says, once and on stderr, which kernels ``defaultKernels()`` chose.
+    /// It is said once upstream's own checks of the command have passed,
+    /// so that where upstream stops with an error (a broken module, a
+    /// missing argument) the output stays upstream's.
+    func announceChosenKernels() {
+        guard let note = kernelChoiceNote else { return }
+        kernelChoiceNote = nil
+        console.errorLine(note)
+    }
+
     func defaultKernels() -> [String] {
         let running = settings.runningKernel
         guard let action = settings.action, [.build, .install, .autoinstall].contains(action),
@@ -28,7 +38,7 @@ extension Engine {
         let installed = InstalledKernels.withHeaders(installTree: installTree).filter { $0 != running }
         guard !installed.isEmpty else { return [running] }
         let plural = installed.count == 1 ? "" : "s"
-        console.errorLine("dkms: the running kernel \(running) has no headers here; using the installed kernel\(plural) \(installed.joined(separator: " ")) instead.")
+        kernelChoiceNote = "dkms: the running kernel \(running) has no headers here; using the installed kernel\(plural) \(installed.joined(separator: " ")) instead."
         kernelsChosenForRoot = true
         return installed
     }

@@ -183,6 +183,7 @@ extension Engine {
                 if !kernelsChosenForRoot { try requireOneKernel(action.rawValue) }
             default: break
             }
+            announceChosenKernels()
             return .exit(await readingCommittedState { await plan(action) })
         }
         if action != .status { await lockTree() }
@@ -204,6 +205,7 @@ extension Engine {
             try banAll(action.rawValue)
             if action != .add { try refuseBroken() }
             if action == .install { try requireRoot() } else { try requireWritableTree() }
+            if action != .add { announceChosenKernels() }
             var status: Int32 = 0
             switch action {
             case .add:

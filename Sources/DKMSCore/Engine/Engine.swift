@@ -61,6 +61,8 @@ public final class Engine {
     /// has no headers here (``defaultKernels()``): autoinstall then runs
     /// once per kernel.
     var kernelsChosenForRoot = false
+    /// The line announcing those kernels, until it is said.
+    var kernelChoiceNote: String?
     /// The modules installed when the transaction began (nil: not watched).
     var initramfsBaseline: Set<InstalledModuleFacts>?
     /// `m/v/k/a` of the modules installed when the transaction began.
