@@ -18,7 +18,10 @@
 #   3. with the module listed in /etc/initramfs-tools/modules, reinstalling
 #      it regenerates the root kernel's initramfs exactly once, and
 #      lsinitramfs shows the module in it; an unrelated module (not listed)
-#      regenerates nothing.
+#      regenerates nothing;
+#   4. the kernel's postinst hook succeeds although a second module fails
+#      to build (reported with its log, listed by status --json), and fails
+#      once that module is marked REQUIRED_MODULE=yes.
 # Nothing outside the temporary root is changed (apt's downloads are cached
 # under /var/cache/swift-dkms-tests/apt so reruns need no network).
 #
@@ -168,6 +171,36 @@ if in_root sh -c 'command -v update-initramfs && command -v lsinitramfs' >/dev/n
     detail=$(in_root sh -c "lsinitramfs /boot/initrd.img-$kernel" | grep -F "$module" || true)
     check "lsinitramfs shows $module in the new initramfs" grep -q "/$module\.ko" <<<"$detail"
 fi
+
+# One broken module does not fail the kernel's postinst hook, unless it is
+# required.
+mkdir -p "$R/usr/src/dkms_broken_test-1.0"
+cat >"$R/usr/src/dkms_broken_test-1.0/dkms.conf" <<'CONF'
+PACKAGE_NAME="dkms_broken_test"
+PACKAGE_VERSION="1.0"
+BUILT_MODULE_NAME[0]="dkms_broken_test"
+DEST_MODULE_LOCATION[0]="/updates/dkms"
+AUTOINSTALL="yes"
+CONF
+echo 'obj-m := dkms_broken_test.o' >"$R/usr/src/dkms_broken_test-1.0/Makefile"
+echo 'this is not C' >"$R/usr/src/dkms_broken_test-1.0/dkms_broken_test.c"
+in_root dkms add dkms_broken_test/1.0 >"$out" 2>&1
+in_root /etc/kernel/postinst.d/dkms "$kernel" "/boot/vmlinuz-$kernel" >"$out" 2>"$work/err"
+rc=$?
+detail="$(cat "$out" "$work/err")"
+check "the postinst hook succeeds despite the broken module" test "$rc" = 0
+check "it names the broken module and its kept log" \
+    grep -qF "dkms: dkms_broken_test/1.0 failed for kernel $kernel" "$work/err"
+json=$(in_root dkms status --json)
+detail=$json
+check "status --json lists the failure with its log" \
+    grep -q "\"module\": \"dkms_broken_test\", \"version\": \"1.0\", \"kernel\": \"$kernel\".*\"log\": \"/var/lib/dkms/.logs/dkms_broken_test/" <<<"$json"
+check "$module stays installed" grep -q "installed" <<<"$(in_root dkms status -k "$kernel" "$module/$version")"
+echo 'REQUIRED_MODULE=yes' >"$R/etc/dkms/dkms_broken_test.conf"
+in_root /etc/kernel/postinst.d/dkms "$kernel" >"$out" 2>"$work/err"
+rc=$?
+detail="$(cat "$out" "$work/err")"
+check "marked required, it fails the hook as upstream's would" test "$rc" != 0
 
 echo
 echo "$passed passed, $failed failed ($(($(date +%s) - started)) s)"

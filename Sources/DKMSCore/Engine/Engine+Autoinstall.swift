@@ -42,7 +42,6 @@ extension Engine {
         var dependencies: [String: [String]] = [:]
         var optional: Set<String> = []
         var required: Set<String> = []
-        var failureStatus: [String: Int32] = [:]
         var optionalFailures: [String] = []
         var failedVersions: [(String, String)] = []
         for m in known {
@@ -106,7 +105,6 @@ extension Engine {
                         return await installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
                     }
                 }
-                recordAutoinstallOutcome(module: m, version: v, kernel: kernel, arch: arch, status: status)
                 switch status {
                 case 0:
                     summary.installed.append(m)
@@ -115,7 +113,6 @@ extension Engine {
                     summary.skipped.append(m)
                     progress += 1
                 default:
-                    failureStatus[m] = status
                     if optional.contains(m) {
                         optionalFailures.append("\(m)(\(status))")
                     } else {
@@ -134,6 +131,10 @@ extension Engine {
                 _ = await depmod(kernel: kernel, output: CommandOutput(output: .discard, error: .discard))
             }
         }
+
+        let failureStatus = Self.statuses(of: summary.failed + optionalFailures)
+        for m in summary.installed + summary.skipped { recordAutoinstallOutcome(module: m, version: latest[m] ?? "", kernel: kernel, arch: arch, status: 0) }
+        for (m, v) in failedVersions { recordAutoinstallOutcome(module: m, version: v, kernel: kernel, arch: arch, status: failureStatus[m] ?? 1) }
 
         if !summary.installed.isEmpty {
             console.line("Autoinstall on \(kernel) succeeded for module(s) \(summary.installed.joined(separator: " ")).")

@@ -32,6 +32,16 @@ extension Engine {
         return settings.kernelHookFailures != "fail"
     }
 
+    /// The statuses in autoinstall's `name(status)` summary items, by name.
+    static func statuses(of items: [String]) -> [String: Int32] {
+        var result: [String: Int32] = [:]
+        for item in items {
+            guard let open = item.lastIndex(of: "("), item.hasSuffix(")") else { continue }
+            result[String(item[..<open])] = Int32(item[item.index(after: open)...].dropLast())
+        }
+        return result
+    }
+
     /// Records the outcome of one module's autoinstall for a kernel:
     /// success forgets an earlier failure, failure is recorded.
     func recordAutoinstallOutcome(module: String, version: String, kernel: String, arch: String, status: Int32) {
