@@ -55,6 +55,24 @@ struct AdditionsTests {
         }
     }
 
+    /// Options the parser names itself are upstream's: an added option
+    /// written into the parser instead of the table would be in no usage,
+    /// man page or completion.
+    @Test func theParserNamesOnlyUpstreamsOptions() throws {
+        let source = try String(contentsOfFile: #filePath.replacing("Tests/DKMSCLITests/AdditionsTests.swift",
+                                                                    with: "Sources/DKMSCLI/CommandLineParser.swift"), encoding: .utf8)
+        // Upstream 3.4.3 accepts these without listing them in its usage.
+        let unlisted: Set<String> = ["--module", "--kernelver", "--arch", "--quiet", "--symlink-modules", "--debug",
+                                     "--no-initrd", "--no-clean-kernel", "--no-prepare-kernel", "-V", "-h"]
+        let usage = Usage.text(program: "dkms")
+        let literals = source.matches(of: /"(--?[A-Za-z][A-Za-z_-]*)/).map { String($0.output.1) }
+        #expect(literals.count > 30)
+        for option in Set(literals) where !unlisted.contains(option) {
+            #expect(usage.contains("[\(option)") || usage.contains(" \(option) ") || usage.contains("[\(option)="),
+                    "\(option) is not upstream's: add it to Additions.table")
+        }
+    }
+
     @Test func dryRunJsonAndFormat() {
         #expect(parse(["build", "--dry-run"]).0.dryRun)
         #expect(parse(["status", "--json"]).0.jsonOutput)

@@ -31,6 +31,10 @@ start=$SECONDS
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 debian_dkms_before=0
 installed dkms && debian_dkms_before=1
+# The directories scripts/install-dependencies.sh makes for tests that
+# run dkms here; purging the package removes them, the end puts them back.
+dirs_before=()
+for d in /etc/dkms/framework.conf.d /var/lib/dkms; do [[ -d $d ]] && dirs_before+=("$d"); done
 # The signing key dkms creates on first use: removed at the end if the flow made it.
 mok_before=0
 [[ -e /var/lib/dkms/mok.key || -e /var/lib/dkms/mok.pub ]] && mok_before=1
@@ -76,6 +80,7 @@ cleanup() {
         apt_get purge -y -qq dkms >/dev/null 2>&1
     fi
     ((mok_before)) || rm -f /var/lib/dkms/mok.key /var/lib/dkms/mok.pub
+    ((${#dirs_before[@]})) && mkdir -p "${dirs_before[@]}"
     rm -rf "$work"
 }
 trap cleanup EXIT
