@@ -1,8 +1,9 @@
 #!/bin/bash
 # Runs upstream dkms' own test suite (run_test.sh, which is not part of this
 # repository) against a dkms binary, without touching the machine: the suite
-# runs in a private mount namespace where /etc, /var/lib/dkms, /usr/src and
-# /lib/modules are overlays whose changes are thrown away afterwards.
+# runs in a private mount namespace where /etc, /var/lib/dkms, /usr/src,
+# /usr/lib and /lib/modules are overlays (or a private copy) whose changes are
+# thrown away afterwards.
 #
 #   scripts/run-upstream-suite.sh RUN_TEST_SH DKMS_BINARY KERNEL [SECTION...]
 #
@@ -43,7 +44,11 @@ shift 3
 cp -a /etc "$work/etc-snapshot"
 mkdir -p /var/lib/dkms "$work/dkms-tree"
 mount --bind "$work/dkms-tree" /var/lib/dkms
-for dir in /etc /usr/src /lib/modules; do
+# run_test.sh moves /usr/lib/os-release away for a while: /usr/lib is an
+# overlay too (before /lib/modules, which may lie inside it).
+dirs=(/etc /usr/src /usr/lib)
+[[ $(readlink -f /lib/modules) = /usr/lib/* ]] || dirs+=(/lib/modules)
+for dir in "${dirs[@]}"; do
     name=${dir//\//_}
     lower=$dir
     [[ $dir = /etc ]] && lower=$work/etc-snapshot
