@@ -62,6 +62,8 @@ fi
 rm -rf /lib/modules/"$kernel"/updates /etc/dkms/framework.conf.d/*
 mkdir -p /etc/dkms/framework.conf.d
 for setting in ${UPSTREAM_SUITE_FRAMEWORK:-}; do echo "$setting" >>/etc/dkms/framework.conf.d/zz-suite.conf; done
-cd "$(dirname "$suite")"
+# The suite writes its temporary files beside itself: run a copy.
+cp -a "$(dirname "$suite")" "$work/suite"
+cd "$work/suite"
 PATH="$work/bin:$PATH" KERNEL_VER=$kernel ./"$(basename "$suite")" "$@"
 EOF
