@@ -104,7 +104,9 @@ extension Engine {
             guard !unbuilt.isEmpty, (try? await prepareKernelAndSigning(kernel: kernel, arch: arch, module: "", version: "")) != nil
             else { continue }
             var builds: [String: StartedBuild] = [:]
-            for candidate in unbuilt {
+            // A module the admin keeps out of the sandbox builds in the
+            // canonical directory itself: one kernel at a time, later.
+            for candidate in unbuilt where await sandboxAllowed(module: candidate.module) {
                 let target = BuildPlan.Target(module: candidate.module, version: candidate.version, kernel: kernel, arch: arch)
                 var build = await start(target, sharesMountPoint: true, jobServer: jobServer) { () throws(DKMSError) -> BatchStart in .build }
                 if builds.isEmpty {
