@@ -198,15 +198,17 @@ def gen_cmd(rng):
 
 
 # --- running ---------------------------------------------------------------------------------
-FAKE_KBUILD = """# Stand-in for kbuild (tests/fuzz).
-objs := $(shell sed -n 's/^obj-m[ \\t]*[:+]*=//p' $(M)/Makefile)
-mods := $(patsubst %.o,$(M)/%.ko,$(objs))
-all modules: $(mods)
-$(M)/%.ko: $(M)/%.c
-\tcd $(M) && cc -c $*.c -o $*.ko
-clean:
-\trm -f $(M)/*.ko
-"""
+KERNEL_BUILD = None   # the shared fake kbuild directory (tests/faults/lib.sh's fx_fake_kernel)
+
+
+def make_fake_kernel(work):
+    """One fake kbuild (the shell suites' fx_fake_kernel) that every sandbox links to as
+    i/KVER/build."""
+    global KERNEL_BUILD
+    root = os.path.join(work, "kernel")
+    subprocess.run(["bash", "-c", 'source "$1" && fx_init "$2" && fx_fake_kernel "$3" 0', "_",
+                    os.path.join(REPO, "tests/faults/lib.sh"), root, KVER], check=True)
+    KERNEL_BUILD = "%s/i/%s/build" % (root, KVER)
 
 
 def write(path, data, mode=None):
@@ -227,9 +229,8 @@ def module_source(dirpath, conf, mods):
 def sandbox(root):
     for d in ["d", "s", "i", "etc", "tmp", "pk"]:
         os.makedirs(os.path.join(root, d), exist_ok=True)
-    write("%s/i/%s/build/Makefile" % (root, KVER), FAKE_KBUILD)
-    os.makedirs("%s/i/%s/build/include" % (root, KVER), exist_ok=True)
-    write("%s/i/%s/build/.config" % (root, KVER), "")
+    os.makedirs("%s/i/%s" % (root, KVER), exist_ok=True)
+    os.symlink(KERNEL_BUILD, "%s/i/%s/build" % (root, KVER))
 
 
 def conf_modules(conf):
@@ -264,7 +265,7 @@ def tree_state(root):
                 rel = os.path.relpath(p, root)
                 # Ours keeps a lock, a journal and build logs under dot names
                 # at the top of the dkms tree (invisible to upstream's commands).
-                if ("/build/" in rel and rel.startswith("i/")) or rel.startswith("d/."):
+                if (rel.startswith("i/") and (rel.endswith("/build") or "/build/" in rel)) or rel.startswith("d/."):
                     continue
                 if os.path.islink(p):
                     out.append("%s -> %s" % (rel, os.readlink(p)))
@@ -478,6 +479,7 @@ def main():
     upstream = os.path.join(work, "dkms-upstream")
     shutil.copy(args.upstream, upstream)   # the installed copy may lack the x bit
     os.chmod(upstream, 0o755)
+    make_fake_kernel(work)
     ours = os.path.join(work, "dkms")   # a copy: a rebuild during the run must not swap it
     shutil.copy(os.path.realpath(args.ours), ours)
     cases = make_cases(args)
