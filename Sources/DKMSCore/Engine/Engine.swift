@@ -175,7 +175,8 @@ public final class Engine {
     /// Whether a program can be found on `PATH` (`command -v`).
     func commandExists(_ name: String) -> Bool {
         if name.isEmpty { return false }
-        if name.contains("/") { return FileSystem.isExecutable(name) }
+        // A directory is "executable" (searchable) but bash cannot run it.
+        if name.contains("/") { return FileSystem.isExecutable(name) && FileSystem.isRegularFile(name) }
         return commandPath(name) != nil
     }
 }
