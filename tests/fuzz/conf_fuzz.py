@@ -180,7 +180,7 @@ OPTIONS = [["-k", KVER], ["-k", KVER], ["-k", ""], ["-k", "9.9.9"], ["-k", KVER 
            ["--no-depmod"], ["--no-initrd"], ["--binaries-only"], ["--source-only"], ["--archive", ""],
            ["--archive", "@R/none.tar"], ["-j", "2"], ["-j", "x"], ["--jobs=0"], ["--modprobe-on-install"],
            ["--force-version-override"], ["--unknown"], ["-Z"], ["--config", "/nonexistent"], ["--"], ["-k"],
-           ["--rpm_safe_upgrade"], ["--dkmsframework", "/nonexistent"], ["--installtree="], ["--sourcetree="]]
+           ["--rpm_safe_upgrade"], ["--dkmsframework", "/nonexistent"]]
 
 
 def gen_cmd(rng):
@@ -242,8 +242,10 @@ def run_one(prog, root, argv, timeout):
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": root, "TMPDIR": root + "/tmp",
            "SWIFT_DKMS_SYSCONFDIR": root + "/etc", "try_sign_modules": "false", "parallel_jobs": "1",
            "LC_ALL": "C"}
-    full = [prog] + [a.replace("@R", root).replace("@I", root + "/i").replace("@P", root + "/pk/src") for a in argv] + \
-        ["--dkmstree", root + "/d", "--sourcetree", root + "/s", "--installtree", root + "/i"]
+    # The tree options come first: a generated option at the end (`-v`, `-k`)
+    # would otherwise take --dkmstree as its value and leave the real tree.
+    full = [prog, "--dkmstree", root + "/d", "--sourcetree", root + "/s", "--installtree", root + "/i"] + \
+        [a.replace("@R", root).replace("@I", root + "/i").replace("@P", root + "/pk/src") for a in argv]
     try:
         p = subprocess.run([os.fsencode(a) if isinstance(a, str) else a for a in
                             [x.encode("utf-8", "surrogateescape") for x in full]],
