@@ -39,7 +39,7 @@ if [[ ${SKIP_HOSTILE:-} != 1 ]]; then
     tests/hostile/run-hostile-builds.sh "$PWD/.build/debug/dkms"
 fi
 # dkms.conf files and command lines against upstream 3.4.3: a seeded slice
-# (about a minute) of the differential fuzz campaign of tests/fuzz; the full
+# (about 1.5 minutes) of the differential fuzz campaign of tests/fuzz; the full
 # size and its figures are in docs/conf-divergences.md.
 if [[ ${SKIP_FUZZ:-} != 1 ]]; then
     python3 tests/fuzz/conf_fuzz.py --ours "$PWD/.build/debug/dkms" \

@@ -42,7 +42,8 @@ enum ShellCommand {
     /// Whether a program can be found (`command -v`).
     static func isCommand(_ name: String, path: String?) -> Bool {
         if name.isEmpty { return false }
-        if name.contains("/") { return FileSystem.isExecutable(name) }
+        // A directory is "executable" (searchable) but bash cannot run it.
+        if name.contains("/") { return FileSystem.isExecutable(name) && FileSystem.isRegularFile(name) }
         return SubprocessRunner.lookUp(name, in: path) != nil
     }
 }

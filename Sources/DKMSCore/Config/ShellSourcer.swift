@@ -1,13 +1,17 @@
 /// Evaluates dkms.conf, framework.conf and their overrides with bash,
 /// the way upstream dkms 3.4.3 does.
 ///
-/// Upstream sources each file in a subshell (its standard output
-/// discarded), prints every whitelisted variable as `NAME[i]="value"`
-/// with one trailing carriage return removed, adds `NAME="value"` lines
-/// for `DKMS_DIRECTIVE*` variables, and sources that text back into the
-/// main shell. Values therefore go through a second expansion, and each
-/// file sees the variables left by the previous ones. This type
-/// reproduces exactly that, then reports the whitelisted variables.
+/// Upstream sources each file inside a function (where `set -e` is
+/// ignored), in a subshell (its standard output discarded), prints every
+/// whitelisted variable with `eval echo NAME[i]=\"${NAME[i]%CR}\"` (the
+/// value unquoted: split with the file's IFS, blank runs joined by one
+/// space, globbed) into a `mktemp` file, adds `NAME="value"` lines for
+/// `DKMS_DIRECTIVE*` variables, and sources that file back into the main
+/// shell. Values therefore go through a second expansion, and each file
+/// sees the variables left by the previous ones. This type reproduces
+/// exactly that (diagnostics included), then reports the whitelisted
+/// variables. Files that are plain assignments take a bash-free path with
+/// the same result (see ``PlainAssignments``).
 public struct ShellSourcer: Sendable {
     /// One evaluation.
     public struct Request: Sendable {

@@ -55,8 +55,13 @@ extension Engine {
             for directive in settings.directives {
                 let name = directive.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? directive
                 let value = directive.contains("=") ? String(directive[directive.index(after: directive.firstIndex(of: "=")!)...]) : directive
-                variables[name].elements[0] = value
-                state.environment[name] = value
+                if Self.isShellName(name) {
+                    variables[name].elements[0] = value
+                    state.environment[name] = value
+                } else if !silent {
+                    // Upstream's `export "$name"="$value"` (dkms.in line 653) fails.
+                    console.errorLine("\(ShellSourcer.programName): line 653: export: `\(name)=\(value)': not a valid identifier")
+                }
                 if !silent { console.line("DIRECTIVE: \(name)=\"\(value)\"") }
             }
             state.packageName = variables["PACKAGE_NAME"].value
@@ -80,6 +85,14 @@ extension Engine {
             valid = !failed
         }
         return (config, valid)
+    }
+
+    /// Whether bash accepts the word as a variable name.
+    static func isShellName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else {
+            return false
+        }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
     }
 
     /// `read_conf_or_die` / `read_conf_strict_or_die`: exit 8 on a bad file.
