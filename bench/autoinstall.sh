@@ -28,8 +28,8 @@
 #     (BUILD_EXCLUSIVE, status 77) must cover every package, and the .ko files
 #     under I/K/updates/dkms must number the sum of ko_files of the installed
 #     packages.
-# Configs: "ours-onecall" (one `autoinstall -k K1 -k K2 -k K3`: every kernel's
-# builds at once), "ours" (default job budget: no -j, no parallel_jobs, one call
+# Configs: "ours-onecall" (one `autoinstall --all-kernels` for the kernels of the
+# private install tree: every kernel's builds at once), "ours" (default job budget: no -j, no parallel_jobs, one call
 # per kernel), "ours-nosandbox" (as "ours" with build_sandbox=no: the sandbox's
 # own cost is the difference), "ours-jN" for every N of BENCH_OURS_JOBS (`-j N`
 # on the command line) and "upstream" (its default: make -j$(nproc), modules one
@@ -251,9 +251,10 @@ measure() { # config run
         bin=$1 t=$2 onecall=$3 njobs=$4; shift 4
         jobargs=("${@:1:njobs}"); shift "$njobs"
         if [[ $onecall = 1 ]]; then
-            # One autoinstall for every kernel (not in upstream, which takes one -k).
+            # One autoinstall for every kernel of the install tree (--all-kernels,
+            # not in upstream, which takes one -k).
             s=$(date +%s.%N)
-            dk "$bin" "$t" autoinstall $(printf -- "-k %s " "$@") "${jobargs[@]}" >"$t/autoinstall.log" 2>&1
+            dk "$bin" "$t" autoinstall --all-kernels "${jobargs[@]}" >"$t/autoinstall.log" 2>&1
             rc=$? e=$(date +%s.%N)
             for k in "$@"; do cp "$t/autoinstall.log" "$t/autoinstall-$k.log"; echo "$k $rc $s $e" >>"$t/kernels"; done
             exit

@@ -1,7 +1,7 @@
 import DKMSCore
 
 /// The `dh_dkms` command: debhelper's option conventions, then ``DHDKMS``.
-public enum DHDKMSCommand {
+package enum DHDKMSCommand {
     /// The status debhelper's `error` ends with when run by a build (perl's
     /// `die` exits with the pending errno, ENOTTY there).
     static let errorStatus: Int32 = 25
@@ -74,7 +74,7 @@ public enum DHDKMSCommand {
 
     /// Runs dh_dkms in the current directory.
     /// - Returns: the exit status.
-    public static func main(arguments: [String], environment: [String: String], directory: String,
+    package static func main(arguments: [String], environment: [String: String], directory: String,
                             console: any Console = TerminalConsole(), runner: any ProcessRunning = SubprocessRunner()) async -> Int32 {
         let options: DHDKMSOptions
         switch parse(arguments, environment: environment) {

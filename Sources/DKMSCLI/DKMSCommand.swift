@@ -2,10 +2,10 @@ import DKMSCore
 
 /// The `dkms` command: start-up, argument parsing, the action, and the
 /// mapping of failures to upstream's messages and exit statuses.
-public enum DKMSCommand {
+package enum DKMSCommand {
     /// Runs dkms with `arguments` (without the program name).
     /// - Returns: the exit status.
-    public static func main(
+    package static func main(
         programPath: String, arguments: [String], environment: [String: String],
         console: any Console = TerminalConsole(), runner: any ProcessRunning = SubprocessRunner()
     ) async -> Int32 {

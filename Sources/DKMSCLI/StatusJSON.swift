@@ -2,13 +2,13 @@ import DKMSCore
 
 /// `dkms status --json`: the schema `swift-dkms.status/1`, documented in
 /// docs/status-json.md and docs/status.schema.json.
-public enum StatusJSON {
+package enum StatusJSON {
     /// The schema identifier written into every document.
-    public static let schema = "swift-dkms.status/1"
+    package static let schema = "swift-dkms.status/1"
 
     /// Renders entries (and the recorded autoinstall failures, as the
     /// optional `failures` array) as one JSON document (with a final newline).
-    public static func render(_ entries: [StatusEntry], failures: [AutoinstallFailure] = []) -> String {
+    package static func render(_ entries: [StatusEntry], failures: [AutoinstallFailure] = []) -> String {
         var out = "{\n  \"schema\": \(quote(schema)),\n  \"entries\": ["
         for (index, entry) in entries.enumerated() {
             out += index == 0 ? "\n" : ",\n"

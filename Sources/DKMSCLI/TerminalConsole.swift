@@ -7,11 +7,11 @@ import DKMSCore
 
 /// The console of the `dkms` command: unbuffered writes to file
 /// descriptors 1 and 2, and upstream's rendering of diagnostics.
-public struct TerminalConsole: Console {
+package struct TerminalConsole: Console {
     /// Creates the console.
-    public init() {}
+    package init() {}
 
-    public func write(_ text: String, to stream: OutputStream) {
+    package func write(_ text: String, to stream: OutputStream) {
         let fd: Int32 = stream == .standardOutput ? STDOUT_FILENO : STDERR_FILENO
         var bytes = Array(text.utf8)
         var offset = 0
@@ -27,12 +27,12 @@ public struct TerminalConsole: Console {
         }
     }
 
-    public func report(_ diagnostic: Diagnostic) {
+    package func report(_ diagnostic: Diagnostic) {
         write(Self.render(diagnostic), to: .standardError)
     }
 
     /// The exact text upstream prints for a diagnostic.
-    public static func render(_ diagnostic: Diagnostic) -> String {
+    package static func render(_ diagnostic: Diagnostic) -> String {
         let prefix: String
         switch diagnostic.kind {
         case .error: prefix = "\nError! "

@@ -1,41 +1,41 @@
 import Foundation
 
 /// What a command printed and how it ended.
-public struct CommandResult: Sendable, CustomStringConvertible {
+package struct CommandResult: Sendable, CustomStringConvertible {
     /// Standard output.
-    public var stdout: String
+    package var stdout: String
     /// Standard error.
-    public var stderr: String
+    package var stderr: String
     /// Standard output and error as they interleaved (both on one pipe),
     /// which is how upstream's test suite compares output.
-    public var combined: String
+    package var combined: String
     /// The exit status.
-    public var status: Int32
+    package var status: Int32
 
     /// Standard output without the progress dots dkms prints every three
     /// seconds while a long build runs (a run of dots is cut to three).
-    public var stdoutWithoutProgressDots: String {
+    package var stdoutWithoutProgressDots: String {
         var text = stdout
         while text.contains("....") { text = text.replacingOccurrences(of: "....", with: "...") }
         return text
     }
 
-    public var description: String {
+    package var description: String {
         "status \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)"
     }
 }
 
 /// Runs programs for tests.
-public enum CommandRunner {
+package enum CommandRunner {
     /// Runs `executable` with `arguments`, capturing output separately.
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String],
+    package static func run(_ executable: String, _ arguments: [String], environment: [String: String],
                            workingDirectory: String? = nil) -> CommandResult {
         execute(executable, arguments, environment: environment, workingDirectory: workingDirectory, merged: false)
     }
 
     /// Runs with standard output and error on one pipe, so `combined`
     /// keeps their real order.
-    public static func runMerged(_ executable: String, _ arguments: [String], environment: [String: String],
+    package static func runMerged(_ executable: String, _ arguments: [String], environment: [String: String],
                                  workingDirectory: String? = nil) -> CommandResult {
         execute(executable, arguments, environment: environment, workingDirectory: workingDirectory, merged: true)
     }

@@ -1,7 +1,7 @@
 /// Where the `dh_dkms` binary under test is.
-public enum DHDKMSBinary {
+package enum DHDKMSBinary {
     /// `DH_DKMS_BINARY`, or the package's debug build.
-    public static var path: String {
+    package static var path: String {
         DKMSBinary.path.replacingSuffix("/dkms", with: "/dh_dkms")
     }
 }

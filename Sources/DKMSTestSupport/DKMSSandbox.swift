@@ -2,16 +2,16 @@ import Foundation
 
 /// Where the `dkms` binary under test is: `DKMS_BINARY`, or the package's
 /// debug build.
-public enum DKMSBinary {
+package enum DKMSBinary {
     /// The package root (three levels above this file).
-    public static let packageRoot: String = {
+    package static let packageRoot: String = {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
         return url.path
     }()
 
     /// The binary path.
-    public static var path: String {
+    package static var path: String {
         if let explicit = ProcessInfo.processInfo.environment["DKMS_BINARY"], !explicit.isEmpty { return explicit }
         return packageRoot + "/.build/debug/dkms"
     }
@@ -21,24 +21,24 @@ public enum DKMSBinary {
 /// /etc/dkms stand-in, temporary directory) in which tests run the real
 /// `dkms` binary. Signing is switched off through the environment unless
 /// a test asks for it.
-public final class DKMSSandbox: @unchecked Sendable {
+package final class DKMSSandbox: @unchecked Sendable {
     /// The temporary root.
-    public let root = TemporaryDirectory(prefix: "dkms-sandbox")
+    package let root = TemporaryDirectory(prefix: "dkms-sandbox")
     /// `--dkmstree`.
-    public var dkmsTree: String { root.child("dkms") }
+    package var dkmsTree: String { root.child("dkms") }
     /// `--sourcetree`.
-    public var sourceTree: String { root.child("src") }
+    package var sourceTree: String { root.child("src") }
     /// `--installtree`.
-    public var installTree: String { root.child("modules") }
+    package var installTree: String { root.child("modules") }
     /// The stand-in for /etc/dkms.
-    public var etc: String { root.child("etc") }
+    package var etc: String { root.child("etc") }
     /// Where module sources are prepared before `dkms add`.
-    public var packages: String { root.child("packages") }
+    package var packages: String { root.child("packages") }
     /// The environment dkms runs with.
-    public var environment: [String: String]
+    package var environment: [String: String]
 
     /// Creates the sandbox and its directories.
-    public init(signing: Bool = false) {
+    package init(signing: Bool = false) {
         environment = [
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": root.path,
@@ -51,31 +51,31 @@ public final class DKMSSandbox: @unchecked Sendable {
     }
 
     /// The tree options every invocation gets.
-    public var treeOptions: [String] {
+    package var treeOptions: [String] {
         ["--dkmstree", dkmsTree, "--sourcetree", sourceTree, "--installtree", installTree]
     }
 
     /// Runs dkms with the tree options appended; output captured separately.
-    public func dkms(_ arguments: [String]) -> CommandResult {
+    package func dkms(_ arguments: [String]) -> CommandResult {
         CommandRunner.run(DKMSBinary.path, arguments + treeOptions, environment: environment, workingDirectory: root.path)
     }
 
     /// Runs dkms with the tree options appended; output on one pipe.
-    public func dkmsMerged(_ arguments: [String]) -> CommandResult {
+    package func dkmsMerged(_ arguments: [String]) -> CommandResult {
         CommandRunner.runMerged(DKMSBinary.path, arguments + treeOptions, environment: environment, workingDirectory: root.path)
     }
 
     /// The kernel name the fake-kernel sandboxes use.
-    public static let fakeKernel = "6.1.0-1-fake"
+    package static let fakeKernel = "6.1.0-1-fake"
     /// This machine's architecture (`uname -m`), dkms' default arch.
-    public static let arch: String = {
+    package static let arch: String = {
         var info = utsname()
         uname(&info)
         return withUnsafePointer(to: info.machine) { $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) } }
     }()
 
     /// A sandbox with ``fakeKernel`` already in its install tree.
-    public static func withFakeKernel(signing: Bool = false) -> DKMSSandbox {
+    package static func withFakeKernel(signing: Bool = false) -> DKMSSandbox {
         let sandbox = DKMSSandbox(signing: signing)
         sandbox.addFakeKernel(fakeKernel)
         return sandbox
@@ -86,7 +86,7 @@ public final class DKMSSandbox: @unchecked Sendable {
     /// (it compiles each `obj-m` C file of `M=` into a small ELF object
     /// with a `.modinfo` section, which modinfo reads like a module).
     @discardableResult
-    public func addFakeKernel(_ version: String, config: String = "", existingModules: [String] = []) -> String {
+    package func addFakeKernel(_ version: String, config: String = "", existingModules: [String] = []) -> String {
         let build = "\(installTree)/\(version)/build"
         Files.makeDirectory(build + "/include")
         Files.write(Self.fakeKbuild, to: build + "/Makefile")
@@ -98,7 +98,7 @@ public final class DKMSSandbox: @unchecked Sendable {
     }
 
     /// A Makefile standing in for kbuild.
-    public static let fakeKbuild = """
+    package static let fakeKbuild = """
         # Stand-in for kbuild used by swift-dkms tests.
         objs := $(shell sed -n 's/^obj-m[ \\t]*[:+]*=//p' $(M)/Makefile)
         mods := $(patsubst %.o,$(M)/%.ko,$(objs))
@@ -112,7 +112,7 @@ public final class DKMSSandbox: @unchecked Sendable {
     /// directory: dkms.conf, a Makefile with `obj-m`, and one C file per
     /// module whose `.modinfo` carries `version`.
     @discardableResult
-    public func writeModule(name: String, version: String, modules: [String]? = nil,
+    package func writeModule(name: String, version: String, modules: [String]? = nil,
                             moduleVersion: String? = nil, conf: String? = nil) -> String {
         let dir = "\(packages)/\(name)-\(version)"
         let names = modules ?? [name]
@@ -130,7 +130,7 @@ public final class DKMSSandbox: @unchecked Sendable {
     }
 
     /// C source of a fake module with a `.modinfo` section.
-    public static func fakeModuleSource(version: String, tag: String) -> String {
+    package static func fakeModuleSource(version: String, tag: String) -> String {
         """
         __attribute__((section(".modinfo"), used, aligned(1))) static const char v[] = "version=\(version)";
         __attribute__((section(".modinfo"), used, aligned(1))) static const char s[] = "srcversion=\(tag.uppercased())\(version)";

@@ -2,17 +2,17 @@ import DKMSCore
 import Synchronization
 
 /// A console that records what DKMSCore writes, for in-process tests.
-public final class RecordingConsole: Console {
+package final class RecordingConsole: Console {
     private let storage = Mutex<[(OutputStream, String)]>([])
 
     /// Creates an empty recorder.
-    public init() {}
+    package init() {}
 
-    public func write(_ text: String, to stream: OutputStream) {
+    package func write(_ text: String, to stream: OutputStream) {
         storage.withLock { $0.append((stream, text)) }
     }
 
-    public func report(_ diagnostic: Diagnostic) {
+    package func report(_ diagnostic: Diagnostic) {
         let prefix: String
         switch diagnostic.kind {
         case .error: prefix = "\nError! "
@@ -23,12 +23,12 @@ public final class RecordingConsole: Console {
     }
 
     /// Everything written to standard output.
-    public var standardOutput: String {
+    package var standardOutput: String {
         storage.withLock { $0.filter { $0.0 == .standardOutput }.map(\.1).joined() }
     }
 
     /// Everything written to standard error.
-    public var standardError: String {
+    package var standardError: String {
         storage.withLock { $0.filter { $0.0 == .standardError }.map(\.1).joined() }
     }
 }

@@ -3,9 +3,9 @@ import Foundation
 /// A small JSON Schema checker for the keywords our schemas use:
 /// `type` (one or several), `required`, `properties`,
 /// `additionalProperties: false`, `items`, `enum` and `const`.
-public enum SchemaValidator {
+package enum SchemaValidator {
     /// The problems found (empty when the instance is valid).
-    public static func validate(_ instance: Any, against schema: [String: Any], at path: String = "$") -> [String] {
+    package static func validate(_ instance: Any, against schema: [String: Any], at path: String = "$") -> [String] {
         var problems: [String] = []
         if let constant = schema["const"], !equal(instance, constant) {
             problems.append("\(path): expected \(constant)")

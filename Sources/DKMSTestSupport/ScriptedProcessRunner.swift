@@ -3,26 +3,26 @@ import Synchronization
 
 /// A process runner for in-process tests: it records every process DKMSCore
 /// asks for and answers with what the test's script says, running nothing.
-public final class ScriptedProcessRunner: ProcessRunning {
+package final class ScriptedProcessRunner: ProcessRunning {
     private let recorded = Mutex<[ProcessSpec]>([])
     private let answer: @Sendable (ProcessSpec) -> ProcessOutcome
 
     /// Creates a runner whose processes end as `answer` says (by default,
     /// successfully and silently).
-    public init(answer: @escaping @Sendable (ProcessSpec) -> ProcessOutcome = { _ in ProcessOutcome(status: 0) }) {
+    package init(answer: @escaping @Sendable (ProcessSpec) -> ProcessOutcome = { _ in ProcessOutcome(status: 0) }) {
         self.answer = answer
     }
 
-    public func run(_ spec: ProcessSpec) async -> ProcessOutcome {
+    package func run(_ spec: ProcessSpec) async -> ProcessOutcome {
         recorded.withLock { $0.append(spec) }
         return answer(spec)
     }
 
     /// The processes asked for, in order.
-    public var specs: [ProcessSpec] { recorded.withLock { $0 } }
+    package var specs: [ProcessSpec] { recorded.withLock { $0 } }
 
     /// Each process as one line: the program and its arguments.
-    public var commandLines: [String] {
+    package var commandLines: [String] {
         specs.map { ([$0.executable] + $0.arguments).joined(separator: " ") }
     }
 }

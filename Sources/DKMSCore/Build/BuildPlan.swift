@@ -8,20 +8,20 @@
 /// environment those commands see, and the modules to collect with what is
 /// done to them. How the build is shown (verbose, progress dots) and where it
 /// runs (its private directory, its sandbox) are not part of it.
-public struct BuildPlan: Sendable, Codable, Hashable {
+package struct BuildPlan: Sendable, Codable, Hashable {
     /// Which build this is.
-    public struct Target: Sendable, Codable, Hashable, CustomStringConvertible {
+    package struct Target: Sendable, Codable, Hashable, CustomStringConvertible {
         /// `PACKAGE_NAME` as the tree knows it.
-        public var module: String
+        package var module: String
         /// `PACKAGE_VERSION`.
-        public var version: String
+        package var version: String
         /// The kernel release built for.
-        public var kernel: String
+        package var kernel: String
         /// The architecture built for.
-        public var arch: String
+        package var arch: String
 
         /// Creates a target.
-        public init(module: String, version: String, kernel: String, arch: String) {
+        package init(module: String, version: String, kernel: String, arch: String) {
             self.module = module
             self.version = version
             self.kernel = kernel
@@ -29,59 +29,59 @@ public struct BuildPlan: Sendable, Codable, Hashable {
         }
 
         /// `m/v for kernel K (A)`, as dkms names a build.
-        public var description: String { "\(module)/\(version) for kernel \(kernel) (\(arch))" }
+        package var description: String { "\(module)/\(version) for kernel \(kernel) (\(arch))" }
     }
 
     /// A `PRE_BUILD` or `POST_BUILD` script as dkms.conf names it. It is
     /// resolved when it runs, as upstream's `run_build_script` does: an
     /// executable of the same name in `/etc/dkms/MODULE/` wins over the one
     /// in the build directory.
-    public struct Script: Sendable, Codable, Hashable {
+    package struct Script: Sendable, Codable, Hashable {
         /// The directive's value: a path relative to the build directory
         /// and its arguments.
-        public var command: String
+        package var command: String
         /// `/etc/dkms/MODULE`, where an override may be.
-        public var overrideDirectory: String
+        package var overrideDirectory: String
 
         /// Creates a script reference.
-        public init(command: String, overrideDirectory: String) {
+        package init(command: String, overrideDirectory: String) {
             self.command = command
             self.overrideDirectory = overrideDirectory
         }
     }
 
     /// One module file the build must produce and dkms collects.
-    public struct CollectedModule: Sendable, Codable, Hashable {
+    package struct CollectedModule: Sendable, Codable, Hashable {
         /// The built file without `.ko`, relative to the build directory
         /// (or absolute), as `BUILT_MODULE_LOCATION` + `BUILT_MODULE_NAME`.
-        public var builtStem: String
+        package var builtStem: String
         /// `DEST_MODULE_NAME`: the name it is published under.
-        public var destName: String
+        package var destName: String
         /// `STRIP` is not `no`: debug symbols are stripped.
-        public var strip: Bool
+        package var strip: Bool
 
         /// Creates a module entry.
-        public init(builtStem: String, destName: String, strip: Bool) {
+        package init(builtStem: String, destName: String, strip: Bool) {
             self.builtStem = builtStem
             self.destName = destName
             self.strip = strip
         }
 
         /// The built `.ko` relative to the build directory, as messages name it.
-        public var builtFile: String { builtStem + ".ko" }
+        package var builtFile: String { builtStem + ".ko" }
     }
 
     /// How published modules are compressed.
-    public struct Compression: Sendable, Codable, Hashable {
+    package struct Compression: Sendable, Codable, Hashable {
         /// `.gz`, `.xz` or `.zst`.
-        public var suffix: String
+        package var suffix: String
         /// The compressor program.
-        public var tool: String
+        package var tool: String
         /// Its options, as words.
-        public var options: [String]
+        package var options: [String]
 
         /// Creates a compression choice.
-        public init(suffix: String, tool: String, options: [String]) {
+        package init(suffix: String, tool: String, options: [String]) {
             self.suffix = suffix
             self.tool = tool
             self.options = options
@@ -89,51 +89,51 @@ public struct BuildPlan: Sendable, Codable, Hashable {
     }
 
     /// The build.
-    public var target: Target
+    package var target: Target
     /// The module's source (`$dkms_tree/m/v/source`, resolved): copied
     /// into the build directory first.
-    public var sourceDirectory: String
+    package var sourceDirectory: String
     /// `$dkms_tree/m/v/build`: the path every command sees as the build
     /// directory, whatever directory backs it.
-    public var buildDirectory: String
+    package var buildDirectory: String
     /// `/etc/dkms/MODULE/patches`, copied into `build/patches` when it exists.
-    public var patchOverlay: String?
+    package var patchOverlay: String?
     /// The patches that apply, in order (names under `build/patches`).
-    public var patches: [String]
+    package var patches: [String]
     /// `PRE_BUILD`, when set.
-    public var preBuild: Script?
+    package var preBuild: Script?
     /// `POST_BUILD`, when set.
-    public var postBuild: Script?
+    package var postBuild: Script?
     /// The build command after upstream's `make -jN KERNELRELEASE=K` rewrite.
-    public var makeCommand: String
+    package var makeCommand: String
     /// The shell variables evaluated commands see (`kernelver`, `arch`,
     /// `dkms_tree`, …), in upstream's order.
-    public var shellVariables: [ShellVariable]
+    package var shellVariables: [ShellVariable]
     /// The complete environment of every command of the build (compiler,
     /// linker, `build_environment`, directives).
-    public var environment: [String: String]
+    package var environment: [String: String]
     /// The modules to collect.
-    public var modules: [CollectedModule]
+    package var modules: [CollectedModule]
     /// `strip` or `llvm-strip` (for clang-built kernels).
-    public var stripTool: String
+    package var stripTool: String
     /// Modules are signed (outside the build, with the machine's key).
-    public var sign: Bool
+    package var sign: Bool
     /// Modules are published compressed.
-    public var compression: Compression?
+    package var compression: Compression?
 
     /// The `make.log` path the build's messages name.
-    public var logPath: String { buildDirectory + "/make.log" }
+    package var logPath: String { buildDirectory + "/make.log" }
 }
 
 /// One scalar shell variable that dkms defines for the commands it evaluates.
-public struct ShellVariable: Sendable, Codable, Hashable {
+package struct ShellVariable: Sendable, Codable, Hashable {
     /// The name.
-    public var name: String
+    package var name: String
     /// The value.
-    public var value: String
+    package var value: String
 
     /// Creates a variable.
-    public init(_ name: String, _ value: String) {
+    package init(_ name: String, _ value: String) {
         self.name = name
         self.value = value
     }

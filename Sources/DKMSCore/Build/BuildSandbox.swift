@@ -10,23 +10,23 @@
 /// capability (what it writes belongs to root outside, as upstream's
 /// builds do). A process the build leaves running dies with its PID
 /// namespace when the step ends. Signing, installing and depmod stay outside.
-public struct BuildSandbox: Sendable, Hashable {
+package struct BuildSandbox: Sendable, Hashable {
     /// The bubblewrap program.
-    public var bwrap: String
+    package var bwrap: String
     /// Directories visible read-only again on top of the private `/tmp`
     /// (trees that live under `/tmp`, such as private test trees).
-    public var readOnlyDirectories: [String]
+    package var readOnlyDirectories: [String]
     /// Directories shared writable (the jobserver's pipe).
-    public var sharedDirectories: [String]
+    package var sharedDirectories: [String]
     /// Files replaced by an empty one (private keys).
-    public var hiddenFiles: [String]
+    package var hiddenFiles: [String]
     /// Directories replaced by an empty one.
-    public var hiddenDirectories: [String]
+    package var hiddenDirectories: [String]
     /// The build runs as `nobody` in its own user namespace.
-    public var unprivileged: Bool
+    package var unprivileged: Bool
 
     /// Creates a sandbox description.
-    public init(bwrap: String, readOnlyDirectories: [String] = [], sharedDirectories: [String] = [],
+    package init(bwrap: String, readOnlyDirectories: [String] = [], sharedDirectories: [String] = [],
                 hiddenFiles: [String] = [], hiddenDirectories: [String] = ["/root"], unprivileged: Bool = true) {
         self.bwrap = bwrap
         self.readOnlyDirectories = readOnlyDirectories
@@ -38,7 +38,7 @@ public struct BuildSandbox: Sendable, Hashable {
 
     /// bubblewrap's arguments for one step whose build directory
     /// `buildDirectory` is backed by `backing`, up to and including `--`.
-    public func arguments(buildDirectory: String, backing: String, workingDirectory: String?) -> [String] {
+    package func arguments(buildDirectory: String, backing: String, workingDirectory: String?) -> [String] {
         var arguments = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]
         for directory in hiddenDirectories where FileSystem.isDirectory(directory) {
             arguments += ["--tmpfs", directory]
@@ -64,7 +64,7 @@ public struct BuildSandbox: Sendable, Hashable {
     }
 
     /// `spec` run inside the sandbox.
-    public func wrap(_ spec: ProcessSpec, buildDirectory: String, backing: String) -> ProcessSpec {
+    package func wrap(_ spec: ProcessSpec, buildDirectory: String, backing: String) -> ProcessSpec {
         var wrapped = spec
         wrapped.executable = bwrap
         wrapped.arguments = arguments(buildDirectory: buildDirectory, backing: backing,
@@ -93,7 +93,7 @@ public struct BuildSandbox: Sendable, Hashable {
 
     /// bubblewrap on `PATH`, if it is installed and can make a sandbox
     /// here, and whether it can make one with a user namespace.
-    public static func find(path: String?, runner: any ProcessRunning) async -> (bwrap: String, unprivileged: Bool)? {
+    package static func find(path: String?, runner: any ProcessRunning) async -> (bwrap: String, unprivileged: Bool)? {
         guard let bwrap = SubprocessRunner.lookUp("bwrap", in: path) else { return nil }
         func works(_ extra: [String]) async -> Bool {
             await runner.run(ProcessSpec(

@@ -5,7 +5,7 @@ extension ModuleConfig {
     ]
 
     /// Whether any BUILD_EXCLUSIVE directive is set, globally or for some module.
-    public var hasExclusiveDirectives: Bool {
+    package var hasExclusiveDirectives: Bool {
         for name in Self.exclusiveNames where !variables[name].value.isEmpty { return true }
         for index in modules.indices {
             for name in Self.exclusiveNames where !variables[name][index].isEmpty { return true }
@@ -14,14 +14,14 @@ extension ModuleConfig {
     }
 
     /// Whether module `index` has its own BUILD_EXCLUSIVE directive.
-    public func hasModuleExclusiveDirective(_ index: Int) -> Bool {
+    package func hasModuleExclusiveDirective(_ index: Int) -> Bool {
         Self.exclusiveNames.contains { !variables[$0][index].isEmpty }
     }
 
     /// Whether module `index` may be built for this kernel, architecture
     /// and kernel config: the global (element 0) rules and the module's
     /// own rules must all hold.
-    public func isBuildable(moduleAt index: Int) -> Bool {
+    package func isBuildable(moduleAt index: Int) -> Bool {
         let kernelKey = VersionKey(kernel)
         for position in [0, index] {
             let kernelPattern = variables["BUILD_EXCLUSIVE_KERNEL"][position]

@@ -1,72 +1,72 @@
 /// One kernel module described by a dkms.conf record.
-public struct ModuleEntry: Sendable, Equatable {
+package struct ModuleEntry: Sendable, Equatable {
     /// `BUILT_MODULE_NAME[i]` (defaulted to PACKAGE_NAME for a single module).
-    public var builtName: String
+    package var builtName: String
     /// `BUILT_MODULE_LOCATION[i]`, with a trailing `/` when not empty.
-    public var builtLocation: String
+    package var builtLocation: String
     /// `DEST_MODULE_NAME[i]` (defaulted to the built name).
-    public var destName: String
+    package var destName: String
     /// The destination after the distribution override (`/updates/dkms` on Debian).
-    public var destLocation: String
+    package var destLocation: String
     /// `DEST_MODULE_LOCATION[i]` as written in the file.
-    public var declaredDestLocation: String
+    package var declaredDestLocation: String
     /// `yes`, `no`, or empty when STRIP[i] held something else.
-    public var strip: String
+    package var strip: String
 }
 
 /// The meaning of a dkms.conf after upstream's `read_conf`: defaults
 /// applied, the make command chosen for the kernel, patches selected,
 /// build exclusion decided.
-public struct ModuleConfig: Sendable {
+package struct ModuleConfig: Sendable {
     /// Every whitelisted variable as read back from bash.
-    public var variables: ShellVariables
+    package var variables: ShellVariables
     /// The kernel and architecture the file was read for.
-    public var kernel: String
+    package var kernel: String
     /// The architecture the file was read for.
-    public var arch: String
+    package var arch: String
     /// The modules (`num_modules` records).
-    public var modules: [ModuleEntry]
+    package var modules: [ModuleEntry]
     /// The build command before the `make -jN KERNELRELEASE=` rewrite.
-    public var makeCommand: String
+    package var makeCommand: String
     /// The patches that apply to this kernel, in order.
-    public var patches: [String]
+    package var patches: [String]
     /// True when BUILD_EXCLUSIVE directives exclude every module.
-    public var buildExcluded: Bool
+    package var buildExcluded: Bool
     /// The kernel config file used for BUILD_EXCLUSIVE_CONFIG.
-    public var kernelConfigPath: String
+    package var kernelConfigPath: String
 
     /// `PACKAGE_NAME`.
-    public var packageName: String { variables["PACKAGE_NAME"].value }
+    package var packageName: String { variables["PACKAGE_NAME"].value }
     /// `PACKAGE_VERSION`.
-    public var packageVersion: String { variables["PACKAGE_VERSION"].value }
+    package var packageVersion: String { variables["PACKAGE_VERSION"].value }
     /// `AUTOINSTALL` after normalisation: true for yes.
-    public var autoinstall: Bool { !variables["AUTOINSTALL"].value.isEmpty }
+    package var autoinstall: Bool { !variables["AUTOINSTALL"].value.isEmpty }
     /// `BUILD_DEPENDS[@]`.
-    public var buildDepends: [String] { variables["BUILD_DEPENDS"].values }
+    package var buildDepends: [String] { variables["BUILD_DEPENDS"].values }
     /// `BUILD_DEPENDS_REBUILD` is yes.
-    public var rebuildOnDependencyChange: Bool { !variables["BUILD_DEPENDS_REBUILD"].value.isEmpty }
+    package var rebuildOnDependencyChange: Bool { !variables["BUILD_DEPENDS_REBUILD"].value.isEmpty }
     /// `NO_WEAK_MODULES` is yes.
-    public var noWeakModules: Bool { !variables["NO_WEAK_MODULES"].value.isEmpty }
+    package var noWeakModules: Bool { !variables["NO_WEAK_MODULES"].value.isEmpty }
     /// `OPTIONAL_MODULE` is yes (not in upstream): an admin marks a module
     /// whose build failure must not fail autoinstall and the kernel hooks,
     /// typically in /etc/dkms/MODULE.conf.
-    public var isOptional: Bool { variables["OPTIONAL_MODULE"].value.lowercased() == "yes" }
+    package var isOptional: Bool { variables["OPTIONAL_MODULE"].value.lowercased() == "yes" }
     /// `REQUIRED_MODULE` is yes (not in upstream): an admin marks a module
     /// the machine cannot boot without, typically in /etc/dkms/MODULE.conf;
     /// its failure fails the kernel hooks even where the hook policy
     /// forgives other modules.
-    public var isRequired: Bool { variables["REQUIRED_MODULE"].value.lowercased() == "yes" }
+    package var isRequired: Bool { variables["REQUIRED_MODULE"].value.lowercased() == "yes" }
     /// `OBSOLETE_BY`.
-    public var obsoleteBy: String { variables["OBSOLETE_BY"].value }
+    package var obsoleteBy: String { variables["OBSOLETE_BY"].value }
 
     /// A script directive (`PRE_BUILD`, `POST_ADD`, …).
-    public func script(_ kind: ScriptKind) -> String {
+    package func script(_ kind: ScriptKind) -> String {
         variables[kind.directive].value
     }
 
     /// Why a module name or version cannot name a directory of the tree
     /// (`.`, `..`, a `/`, bytes that are not UTF-8), or nil when it can.
-    public static func pathComponentProblem(_ value: String) -> String? {
+    package static func pathComponentProblem(_ value: String) -> String? {
         if value == "." || value == ".." { return "may not be '.' or '..'" }
         if value.contains("/") { return "may not contain '/'" }
         if value.unicodeScalars.contains("\u{FFFD}") { return "is not valid UTF-8" }
@@ -74,10 +74,10 @@ public struct ModuleConfig: Sendable {
     }
 
     /// The most module records a dkms.conf may describe (indices 0 to 65535).
-    public static let maximumRecords = 65_536
+    package static let maximumRecords = 65_536
 
     /// The variables upstream accepts from dkms.conf, in its order.
-    public static let variableNames: [String] = """
+    package static let variableNames: [String] = """
         PACKAGE_NAME PACKAGE_VERSION POST_ADD POST_BUILD POST_INSTALL POST_REMOVE PRE_BUILD \
         PRE_INSTALL BUILD_DEPENDS BUILD_EXCLUSIVE_ARCH BUILD_EXCLUSIVE_CONFIG \
         BUILD_EXCLUSIVE_KERNEL BUILD_EXCLUSIVE_KERNEL_MIN BUILD_EXCLUSIVE_KERNEL_MAX \
@@ -89,25 +89,25 @@ public struct ModuleConfig: Sendable {
         """.split(separator: " ").map(String.init)
 
     /// Facts about the kernel and system that interpretation needs.
-    public struct Context: Sendable {
+    package struct Context: Sendable {
         /// The kernel version.
-        public var kernel: String
+        package var kernel: String
         /// The architecture.
-        public var arch: String
+        package var arch: String
         /// `module` (may be empty while a source tree is probed).
-        public var module: String
+        package var module: String
         /// `module_version`.
-        public var moduleVersion: String
+        package var moduleVersion: String
         /// The dkms tree root.
-        public var dkmsTree: String
+        package var dkmsTree: String
         /// The kernel source (headers) directory.
-        public var kernelSourceDir: String
+        package var kernelSourceDir: String
         /// The kernel config file (auto.conf or .config).
-        public var kernelConfigPath: String
+        package var kernelConfigPath: String
         /// How DEST_MODULE_LOCATION is rewritten for the distribution.
-        public var destination: DestinationPolicy
+        package var destination: DestinationPolicy
         /// Whether the kernel was built with clang (adds `LLVM=1`).
-        public var kernelUsesClang: Bool
+        package var kernelUsesClang: Bool
     }
 
     /// Interprets the variables of an evaluated dkms.conf as upstream's
@@ -115,7 +115,7 @@ public struct ModuleConfig: Sendable {
     /// prints to standard error (each starts with `dkms.conf:` or
     /// continues the previous one); the configuration is valid when
     /// there are none.
-    public static func interpret(_ input: ShellVariables, context: Context) -> (config: ModuleConfig, problems: [String]) {
+    package static func interpret(_ input: ShellVariables, context: Context) -> (config: ModuleConfig, problems: [String]) {
         var variables = input
         var problems: [String] = []
         if variables["PACKAGE_NAME"].value.isEmpty {
@@ -248,7 +248,7 @@ public struct ModuleConfig: Sendable {
     /// The extra checks of upstream's `read_conf_strict` (add, build and
     /// install refuse a file that fails them). Returns warnings and
     /// errors as printed lines, and whether it passed.
-    public func strictProblems() -> (lines: [String], failed: Bool) {
+    package func strictProblems() -> (lines: [String], failed: Bool) {
         var lines: [String] = []
         var failed = false
         if modules.isEmpty { lines.append("dkms.conf: Warning! Zero modules specified.") }
@@ -274,7 +274,7 @@ public struct ModuleConfig: Sendable {
 }
 
 /// The kinds of scripts a dkms.conf can name.
-public enum ScriptKind: String, Sendable, CaseIterable {
+package enum ScriptKind: String, Sendable, CaseIterable {
     case postAdd = "post_add"
     case preBuild = "pre_build"
     case postBuild = "post_build"
@@ -283,8 +283,8 @@ public enum ScriptKind: String, Sendable, CaseIterable {
     case postRemove = "post_remove"
 
     /// The dkms.conf directive that names the script.
-    public var directive: String { rawValue.uppercased() }
+    package var directive: String { rawValue.uppercased() }
 
     /// Build scripts run in the build directory, the others in the source.
-    public var runsInBuildDirectory: Bool { self == .preBuild || self == .postBuild }
+    package var runsInBuildDirectory: Bool { self == .preBuild || self == .postBuild }
 }

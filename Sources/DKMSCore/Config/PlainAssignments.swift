@@ -9,19 +9,19 @@
 /// backquote, an `if`, an array literal, a blank before a carriage
 /// return…) makes the caller fall back to bash. ``readBack(_:)`` then
 /// gives what dkms' read-back turns a value into.
-public enum PlainAssignments {
+package enum PlainAssignments {
     /// One assignment.
-    public struct Assignment: Sendable, Equatable {
+    package struct Assignment: Sendable, Equatable {
         /// The variable.
-        public var name: String
+        package var name: String
         /// The index (0 for `NAME=`).
-        public var index: Int
+        package var index: Int
         /// The value as bash would assign it.
-        public var value: String
+        package var value: String
     }
 
     /// The assignments of a file in order, or nil when the file needs bash.
-    public static func parse(_ text: String) -> [Assignment]? {
+    package static func parse(_ text: String) -> [Assignment]? {
         var result: [Assignment] = []
         // Split on line feeds as bash does: "\r\n" is one Character in
         // Swift, so the split works on Unicode scalars.
@@ -104,7 +104,7 @@ public enum PlainAssignments {
     /// carriage return removed, then (as the unquoted expansion in
     /// `eval echo` splits it with the default IFS and echo joins the
     /// words) every run of blanks and newlines becomes one space.
-    public static func readBack(_ value: String) -> String {
+    package static func readBack(_ value: String) -> String {
         var text = Substring(value)
         if text.unicodeScalars.last == "\r" { text = Substring(String(text.unicodeScalars.dropLast())) }
         var result = ""

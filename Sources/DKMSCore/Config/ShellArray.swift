@@ -1,61 +1,61 @@
 /// A bash variable as dkms sees it: every bash variable is an array,
 /// possibly sparse; `$NAME` is element 0.
-public struct ShellArray: Sendable, Equatable {
+package struct ShellArray: Sendable, Equatable {
     /// The set elements by index.
-    public var elements: [Int: String]
+    package var elements: [Int: String]
 
     /// Creates an array from its set elements.
-    public init(_ elements: [Int: String] = [:]) {
+    package init(_ elements: [Int: String] = [:]) {
         self.elements = elements
     }
 
     /// A scalar (element 0).
-    public init(scalar: String) {
+    package init(scalar: String) {
         self.elements = [0: scalar]
     }
 
     /// `${NAME[i]}`: the element or the empty string.
-    public subscript(index: Int) -> String {
+    package subscript(index: Int) -> String {
         elements[index] ?? ""
     }
 
     /// `$NAME`: element 0 or the empty string.
-    public var value: String { self[0] }
+    package var value: String { self[0] }
 
     /// `${#NAME[@]}`: how many elements are set.
-    public var count: Int { elements.count }
+    package var count: Int { elements.count }
 
     /// `${!NAME[@]}`: the set indices in ascending order.
-    public var indices: [Int] { elements.keys.sorted() }
+    package var indices: [Int] { elements.keys.sorted() }
 
     /// The highest set index, or -1.
-    public var maxIndex: Int { elements.keys.max() ?? -1 }
+    package var maxIndex: Int { elements.keys.max() ?? -1 }
 
     /// `${NAME[@]}`: the set values in index order.
-    public var values: [String] { indices.map { elements[$0] ?? "" } }
+    package var values: [String] { indices.map { elements[$0] ?? "" } }
 }
 
 /// A set of bash variables read back from an evaluated file.
-public struct ShellVariables: Sendable, Equatable {
+package struct ShellVariables: Sendable, Equatable {
     /// The variables that were set, by name.
-    public var arrays: [String: ShellArray]
+    package var arrays: [String: ShellArray]
     /// The variables with a value that was not valid UTF-8 (its bytes
     /// were replaced by U+FFFD).
-    public var undecodable: Set<String> = []
+    package var undecodable: Set<String> = []
 
     /// Creates a variable set.
-    public init(_ arrays: [String: ShellArray] = [:]) {
+    package init(_ arrays: [String: ShellArray] = [:]) {
         self.arrays = arrays
     }
 
     /// The variable (empty when unset).
-    public subscript(name: String) -> ShellArray {
+    package subscript(name: String) -> ShellArray {
         get { arrays[name] ?? ShellArray() }
         set { arrays[name] = newValue }
     }
 
     /// Whether the variable has at least one element.
-    public func isSet(_ name: String) -> Bool {
+    package func isSet(_ name: String) -> Bool {
         !(arrays[name]?.elements.isEmpty ?? true)
     }
 }

@@ -12,27 +12,27 @@
 /// exactly that (diagnostics included), then reports the whitelisted
 /// variables. Files that are plain assignments take a bash-free path with
 /// the same result (see ``PlainAssignments``).
-public struct ShellSourcer: Sendable {
+package struct ShellSourcer: Sendable {
     /// One evaluation.
-    public struct Request: Sendable {
+    package struct Request: Sendable {
         /// Shell variables (not exported) defined before any file is read,
         /// such as `kernelver` or `dkms_tree`.
-        public var globals: [(name: String, value: ShellArray)]
+        package var globals: [(name: String, value: ShellArray)]
         /// The environment bash runs with.
-        public var environment: [String: String]
+        package var environment: [String: String]
         /// The files to source, in order; each must exist.
-        public var files: [String]
+        package var files: [String]
         /// The variables to carry from each file and report.
-        public var names: [String]
+        package var names: [String]
         /// Whether the variables are unset before the first file.
-        public var unsetFirst: Bool
+        package var unsetFirst: Bool
         /// Whether upstream's deprecation warnings are printed per file.
-        public var deprecationWarnings: Bool
+        package var deprecationWarnings: Bool
         /// Whether what bash prints on standard error is shown.
-        public var errorsShown: Bool
+        package var errorsShown: Bool
 
         /// Creates a request.
-        public init(
+        package init(
             globals: [(name: String, value: ShellArray)], environment: [String: String],
             files: [String], names: [String], unsetFirst: Bool, deprecationWarnings: Bool = false,
             errorsShown: Bool = true
@@ -50,7 +50,7 @@ public struct ShellSourcer: Sendable {
     private let runner: any ProcessRunning
 
     /// Creates a sourcer that runs bash through `runner`.
-    public init(runner: any ProcessRunning) {
+    package init(runner: any ProcessRunning) {
         self.runner = runner
     }
 
@@ -139,7 +139,7 @@ wait "$__dkms_filter"
     static let programName: String = FileSystem.realPath("/proc/self/exe") ?? "dkms"
 
     /// Renders shell variable definitions (`name=([i]='v' …)`).
-    public static func definitions(_ globals: [(name: String, value: ShellArray)]) -> String {
+    package static func definitions(_ globals: [(name: String, value: ShellArray)]) -> String {
         var text = ""
         for (name, array) in globals {
             if array.elements.isEmpty {
@@ -157,7 +157,7 @@ wait "$__dkms_filter"
     /// Evaluates the files and returns the whitelisted variables. Files that
     /// are plain assignments only are read without starting bash, with the
     /// same result; the deprecation warnings are then printed to `console`.
-    public func evaluate(_ request: Request, console: (any Console)? = nil) async -> ShellVariables {
+    package func evaluate(_ request: Request, console: (any Console)? = nil) async -> ShellVariables {
         if let variables = evaluatePlain(request, console: console) { return variables }
         return await evaluateWithBash(request)
     }

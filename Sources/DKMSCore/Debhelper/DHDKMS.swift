@@ -1,36 +1,36 @@
 /// What `dh_dkms` was asked to do (debhelper's common options plus its own).
-public struct DHDKMSOptions: Sendable, Equatable {
+package struct DHDKMSOptions: Sendable, Equatable {
     /// `-p`/`--package`: act on these packages only.
-    public var packages: [String] = []
+    package var packages: [String] = []
     /// `-N`/`--no-package`: skip these packages.
-    public var excluded: [String] = []
+    package var excluded: [String] = []
     /// `-i`/`--indep`: architecture-independent packages only.
-    public var independentOnly = false
+    package var independentOnly = false
     /// `-a`/`--arch`: architecture-dependent packages only.
-    public var architectureOnly = false
+    package var architectureOnly = false
     /// `-v`/`--verbose` (or `DH_VERBOSE`): print commands.
-    public var verbose = false
+    package var verbose = false
     /// `--no-act`: print commands, change nothing.
-    public var noAct = false
+    package var noAct = false
     /// `-l`/`--legacy`: also ship common.postinst for old dkms.
-    public var legacy = false
+    package var legacy = false
     /// `-V` (nil: not given; empty: the package's upstream version).
-    public var version: String?
+    package var version: String?
     /// `--sourcedir`/`--sourcedirectory`: where listed conf files are searched too.
-    public var sourceDirectory: String?
+    package var sourceDirectory: String?
     /// A file named after `--` (used when no debian/PACKAGE.dkms exists).
-    public var file: String?
+    package var file: String?
 
     /// Creates default options.
-    public init() {}
+    package init() {}
 }
 
 /// A failure of `dh_dkms`, reported as `dh_dkms: error: MESSAGE`.
-public struct DHDKMSError: Error, Sendable, Equatable {
+package struct DHDKMSError: Error, Sendable, Equatable {
     /// The message.
-    public var message: String
+    package var message: String
     /// Creates an error.
-    public init(_ message: String) { self.message = message }
+    package init(_ message: String) { self.message = message }
 }
 
 /// The debhelper addon for DKMS packages, with the behaviour of Debian's
@@ -38,20 +38,20 @@ public struct DHDKMSError: Error, Sendable, Equatable {
 /// `usr/src/NAME-VERSION/dkms.conf`, adds maintainer-script snippets that
 /// register and build the module through common.postinst (postinst) and
 /// remove it from every kernel (prerm), and a `misc:Depends` on dkms.
-public struct DHDKMS {
+package struct DHDKMS {
     /// The version shown in the autoscript markers.
-    public static let version = "3.4.3"
+    package static let version = "3.4.3"
 
     /// The source package directory (holding `debian/`).
-    public var directory: String
+    package var directory: String
     /// What to do.
-    public var options: DHDKMSOptions
+    package var options: DHDKMSOptions
     let console: any Console
     let runner: any ProcessRunning
     let environment: [String: String]
 
     /// Creates the addon for a source package directory.
-    public init(directory: String, options: DHDKMSOptions, console: any Console,
+    package init(directory: String, options: DHDKMSOptions, console: any Console,
                 runner: any ProcessRunning, environment: [String: String]) {
         self.directory = directory
         self.options = options
@@ -120,7 +120,7 @@ public struct DHDKMS {
     }
 
     /// Runs dh_dkms for every selected package.
-    public func run() async throws(DHDKMSError) {
+    package func run() async throws(DHDKMSError) {
         guard let text = FileSystem.readText(directory + "/debian/control") else {
             throw DHDKMSError("cannot read debian/control")
         }

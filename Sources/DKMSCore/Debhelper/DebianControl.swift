@@ -1,18 +1,18 @@
 /// The binary packages of a Debian source package (`debian/control`).
-public struct DebianControl: Sendable, Equatable {
+package struct DebianControl: Sendable, Equatable {
     /// One `Package:` stanza.
-    public struct BinaryPackage: Sendable, Equatable {
+    package struct BinaryPackage: Sendable, Equatable {
         /// `Package:`.
-        public var name: String
+        package var name: String
         /// `Architecture:` (`all`, `any`, …).
-        public var architecture: String
+        package var architecture: String
     }
 
     /// The packages in file order.
-    public var packages: [BinaryPackage]
+    package var packages: [BinaryPackage]
 
     /// Parses control file text (stanzas separated by blank lines).
-    public init(text: String) {
+    package init(text: String) {
         var packages: [BinaryPackage] = []
         for stanza in text.components(separatedByBlankLines: ()) {
             var fields: [String: String] = [:]

@@ -1,33 +1,33 @@
 /// A console that shows nothing.
-public struct SilentConsole: Console {
+package struct SilentConsole: Console {
     /// Creates the console.
-    public init() {}
-    public func write(_ text: String, to stream: OutputStream) {}
-    public func report(_ diagnostic: Diagnostic) {}
+    package init() {}
+    package func write(_ text: String, to stream: OutputStream) {}
+    package func report(_ diagnostic: Diagnostic) {}
 }
 
 /// A console that keeps what it is given, to show it later.
-public final class BufferedConsole: Console, @unchecked Sendable {
+package final class BufferedConsole: Console, @unchecked Sendable {
     private let lock = Mutex()
     private var writes: [(OutputStream, String)] = []
     private var reports: [(Int, Diagnostic)] = []
     private let renderer: any Console
 
     /// Creates a buffer whose diagnostics will be rendered by `renderer`.
-    public init(renderingWith renderer: any Console) {
+    package init(renderingWith renderer: any Console) {
         self.renderer = renderer
     }
 
-    public func write(_ text: String, to stream: OutputStream) {
+    package func write(_ text: String, to stream: OutputStream) {
         lock.withLock { writes.append((stream, text)) }
     }
 
-    public func report(_ diagnostic: Diagnostic) {
+    package func report(_ diagnostic: Diagnostic) {
         lock.withLock { reports.append((writes.count, diagnostic)) ; writes.append((.standardError, "")) }
     }
 
     /// Writes everything kept to `console`, in order.
-    public func flush(to console: any Console) {
+    package func flush(to console: any Console) {
         let (writes, reports) = lock.withLock { (self.writes, self.reports) }
         var pending = reports[...]
         for (index, (stream, text)) in writes.enumerated() {

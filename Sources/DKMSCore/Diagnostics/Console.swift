@@ -1,13 +1,13 @@
 /// The two output streams dkms writes to.
-public enum OutputStream: Sendable, Equatable {
+package enum OutputStream: Sendable, Equatable {
     case standardOutput
     case standardError
 }
 
 /// A message block in one of upstream's three styles.
-public struct Diagnostic: Sendable, Equatable {
+package struct Diagnostic: Sendable, Equatable {
     /// The style of the block.
-    public enum Kind: Sendable, Equatable {
+    package enum Kind: Sendable, Equatable {
         /// `\nError! first\nrest…` (upstream `error`).
         case error
         /// `Warning: first\nrest…` (upstream `warn`).
@@ -17,12 +17,12 @@ public struct Diagnostic: Sendable, Equatable {
     }
 
     /// The style.
-    public var kind: Kind
+    package var kind: Kind
     /// The lines; the first gets the style's prefix.
-    public var lines: [String]
+    package var lines: [String]
 
     /// Creates a diagnostic.
-    public init(kind: Kind, lines: [String]) {
+    package init(kind: Kind, lines: [String]) {
         self.kind = kind
         self.lines = lines
     }
@@ -35,7 +35,7 @@ public struct Diagnostic: Sendable, Equatable {
 /// records them. Child processes whose output upstream shows directly
 /// (scripts, verbose commands) inherit the process' standard streams, so
 /// a console must write unbuffered to keep the order.
-public protocol Console: Sendable {
+package protocol Console: Sendable {
     /// Writes `text` as is (no newline is added).
     func write(_ text: String, to stream: OutputStream)
     /// Renders a diagnostic block.
@@ -44,32 +44,32 @@ public protocol Console: Sendable {
 
 extension Console {
     /// Writes one line to standard output.
-    public func line(_ text: String = "") {
+    package func line(_ text: String = "") {
         write(text + "\n", to: .standardOutput)
     }
 
     /// Writes one line to standard error.
-    public func errorLine(_ text: String = "") {
+    package func errorLine(_ text: String = "") {
         write(text + "\n", to: .standardError)
     }
 
     /// Writes text without a newline to standard output.
-    public func text(_ text: String) {
+    package func text(_ text: String) {
         write(text, to: .standardOutput)
     }
 
     /// Reports an `Error!` block.
-    public func error(_ lines: String...) {
+    package func error(_ lines: String...) {
         report(Diagnostic(kind: .error, lines: lines))
     }
 
     /// Reports a `Warning:` block.
-    public func warning(_ lines: String...) {
+    package func warning(_ lines: String...) {
         report(Diagnostic(kind: .warning, lines: lines))
     }
 
     /// Reports a `Deprecated feature:` block.
-    public func deprecated(_ lines: String...) {
+    package func deprecated(_ lines: String...) {
         report(Diagnostic(kind: .deprecated, lines: lines))
     }
 }

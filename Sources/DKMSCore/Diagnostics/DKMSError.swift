@@ -4,9 +4,9 @@
 /// `diewarn` (a `Warning:` block) and a plain `exit N` (no message), so
 /// the CLI layer can render it exactly as upstream does and exit with
 /// `status`.
-public struct DKMSError: Error, Sendable, Equatable {
+package struct DKMSError: Error, Sendable, Equatable {
     /// How the failure is presented before the exit.
-    public enum Presentation: Sendable, Equatable {
+    package enum Presentation: Sendable, Equatable {
         /// `\nError! line1\nline2…` on standard error.
         case error
         /// `Warning: line1\nline2…` on standard error.
@@ -16,26 +16,26 @@ public struct DKMSError: Error, Sendable, Equatable {
     }
 
     /// The process exit status (upstream's documented code).
-    public var status: Int32
+    package var status: Int32
     /// The message lines; the first is prefixed by the presentation.
-    public var lines: [String]
+    package var lines: [String]
     /// How the lines are shown.
-    public var presentation: Presentation
+    package var presentation: Presentation
 
     /// Creates an error with an explicit presentation.
-    public init(status: Int32, lines: [String], presentation: Presentation) {
+    package init(status: Int32, lines: [String], presentation: Presentation) {
         self.status = status
         self.lines = lines
         self.presentation = presentation
     }
 
     /// A silent exit with a status (upstream's bare `exit N`).
-    public static func exit(_ status: Int32) -> DKMSError {
+    package static func exit(_ status: Int32) -> DKMSError {
         DKMSError(status: status, lines: [], presentation: .silent)
     }
 
     /// The diagnostic to render, if any.
-    public var diagnostic: Diagnostic? {
+    package var diagnostic: Diagnostic? {
         switch presentation {
         case .error: return Diagnostic(kind: .error, lines: lines)
         case .warning: return Diagnostic(kind: .warning, lines: lines)

@@ -2,87 +2,87 @@ extension DKMSError {
     /// The exit statuses dkms ends with, named by what went wrong. Upstream
     /// reuses a number for unrelated failures (its `dkms.in` lists them):
     /// the names say which failure, the number is upstream's interface.
-    public struct Code: Sendable, Hashable, CustomStringConvertible {
+    package struct Code: Sendable, Hashable, CustomStringConvertible {
         /// The process exit status.
-        public let status: Int32
+        package let status: Int32
 
         /// A code with upstream's status.
-        public init(_ status: Int32) { self.status = status }
+        package init(_ status: Int32) { self.status = status }
 
-        public var description: String { String(status) }
+        package var description: String { String(status) }
 
         // 1
         /// No write access to the dkms tree; not root; a temporary file or
         /// directory cannot be made; module arguments missing; arches and
         /// kernels do not pair up; `match` without its parameters.
-        public static let notPermittedOrMissingArguments = Code(1)
+        package static let notPermittedOrMissingArguments = Code(1)
         // 2
         /// The module source directory or the tarball does not exist; a
         /// kernel together with `--all`; `match` against the same kernel.
-        public static let notFoundOrConflictingKernels = Code(2)
+        package static let notFoundOrConflictingKernels = Code(2)
         // 3
         /// Already added or built; not in the dkms tree; an arch together
         /// with `--all`; a tarball without dkms.conf.
-        public static let alreadyThereOrMissingFromTree = Code(3)
+        package static let alreadyThereOrMissingFromTree = Code(3)
         // 4
         /// No os-release; no dkms.conf; more than one kernel for an action
         /// that takes one; a broken module.
-        public static let missingConfOrOneKernelOnly = Code(4)
+        package static let missingConfOrOneKernelOnly = Code(4)
         // 5
         /// `--all` refused; a patch that cannot be used; already installed.
-        public static let refusedPatchOrAlreadyInstalled = Code(5)
+        package static let refusedPatchOrAlreadyInstalled = Code(5)
         // 6
         /// A patch that fails; install aborted or without a kernel; no built
         /// modules for a tarball or package; the tarball cannot be made.
-        public static let patchOrInstallFailed = Code(6)
+        package static let patchOrInstallFailed = Code(6)
         // 7
         /// A module the build did not produce; publishing the build failed;
         /// a tarball without a valid dkms.conf or with a refused member.
-        public static let moduleNotBuilt = Code(7)
+        package static let moduleNotBuilt = Code(7)
         // 8
         /// A bad dkms.conf; a source directory without source; a tarball's
         /// module already added; `--binaries-only` with `--source-only`.
-        public static let badConfOrNoSource = Code(8)
+        package static let badConfOrNoSource = Code(8)
         // 9
         /// A source tree without dkms.conf; no write permission for a
         /// tarball; an rpm that cannot be installed.
-        public static let missingConfOrPermission = Code(9)
+        package static let missingConfOrPermission = Code(9)
         // 10
         /// The build command failed; a malformed dkms.conf in a source tree.
-        public static let buildFailed = Code(10)
+        package static let buildFailed = Code(10)
         // 11
         /// One or more modules failed during autoinstall.
-        public static let autoinstallFailed = Code(11)
+        package static let autoinstallFailed = Code(11)
         // 12
         /// The architecture cannot be determined.
-        public static let unknownArchitecture = Code(12)
+        package static let unknownArchitecture = Code(12)
         // 13
         /// BUILD_DEPENDS are not installed for the kernel.
-        public static let missingBuildDepends = Code(13)
+        package static let missingBuildDepends = Code(13)
         // 14
         /// `kernel_preinst`/`kernel_prerm` failed for some modules.
-        public static let kernelHookFailed = Code(14)
+        package static let kernelHookFailed = Code(14)
         // 16
         /// An empty kernel version or arch reached an action.
-        public static let emptyKernelOrArch = Code(16)
+        package static let emptyKernelOrArch = Code(16)
         // 21
         /// The kernel's headers cannot be found.
-        public static let missingKernelHeaders = Code(21)
+        package static let missingKernelHeaders = Code(21)
         // 77
         /// BUILD_EXCLUSIVE excludes the module for this kernel (a skip).
-        public static let excludedByBuildExclusive = Code(77)
+        package static let excludedByBuildExclusive = Code(77)
         // 101
         /// PRE_INSTALL failed.
-        public static let preInstallFailed = Code(101)
+        package static let preInstallFailed = Code(101)
     }
 
     /// Creates an error with upstream's `Error!` presentation.
-    public init(_ code: Code, _ lines: String...) {
+    package init(_ code: Code, _ lines: String...) {
         self.init(status: code.status, lines: lines, presentation: .error)
     }
 
     /// An `Warning:`-style exit (upstream's `diewarn`).
-    public static func warning(_ code: Code, _ lines: String...) -> DKMSError {
+    package static func warning(_ code: Code, _ lines: String...) -> DKMSError {
         DKMSError(status: code.status, lines: lines, presentation: .warning)
     }
 }

@@ -1,5 +1,5 @@
 /// The actions dkms understands (the first word that names one).
-public enum Action: String, Sendable, CaseIterable {
+package enum Action: String, Sendable, CaseIterable {
     case add, remove, build, unbuild, install, uninstall, autoinstall, match
     case mktarball, ldtarball, status
     case generateMok = "generate_mok"
@@ -13,7 +13,7 @@ public enum Action: String, Sendable, CaseIterable {
     case mkbmdeb
 
     /// Whether the action is one of the kernel hook actions.
-    public var isKernelHook: Bool {
+    package var isKernelHook: Bool {
         self == .kernelPreinst || self == .kernelPostinst || self == .kernelPrerm
     }
 }

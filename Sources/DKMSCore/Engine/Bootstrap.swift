@@ -7,12 +7,12 @@ import Musl
 /// What dkms does before it looks at its command line: the environment
 /// is cleaned, the distribution detected, the temporary directory
 /// checked and framework.conf read.
-public enum Bootstrap {
+package enum Bootstrap {
     /// The variables upstream unsets so they cannot disturb a build.
-    public static let unsetVariables = ["CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS"]
+    package static let unsetVariables = ["CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS"]
 
     /// The framework.conf variables read at start-up.
-    public static let frameworkNames = [
+    package static let frameworkNames = [
         "source_tree", "dkms_tree", "install_tree", "tmp_location", "verbose", "symlink_modules",
         "autoinstall_all_kernels", "modprobe_on_install", "parallel_jobs", "compress_gzip_opts",
         "compress_xz_opts", "compress_zstd_opts", "build_environment", "post_transaction",
@@ -26,7 +26,7 @@ public enum Bootstrap {
     ///   - runner: runs bash for framework.conf.
     /// - Throws: ``DKMSError`` 4 when no os-release file exists, 1 when no
     ///   temporary file can be made.
-    public static func prepare(
+    package static func prepare(
         environment: [String: String], console: any Console, runner: any ProcessRunning
     ) async throws(DKMSError) -> Settings {
         umask(0o022)
@@ -103,15 +103,15 @@ public enum Bootstrap {
 }
 
 /// framework.conf and framework.conf.d/*.conf.
-public enum FrameworkFiles {
+package enum FrameworkFiles {
     /// The configuration directory (`/etc/dkms`). Tests may point it
     /// elsewhere with `SWIFT_DKMS_SYSCONFDIR`.
-    public static func directory(_ environment: [String: String]) -> String {
+    package static func directory(_ environment: [String: String]) -> String {
         environment["SWIFT_DKMS_SYSCONFDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/etc/dkms"
     }
 
     /// The files that exist, in upstream's order.
-    public static func files(_ environment: [String: String]) -> [String] {
+    package static func files(_ environment: [String: String]) -> [String] {
         let dir = directory(environment)
         var files: [String] = []
         if FileSystem.exists(dir + "/framework.conf") { files.append(dir + "/framework.conf") }
@@ -123,7 +123,7 @@ public enum FrameworkFiles {
 
     /// Sources the framework files and returns the named variables, or
     /// nil when there is no framework file at all.
-    public static func read(
+    package static func read(
         names: [String], globals: [(name: String, value: ShellArray)],
         environment: [String: String], runner: any ProcessRunning
     ) async -> ShellVariables? {

@@ -176,7 +176,7 @@ extension Substring {
 
 extension FileSystem {
     /// Creates a unique empty file from a `mktemp` template.
-    public static func makeTemporaryFile(template: String) -> String? {
+    package static func makeTemporaryFile(template: String) -> String? {
         var bytes = Array(template.utf8CString)
         let fd = mkstemp(&bytes)
         guard fd >= 0 else { return nil }

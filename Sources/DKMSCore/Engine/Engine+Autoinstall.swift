@@ -1,11 +1,11 @@
 /// What one autoinstall run did, in upstream's three summary groups.
-public struct AutoinstallSummary: Sendable, Equatable {
+package struct AutoinstallSummary: Sendable, Equatable {
     /// Modules installed (or already installed).
-    public var installed: [String] = []
+    package var installed: [String] = []
     /// Modules skipped because BUILD_EXCLUSIVE excluded them (status 77).
-    public var skipped: [String] = []
+    package var skipped: [String] = []
     /// Failures as `name(status)`.
-    public var failed: [String] = []
+    package var failed: [String] = []
 }
 
 extension Engine {

@@ -1,8 +1,8 @@
 /// How a built module version becomes a Debian binary package.
-public enum BinaryPackageNaming {
+package enum BinaryPackageNaming {
     /// A Debian package name: lower case, `_` turned into `-`, other
     /// characters outside `[a-z0-9+.-]` dropped.
-    public static func packageName(module: String, kernel: String) -> String {
+    package static func packageName(module: String, kernel: String) -> String {
         sanitize("\(module)-modules-\(kernel)")
     }
 
@@ -12,14 +12,14 @@ public enum BinaryPackageNaming {
 
     /// A Debian version: the module version when it starts with a digit,
     /// else prefixed with `0~`; characters Debian refuses are dropped.
-    public static func version(_ version: String) -> String {
+    package static func version(_ version: String) -> String {
         let kept = String(version.filter { $0.isASCII && ($0.isLetter || $0.isNumber || ".+~-:".contains($0)) })
         guard let first = kept.first, first.isNumber else { return "0~" + kept }
         return kept
     }
 
     /// The Debian architecture of a kernel architecture (`uname -m`).
-    public static func debianArchitecture(_ arch: String) -> String {
+    package static func debianArchitecture(_ arch: String) -> String {
         switch arch {
         case "x86_64": return "amd64"
         case "aarch64": return "arm64"

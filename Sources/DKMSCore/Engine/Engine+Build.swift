@@ -170,7 +170,7 @@ extension Engine {
 
     /// Where the log of the last build of a module version for a kernel is
     /// kept, successful or not: `$dkms_tree/.logs/MODULE/VERSION/KERNEL/ARCH/make.log`.
-    public func retainedLogPath(module: String, version: String, kernel: String, arch: String) -> String {
+    package func retainedLogPath(module: String, version: String, kernel: String, arch: String) -> String {
         tree.retainedLog(module, version, kernel, arch)
     }
 
@@ -253,9 +253,9 @@ extension Engine {
 }
 
 /// The version dkms reports.
-public enum DKMSVersion {
+package enum DKMSVersion {
     /// `dkms-3.4.3`, the upstream release we are compatible with.
-    public static let releaseString = "dkms-3.4.3"
+    package static let releaseString = "dkms-3.4.3"
 }
 
 extension Engine {

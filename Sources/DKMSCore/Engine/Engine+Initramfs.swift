@@ -234,7 +234,7 @@ extension Engine {
 
     /// Runs the action, then regenerates the initramfs it made stale,
     /// whether the action succeeded or failed part-way.
-    public func run() async throws(DKMSError) -> RunResult {
+    package func run() async throws(DKMSError) -> RunResult {
         do {
             let result = try await runAction()
             await finishInitramfsWatch()

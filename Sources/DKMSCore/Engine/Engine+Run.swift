@@ -5,7 +5,7 @@ import Musl
 #endif
 
 /// How an invocation ended, for the CLI to render.
-public enum RunResult: Sendable, Equatable {
+package enum RunResult: Sendable, Equatable {
     /// Exit with this status.
     case exit(Int32)
     /// No action was named: upstream reports it, shows the usage and exits 0.

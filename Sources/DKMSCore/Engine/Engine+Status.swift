@@ -84,7 +84,7 @@ extension Engine {
 extension Engine {
     /// The status as data (for `status --json`): every record of the
     /// requested kernels with the facts behind upstream's suffixes.
-    public func statusEntries() async -> [StatusEntry] {
+    package func statusEntries() async -> [StatusEntry] {
         let module = settings.module
         let version = settings.moduleVersion
         let filters: [(String, String)] = settings.kernels.isEmpty
@@ -113,31 +113,31 @@ extension Engine {
 }
 
 /// One line of `dkms status`, as data.
-public struct StatusEntry: Sendable, Equatable {
+package struct StatusEntry: Sendable, Equatable {
     /// What is known beyond the state.
-    public struct Facts: Sendable, Equatable {
+    package struct Facts: Sendable, Equatable {
         /// Which of upstream's exclusive suffixes applies.
-        public enum Problem: String, Sendable {
+        package enum Problem: String, Sendable {
             case missing
             case differences
         }
         /// `m/original_module/K/A` exists.
-        public var originalModules = false
+        package var originalModules = false
         /// The first problem found, as upstream reports only one.
-        public var problem: Problem?
+        package var problem: Problem?
         /// Where the installed module files are.
-        public var installedPaths: [String] = []
+        package var installedPaths: [String] = []
         /// The dkms.conf could not be read (upstream prints its error).
-        public var unreadableConf = false
+        package var unreadableConf = false
         /// Installed entries (`status --json` only): how the installed
         /// files are signed; nil when not looked at or unreadable.
-        public var signature: Signature?
+        package var signature: Signature?
 
         /// No facts yet.
-        public init() {}
+        package init() {}
 
         /// Upstream's text suffix.
-        public var textSuffix: String {
+        package var textSuffix: String {
             var suffix = originalModules ? " (Original modules exist)" : ""
             switch problem {
             case .missing: suffix += " (Built modules are missing in the kernel modules folder)"
@@ -149,16 +149,16 @@ public struct StatusEntry: Sendable, Equatable {
     }
 
     /// Whether an installed module is signed, and with which key.
-    public struct Signature: Sendable, Equatable {
+    package struct Signature: Sendable, Equatable {
         /// Every installed file carries a signature.
-        public var signed: Bool
+        package var signed: Bool
         /// `signer` of the first signed file.
-        public var signer: String?
+        package var signer: String?
         /// `sig_key` of the first signed file.
-        public var keyID: String?
+        package var keyID: String?
 
         /// Creates the description.
-        public init(signed: Bool, signer: String?, keyID: String?) {
+        package init(signed: Bool, signer: String?, keyID: String?) {
             self.signed = signed
             self.signer = signer
             self.keyID = keyID
@@ -166,22 +166,22 @@ public struct StatusEntry: Sendable, Equatable {
     }
 
     /// The module name.
-    public var module: String
+    package var module: String
     /// The module version.
-    public var version: String
+    package var version: String
     /// `added`, `built`, `installed` or `broken`.
-    public var state: String
+    package var state: String
     /// The kernel (built and installed entries).
-    public var kernel: String?
+    package var kernel: String?
     /// The architecture (built and installed entries).
-    public var arch: String?
+    package var arch: String?
     /// Suffix facts (built and installed entries).
-    public var facts = Facts()
+    package var facts = Facts()
     /// Why a broken entry is broken.
-    public var brokenReason: String?
+    package var brokenReason: String?
 
     /// Creates an entry.
-    public init(module: String, version: String, state: String, kernel: String? = nil, arch: String? = nil,
+    package init(module: String, version: String, state: String, kernel: String? = nil, arch: String? = nil,
                 facts: Facts = Facts(), brokenReason: String? = nil) {
         self.module = module
         self.version = version

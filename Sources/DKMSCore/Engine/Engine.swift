@@ -29,9 +29,9 @@ struct ShellState {
 /// Runs dkms actions. All behaviour lives here and in its extensions;
 /// output goes to the ``Console``, processes through ``ProcessRunning``,
 /// and failures are thrown as ``DKMSError`` exactly where upstream dies.
-public final class Engine {
+package final class Engine {
     /// The settings of this invocation.
-    public internal(set) var settings: Settings
+    package internal(set) var settings: Settings
     var console: any Console
     let runner: any ProcessRunning
     var state = ShellState()
@@ -71,7 +71,7 @@ public final class Engine {
     var initramfsContentsByKernel: [String: Set<String>] = [:]
 
     /// Creates an engine.
-    public init(settings: Settings, console: any Console, runner: any ProcessRunning) {
+    package init(settings: Settings, console: any Console, runner: any ProcessRunning) {
         self.settings = settings
         self.console = console
         self.runner = runner

@@ -14,19 +14,19 @@ import Musl
 /// others, so at most `N` compilations run across all builds. Build jobs
 /// themselves need no token: up to `2N` run at once, so one job's serial
 /// steps (configuration, copying, linking) overlap the others' compiling.
-public final class JobServer: @unchecked Sendable {
+package final class JobServer: @unchecked Sendable {
     /// The number of jobs that may run at once.
-    public let size: Int
+    package let size: Int
     /// The named pipe.
-    public let fifo: String
+    package let fifo: String
     /// A directory holding the `make` wrapper, to put first on `PATH`.
-    public let wrapperDirectory: String
+    package let wrapperDirectory: String
     private let descriptor: Int32
     private let lock = Mutex()
     private var runningJobs = 0
 
     /// Creates the jobserver in `directory`; nil when it cannot.
-    public init?(size: Int, directory: String, realMake: String) {
+    package init?(size: Int, directory: String, realMake: String) {
         guard size > 1, let base = FileSystem.makeTemporaryDirectory(template: "\(directory)/dkms-jobserver.XXXXXX") else { return nil }
         fifo = base + "/tokens"
         wrapperDirectory = base + "/bin"
@@ -70,7 +70,7 @@ public final class JobServer: @unchecked Sendable {
     }
 
     /// Takes one of the `2N` build-job places, waiting for one.
-    public func acquire() async {
+    package func acquire() async {
         while !lock.withLock({ () -> Bool in
             if runningJobs < 2 * size { runningJobs += 1; return true }
             return false
@@ -80,7 +80,7 @@ public final class JobServer: @unchecked Sendable {
     }
 
     /// Gives a build-job place back.
-    public func release() {
+    package func release() {
         lock.withLock { runningJobs -= 1 }
     }
 }

@@ -14,37 +14,37 @@ import Musl
 /// moved aside), `copied PATH` (a file created), `link PATH PREVIOUS`
 /// (an active link replaced), `delete PATH`, `restore BACKUP ORIGIN`,
 /// `unlink PATH`. Fields are tab-separated.
-public struct Journal {
+package struct Journal {
     /// `$dkms_tree/.journal`.
-    public let directory: String
+    package let directory: String
 
     /// Creates the journal of a tree.
-    public init(dkmsTree: String) {
+    package init(dkmsTree: String) {
         directory = dkmsTree + "/.journal"
     }
 
     /// One open entry.
-    public final class Entry {
+    package final class Entry {
         /// The entry file.
-        public let path: String
+        package let path: String
         /// Where files moved aside by this entry are kept.
-        public var stash: String { path + ".d" }
+        package var stash: String { path + ".d" }
         private var counter = 0
         /// Why a record could not be written whole and flushed (no room, a
         /// read-only tree), or nil. The step it announced must not be
         /// performed: the journal would not know about it.
-        public private(set) var failure: String?
+        package private(set) var failure: String?
 
         init(path: String) { self.path = path }
 
         /// Records a step and flushes it before the caller performs it.
-        public func record(_ fields: String...) {
+        package func record(_ fields: String...) {
             recordAll([fields])
         }
 
         /// Records several steps with one write, so a plan is on disk
         /// whole or not at all before any of it is carried out.
-        public func recordAll(_ steps: [[String]]) {
+        package func recordAll(_ steps: [[String]]) {
             let line = steps.map { $0.joined(separator: "\t") + "\n" }.joined()
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
@@ -62,7 +62,7 @@ public struct Journal {
         }
 
         /// A fresh path in the stash for a file moved aside.
-        public func stashPath() -> String {
+        package func stashPath() -> String {
             counter += 1
             FileSystem.makeDirectories(stash)
             return "\(stash)/\(counter)"
@@ -70,7 +70,7 @@ public struct Journal {
     }
 
     /// Opens an entry for a transaction.
-    public func begin(_ kind: String, module: String, version: String, kernel: String, arch: String) -> Entry {
+    package func begin(_ kind: String, module: String, version: String, kernel: String, arch: String) -> Entry {
         FileSystem.makeDirectories(directory)
         let entry = Entry(path: "\(directory)/\(kind)-\(getpid())-\(Self.uniqueSuffix())")
         entry.record("begin", kind, module, version, kernel, arch)
@@ -78,7 +78,7 @@ public struct Journal {
     }
 
     /// Closes a finished transaction.
-    public func commit(_ entry: Entry) {
+    package func commit(_ entry: Entry) {
         FileSystem.removeTree(entry.stash)
         FileSystem.removeFile(entry.path)
         fsyncDirectory(directory)
@@ -86,12 +86,12 @@ public struct Journal {
     }
 
     /// The entries left by interrupted commands.
-    public func pending() -> [String] {
+    package func pending() -> [String] {
         FileSystem.entries(of: directory).filter { !$0.hasSuffix(".d") }.sorted().map { "\(directory)/\($0)" }
     }
 
     /// The steps of an entry, split into fields.
-    public static func steps(of path: String) -> [[String]] {
+    package static func steps(of path: String) -> [[String]] {
         (FileSystem.readText(path) ?? "").split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
     }
 

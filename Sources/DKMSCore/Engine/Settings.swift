@@ -7,136 +7,136 @@ import Musl
 /// Everything one dkms invocation works with: framework.conf values,
 /// then the command line on top of them (the CLI fills it in, in
 /// upstream's order).
-public struct Settings: Sendable {
+package struct Settings: Sendable {
     // Framework (and command-line) values.
     /// `dkms_tree` (`/var/lib/dkms`).
-    public var dkmsTree = "/var/lib/dkms"
+    package var dkmsTree = "/var/lib/dkms"
     /// `source_tree` (`/usr/src`).
-    public var sourceTree = "/usr/src"
+    package var sourceTree = "/usr/src"
     /// `install_tree` (`/lib/modules`).
-    public var installTree = "/lib/modules"
+    package var installTree = "/lib/modules"
     /// `tmp_location` (`$TMPDIR` or `/tmp`).
-    public var tmpLocation = "/tmp"
+    package var tmpLocation = "/tmp"
     /// `verbose`: echo commands instead of progress text.
-    public var verbose = false
+    package var verbose = false
     /// `symlink_modules`: install symlinks instead of copies.
-    public var symlinkModules = false
+    package var symlinkModules = false
     /// `autoinstall_all_kernels` (used by common.postinst).
-    public var autoinstallAllKernels = ""
+    package var autoinstallAllKernels = ""
     /// `modprobe_on_install`.
-    public var modprobeOnInstall = false
+    package var modprobeOnInstall = false
     /// `parallel_jobs`: the `-j` value for make; empty means unlimited.
-    public var parallelJobs = ""
+    package var parallelJobs = ""
     /// `compress_gzip_opts`.
-    public var compressGzipOptions = ""
+    package var compressGzipOptions = ""
     /// `compress_xz_opts`.
-    public var compressXzOptions = "--check=crc32 --lzma2=dict=1MiB"
+    package var compressXzOptions = "--check=crc32 --lzma2=dict=1MiB"
     /// `compress_zstd_opts`.
-    public var compressZstdOptions = "-q --rm -T0"
+    package var compressZstdOptions = "-q --rm -T0"
     /// `build_environment`: a file sourced before builds.
-    public var buildEnvironment = ""
+    package var buildEnvironment = ""
     /// `post_transaction`: a command run after a successful change.
-    public var postTransaction = ""
+    package var postTransaction = ""
 
     /// `report_build_logs` (not in upstream): autoinstall names the kept
     /// build log of every module that failed.
-    public var reportBuildLogs = false
+    package var reportBuildLogs = false
     /// `build_sandbox` (not in upstream): builds run in a bubblewrap
     /// sandbox when bubblewrap is installed (`no` turns it off).
-    public var buildSandbox = true
+    package var buildSandbox = true
 
     /// `kernel_hook_failures` (not in upstream): `fail` makes the kernel
     /// hooks fail for any module, as upstream's do; otherwise only modules
     /// needed to boot fail them (see Engine+HookPolicy.swift).
-    public var kernelHookFailures = ""
+    package var kernelHookFailures = ""
 
     // Detected facts.
     /// The distribution string from os-release.
-    public var distribution = ""
+    package var distribution = ""
     /// `ADDON_MODULES_DIR`.
-    public var addonModulesDirectory = ""
+    package var addonModulesDirectory = ""
     /// `uname -r`.
-    public var runningKernel = ""
+    package var runningKernel = ""
     /// `uname -m`.
-    public var machine = ""
+    package var machine = ""
     /// The environment children inherit (CC and friends removed).
-    public var environment: [String: String] = [:]
+    package var environment: [String: String] = [:]
 
     // Command line.
     /// The action, if any.
-    public var action: Action?
+    package var action: Action?
     /// `module` (from `-m`, `m/v` or a dkms.conf).
-    public var module = ""
+    package var module = ""
     /// `module_version`.
-    public var moduleVersion = ""
+    package var moduleVersion = ""
     /// `-k` values.
-    public var kernels: [String] = []
+    package var kernels: [String] = []
     /// `-a` values (and arches from `-k K/A`).
-    public var arches: [String] = []
+    package var arches: [String] = []
     /// `--templatekernel`.
-    public var templateKernel = ""
+    package var templateKernel = ""
     /// `-c`: an explicit dkms.conf.
-    public var conf = ""
+    package var conf = ""
     /// `--config`: an explicit kernel config.
-    public var kernelConfig = ""
+    package var kernelConfig = ""
     /// `--kernelsourcedir`.
-    public var kernelSourceDir = ""
+    package var kernelSourceDir = ""
     /// `--archive` or a tarball given as a word.
-    public var archive = ""
+    package var archive = ""
     /// A source directory given as a word.
-    public var sourceTreeArgument = ""
+    package var sourceTreeArgument = ""
     /// `--force`.
-    public var force = false
+    package var force = false
     /// `--force-version-override`.
-    public var forceVersionOverride = false
+    package var forceVersionOverride = false
     /// `--binaries-only`.
-    public var binariesOnly = false
+    package var binariesOnly = false
     /// `--source-only`.
-    public var sourceOnly = false
+    package var sourceOnly = false
     /// `--all`.
-    public var all = false
+    package var all = false
     /// `--rpm_safe_upgrade`.
-    public var rpmSafeUpgrade = false
+    package var rpmSafeUpgrade = false
     /// `--no-depmod`.
-    public var noDepmod = false
+    package var noDepmod = false
     /// `--directive` values (`NAME=value`).
-    public var directives: [String] = []
+    package var directives: [String] = []
     /// `--json` / `--format json` (not in upstream): status as JSON.
-    public var jsonOutput = false
+    package var jsonOutput = false
     /// `--all-kernels` (not in upstream): autoinstall for every kernel
     /// whose headers are installed, their builds at once.
-    public var allKernels = false
+    package var allKernels = false
     /// How many `-k` the command line gave (before defaults and `--all-kernels`).
-    public var kernelsFromCommandLine = 0
+    package var kernelsFromCommandLine = 0
     /// `--dry-run` (not in upstream): print the plan, change nothing.
-    public var dryRun = false
+    package var dryRun = false
     /// The program path shown in the usage text.
-    public var programName = "dkms"
+    package var programName = "dkms"
 
     /// Creates settings with upstream's defaults.
-    public init() {}
+    package init() {}
 
     /// `--kernelsourcedir` was given on the command line (even empty:
     /// upstream then looks for the headers at `/include` and exits 21).
-    public var kernelSourceDirGiven = false
+    package var kernelSourceDirGiven = false
     /// `kernelsourcedir` was given on the command line.
-    public var kernelSourceDirFromCommandLine: Bool { kernelSourceDirGiven || !kernelSourceDir.isEmpty }
+    package var kernelSourceDirFromCommandLine: Bool { kernelSourceDirGiven || !kernelSourceDir.isEmpty }
     /// `--config` was given on the command line.
-    public var kernelConfigFromCommandLine: Bool { !kernelConfig.isEmpty }
+    package var kernelConfigFromCommandLine: Bool { !kernelConfig.isEmpty }
 
     /// How destinations are rewritten on this distribution.
-    public var destinationPolicy: DestinationPolicy {
+    package var destinationPolicy: DestinationPolicy {
         DestinationPolicy(distribution: distribution, addonModulesDirectory: addonModulesDirectory)
     }
 
     /// Whether the distribution is one where arch is `uname -m` and
     /// empty install directories are simply removed.
-    public var isDebianLike: Bool {
+    package var isDebianLike: Bool {
         ["debian", "ubuntu", "arch", "gentoo"].contains { distribution.hasPrefix($0) }
     }
 
     /// `uname -r` and `uname -m` of this machine.
-    public static func uname() -> (release: String, machine: String) {
+    package static func uname() -> (release: String, machine: String) {
         var info = utsname()
         Glibc.uname(&info)
         func text<T>(_ field: T) -> String {

@@ -7,17 +7,17 @@ import Musl
 /// An exclusive lock on the dkms tree (`flock` on `$dkms_tree/.lock`),
 /// held for the whole of a command that changes the trees. The kernel
 /// releases it when the process ends, however it ends.
-public final class TreeLock {
+package final class TreeLock {
     /// The environment variable that tells child processes (scripts dkms
     /// runs, which may run dkms again) that an ancestor holds the lock.
-    public static let heldVariable = "DKMS_TREE_LOCK_HELD"
+    package static let heldVariable = "DKMS_TREE_LOCK_HELD"
 
     /// The lock file.
-    public let path: String
+    package let path: String
     private var descriptor: Int32 = -1
 
     /// Creates (but does not take) the lock of a tree.
-    public init(dkmsTree: String) {
+    package init(dkmsTree: String) {
         path = dkmsTree + "/.lock"
     }
 
@@ -29,7 +29,7 @@ public final class TreeLock {
     /// - Returns: false when the lock file cannot be opened (no tree, or
     ///   no write access); the command then fails on its own terms.
     @discardableResult
-    public func acquire(waiting: (Int32) -> Void) -> Bool {
+    package func acquire(waiting: (Int32) -> Void) -> Bool {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return false }
         descriptor = fd
@@ -45,7 +45,7 @@ public final class TreeLock {
     }
 
     /// What ``tryAcquire()`` found.
-    public enum Attempt: Equatable {
+    package enum Attempt: Equatable {
         /// The lock is now held by this process.
         case acquired
         /// Another process holds it (its PID, 0 when unknown).
@@ -55,7 +55,7 @@ public final class TreeLock {
     }
 
     /// Takes the lock only if nobody holds it; never waits.
-    public func tryAcquire() -> Attempt {
+    package func tryAcquire() -> Attempt {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return .unavailable }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
@@ -70,12 +70,12 @@ public final class TreeLock {
     }
 
     /// The PID the last holder wrote into the lock file (0 when unknown).
-    public static func holder(of path: String) -> Int32 {
+    package static func holder(of path: String) -> Int32 {
         Int32(FileSystem.readText(path)?.trimmingTrailingNewlines() ?? "") ?? 0
     }
 
     /// Releases the lock.
-    public func release() {
+    package func release() {
         guard descriptor >= 0 else { return }
         flock(descriptor, LOCK_UN)
         close(descriptor)

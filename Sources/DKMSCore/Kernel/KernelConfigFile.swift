@@ -1,10 +1,10 @@
 /// A kernel configuration file (`include/config/auto.conf` or `.config`).
-public struct KernelConfigFile: Sendable {
+package struct KernelConfigFile: Sendable {
     /// The `NAME=value` lines by name, in the order they appear.
-    public let values: [String: String]
+    package let values: [String: String]
 
     /// Parses config text.
-    public init(text: String) {
+    package init(text: String) {
         var values: [String: String] = [:]
         for line in text.split(separator: "\n") {
             guard !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") else { continue }
@@ -15,39 +15,39 @@ public struct KernelConfigFile: Sendable {
     }
 
     /// Reads a config file, or nil when it cannot be read.
-    public static func load(_ path: String) -> KernelConfigFile? {
+    package static func load(_ path: String) -> KernelConfigFile? {
         guard !path.isEmpty, let text = FileSystem.readText(path) else { return nil }
         return KernelConfigFile(text: text)
     }
 
     /// `grep -q "^NAME=[ym]"`.
-    public func isEnabled(_ name: String) -> Bool {
+    package func isEnabled(_ name: String) -> Bool {
         guard let value = values[name], let first = value.first else { return false }
         return first == "y" || first == "m"
     }
 
     /// The value with surrounding double quotes removed (as `sed 's/"//g'`).
-    public func unquoted(_ name: String) -> String? {
+    package func unquoted(_ name: String) -> String? {
         values[name].map { $0.replacingOccurrences(of: "\"", with: "") }
     }
 }
 
 /// How a distribution rewrites DEST_MODULE_LOCATION (upstream's
 /// `override_dest_module_location`).
-public struct DestinationPolicy: Sendable, Equatable {
+package struct DestinationPolicy: Sendable, Equatable {
     /// The distribution id dkms detected (`debian`, `ubuntu`, `fedora`…).
-    public var distribution: String
+    package var distribution: String
     /// `ADDON_MODULES_DIR`, which wins over everything when set.
-    public var addonModulesDirectory: String
+    package var addonModulesDirectory: String
 
     /// Creates a policy.
-    public init(distribution: String, addonModulesDirectory: String) {
+    package init(distribution: String, addonModulesDirectory: String) {
         self.distribution = distribution
         self.addonModulesDirectory = addonModulesDirectory
     }
 
     /// The directory below `/lib/modules/KVER` where a module goes.
-    public func location(for declared: String) -> String {
+    package func location(for declared: String) -> String {
         if !addonModulesDirectory.isEmpty { return "/" + addonModulesDirectory }
         let d = distribution
         if d.hasPrefix("fedora") || d.hasPrefix("centos") || d.hasPrefix("rhel") { return "/extra" }

@@ -17,7 +17,7 @@ import Musl
 ///
 /// Compressed modules (`.ko.gz`, `.ko.xz`, `.ko.zst`) are not ELF files
 /// and yield nil; callers fall back to running `modinfo` for them.
-public enum ModuleInfoReader {
+package enum ModuleInfoReader {
     /// The `.modinfo` entries of the module at `path` in file order, as
     /// `key=value` split at the first `=` (an entry without `=` has an
     /// empty value); empty entries (alignment padding) are skipped.
@@ -25,7 +25,7 @@ public enum ModuleInfoReader {
     /// Returns nil when the file cannot be read, or is not a well-formed
     /// 32- or 64-bit ELF relocatable object (either byte order) with a
     /// `.modinfo` section.
-    public static func read(path: String) -> [(key: String, value: String)]? {
+    package static func read(path: String) -> [(key: String, value: String)]? {
         guard let file = ModuleFile(path: path) else { return nil }
         defer { file.release() }
         guard let content = modinfoSection(file) else { return nil }
@@ -34,7 +34,7 @@ public enum ModuleInfoReader {
 
     /// The `.modinfo` values by key, keeping every value of a repeated key
     /// (`alias`, `depends`…) in file order. Empty when `read(path:)` is nil.
-    public static func fields(path: String) -> [String: [String]] {
+    package static func fields(path: String) -> [String: [String]] {
         var result: [String: [String]] = [:]
         for entry in read(path: path) ?? [] {
             result[entry.key, default: []].append(entry.value)

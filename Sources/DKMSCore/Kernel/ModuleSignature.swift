@@ -7,16 +7,16 @@
 /// PKCS#7 DER for `id_type` 2), a 12-byte `struct module_signature`
 /// (algo, hash, id_type, signer_len, key_id_len, 3 bytes padding,
 /// big-endian sig_len), then the magic `~Module signature appended~\n`.
-public struct ModuleSignature: Sendable, Equatable {
+package struct ModuleSignature: Sendable, Equatable {
     /// `signer`, when the signature names one.
-    public var signer: String?
+    package var signer: String?
     /// `sig_key`, when the signature names one.
-    public var keyID: String?
+    package var keyID: String?
     /// `sig_hashalgo`, when known.
-    public var hashAlgorithm: String?
+    package var hashAlgorithm: String?
 
     /// Creates a signature description.
-    public init(signer: String?, keyID: String?, hashAlgorithm: String?) {
+    package init(signer: String?, keyID: String?, hashAlgorithm: String?) {
         self.signer = signer
         self.keyID = keyID
         self.hashAlgorithm = hashAlgorithm
@@ -25,14 +25,14 @@ public struct ModuleSignature: Sendable, Equatable {
     static let magic = Array("~Module signature appended~\n".utf8)
 
     /// Whether the module bytes end with a signature.
-    public static func isSigned(_ bytes: [UInt8]) -> Bool {
+    package static func isSigned(_ bytes: [UInt8]) -> Bool {
         bytes.count > magic.count + 12 && Array(bytes.suffix(magic.count)) == magic
     }
 
     /// The signature of an (uncompressed) module's bytes, or nil when it
     /// carries none. A signature in a format other than PKCS#7 yields a
     /// value with nil fields.
-    public static func parse(_ bytes: [UInt8]) -> ModuleSignature? {
+    package static func parse(_ bytes: [UInt8]) -> ModuleSignature? {
         guard isSigned(bytes) else { return nil }
         let info = bytes.count - magic.count - 12
         let idType = bytes[info + 2]
@@ -128,7 +128,7 @@ extension ModuleInfoReader {
     /// The signature appended to the uncompressed module at `path`, as
     /// `modinfo` reports `signer`, `sig_key` and `sig_hashalgo`; nil when
     /// the file is unreadable or unsigned.
-    public static func signature(path: String) -> ModuleSignature? {
+    package static func signature(path: String) -> ModuleSignature? {
         guard let bytes = FileSystem.readBytes(path) else { return nil }
         return ModuleSignature.parse(bytes)
     }

@@ -1,13 +1,13 @@
 /// The version facts dkms compares between two module files
 /// (`modinfo`'s `version:` and `srcversion:` fields).
-public struct ModuleVersionInfo: Sendable, Equatable {
+package struct ModuleVersionInfo: Sendable, Equatable {
     /// The first word of `version:`.
-    public var version: String
+    package var version: String
     /// `srcversion:`, or the old checksum after the version.
-    public var sourceVersion: String
+    package var sourceVersion: String
 
     /// Parses `modinfo FILE` output as upstream's `get_module_verinfo` does.
-    public init(modinfoOutput: String) {
+    package init(modinfoOutput: String) {
         var version = ""
         var checksum = ""
         var sourceVersion = ""
@@ -26,7 +26,7 @@ public struct ModuleVersionInfo: Sendable, Equatable {
     }
 
     /// The facts from `.modinfo` entries, as modinfo would print them.
-    public init(fields: [(key: String, value: String)]) {
+    package init(fields: [(key: String, value: String)]) {
         var text = ""
         for (key, value) in fields where key == "version" || key == "srcversion" {
             text += "\(key): \(value)\n"
@@ -35,7 +35,7 @@ public struct ModuleVersionInfo: Sendable, Equatable {
     }
 
     /// Upstream's `compare_module_version` verdict.
-    public enum Comparison: String, Sendable {
+    package enum Comparison: String, Sendable {
         case identical = "=="
         case sameVersion = "="
         case newer = ">"
@@ -43,7 +43,7 @@ public struct ModuleVersionInfo: Sendable, Equatable {
     }
 
     /// Compares `self` (the first module) with `other`.
-    public func compare(to other: ModuleVersionInfo) -> Comparison {
+    package func compare(to other: ModuleVersionInfo) -> Comparison {
         if version == other.version {
             return sourceVersion == other.sourceVersion ? .identical : .sameVersion
         }

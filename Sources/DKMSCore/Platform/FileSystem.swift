@@ -10,60 +10,60 @@ import Musl
 ///
 /// Paths are plain strings on purpose: dkms prints the paths it builds by
 /// concatenation verbatim, so they must not be normalised.
-public enum FileSystem {
+package enum FileSystem {
     /// `[[ -e path ]]`: the path exists (following symlinks).
-    public static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0
     }
 
     /// `[[ -d path ]]`: a directory (following symlinks).
-    public static func isDirectory(_ path: String) -> Bool {
+    package static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// `[[ -f path ]]`: a regular file (following symlinks).
-    public static func isRegularFile(_ path: String) -> Bool {
+    package static func isRegularFile(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
     }
 
     /// `[[ -L path ]]`: a symbolic link (not followed).
-    public static func isSymlink(_ path: String) -> Bool {
+    package static func isSymlink(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
     }
 
     /// The path exists without following a final symlink.
-    public static func existsNoFollow(_ path: String) -> Bool {
+    package static func existsNoFollow(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0
     }
 
     /// `[[ -x path ]]`.
-    public static func isExecutable(_ path: String) -> Bool {
+    package static func isExecutable(_ path: String) -> Bool {
         !path.isEmpty && access(path, X_OK) == 0
     }
 
     /// `[[ -r path ]]`.
-    public static func isReadable(_ path: String) -> Bool {
+    package static func isReadable(_ path: String) -> Bool {
         !path.isEmpty && access(path, R_OK) == 0
     }
 
     /// `[[ -w path ]]`.
-    public static func isWritable(_ path: String) -> Bool {
+    package static func isWritable(_ path: String) -> Bool {
         !path.isEmpty && access(path, W_OK) == 0
     }
 
     /// `[[ -s path ]]`: exists and is not empty.
-    public static func isNonEmptyFile(_ path: String) -> Bool {
+    package static func isNonEmptyFile(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && st.st_size > 0
     }
 
     /// The target of a symlink, or nil.
-    public static func readLink(_ path: String) -> String? {
+    package static func readLink(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let count = readlink(path, &buffer, buffer.count - 1)
         guard count >= 0 else { return nil }
@@ -73,7 +73,7 @@ public enum FileSystem {
 
     /// `readlink -f path`: the canonical path; the last component may be
     /// missing. Returns nil when it cannot be resolved.
-    public static func canonicalPath(_ path: String) -> String? {
+    package static func canonicalPath(_ path: String) -> String? {
         if let resolved = realPath(path) { return resolved }
         let (dir, base) = split(path)
         guard let parent = realPath(dir.isEmpty ? "." : dir) else { return nil }
@@ -88,7 +88,7 @@ public enum FileSystem {
     }
 
     /// Splits a path into the directory part and the last component.
-    public static func split(_ path: String) -> (directory: String, name: String) {
+    package static func split(_ path: String) -> (directory: String, name: String) {
         var trimmed = Substring(path)
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
         guard let slash = trimmed.lastIndex(of: "/") else { return ("", String(trimmed)) }
@@ -98,7 +98,7 @@ public enum FileSystem {
 
     /// The entries of a directory in `readdir` order (what `find` and
     /// `ls -U` see), without `.` and `..`. Empty when unreadable.
-    public static func entries(of path: String) -> [String] {
+    package static func entries(of path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
@@ -113,13 +113,13 @@ public enum FileSystem {
 
     /// The entries of a directory sorted the way a bash glob sorts them
     /// in the C locale (byte order). Hidden entries are left out.
-    public static func globEntries(of path: String) -> [String] {
+    package static func globEntries(of path: String) -> [String] {
         entries(of: path).filter { !$0.hasPrefix(".") }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// `mkdir -p path` (mode 0777 minus the umask).
     @discardableResult
-    public static func makeDirectories(_ path: String) -> Bool {
+    package static func makeDirectories(_ path: String) -> Bool {
         if isDirectory(path) { return true }
         let (parent, _) = split(path)
         if !parent.isEmpty && parent != path && !isDirectory(parent) {
@@ -129,7 +129,7 @@ public enum FileSystem {
     }
 
     /// `rm -rf path`: removes a file, a link or a whole tree.
-    public static func removeTree(_ path: String) {
+    package static func removeTree(_ path: String) {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         if (st.st_mode & S_IFMT) == S_IFDIR {
@@ -141,35 +141,35 @@ public enum FileSystem {
     }
 
     /// `rm -f path` for one non-directory entry.
-    public static func removeFile(_ path: String) {
+    package static func removeFile(_ path: String) {
         unlink(path)
     }
 
     /// `rmdir path`; true on success.
     @discardableResult
-    public static func removeDirectory(_ path: String) -> Bool {
+    package static func removeDirectory(_ path: String) -> Bool {
         rmdir(path) == 0
     }
 
     /// `rename(2)`: atomic replacement within one file system.
     @discardableResult
-    public static func rename(_ from: String, to: String) -> Bool {
+    package static func rename(_ from: String, to: String) -> Bool {
         Glibc.rename(from, to) == 0
     }
 
     /// `ln -s target path`.
     @discardableResult
-    public static func symlink(target: String, at path: String) -> Bool {
+    package static func symlink(target: String, at path: String) -> Bool {
         Glibc.symlink(target, path) == 0
     }
 
     /// Whether a directory has no entries.
-    public static func isEmptyDirectory(_ path: String) -> Bool {
+    package static func isEmptyDirectory(_ path: String) -> Bool {
         isDirectory(path) && entries(of: path).isEmpty
     }
 
     /// The whole content of a file as bytes, or nil.
-    public static func readBytes(_ path: String) -> [UInt8]? {
+    package static func readBytes(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -188,13 +188,13 @@ public enum FileSystem {
     }
 
     /// The content of a text file, or nil.
-    public static func readText(_ path: String) -> String? {
+    package static func readText(_ path: String) -> String? {
         readBytes(path).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Writes bytes to a file (truncating), with the given mode for a new file.
     @discardableResult
-    public static func writeBytes(_ bytes: [UInt8], to path: String, mode: mode_t = 0o666, append: Bool = false) -> Bool {
+    package static func writeBytes(_ bytes: [UInt8], to path: String, mode: mode_t = 0o666, append: Bool = false) -> Bool {
         let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
         let fd = open(path, flags, mode)
         guard fd >= 0 else { return false }
@@ -213,18 +213,18 @@ public enum FileSystem {
 
     /// Writes text to a file (truncating).
     @discardableResult
-    public static func writeText(_ text: String, to path: String, append: Bool = false) -> Bool {
+    package static func writeText(_ text: String, to path: String, append: Bool = false) -> Bool {
         writeBytes(Array(text.utf8), to: path, append: append)
     }
 
     /// Two files have identical content (`diff -q` / `cmp` succeeds).
-    public static func sameContent(_ a: String, _ b: String) -> Bool {
+    package static func sameContent(_ a: String, _ b: String) -> Bool {
         guard let left = readBytes(a), let right = readBytes(b) else { return false }
         return left == right
     }
 
     /// The permission bits of a path (following links), or nil.
-    public static func mode(of path: String) -> mode_t? {
+    package static func mode(of path: String) -> mode_t? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         return st.st_mode & 0o7777
@@ -232,7 +232,7 @@ public enum FileSystem {
 
     /// Sets permission bits.
     @discardableResult
-    public static func setMode(_ mode: mode_t, of path: String) -> Bool {
+    package static func setMode(_ mode: mode_t, of path: String) -> Bool {
         chmod(path, mode) == 0
     }
 
@@ -240,7 +240,7 @@ public enum FileSystem {
     /// temporary name in the same directory, are flushed, and then renamed
     /// over the destination, so readers never see a half-written file.
     @discardableResult
-    public static func copyFileAtomically(from source: String, to destination: String) -> Bool {
+    package static func copyFileAtomically(from source: String, to destination: String) -> Bool {
         guard let bytes = readBytes(source) else { return false }
         let sourceMode = mode(of: source) ?? 0o644
         let (dir, name) = split(destination)
@@ -266,14 +266,14 @@ public enum FileSystem {
     }
 
     /// Creates a unique directory from a `mktemp -d` template ending in X's.
-    public static func makeTemporaryDirectory(template: String) -> String? {
+    package static func makeTemporaryDirectory(template: String) -> String? {
         var bytes = Array(template.utf8CString)
         guard mkdtemp(&bytes) != nil else { return nil }
         return String(cString: bytes)
     }
 
     /// Updates the modification time, creating the file if needed (`touch`).
-    public static func touch(_ path: String) {
+    package static func touch(_ path: String) {
         let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o666)
         if fd >= 0 {
             futimens(fd, nil)
@@ -283,7 +283,7 @@ public enum FileSystem {
 
     /// Recursively lists regular files below `root` whose name satisfies
     /// `matches`, in `find` order (pre-order, readdir order).
-    public static func findFiles(under root: String, where matches: (String) -> Bool) -> [String] {
+    package static func findFiles(under root: String, where matches: (String) -> Bool) -> [String] {
         var results: [String] = []
         func walk(_ dir: String) {
             for name in entries(of: dir) {
@@ -301,7 +301,7 @@ public enum FileSystem {
 
     /// `find root -type d -empty -delete`: removes empty directories
     /// bottom-up, including `root` itself when it ends up empty.
-    public static func deleteEmptyDirectories(under root: String) {
+    package static func deleteEmptyDirectories(under root: String) {
         guard isDirectory(root), !isSymlink(root) else { return }
         for name in entries(of: root) {
             let path = root.hasSuffix("/") ? root + name : root + "/" + name
@@ -315,7 +315,7 @@ extension FileSystem {
     /// `mv -f`: a rename, or a copy and delete when the two paths are on
     /// different file systems.
     @discardableResult
-    public static func move(_ from: String, to destination: String) -> Bool {
+    package static func move(_ from: String, to destination: String) -> Bool {
         if rename(from, to: destination) { return true }
         guard errno == EXDEV, copyFileAtomically(from: from, to: destination) else { return false }
         // A source that cannot be removed (read-only file system): no move.
@@ -329,7 +329,7 @@ extension FileSystem {
     /// Replaces (or creates) a symlink atomically: a new link under a
     /// temporary name is renamed over the old one.
     @discardableResult
-    public static func replaceSymlink(at path: String, target: String) -> Bool {
+    package static func replaceSymlink(at path: String, target: String) -> Bool {
         let temporary = path + ".dkms-new.\(getpid())"
         unlink(temporary)
         guard symlink(target: target, at: temporary) else { return false }
@@ -343,7 +343,7 @@ extension FileSystem {
     /// Deletes a directory tree so that it disappears at once: it is first
     /// renamed to a hidden name (`prefix` plus the process id), then
     /// removed. Falls back to removing in place.
-    public static func retire(_ path: String, to prefix: String) {
+    package static func retire(_ path: String, to prefix: String) {
         guard existsNoFollow(path) else { return }
         let hidden = "\(prefix).\(getpid())"
         removeTree(hidden)
@@ -357,7 +357,7 @@ extension FileSystem {
 
 extension FileSystem {
     /// `device:inode` of a path (following links), or nil.
-    public static func identity(of path: String) -> String? {
+    package static func identity(of path: String) -> String? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         return "\(st.st_dev):\(st.st_ino)"
@@ -369,7 +369,7 @@ extension FileSystem {
     /// and symlinks: contents, modes, owners and times are kept. Returns
     /// false (leaving a partial copy for the caller to remove) when the
     /// tree holds anything else or a copy fails.
-    public static func copyTree(from source: String, to destination: String) -> Bool {
+    package static func copyTree(from source: String, to destination: String) -> Bool {
         var st = stat()
         guard lstat(source, &st) == 0 else { return false }
         switch st.st_mode & S_IFMT {

@@ -1,11 +1,11 @@
 /// Reads the distribution identity from os-release the way dkms does:
 /// `ID` when it is ubuntu, otherwise `ID_LIKE` when set, otherwise `ID`.
-public enum OSRelease {
+package enum OSRelease {
     /// The files looked at, in order.
-    public static let candidates = ["/etc/os-release", "/usr/lib/os-release"]
+    package static let candidates = ["/etc/os-release", "/usr/lib/os-release"]
 
     /// The distribution string, or nil when no os-release file exists.
-    public static func distribution(files: [String] = candidates) -> String? {
+    package static func distribution(files: [String] = candidates) -> String? {
         for file in files where FileSystem.exists(file) {
             let values = parse(FileSystem.readText(file) ?? "")
             let id = values["ID"] ?? ""
@@ -17,7 +17,7 @@ public enum OSRelease {
     }
 
     /// Parses `KEY=value` lines with shell quoting (double, single or none).
-    public static func parse(_ text: String) -> [String: String] {
+    package static func parse(_ text: String) -> [String: String] {
         var values: [String: String] = [:]
         for rawLine in text.split(separator: "\n") {
             let line = rawLine.trimmingBlanksSubstring()

@@ -5,9 +5,9 @@ import Musl
 #endif
 
 /// The environment of the running process.
-public enum ProcessEnvironment {
+package enum ProcessEnvironment {
     /// All variables of the current process.
-    public static var current: [String: String] {
+    package static var current: [String: String] {
         var result: [String: String] = [:]
         var pointer = environ
         while let entry = pointer.pointee {

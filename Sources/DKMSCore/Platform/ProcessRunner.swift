@@ -7,7 +7,7 @@ import Subprocess
 import SystemPackage
 
 /// Where a child process' standard output goes.
-public enum ProcessOutputTarget: Sendable, Equatable {
+package enum ProcessOutputTarget: Sendable, Equatable {
     /// The dkms process' own stream (the child writes to the terminal).
     case inherit
     /// `/dev/null`.
@@ -19,7 +19,7 @@ public enum ProcessOutputTarget: Sendable, Equatable {
 }
 
 /// Where a child process' standard error goes.
-public enum ProcessErrorTarget: Sendable, Equatable {
+package enum ProcessErrorTarget: Sendable, Equatable {
     /// The dkms process' own standard error.
     case inherit
     /// `/dev/null`.
@@ -31,22 +31,22 @@ public enum ProcessErrorTarget: Sendable, Equatable {
 }
 
 /// A description of one child process to run.
-public struct ProcessSpec: Sendable {
+package struct ProcessSpec: Sendable {
     /// A program name looked up in `PATH`, or a path.
-    public var executable: String
+    package var executable: String
     /// The arguments, without the program name.
-    public var arguments: [String]
+    package var arguments: [String]
     /// The complete environment of the child.
-    public var environment: [String: String]
+    package var environment: [String: String]
     /// The working directory, or nil for the current one.
-    public var workingDirectory: String?
+    package var workingDirectory: String?
     /// Standard output.
-    public var output: ProcessOutputTarget
+    package var output: ProcessOutputTarget
     /// Standard error.
-    public var error: ProcessErrorTarget
+    package var error: ProcessErrorTarget
 
     /// Creates a process description.
-    public init(
+    package init(
         _ executable: String,
         _ arguments: [String] = [],
         environment: [String: String],
@@ -64,30 +64,30 @@ public struct ProcessSpec: Sendable {
 }
 
 /// How a child process ended and what it printed (when captured).
-public struct ProcessOutcome: Sendable {
+package struct ProcessOutcome: Sendable {
     /// The shell-style status: the exit code, or 128 + signal number.
-    public var status: Int32
+    package var status: Int32
     /// Captured standard output (empty unless captured).
-    public var standardOutput: [UInt8]
+    package var standardOutput: [UInt8]
     /// Captured standard error (empty unless captured).
-    public var standardError: [UInt8]
+    package var standardError: [UInt8]
 
     /// Creates an outcome.
-    public init(status: Int32, standardOutput: [UInt8] = [], standardError: [UInt8] = []) {
+    package init(status: Int32, standardOutput: [UInt8] = [], standardError: [UInt8] = []) {
         self.status = status
         self.standardOutput = standardOutput
         self.standardError = standardError
     }
 
     /// Captured standard output as text.
-    public var outputText: String { String(decoding: standardOutput, as: UTF8.self) }
+    package var outputText: String { String(decoding: standardOutput, as: UTF8.self) }
     /// Captured standard error as text.
-    public var errorText: String { String(decoding: standardError, as: UTF8.self) }
+    package var errorText: String { String(decoding: standardError, as: UTF8.self) }
 }
 
 /// Runs child processes. DKMSCore performs every external command
 /// through this, so tests can observe or replace it.
-public protocol ProcessRunning: Sendable {
+package protocol ProcessRunning: Sendable {
     /// Runs the process to completion. A program that cannot be started
     /// yields status 127, as a shell would report it.
     func run(_ spec: ProcessSpec) async -> ProcessOutcome
@@ -95,9 +95,9 @@ public protocol ProcessRunning: Sendable {
 
 /// The real runner, built on swift-subprocess. Output that is captured
 /// goes through an in-memory file, so children can write any amount.
-public struct SubprocessRunner: ProcessRunning {
+package struct SubprocessRunner: ProcessRunning {
     /// Creates the runner.
-    public init() {}
+    package init() {}
 
     /// The first executable `name` in a `PATH`, as a shell finds it.
     static func lookUp(_ name: String, in path: String?) -> String? {
@@ -108,7 +108,7 @@ public struct SubprocessRunner: ProcessRunning {
         return nil
     }
 
-    public func run(_ spec: ProcessSpec) async -> ProcessOutcome {
+    package func run(_ spec: ProcessSpec) async -> ProcessOutcome {
         var opened: [CInt] = []
         defer { for fd in opened { close(fd) } }
         func open(_ path: String, _ flags: CInt) -> CInt? {

@@ -1,5 +1,5 @@
 /// The shell dkms evaluates configuration and commands with.
-public enum Shell {
+package enum Shell {
     /// `/bin/bash` when present (no `PATH` search per call), else `bash`.
-    public static let bash: String = FileSystem.isExecutable("/bin/bash") ? "/bin/bash" : "bash"
+    package static let bash: String = FileSystem.isExecutable("/bin/bash") ? "/bin/bash" : "bash"
 }

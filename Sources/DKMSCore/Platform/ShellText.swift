@@ -6,15 +6,15 @@ import Musl
 
 /// Text transformations that reproduce what bash does to strings dkms
 /// prints or evaluates.
-public enum ShellText {
+package enum ShellText {
     /// Quotes a value so bash reads it back literally (`'…'`).
-    public static func quote(_ value: String) -> String {
+    package static func quote(_ value: String) -> String {
         "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     /// Interprets backslash escapes the way `echo -e` does. Output after
     /// `\c` is dropped.
-    public static func echoEscapes(_ text: String) -> String {
+    package static func echoEscapes(_ text: String) -> String {
         guard text.contains("\\") else { return text }
         var result: [UInt8] = []
         let bytes = Array(text.utf8)
@@ -95,13 +95,13 @@ public enum ShellText {
 
     /// Splits on blanks (spaces, tabs, newlines) the way an unquoted
     /// expansion is split with the default IFS.
-    public static func words(_ text: String) -> [String] {
+    package static func words(_ text: String) -> [String] {
         text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
     }
 
     /// Removes leading and trailing IFS whitespace, as `read -r` does, and
     /// keeps only the first line.
-    public static func readLine(_ text: String) -> String {
+    package static func readLine(_ text: String) -> String {
         let firstLine = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         return firstLine.trimmingBlanks()
     }

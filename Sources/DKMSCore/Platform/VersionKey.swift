@@ -1,12 +1,12 @@
 /// Upstream's `VER()`: a string that compares like the version it was
 /// made from. Every run of digits is padded to at least three digits, so
 /// a plain byte-wise comparison orders `6.9` before `6.10`.
-public struct VersionKey: Comparable, Sendable, CustomStringConvertible {
+package struct VersionKey: Comparable, Sendable, CustomStringConvertible {
     /// The padded text.
-    public let text: String
+    package let text: String
 
     /// Builds the key of a version string.
-    public init(_ version: String) {
+    package init(_ version: String) {
         var output = ""
         var digits = ""
         func flush() {
@@ -27,9 +27,9 @@ public struct VersionKey: Comparable, Sendable, CustomStringConvertible {
         text = output
     }
 
-    public static func < (lhs: VersionKey, rhs: VersionKey) -> Bool {
+    package static func < (lhs: VersionKey, rhs: VersionKey) -> Bool {
         lhs.text.utf8.lexicographicallyPrecedes(rhs.text.utf8)
     }
 
-    public var description: String { text }
+    package var description: String { text }
 }

@@ -2,15 +2,15 @@
 /// `filevercmp` uses): digit runs compare numerically, other runs
 /// character by character with `~` first and letters before other
 /// characters.
-public enum VersionSort {
+package enum VersionSort {
     /// Whether `a` sorts before `b`.
-    public static func precedes(_ a: String, _ b: String) -> Bool {
+    package static func precedes(_ a: String, _ b: String) -> Bool {
         let order = compare(Array(a.utf8), Array(b.utf8))
         return order != 0 ? order < 0 : a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     /// Sorts strings as `sort -V` does.
-    public static func sorted(_ values: [String]) -> [String] {
+    package static func sorted(_ values: [String]) -> [String] {
         values.sorted(by: precedes)
     }
 

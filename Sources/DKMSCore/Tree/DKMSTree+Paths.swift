@@ -2,58 +2,58 @@
 /// interface: scripts and other dkms versions read these paths.
 extension DKMSTree {
     /// `$dkms_tree/m`.
-    public func moduleDirectory(_ module: String) -> String {
+    package func moduleDirectory(_ module: String) -> String {
         "\(root)/\(module)"
     }
 
     /// `$dkms_tree/m/v/source/dkms.conf`.
-    public func confFile(_ module: String, _ version: String) -> String {
+    package func confFile(_ module: String, _ version: String) -> String {
         sourceDirectory(module, version) + "/dkms.conf"
     }
 
     /// `$dkms_tree/m/v/K`: the builds of a version for one kernel.
-    public func kernelDirectory(_ module: String, _ version: String, _ kernel: String) -> String {
+    package func kernelDirectory(_ module: String, _ version: String, _ kernel: String) -> String {
         "\(root)/\(module)/\(version)/\(kernel)"
     }
 
     /// `$dkms_tree/m/original_module`: the kernel's own modules dkms replaced.
-    public func originalModulesDirectory(_ module: String) -> String {
+    package func originalModulesDirectory(_ module: String) -> String {
         "\(root)/\(module)/original_module"
     }
 
     /// `$dkms_tree/m/original_module/K/A`.
-    public func originalModulesDirectory(_ module: String, _ kernel: String, _ arch: String) -> String {
+    package func originalModulesDirectory(_ module: String, _ kernel: String, _ arch: String) -> String {
         "\(root)/\(module)/original_module/\(kernel)/\(arch)"
     }
 
     /// `$dkms_tree/m/.tmp_remove_v`: a version being retired by rename.
-    public func retiredVersionDirectory(_ module: String, _ version: String) -> String {
+    package func retiredVersionDirectory(_ module: String, _ version: String) -> String {
         "\(root)/\(module)/.tmp_remove_\(version)"
     }
 
     /// `$dkms_tree/m/v/.build_K_A_XXXXXX`: the template of a build's own
     /// directory (bound at `build` in its sandbox).
-    public func privateBuildTemplate(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> String {
+    package func privateBuildTemplate(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> String {
         "\(root)/\(module)/\(version)/.build_\(kernel)_\(arch)_XXXXXX"
     }
 
     /// `$dkms_tree/.logs` (not in upstream): kept build logs.
-    public var logsDirectory: String { "\(root)/.logs" }
+    package var logsDirectory: String { "\(root)/.logs" }
 
     /// `$dkms_tree/.logs/m/v/K/A/make.log`: the last build's log, kept.
-    public func retainedLog(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> String {
+    package func retainedLog(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> String {
         "\(logsDirectory)/\(module)/\(version)/\(kernel)/\(arch)/make.log"
     }
 
     /// `$dkms_tree/depmod-pending-K-A`: upstream's delayed-depmod marker.
-    public func depmodMarker(_ kernel: String, _ arch: String) -> String {
+    package func depmodMarker(_ kernel: String, _ arch: String) -> String {
         "\(root)/depmod-pending-\(kernel)-\(arch)"
     }
 
     /// `$dkms_tree/post_transaction.log`.
-    public var postTransactionLog: String { "\(root)/post_transaction.log" }
+    package var postTransactionLog: String { "\(root)/post_transaction.log" }
 
     /// `$dkms_tree/.sandbox-unavailable` (not in upstream): dkms said once
     /// that builds run without a sandbox.
-    public var sandboxUnavailableMarker: String { "\(root)/.sandbox-unavailable" }
+    package var sandboxUnavailableMarker: String { "\(root)/.sandbox-unavailable" }
 }

@@ -1,11 +1,11 @@
 /// The state of one module version for one kernel.
-public enum BuiltState: String, Sendable, Equatable {
+package enum BuiltState: String, Sendable, Equatable {
     case built
     case installed
 }
 
 /// One record of upstream's `module_status`.
-public enum ModuleStatusRecord: Sendable, Equatable {
+package enum ModuleStatusRecord: Sendable, Equatable {
     /// The source link or directory is gone (`m/v: broken`).
     case broken(module: String, version: String)
     /// Added but built for no kernel.
@@ -14,14 +14,14 @@ public enum ModuleStatusRecord: Sendable, Equatable {
     case built(module: String, version: String, kernel: String, arch: String, state: BuiltState)
 
     /// The module name.
-    public var module: String {
+    package var module: String {
         switch self {
         case .broken(let m, _), .added(let m, _), .built(let m, _, _, _, _): return m
         }
     }
 
     /// The module version.
-    public var version: String {
+    package var version: String {
         switch self {
         case .broken(_, let v), .added(_, let v), .built(_, let v, _, _, _): return v
         }
@@ -30,11 +30,11 @@ public enum ModuleStatusRecord: Sendable, Equatable {
 
 /// Read-only questions about the dkms tree (`/var/lib/dkms`), answered
 /// from the file system alone, with upstream's exact rules.
-public struct DKMSTree: Sendable {
+package struct DKMSTree: Sendable {
     /// The dkms tree root.
-    public var root: String
+    package var root: String
     /// The source tree root (`/usr/src`).
-    public var sourceTree: String
+    package var sourceTree: String
 
     /// Whether `root` is already canonical (no symlink, `.` or `..` in it),
     /// which lets `isActive` avoid resolving every link component by component.
@@ -43,46 +43,46 @@ public struct DKMSTree: Sendable {
     /// Active links as pending journal entries will leave them once settled
     /// (a link path to its target, "" when it will not exist); a reader of
     /// the committed state looks here before the file system.
-    public var committedLinks: [String: String] = [:]
+    package var committedLinks: [String: String] = [:]
 
     /// Files below `m/original_module/K/A` directories that pending journal
     /// entries will take away once settled.
-    public var pendingOriginals: [String: Set<String>] = [:]
+    package var pendingOriginals: [String: Set<String>] = [:]
 
     /// Creates a view of a tree.
-    public init(root: String, sourceTree: String) {
+    package init(root: String, sourceTree: String) {
         self.root = root
         self.sourceTree = sourceTree
         rootIsCanonical = FileSystem.canonicalPath(root) == root
     }
 
     /// `$dkms_tree/m/v`.
-    public func versionDirectory(_ module: String, _ version: String) -> String {
+    package func versionDirectory(_ module: String, _ version: String) -> String {
         "\(root)/\(module)/\(version)"
     }
 
     /// `$dkms_tree/m/v/source`: the link to (or copy of) the module's source.
-    public func sourceDirectory(_ module: String, _ version: String) -> String {
+    package func sourceDirectory(_ module: String, _ version: String) -> String {
         "\(root)/\(module)/\(version)/source"
     }
 
     /// `$dkms_tree/m/v/build`: where builds run, and what a failed build leaves.
-    public func buildDirectory(_ module: String, _ version: String) -> String {
+    package func buildDirectory(_ module: String, _ version: String) -> String {
         "\(root)/\(module)/\(version)/build"
     }
 
     /// `$dkms_tree/m/v/K/A`.
-    public func builtDirectory(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> String {
+    package func builtDirectory(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> String {
         "\(root)/\(module)/\(version)/\(kernel)/\(arch)"
     }
 
     /// `$dkms_tree/m/kernel-K-A`, the link that marks the installed version.
-    public func activeLink(_ module: String, _ kernel: String, _ arch: String) -> String {
+    package func activeLink(_ module: String, _ kernel: String, _ arch: String) -> String {
         "\(root)/\(module)/kernel-\(kernel)-\(arch)"
     }
 
     /// The source link or directory is missing (upstream `is_module_broken`).
-    public func isBroken(_ module: String, _ version: String) -> Bool {
+    package func isBroken(_ module: String, _ version: String) -> Bool {
         guard !module.isEmpty, !version.isEmpty else { return false }
         let dir = versionDirectory(module, version)
         guard FileSystem.isDirectory(dir) else { return false }
@@ -93,7 +93,7 @@ public struct DKMSTree: Sendable {
     }
 
     /// The version directory exists with a working source link.
-    public func isAdded(_ module: String, _ version: String) -> Bool {
+    package func isAdded(_ module: String, _ version: String) -> Bool {
         guard !module.isEmpty, !version.isEmpty else { return false }
         let dir = versionDirectory(module, version)
         guard FileSystem.isDirectory(dir) else { return false }
@@ -102,14 +102,14 @@ public struct DKMSTree: Sendable {
     }
 
     /// `m/v/K/A/module` is a directory.
-    public func isBuilt(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> Bool {
+    package func isBuilt(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> Bool {
         guard !module.isEmpty, !version.isEmpty, !kernel.isEmpty, !arch.isEmpty else { return false }
         return FileSystem.isDirectory(builtDirectory(module, version, kernel, arch) + "/module")
     }
 
     /// The active link resolves to this version's built directory
     /// (upstream `_is_module_installed`; built-ness is not checked).
-    public func isActive(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> Bool {
+    package func isActive(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> Bool {
         guard !module.isEmpty, !version.isEmpty, !kernel.isEmpty, !arch.isEmpty else { return false }
         let link = activeLink(module, kernel, arch)
         if let committed = committedLinks[link] {
@@ -132,17 +132,21 @@ public struct DKMSTree: Sendable {
     }
 
     /// Built and active.
-    public func isInstalled(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> Bool {
+    package func isInstalled(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> Bool {
         isBuilt(module, version, kernel, arch) && isActive(module, version, kernel, arch)
     }
 
     /// `m/v` pairs known to the tree (upstream `list_module_version_combos`),
     /// in glob order, optionally filtered by module and version.
-    public func moduleVersions(module: String = "", version: String = "") -> [(module: String, version: String)] {
+    package func moduleVersions(module: String = "", version: String = "") -> [(module: String, version: String)] {
         let modules = module.isEmpty ? FileSystem.globEntries(of: root) : [module]
         var result: [(String, String)] = []
         for m in modules {
-            let versions = version.isEmpty ? FileSystem.globEntries(of: "\(root)/\(m)") : [version]
+            // A version given with trailing slashes names the directory, and
+            // upstream reports the directory's name.
+            var given = Substring(version)
+            while given.count > 1 && given.hasSuffix("/") { given = given.dropLast() }
+            let versions = version.isEmpty ? FileSystem.globEntries(of: "\(root)/\(m)") : [String(given)]
             for v in versions {
                 guard FileSystem.isDirectory("\(root)/\(m)/\(v)") else { continue }
                 if Self.isActiveLinkName(v) { continue }
@@ -166,7 +170,7 @@ public struct DKMSTree: Sendable {
 
     /// The kernels and arches this version is built for (upstream
     /// `module_status_built`), optionally filtered.
-    public func builtEntries(_ module: String, _ version: String, kernel: String = "", arch: String = "") -> [(kernel: String, arch: String, state: BuiltState)] {
+    package func builtEntries(_ module: String, _ version: String, kernel: String = "", arch: String = "") -> [(kernel: String, arch: String, state: BuiltState)] {
         let base = versionDirectory(module, version)
         let kernels = kernel.isEmpty ? FileSystem.globEntries(of: base).filter(Self.looksLikeKernel) : [kernel]
         var result: [(String, String, BuiltState)] = []
@@ -181,7 +185,7 @@ public struct DKMSTree: Sendable {
 
     /// Upstream's `module_status`: broken, added, built and installed
     /// records in tree order.
-    public func status(module: String = "", version: String = "", kernel: String = "", arch: String = "") -> [ModuleStatusRecord] {
+    package func status(module: String = "", version: String = "", kernel: String = "", arch: String = "") -> [ModuleStatusRecord] {
         var records: [ModuleStatusRecord] = []
         for (m, v) in moduleVersions(module: module, version: version) {
             if isBroken(m, v) {

@@ -7,24 +7,24 @@ import Musl
 /// A module version that autoinstall could not build or install for a
 /// kernel, as recorded in the dkms tree (`$dkms_tree/.failed/M/V/K/ARCH`)
 /// until a later autoinstall for that kernel succeeds.
-public struct AutoinstallFailure: Sendable, Equatable {
+package struct AutoinstallFailure: Sendable, Equatable {
     /// The module.
-    public var module: String
+    package var module: String
     /// Its version.
-    public var version: String
+    package var version: String
     /// The kernel it failed for.
-    public var kernel: String
+    package var kernel: String
     /// The architecture.
-    public var arch: String
+    package var arch: String
     /// The exit status of the failed build or install.
-    public var status: Int32
+    package var status: Int32
     /// The kept build log, when one exists.
-    public var log: String?
+    package var log: String?
     /// When it failed (seconds since the epoch).
-    public var time: Int
+    package var time: Int
 
     /// Creates a record.
-    public init(module: String, version: String, kernel: String, arch: String, status: Int32, log: String?, time: Int) {
+    package init(module: String, version: String, kernel: String, arch: String, status: Int32, log: String?, time: Int) {
         self.module = module
         self.version = version
         self.kernel = kernel
@@ -37,22 +37,22 @@ public struct AutoinstallFailure: Sendable, Equatable {
 
 /// The failure records of one dkms tree: one small file per (module,
 /// version, kernel, arch), `status=N`, `log=PATH`, `time=EPOCH` lines.
-public struct FailureRecords: Sendable {
+package struct FailureRecords: Sendable {
     /// The dkms tree.
-    public var dkmsTree: String
+    package var dkmsTree: String
 
     /// Creates the view of `dkmsTree`'s records.
-    public init(dkmsTree: String) { self.dkmsTree = dkmsTree }
+    package init(dkmsTree: String) { self.dkmsTree = dkmsTree }
 
     /// `$dkms_tree/.failed`.
-    public var directory: String { "\(dkmsTree)/.failed" }
+    package var directory: String { "\(dkmsTree)/.failed" }
 
     func path(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> String {
         "\(directory)/\(module)/\(version)/\(kernel)/\(arch)"
     }
 
     /// Records (or replaces) a failure.
-    public func record(_ failure: AutoinstallFailure) {
+    package func record(_ failure: AutoinstallFailure) {
         let file = path(failure.module, failure.version, failure.kernel, failure.arch)
         guard FileSystem.makeDirectories(FileSystem.split(file).directory) else { return }
         let text = "status=\(failure.status)\nlog=\(failure.log ?? "")\ntime=\(failure.time)\n"
@@ -62,7 +62,7 @@ public struct FailureRecords: Sendable {
 
     /// Forgets a failure (the pair built or was removed), and the
     /// directories it leaves empty.
-    public func clear(_ module: String, _ version: String, _ kernel: String, _ arch: String) {
+    package func clear(_ module: String, _ version: String, _ kernel: String, _ arch: String) {
         let file = path(module, version, kernel, arch)
         guard FileSystem.existsNoFollow(file) else { return }
         FileSystem.removeFile(file)
@@ -74,14 +74,14 @@ public struct FailureRecords: Sendable {
     }
 
     /// Forgets every failure of a module version.
-    public func clear(_ module: String, _ version: String) {
+    package func clear(_ module: String, _ version: String) {
         FileSystem.removeTree("\(directory)/\(module)/\(version)")
         _ = FileSystem.removeDirectory("\(directory)/\(module)")
         _ = FileSystem.removeDirectory(directory)
     }
 
     /// Every recorded failure, sorted by module, version, kernel, arch.
-    public func all() -> [AutoinstallFailure] {
+    package func all() -> [AutoinstallFailure] {
         var result: [AutoinstallFailure] = []
         for m in FileSystem.entries(of: directory).sorted() {
             for v in FileSystem.entries(of: "\(directory)/\(m)").sorted() {
