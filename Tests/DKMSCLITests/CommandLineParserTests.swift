@@ -6,13 +6,7 @@ import Testing
 @Suite("Upstream's command-line grammar")
 struct CommandLineParserTests {
     func parse(_ words: [String]) -> (Settings, ParseOutcome, RecordingConsole) {
-        let console = RecordingConsole()
-        var settings = Settings()
-        settings.programName = "/usr/sbin/dkms"
-        var parser = CommandLineParser(console: console)
-        parser.silence = {}
-        let outcome = parser.parse(words, into: &settings)
-        return (settings, outcome, console)
+        parseCommandLine(words)
     }
 
     @Test func actionMayAppearAnywhere() {
