@@ -84,7 +84,7 @@ struct CommandLineParser {
             case "--modprobe-on-install": settings.modprobeOnInstall = true
             case "--debug": break
             case "--help", "-h":
-                Usage.show(program: settings.programName, on: console)
+                Usage.show(program: settings.programName, on: console, additions: true)
                 return .exit(0)
             default:
                 if let (option, inlineValue) = Additions.option(matching: word) {

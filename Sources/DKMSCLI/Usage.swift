@@ -10,10 +10,13 @@ enum Usage {
         "mktarball", "ldtarball", "status", "generate_mok", "kernel_preinst", "kernel_postinst", "kernel_prerm",
     ]
 
-    /// Prints upstream's usage on standard output and the additions on standard error.
-    static func show(program: String, on console: any Console) {
+    /// Prints upstream's usage on standard output and, when asked for
+    /// (`--help`), the additions on standard error. After an error the usage
+    /// is upstream's alone, so output compared with upstream's (stdout and
+    /// stderr together, as upstream's own suite compares it) stays the same.
+    static func show(program: String, on console: any Console, additions: Bool = false) {
         console.text(text(program: program))
-        console.write(AdditionsRenderer.render(.text), to: .standardError)
+        if additions { console.write(AdditionsRenderer.render(.text), to: .standardError) }
     }
 
     /// Upstream's usage text.

@@ -101,5 +101,9 @@ struct RootKernelTests {
         let r = sandbox.dkmsMerged(["build", "rootmod/1.0"])
         #expect(r.status == 4)
         #expect(r.combined == "\nError! rootmod/1.0 is broken!\nMissing the source directory or the symbolic link pointing to it.\nManual intervention is required!\n")
+        let missing = sandbox.dkmsMerged(["build", "missing/1.0"])
+        #expect(missing.status == 2)
+        #expect(!missing.combined.contains("dkms: the running kernel"))
+        #expect(missing.combined.hasPrefix("\nError! Could not find module source directory."))
     }
 }

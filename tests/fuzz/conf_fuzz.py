@@ -442,6 +442,9 @@ def documented_class(case, ours, theirs):
         return "dot-slash-or-undecodable-names"
     if b"Refusing to load" in oerr:
         return "hostile-archive"
+    if re.search(rb"^dkms: the running kernel \S+ has no headers here; using the installed kernel", oerr, re.M) and \
+            re.search(rb"Your kernel headers for kernel \S+ cannot be found", uerr):
+        return "kernels-of-the-root"
     uall = uerr + b"".join(s[2] for s in usteps)
     if b"\xef\xbf\xbd" in oerr + b"".join(s[2] for s in osteps):
         try:

@@ -133,6 +133,7 @@ extension Engine {
         var optionalFailures: [String] = []
         var failedVersions: [(String, String)] = []
         guard !queue.isEmpty else { return }
+        announceChosenKernels()
         if !early.isEmpty {
             // The kernel was prepared (and announced) when its builds started.
             let visible = console

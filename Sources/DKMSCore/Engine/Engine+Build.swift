@@ -102,6 +102,7 @@ extension Engine {
             throw DKMSError(.badConfOrNoSource, "The directory \(sourceDir) does not appear to have module source located within it.",
                             "Build halted.")
         }
+        announceChosenKernels()
         try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: module, version: version)
         await selectCompiler(kernel: kernel)
         await loadBuildEnvironment()

@@ -21,9 +21,10 @@ extension Engine {
     /// stderr. Only `build`, `install` and `autoinstall` switch, and only
     /// when the headers are not given with `--kernelsourcedir`.
     /// Says, once and on stderr, which kernels ``defaultKernels()`` chose.
-    /// It is said once upstream's own checks of the command have passed,
-    /// so that where upstream stops with an error (a broken module, a
-    /// missing argument) the output stays upstream's.
+    /// It is said where a chosen kernel is first used (a build is about to
+    /// prepare it, an install or autoinstall is about to act on it), so that
+    /// wherever upstream stops earlier with an error (a broken module, a
+    /// missing argument or source) the output stays upstream's.
     func announceChosenKernels() {
         guard let note = kernelChoiceNote else { return }
         kernelChoiceNote = nil

@@ -44,6 +44,7 @@ extension Engine {
         if !tree.isBuilt(module, version, kernel, arch) {
             (module, version) = try await build(module: module, version: version, kernel: kernel, arch: arch)
         }
+        announceChosenKernels()
         let baseDir = tree.builtDirectory(module, version, kernel, arch)
         let libTree = "\(installTree)/\(kernel)"
         let backupDir = tree.originalModulesDirectory(module, kernel, arch)

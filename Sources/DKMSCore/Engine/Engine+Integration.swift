@@ -11,7 +11,6 @@ extension Engine {
         case .autoinstall:
             if !kernelsChosenForRoot { try requireOneKernelUnlessAllKernels(action.rawValue) }
             try requireRoot()
-            announceChosenKernels()
             try await autoinstall()
             return .exit(0)
         case .kernelPostinst:

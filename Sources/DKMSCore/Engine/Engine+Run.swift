@@ -205,7 +205,6 @@ extension Engine {
             try banAll(action.rawValue)
             if action != .add { try refuseBroken() }
             if action == .install { try requireRoot() } else { try requireWritableTree() }
-            if action != .add { announceChosenKernels() }
             var status: Int32 = 0
             switch action {
             case .add:
