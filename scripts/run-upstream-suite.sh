@@ -2,8 +2,8 @@
 # Runs upstream dkms' own test suite (run_test.sh, which is not part of this
 # repository) against a dkms binary, without touching the machine: the suite
 # runs in a private mount namespace where /etc, /var/lib/dkms, /usr/src,
-# /usr/lib and /lib/modules are overlays (or a private copy) whose changes are
-# thrown away afterwards.
+# /usr/lib, /boot and /lib/modules are overlays (or a private copy) whose
+# changes are thrown away afterwards.
 #
 #   scripts/run-upstream-suite.sh RUN_TEST_SH DKMS_BINARY KERNEL [SECTION...]
 #
@@ -46,7 +46,7 @@ mkdir -p /var/lib/dkms "$work/dkms-tree"
 mount --bind "$work/dkms-tree" /var/lib/dkms
 # run_test.sh moves /usr/lib/os-release away for a while: /usr/lib is an
 # overlay too (before /lib/modules, which may lie inside it).
-dirs=(/etc /usr/src /usr/lib)
+dirs=(/etc /usr/src /usr/lib /boot)
 [[ $(readlink -f /lib/modules) = /usr/lib/* ]] || dirs+=(/lib/modules)
 for dir in "${dirs[@]}"; do
     name=${dir//\//_}

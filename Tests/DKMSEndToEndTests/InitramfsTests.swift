@@ -45,13 +45,19 @@ struct InitramfsTests {
         _ = sandbox.dkms(["add", dir])
     }
 
+    /// What dkms recorded of its regenerations.
+    var regenerationLog: String { Files.read(sandbox.dkmsTree + "/.logs/initramfs.log") ?? "" }
+
     @Test func moduleInTheInitramfsRegeneratesOnce() {
         add("bootmod")
         let r = sandbox.dkms(["install", "-k", kernel, "bootmod/1.0"])
         #expect(r.status == 0, "\(r)")
         #expect(recorded() == ["-u -k \(kernel)"])
-        #expect(r.stderr.contains("dkms: regenerating the initramfs of \(kernel) for bootmod/1.0 (in the initramfs of \(kernel)): update-initramfs -u -k \(kernel)\n"))
+        // Quiet (upstream's output stays all there is): recorded in its log.
         #expect(!r.stdout.contains("initramfs"))
+        #expect(!r.stderr.contains("initramfs"))
+        let line = "dkms: regenerating the initramfs of \(kernel) for bootmod/1.0 (in the initramfs of \(kernel)): update-initramfs -u -k \(kernel)\n"
+        #expect((Files.read(sandbox.dkmsTree + "/.logs/initramfs.log") ?? "").contains(line))
         // Removing it changes the initramfs again: once more.
         let removed = sandbox.dkms(["remove", "bootmod/1.0", "--all"])
         #expect(removed.status == 0, "\(removed)")
@@ -74,7 +80,7 @@ struct InitramfsTests {
         let r = sandbox.dkms(["install", "-k", kernel, "listed_mod/1.0"])
         #expect(r.status == 0, "\(r)")
         #expect(recorded() == ["-u -k \(kernel)"])
-        #expect(r.stderr.contains("(listed in "))
+        #expect(regenerationLog.contains("(listed in "))
     }
 
     @Test func remakeInitrdIsHonoured() {
@@ -82,7 +88,11 @@ struct InitramfsTests {
         let r = sandbox.dkms(["install", "-k", kernel, "askmod/1.0"])
         #expect(r.status == 0, "\(r)")
         #expect(recorded() == ["-u -k \(kernel)"])
-        #expect(r.stderr.contains("askmod/1.0 (REMAKE_INITRD=yes)"))
+        #expect(regenerationLog.contains("askmod/1.0 (REMAKE_INITRD=yes)"))
+        // With --verbose it is said on stderr too.
+        _ = sandbox.dkms(["uninstall", "-k", kernel, "askmod/1.0"])
+        let verbose = sandbox.dkms(["install", "-k", kernel, "askmod/1.0", "--verbose"])
+        #expect(verbose.stderr.contains("dkms: regenerating the initramfs of \(kernel) for askmod/1.0 (REMAKE_INITRD=yes)"))
     }
 
     @Test func autoinstallOfSeveralRegeneratesOnce() {
@@ -92,7 +102,7 @@ struct InitramfsTests {
         let r = sandbox.dkms(["autoinstall", "-k", kernel])
         #expect(r.status == 0, "\(r)")
         #expect(recorded() == ["-u -k \(kernel)"])
-        #expect(r.stderr.contains("for askmod/1.0 (REMAKE_INITRD=yes), bootmod/1.0 (in the initramfs of \(kernel))"))
+        #expect(regenerationLog.contains("for askmod/1.0 (REMAKE_INITRD=yes), bootmod/1.0 (in the initramfs of \(kernel))"))
     }
 
     @Test func kernelRemovalRegeneratesNothing() {

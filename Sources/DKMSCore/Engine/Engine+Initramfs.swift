@@ -188,10 +188,17 @@ extension Engine {
                 console.errorLine("dkms: the initramfs of \(kernel) needs \(modules.joined(separator: ", ")) but neither update-initramfs nor dracut is installed; regenerate it by hand.")
                 continue
             }
-            console.errorLine("dkms: regenerating the initramfs of \(kernel) for \(modules.joined(separator: ", ")): \(program) \(arguments.joined(separator: " "))")
+            // Quiet unless --verbose: what upstream prints for the transaction
+            // stays all there is; the regeneration is recorded in its log.
+            let announcement = "dkms: regenerating the initramfs of \(kernel) for \(modules.joined(separator: ", ")): \(program) \(arguments.joined(separator: " "))"
+            if settings.verbose { console.errorLine(announcement) }
             initramfsContentsByKernel[kernel] = nil
             let outcome = await run(program, arguments, output: .capture, error: .mergeWithOutput)
-            if !outcome.outputText.isEmpty { console.write(outcome.outputText, to: .standardError) }
+            if settings.verbose, !outcome.outputText.isEmpty { console.write(outcome.outputText, to: .standardError) }
+            if FileSystem.makeDirectories(tree.logsDirectory) {
+                FileSystem.writeText(Self.dateText() + "\n" + announcement + "\n" + outcome.outputText
+                                     + "# exit code: \(outcome.status)\n", to: tree.initramfsLog, append: true)
+            }
             if outcome.status != 0 {
                 console.errorLine("dkms: \(program) failed for \(kernel) (status \(outcome.status)); the initramfs may lack the module.")
             }

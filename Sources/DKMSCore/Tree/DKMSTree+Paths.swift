@@ -45,6 +45,10 @@ extension DKMSTree {
         "\(logsDirectory)/\(module)/\(version)/\(kernel)/\(arch)/make.log"
     }
 
+    /// `$dkms_tree/.logs/initramfs.log` (not in upstream): the initramfs
+    /// regenerations dkms ran, with their output.
+    package var initramfsLog: String { "\(logsDirectory)/initramfs.log" }
+
     /// `$dkms_tree/depmod-pending-K-A`: upstream's delayed-depmod marker.
     package func depmodMarker(_ kernel: String, _ arch: String) -> String {
         "\(root)/depmod-pending-\(kernel)-\(arch)"
