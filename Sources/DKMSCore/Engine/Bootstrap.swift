@@ -96,7 +96,7 @@ package enum Bootstrap {
         settings.buildEnvironment = value("build_environment", env["build_environment"] ?? "")
         settings.postTransaction = value("post_transaction", env["post_transaction"] ?? "")
         settings.reportBuildLogs = !value("report_build_logs", env["report_build_logs"] ?? "").isEmpty
-        settings.buildSandbox = !["no", "false", "0"].contains(value("build_sandbox", env["build_sandbox"] ?? "").lowercased())
+        settings.buildSandbox = !Settings.turnsOff(value("build_sandbox", env["build_sandbox"] ?? ""))
         settings.kernelHookFailures = value("kernel_hook_failures", env["kernel_hook_failures"] ?? "")
         return settings
     }

@@ -224,7 +224,7 @@ extension Engine {
         }
         if settings.reportBuildLogs {
             for (m, v) in failedVersions {
-                let log = retainedLogPath(module: m, version: v, kernel: kernel, arch: arch)
+                let log = tree.retainedLog(m, v, kernel, arch)
                 if FileSystem.exists(log) { console.line("Build log of \(m)/\(v) for kernel \(kernel) (\(arch)): \(log)") }
             }
         }

@@ -147,7 +147,7 @@ extension Engine {
             }
             FileSystem.makeDirectories(plan.buildDirectory)
             directory = FileSystem.makeTemporaryDirectory(
-                template: "\(tree.versionDirectory(target.module, target.version))/.build_\(target.kernel)_\(target.arch)_XXXXXX")
+                template: tree.privateBuildTemplate(target.module, target.version, target.kernel, target.arch))
                 ?? plan.buildDirectory
             if directory == plan.buildDirectory { sandbox = nil }
         }
@@ -167,12 +167,6 @@ extension Engine {
     /// After a failed build (see ``BuildPublisher/settleFailure(of:)``).
     func settleFailedBuild(_ builder: Builder) {
         BuildPublisher(tree: tree, runner: runner, console: console).settleFailure(of: builder)
-    }
-
-    /// Where the log of the last build of a module version for a kernel is
-    /// kept, successful or not: `$dkms_tree/.logs/MODULE/VERSION/KERNEL/ARCH/make.log`.
-    package func retainedLogPath(module: String, version: String, kernel: String, arch: String) -> String {
-        tree.retainedLog(module, version, kernel, arch)
     }
 
     /// Chooses the compiler (and linker) the kernel was built with, as
@@ -283,11 +277,17 @@ extension Engine {
     /// Whether the admin lets this module build in the sandbox:
     /// `BUILD_SANDBOX=no` in /etc/dkms/MODULE.conf turns it off. Only that
     /// file counts, never the module's own dkms.conf.
+    /// Read once per module and command.
     func sandboxAllowed(module: String) async -> Bool {
+        if let known = sandboxAllowedByModule[module] { return known }
+        var allowed = true
         let file = "\(etcDirectory)/\(module).conf"
-        guard etcEntries.contains("\(module).conf"), FileSystem.isRegularFile(file) else { return true }
-        let values = await ShellSourcer(runner: runner).evaluate(.init(
-            globals: [], environment: childEnvironment, files: [file], names: ["BUILD_SANDBOX"], unsetFirst: true))
-        return !["no", "false", "0"].contains(values["BUILD_SANDBOX"].value.lowercased())
+        if etcEntries.contains("\(module).conf"), FileSystem.isRegularFile(file) {
+            let values = await ShellSourcer(runner: runner).evaluate(.init(
+                globals: [], environment: childEnvironment, files: [file], names: ["BUILD_SANDBOX"], unsetFirst: true))
+            allowed = !Settings.turnsOff(values["BUILD_SANDBOX"].value)
+        }
+        sandboxAllowedByModule[module] = allowed
+        return allowed
     }
 }

@@ -50,7 +50,7 @@ extension Engine {
             records.clear(module, version, kernel, arch)
             return
         }
-        let log = retainedLogPath(module: module, version: version, kernel: kernel, arch: arch)
+        let log = tree.retainedLog(module, version, kernel, arch)
         records.record(AutoinstallFailure(module: module, version: version, kernel: kernel, arch: arch, status: status,
                                           log: FileSystem.exists(log) ? log : nil, time: FailureRecords.now()))
     }
@@ -69,7 +69,7 @@ extension Engine {
                 reason = await initramfsReason(moduleFacts(module: m, version: v, kernel: kernel, arch: arch),
                                                kernel: kernel, lookElsewhere: true)
             }
-            let log = retainedLogPath(module: m, version: v, kernel: kernel, arch: arch)
+            let log = tree.retainedLog(m, v, kernel, arch)
             let logText = FileSystem.exists(log) ? "build log: \(log)" : "no build log kept"
             if failure.status != 0 {
                 console.errorLine("dkms: \(m)/\(v) failed for kernel \(kernel) (\(arch)) with status \(failure.status); \(logText)")

@@ -57,6 +57,8 @@ package final class Engine {
     var deferredDepmod: Set<String>?
     /// The build sandbox found on the first build (nil inside: none).
     var sandboxProbe: BuildSandbox??
+    /// Whether /etc/dkms/MODULE.conf lets each module build in the sandbox.
+    var sandboxAllowedByModule: [String: Bool] = [:]
     /// The kernels were chosen from this root because the running kernel
     /// has no headers here (``defaultKernels()``): autoinstall then runs
     /// once per kernel.

@@ -113,6 +113,12 @@ package struct Settings: Sendable {
     /// The program path shown in the usage text.
     package var programName = "dkms"
 
+    /// Whether a setting that is on by default is turned off (`no`,
+    /// `false` or `0`, in any case).
+    package static func turnsOff(_ value: String) -> Bool {
+        ["no", "false", "0"].contains(value.lowercased())
+    }
+
     /// Creates settings with upstream's defaults.
     package init() {}
 
