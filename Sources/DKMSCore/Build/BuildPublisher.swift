@@ -57,9 +57,8 @@ struct BuildPublisher {
             }
         }
         for entry in plan.modules {
-            let plain = "\(temporary)/module/\(entry.destName).ko"
-            let found = FileSystem.exists(plain) ? plain : plain + (plan.compression?.suffix ?? "")
-            if !FileSystem.isRegularFile(found) {
+            let found = Engine.compressedOrUncompressed(temporary + "/module", entry.destName, suffix: plan.compression?.suffix ?? "")
+            if found.isEmpty || !FileSystem.isRegularFile(found) {
                 throw DKMSError(.moduleNotBuilt, "Missing module '\(entry.destName)' in \(temporary)/module")
             }
         }

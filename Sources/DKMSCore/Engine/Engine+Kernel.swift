@@ -44,9 +44,14 @@ extension Engine {
     /// `compressed_or_uncompressed DIR NAME`: `DIR/NAME.ko`, else the
     /// compressed name, else the empty string.
     func compressedOrUncompressed(_ directory: String, _ name: String) -> String {
+        Self.compressedOrUncompressed(directory, name, suffix: state.compressedSuffix)
+    }
+
+    /// `compressed_or_uncompressed` for a given compressed suffix.
+    static func compressedOrUncompressed(_ directory: String, _ name: String, suffix: String) -> String {
         let plain = "\(directory)/\(name).ko"
         if FileSystem.exists(plain) { return plain }
-        let compressed = plain + state.compressedSuffix
+        let compressed = plain + suffix
         if FileSystem.exists(compressed) { return compressed }
         return ""
     }
