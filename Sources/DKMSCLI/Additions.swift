@@ -72,6 +72,8 @@ enum Additions {
               "Print what build, install, uninstall, unbuild, remove, autoinstall and the kernel_* actions would do, and change nothing.") { $0.dryRun = true },
         .flag("--all-kernels", for: [.autoinstall],
               "With autoinstall: install for every kernel whose headers are installed, building for all of them at once.") { $0.allKernels = true },
+        .flag("--no-cache", for: [.build, .install, .autoinstall, .kernelPostinst],
+              "Build without looking up the module cache (the fresh build is still stored in it).") { $0.noCache = true },
         .flag("--json", for: [.status], "With status: print the status as JSON (schema swift-dkms.status/1).") { $0.jsonOutput = true },
         .option("--format", value: "json", choices: ["json"], for: [.status], "With status: the output format; json is the same as --json.") { settings, value in
             guard value == "json" else { return .refused("Unknown output format: \(value)") }

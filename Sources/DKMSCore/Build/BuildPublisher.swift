@@ -9,6 +9,9 @@ struct BuildPublisher {
     var runner: any ProcessRunning
     /// Where publishing speaks (signing lines, warnings).
     var console: any Console
+    /// The cache a fresh build is stored into (before signing and
+    /// compression), with its size bound; nil to store nothing.
+    var cache: (store: LocalCache, limit: Int)?
 
     /// Strips, signs and compresses the modules a build made (outside its
     /// sandbox, with the machine's key), publishes them atomically in
@@ -31,6 +34,14 @@ struct BuildPublisher {
         if FileSystem.isRegularFile(directory + "/Module.symvers") {
             FileSystem.copyFileAtomically(from: directory + "/Module.symvers", to: temporary + "/module/Module.symvers")
         }
+        let fromCache = planned.cache.entry != nil
+        if !fromCache {
+            for entry in plan.modules where entry.strip && FileSystem.isRegularFile(builder.builtFile(entry)) {
+                _ = await runner.run(ProcessSpec(plan.stripTool, ["-g", builder.builtFile(entry)], environment: plan.environment,
+                                                 workingDirectory: directory))
+            }
+            store(planned, builder: builder)
+        }
         for entry in plan.modules {
             let built = builder.builtFile(entry)
             let shown = entry.builtFile.hasPrefix("/") ? entry.builtFile : "\(plan.buildDirectory)/\(entry.builtFile)"
@@ -38,9 +49,6 @@ struct BuildPublisher {
             guard FileSystem.isRegularFile(built) else {
                 console.warning("\(shown) has disappeared")
                 continue
-            }
-            if entry.strip {
-                _ = await runner.run(ProcessSpec(plan.stripTool, ["-g", built], environment: plan.environment, workingDirectory: directory))
             }
             if plan.sign, let signer = planned.signer {
                 await signer.sign(built, shownAs: shown, console: console, runner: runner, environment: plan.environment)
@@ -67,7 +75,7 @@ struct BuildPublisher {
             throw DKMSError(.moduleNotBuilt, "do_build: final mv failed (1)")
         }
 
-        try await builder.postBuild()
+        if !fromCache { try await builder.postBuild() }
         FileSystem.rename(builder.log, to: baseDir + "/log/make.log")
         retainLog(baseDir + "/log/make.log", of: target)
         builder.removeDirectory()
@@ -79,6 +87,27 @@ struct BuildPublisher {
                     FileSystem.writeText(latest + "\n", to: "\(baseDir)/.dep_\(dependency)")
                 }
             }
+        }
+    }
+
+    /// Stores a fresh build's stripped, unsigned modules, its
+    /// `Module.symvers` and its log in the cache, then keeps the cache
+    /// within its bound. A build whose modules are not all there is not stored.
+    private func store(_ planned: PlannedBuild, builder: Builder) {
+        guard let (cache, limit) = self.cache, let key = planned.cache.key else { return }
+        var files: [(name: String, source: String)] = []
+        for entry in planned.plan.modules {
+            let built = builder.builtFile(entry)
+            guard FileSystem.isRegularFile(built) else { return }
+            files.append((CacheManifest.moduleFile(entry.destName), built))
+        }
+        if FileSystem.isRegularFile(builder.directory + "/Module.symvers") {
+            files.append((CacheManifest.symversFile, builder.directory + "/Module.symvers"))
+        }
+        if FileSystem.isRegularFile(builder.log) { files.append((CacheManifest.logFile, builder.log)) }
+        if cache.store(key: key, target: planned.plan.target, files: files) != nil {
+            let evicted = cache.evict(toAtMost: limit)
+            cache.count(["stored": 1, "evicted": evicted.count].filter { $0.value > 0 })
         }
     }
 

@@ -55,6 +55,55 @@ struct Builder: Sendable {
                              + Engine.dateText() + "\n", to: log, append: true)
     }
 
+    /// Runs the build: prepares the directory and compiles, or on a
+    /// cache hit fills the directory from the entry instead.
+    func run(from entry: CacheEntry?) async throws(DKMSError) {
+        if let entry {
+            try await restore(from: entry)
+        } else {
+            await prepareDirectory()
+            try await compile()
+        }
+    }
+
+    /// A cache hit: the directory gets the entry's modules where the build
+    /// would have left them, its `Module.symvers`, and a make.log that is
+    /// the cached build's log with a header saying where it came from. It
+    /// shows the build step as a build does (`--verbose` names the entry).
+    func restore(from entry: CacheEntry) async throws(DKMSError) {
+        let target = plan.target
+        let manifest = entry.manifest
+        FileSystem.removeTree(directory)
+        FileSystem.makeDirectories(directory)
+        var cachedLog = (FileSystem.readText(entry.path(CacheManifest.logFile)) ?? "").split(separator: "\n", omittingEmptySubsequences: false)
+        cachedLog = Array(cachedLog.dropFirst(min(2, cachedLog.count)))
+        FileSystem.writeText("DKMS (\(DKMSVersion.releaseString)) make.log for \(target.module)/\(target.version) for kernel \(target.kernel) (\(target.arch))\n"
+                             + Engine.dateText() + " (modules from the module cache: entry \(manifest.key.hex), built \(manifest.created))\n"
+                             + cachedLog.joined(separator: "\n"), to: log)
+        let note = "# modules of an identical build from the module cache: entry \(manifest.key.short)"
+        var missing: BuildPlan.CollectedModule?
+        _ = await presenter.invoke(note, description: "Building module(s)", log: nil, background: true) { _ in
+            for module in plan.modules {
+                let destination = builtFile(module)
+                guard FileSystem.makeDirectories(FileSystem.split(destination).directory),
+                      FileSystem.copyFileAtomically(from: entry.path(CacheManifest.moduleFile(module.destName)), to: destination)
+                else {
+                    missing = module
+                    return 1
+                }
+            }
+            if manifest.file(CacheManifest.symversFile) != nil {
+                FileSystem.copyFileAtomically(from: entry.path(CacheManifest.symversFile), to: directory + "/Module.symvers")
+            }
+            return 0
+        }
+        if let missing {
+            throw DKMSError(.moduleNotBuilt, "Build of \(missing.builtFile) failed for: \(target.kernel) (\(target.arch))",
+                            "Make sure the name and location of the generated module are correct,",
+                            "or consult \(plan.logPath) for more information.")
+        }
+    }
+
     /// Applies the patches, runs `PRE_BUILD` and the build command, and
     /// checks that every module was made.
     /// - Throws: ``DKMSError`` with upstream's status where a step fails.

@@ -17,6 +17,7 @@ package enum Bootstrap {
         "autoinstall_all_kernels", "modprobe_on_install", "parallel_jobs", "compress_gzip_opts",
         "compress_xz_opts", "compress_zstd_opts", "build_environment", "post_transaction",
         "report_build_logs", "build_sandbox", "kernel_hook_failures",
+        "build_cache", "build_cache_size", "build_cache_shared", "build_cache_trusted_keys",
     ]
 
     /// Prepares the settings of one invocation.
@@ -98,6 +99,12 @@ package enum Bootstrap {
         settings.reportBuildLogs = !value("report_build_logs", env["report_build_logs"] ?? "").isEmpty
         settings.buildSandbox = !Settings.turnsOff(value("build_sandbox", env["build_sandbox"] ?? ""))
         settings.kernelHookFailures = value("kernel_hook_failures", env["kernel_hook_failures"] ?? "")
+        settings.buildCache = !Settings.turnsOff(value("build_cache", env["build_cache"] ?? ""))
+        if let size = Settings.byteCount(value("build_cache_size", env["build_cache_size"] ?? "")) {
+            settings.buildCacheSize = size
+        }
+        settings.buildCacheShared = ShellText.words(value("build_cache_shared", env["build_cache_shared"] ?? ""))
+        settings.buildCacheTrustedKeys = value("build_cache_trusted_keys", env["build_cache_trusted_keys"] ?? "")
         return settings
     }
 }

@@ -16,6 +16,8 @@ struct PlannedBuild: Sendable {
     var signer: ModuleSigner?
     /// BUILD_DEPENDS_REBUILD markers are written (not with `--force`).
     var writesDependencyMarkers: Bool
+    /// The build's cache key and, on a hit, the entry with its modules.
+    var cache = CacheUse()
 }
 
 extension Engine {
@@ -55,9 +57,8 @@ extension Engine {
     func build(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) -> (String, String) {
         let planned = try await planBuild(module: module, version: version, kernel: kernel, arch: arch)
         let builder = await makeBuilder(for: planned.plan, console: console, sandboxAllowed: planned.sandboxAllowed)
-        await builder.prepareDirectory()
         do {
-            try await builder.compile()
+            try await builder.run(from: planned.cache.entry)
             try await publish(planned, builder: builder)
         } catch {
             settleFailedBuild(builder)
@@ -117,7 +118,8 @@ extension Engine {
             compressedSuffix: state.compressedSuffix,
             compressOptions: (settings.compressGzipOptions, settings.compressXzOptions, settings.compressZstdOptions)))
         return PlannedBuild(plan: plan, config: config, sandboxAllowed: await sandboxAllowed(module: module),
-                            signer: moduleSigner, writesDependencyMarkers: config.rebuildOnDependencyChange && !state.force)
+                            signer: moduleSigner, writesDependencyMarkers: config.rebuildOnDependencyChange && !state.force,
+                            cache: await useCache(for: plan))
     }
 
     /// The builder of a plan: in its own directory and sandbox when the
@@ -161,7 +163,12 @@ extension Engine {
 
     /// Publishes a finished build (see ``BuildPublisher``).
     func publish(_ planned: PlannedBuild, builder: Builder) async throws(DKMSError) {
-        try await BuildPublisher(tree: tree, runner: runner, console: console).publish(planned, builder: builder)
+        var publisher = BuildPublisher(tree: tree, runner: runner, console: console)
+        if planned.cache.key != nil && planned.cache.entry == nil {
+            publisher.cache = (localCache, settings.buildCacheSize)
+        }
+        try await publisher.publish(planned, builder: builder)
+        recordCacheOrigin(of: planned.plan.target, use: planned.cache)
     }
 
     /// After a failed build (see ``BuildPublisher/settleFailure(of:)``).
@@ -247,6 +254,14 @@ extension Engine {
     }
 }
 
+/// What the admin lets one module do (from /etc/dkms/MODULE.conf).
+struct AdminModuleChoices: Sendable {
+    /// Its builds run in the sandbox.
+    var sandbox = true
+    /// Its builds use the module cache.
+    var cache = true
+}
+
 /// The version dkms reports.
 package enum DKMSVersion {
     /// `dkms-3.4.3`, the upstream release we are compatible with.
@@ -275,19 +290,26 @@ extension Engine {
     }
 
     /// Whether the admin lets this module build in the sandbox:
-    /// `BUILD_SANDBOX=no` in /etc/dkms/MODULE.conf turns it off. Only that
-    /// file counts, never the module's own dkms.conf.
-    /// Read once per module and command.
+    /// `BUILD_SANDBOX=no` in /etc/dkms/MODULE.conf turns it off.
     func sandboxAllowed(module: String) async -> Bool {
-        if let known = sandboxAllowedByModule[module] { return known }
-        var allowed = true
+        await adminChoices(module: module).sandbox
+    }
+
+    /// What the admin lets a module do: `BUILD_SANDBOX=no` and
+    /// `BUILD_CACHE=no` in /etc/dkms/MODULE.conf turn the sandbox and the
+    /// module cache off for it. Only that file counts, never the module's
+    /// own dkms.conf. Read once per module and command.
+    func adminChoices(module: String) async -> AdminModuleChoices {
+        if let known = adminChoicesByModule[module] { return known }
+        var choices = AdminModuleChoices()
         let file = "\(etcDirectory)/\(module).conf"
         if etcEntries.contains("\(module).conf"), FileSystem.isRegularFile(file) {
             let values = await ShellSourcer(runner: runner).evaluate(.init(
-                globals: [], environment: childEnvironment, files: [file], names: ["BUILD_SANDBOX"], unsetFirst: true))
-            allowed = !Settings.turnsOff(values["BUILD_SANDBOX"].value)
+                globals: [], environment: childEnvironment, files: [file], names: ["BUILD_SANDBOX", "BUILD_CACHE"], unsetFirst: true))
+            choices.sandbox = !Settings.turnsOff(values["BUILD_SANDBOX"].value)
+            choices.cache = !Settings.turnsOff(values["BUILD_CACHE"].value)
         }
-        sandboxAllowedByModule[module] = allowed
-        return allowed
+        adminChoicesByModule[module] = choices
+        return choices
     }
 }

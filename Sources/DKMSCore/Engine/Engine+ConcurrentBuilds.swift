@@ -66,9 +66,8 @@ extension Engine {
             started.task = Task {
                 if let jobServer { await jobServer.acquire() }
                 defer { jobServer?.release() }
-                await builder.prepareDirectory()
                 do throws(DKMSError) {
-                    try await builder.compile()
+                    try await builder.run(from: planned.cache.entry)
                     return nil
                 } catch {
                     return error

@@ -57,8 +57,10 @@ package final class Engine {
     var deferredDepmod: Set<String>?
     /// The build sandbox found on the first build (nil inside: none).
     var sandboxProbe: BuildSandbox??
-    /// Whether /etc/dkms/MODULE.conf lets each module build in the sandbox.
-    var sandboxAllowedByModule: [String: Bool] = [:]
+    /// What /etc/dkms/MODULE.conf lets each module do (sandbox, cache).
+    var adminChoicesByModule: [String: AdminModuleChoices] = [:]
+    /// The identity of each kernel/arch's headers, for cache keys.
+    var kernelIdentities: [String: KernelIdentity] = [:]
     /// The kernels were chosen from this root because the running kernel
     /// has no headers here (``defaultKernels()``): autoinstall then runs
     /// once per kernel.

@@ -44,6 +44,18 @@ package struct Settings: Sendable {
     /// `build_sandbox` (not in upstream): builds run in a bubblewrap
     /// sandbox when bubblewrap is installed (`no` turns it off).
     package var buildSandbox = true
+    /// `build_cache` (not in upstream): builds are looked up in and stored
+    /// into the module cache (`no` turns it off).
+    package var buildCache = true
+    /// `build_cache_size` (not in upstream): the local cache's bound in
+    /// bytes (least recently used entries go first).
+    package var buildCacheSize = 4 << 30
+    /// `build_cache_shared` (not in upstream): shared caches to read from,
+    /// directories or `http(s)://` URLs.
+    package var buildCacheShared: [String] = []
+    /// `build_cache_trusted_keys` (not in upstream): the directory of the
+    /// fleet public keys whose signatures shared entries must carry.
+    package var buildCacheTrustedKeys = ""
 
     /// `kernel_hook_failures` (not in upstream): `fail` makes the kernel
     /// hooks fail for any module, as upstream's do; otherwise only modules
@@ -110,6 +122,9 @@ package struct Settings: Sendable {
     package var kernelsFromCommandLine = 0
     /// `--dry-run` (not in upstream): print the plan, change nothing.
     package var dryRun = false
+    /// `--no-cache` (not in upstream): build without looking up the module
+    /// cache (the build is still stored).
+    package var noCache = false
     /// The program path shown in the usage text.
     package var programName = "dkms"
 
@@ -117,6 +132,19 @@ package struct Settings: Sendable {
     /// `false` or `0`, in any case).
     package static func turnsOff(_ value: String) -> Bool {
         ["no", "false", "0"].contains(value.lowercased())
+    }
+
+    /// A size as framework.conf writes it: bytes, or a number with `K`,
+    /// `M`, `G` or `T` (powers of 1024); nil when empty or not a size.
+    package static func byteCount(_ text: String) -> Int? {
+        var digits = text.uppercased()
+        var unit = 1
+        if let last = digits.last, let power = ["K": 10, "M": 20, "G": 30, "T": 40][String(last)] {
+            unit = 1 << power
+            digits.removeLast()
+        }
+        guard let number = Int(digits), number >= 0 else { return nil }
+        return number.multipliedReportingOverflow(by: unit).overflow ? Int.max : number * unit
     }
 
     /// Creates settings with upstream's defaults.

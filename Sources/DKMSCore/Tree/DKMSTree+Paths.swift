@@ -60,4 +60,13 @@ extension DKMSTree {
     /// `$dkms_tree/.sandbox-unavailable` (not in upstream): dkms said once
     /// that builds run without a sandbox.
     package var sandboxUnavailableMarker: String { "\(root)/.sandbox-unavailable" }
+
+    /// `$dkms_tree/.cache` (not in upstream): the module cache (``LocalCache``).
+    package var cacheDirectory: String { "\(root)/.cache" }
+
+    /// `$dkms_tree/.logs/m/v/K/A/cache` (not in upstream): where the
+    /// modules of the last build came from (`status --json` shows it).
+    package func cacheRecord(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> String {
+        "\(logsDirectory)/\(module)/\(version)/\(kernel)/\(arch)/cache"
+    }
 }

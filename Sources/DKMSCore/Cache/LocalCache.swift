@@ -1,0 +1,168 @@
+/// The module cache of one dkms tree (`$dkms_tree/.cache`): entries
+/// named by their key, each with its manifest and files, a `used` stamp
+/// whose time orders least-recently-used eviction, and hit/miss counters.
+///
+/// ```
+/// .cache/entries/KEY/manifest
+/// .cache/entries/KEY/modules/NAME.ko      unsigned, stripped, uncompressed
+/// .cache/entries/KEY/Module.symvers
+/// .cache/entries/KEY/make.log
+/// .cache/entries/KEY/used
+/// .cache/stats
+/// ```
+/// Entries appear and disappear by rename, so a reader never sees half of one.
+package struct LocalCache: Sendable {
+    /// `$dkms_tree/.cache`.
+    package var root: String
+
+    /// Creates the view of a cache directory.
+    package init(root: String) {
+        self.root = root
+    }
+
+    /// Where entries live.
+    package var entriesDirectory: String { root + "/entries" }
+
+    /// The directory of an entry.
+    package func directory(of key: CacheKey) -> String { entriesDirectory + "/" + key.hex }
+
+    /// The entry of a key when it is there and intact. A damaged entry is
+    /// removed (the next build of that key stores it again) and reported.
+    /// - Returns: the entry, nil when there is none, or the refusal of a damaged one.
+    package func lookup(_ key: CacheKey, modules: [String]) -> Result<CacheEntry, CacheRefusal>? {
+        let directory = directory(of: key)
+        guard FileSystem.isDirectory(directory) else { return nil }
+        let result = CacheEntry.verify(directory: directory, key: key, modules: modules)
+        if case .failure = result { discard(directory) }
+        return result
+    }
+
+    /// A new empty directory to assemble an entry in before it is adopted.
+    package func stagingDirectory() -> String? {
+        guard FileSystem.makeDirectories(entriesDirectory) else { return nil }
+        return FileSystem.makeTemporaryDirectory(template: entriesDirectory + "/.staging-XXXXXX")
+    }
+
+    /// Stores a build: copies the files into a staging directory, writes
+    /// their manifest and moves the entry into place.
+    /// - Parameter files: entry names and the paths to copy them from.
+    /// - Returns: the stored entry, or nil when it could not be written
+    ///   (the cache is an optimisation: the build goes on).
+    @discardableResult
+    package func store(key: CacheKey, target: BuildPlan.Target, files: [(name: String, source: String)],
+                       created: Int = FileSystem.now()) -> CacheEntry? {
+        guard let staging = stagingDirectory() else { return nil }
+        let digest = TreeDigest()
+        var records: [CacheManifest.File] = []
+        for (name, source) in files {
+            let path = staging + "/" + name
+            guard CacheManifest.isSafeName(name), FileSystem.makeDirectories(FileSystem.split(path).directory),
+                  FileSystem.copyFileAtomically(from: source, to: path),
+                  let size = FileSystem.size(of: path), let sum = digest.fileDigest(path)
+            else {
+                FileSystem.removeTree(staging)
+                return nil
+            }
+            records.append(.init(name: name, size: size, digest: sum))
+        }
+        let manifest = CacheManifest(key: key, target: target, created: created, files: records)
+        guard FileSystem.writeText(manifest.text, to: staging + "/manifest"), adopt(staging, as: key) else {
+            FileSystem.removeTree(staging)
+            return nil
+        }
+        return CacheEntry(directory: directory(of: key), manifest: manifest)
+    }
+
+    /// Moves an assembled entry into place under its key, replacing an
+    /// older entry of the same key.
+    @discardableResult
+    package func adopt(_ staging: String, as key: CacheKey) -> Bool {
+        FileSystem.touch(staging + "/used")
+        let destination = directory(of: key)
+        if FileSystem.exists(destination) { discard(destination) }
+        return FileSystem.rename(staging, to: destination)
+    }
+
+    /// Marks an entry as just used (eviction keeps recently used entries).
+    package func markUsed(_ key: CacheKey) {
+        FileSystem.touch(directory(of: key) + "/used")
+    }
+
+    /// Removes an entry directory: renamed away first, so it disappears at once.
+    package func discard(_ directory: String) {
+        FileSystem.retire(directory, to: entriesDirectory + "/.discarded-")
+    }
+
+    /// The entries (manifests that parse), most recently used first.
+    package func entries() -> [CachedBuild] {
+        var found: [CachedBuild] = []
+        for name in FileSystem.entries(of: entriesDirectory) where CacheKey(hex: name) != nil {
+            let directory = entriesDirectory + "/" + name
+            guard let text = FileSystem.readText(directory + "/manifest"), let manifest = CacheManifest(text: text) else { continue }
+            let used = FileSystem.modificationTime(of: directory + "/used") ?? manifest.created
+            found.append(CachedBuild(manifest: manifest, lastUsed: used, directory: directory))
+        }
+        return found.sorted { ($0.lastUsed, $0.manifest.key.hex) > ($1.lastUsed, $1.manifest.key.hex) }
+    }
+
+    /// Removes the least recently used entries until the rest take at
+    /// most `limit` bytes, and leftovers of interrupted stores.
+    /// - Returns: the entries removed.
+    @discardableResult
+    package func evict(toAtMost limit: Int) -> [CachedBuild] {
+        for name in FileSystem.entries(of: entriesDirectory) where name.hasPrefix(".staging-") || name.hasPrefix(".discarded-") {
+            FileSystem.removeTree(entriesDirectory + "/" + name)
+        }
+        var total = 0
+        var removed: [CachedBuild] = []
+        for entry in entries() {
+            total += entry.manifest.size
+            if total > limit {
+                discard(entry.directory)
+                removed.append(entry)
+            }
+        }
+        if !removed.isEmpty {
+            for name in FileSystem.entries(of: entriesDirectory) where name.hasPrefix(".discarded-") {
+                FileSystem.removeTree(entriesDirectory + "/" + name)
+            }
+        }
+        return removed
+    }
+
+    // MARK: Counters
+
+    /// The counters file.
+    package var statsFile: String { root + "/stats" }
+
+    /// The counters: `hits`, `misses`, `stored`, `evicted`, `refused`.
+    package func counters() -> [String: Int] {
+        var counters: [String: Int] = [:]
+        for line in (FileSystem.readText(statsFile) ?? "").split(separator: "\n") {
+            let words = line.split(separator: " ")
+            if words.count == 2, let value = Int(words[1]) { counters[String(words[0])] = value }
+        }
+        return counters
+    }
+
+    /// Adds to counters (commands that change the tree hold its lock, so
+    /// updates do not race).
+    package func count(_ increments: [String: Int]) {
+        guard !increments.isEmpty, FileSystem.makeDirectories(root) else { return }
+        var counters = self.counters()
+        for (name, value) in increments { counters[name, default: 0] += value }
+        let text = counters.keys.sorted().map { "\($0) \(counters[$0] ?? 0)" }.joined(separator: "\n") + "\n"
+        let temporary = statsFile + ".new"
+        if FileSystem.writeText(text, to: temporary) { FileSystem.rename(temporary, to: statsFile) }
+    }
+}
+
+/// An entry as `dkms cache list` shows it.
+package struct CachedBuild: Sendable {
+    /// Its manifest.
+    package var manifest: CacheManifest
+    /// When it was last used (seconds since the epoch).
+    package var lastUsed: Int
+    /// Its directory.
+    package var directory: String
+}

@@ -1,0 +1,86 @@
+/// How a planned build meets the module cache.
+struct CacheUse: Sendable {
+    /// The build's key (nil: the cache is not used for it).
+    var key: CacheKey?
+    /// A verified entry holding the build's modules: the build is a hit.
+    var entry: CacheEntry?
+    /// Where the entry came from, as messages say (`the local cache`, a shared location).
+    var origin = "the local cache"
+}
+
+extension Engine {
+    /// The module cache of this tree.
+    var localCache: LocalCache { LocalCache(root: tree.cacheDirectory) }
+
+    /// Whether builds of a module use the cache: `build_cache` is on, the
+    /// command did not say `--no-cache` or `--force`, and the admin has not
+    /// opted the module out (`BUILD_CACHE=no` in /etc/dkms/MODULE.conf).
+    /// - Returns: whether to look up, and whether to store.
+    func cachePolicy(module: String) async -> (lookUp: Bool, store: Bool) {
+        guard settings.buildCache, await adminChoices(module: module).cache else { return (false, false) }
+        return (!settings.noCache && !state.force, true)
+    }
+
+    /// Computes a plan's key and looks it up: in the local cache, then in
+    /// the shared locations of `build_cache_shared`. A damaged or refused
+    /// entry is a miss (with a warning on standard error), never an error.
+    func useCache(for plan: BuildPlan) async -> CacheUse {
+        let policy = await cachePolicy(module: plan.target.module)
+        guard policy.store else { return CacheUse() }
+        let identity = await kernelIdentity(kernel: plan.target.kernel, arch: plan.target.arch, environment: plan.environment)
+        let key = CacheKey(CacheKeyMaterial(plan: plan, kernel: identity, files: TreeDigest(), inherited: settings.environment))
+        var use = CacheUse(key: key)
+        guard policy.lookUp else { return use }
+        let cache = localCache
+        let modules = plan.modules.map(\.destName)
+        switch cache.lookup(key, modules: modules) {
+        case .success(let entry)?:
+            use.entry = entry
+        case .failure(let refusal)?:
+            console.errorLine("dkms: the cached build \(key.short) of \(plan.target) is damaged (\(refusal)); it is removed and the module is built.")
+        case nil:
+            use.entry = await fetchFromSharedCaches(key, plan: plan, into: cache)
+            if use.entry != nil { use.origin = "a shared cache" }
+        }
+        if let entry = use.entry { cache.markUsed(entry.manifest.key) }
+        cache.count([use.entry == nil ? "misses" : "hits": 1])
+        return use
+    }
+
+    /// Looks a key up in the shared locations and adopts a trusted,
+    /// intact entry into the local cache (nil: none has it, or none is
+    /// trusted).
+    func fetchFromSharedCaches(_ key: CacheKey, plan: BuildPlan, into cache: LocalCache) async -> CacheEntry? {
+        nil
+    }
+
+    /// What identifies a kernel's headers to a build, read once per kernel
+    /// and architecture in a command.
+    func kernelIdentity(kernel: String, arch: String, environment: [String: String]) async -> KernelIdentity {
+        let id = "\(kernel)/\(arch)"
+        if let known = kernelIdentities[id] { return known }
+        let source = kernelSourceDirectory(for: kernel)
+        let digest = TreeDigest()
+        let compiler = environment["CC"].flatMap { $0.isEmpty ? nil : $0 } ?? "gcc"
+        let version = await runner.run(ProcessSpec(compiler, ["--version"], environment: environment,
+                                                   output: .capture, error: .discard))
+        let firstLine = version.outputText.split(separator: "\n").first.map(String.init) ?? ""
+        let identity = KernelIdentity(
+            release: kernel, arch: arch,
+            configDigest: digest.fileDigest(kernelConfigPath(sourceDirectory: source)) ?? "-",
+            symversDigest: digest.fileDigest(source + "/Module.symvers") ?? "-",
+            compiler: "\(compiler): \(firstLine)")
+        kernelIdentities[id] = identity
+        return identity
+    }
+
+    /// Records where the modules of a build came from (`status --json`):
+    /// `cache KEY` for a hit, `built KEY` for a build the cache stored,
+    /// `built` for a build without the cache.
+    func recordCacheOrigin(of target: BuildPlan.Target, use: CacheUse) {
+        let record = tree.cacheRecord(target.module, target.version, target.kernel, target.arch)
+        guard FileSystem.makeDirectories(FileSystem.split(record).directory) else { return }
+        let text = use.key.map { (use.entry == nil ? "built " : "cache ") + $0.hex } ?? "built"
+        FileSystem.writeText(text + "\n", to: record)
+    }
+}

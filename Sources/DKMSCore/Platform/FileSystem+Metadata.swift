@@ -1,0 +1,27 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+extension FileSystem {
+    /// The size in bytes of what a path names (not following a link), or nil.
+    package static func size(of path: String) -> Int? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return Int(info.st_size)
+    }
+
+    /// The modification time of what a path names, in seconds since the
+    /// epoch (not following a link), or nil.
+    package static func modificationTime(of path: String) -> Int? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return Int(info.st_mtim.tv_sec)
+    }
+
+    /// Seconds since the epoch now.
+    package static func now() -> Int {
+        Int(time(nil))
+    }
+}
