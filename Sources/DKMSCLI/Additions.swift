@@ -68,6 +68,7 @@ enum Additions {
     static let table: [Addition] = [
         .action(.fsck, "Report and repair leftovers in the dkms tree: temporary and incomplete build directories, partial source copies, versions whose source is gone, links to nothing, module files in updates/dkms that no installed module owns."),
         .action(.mkbmdeb, "Package the modules of MODULE/VERSION built for one kernel (-k) as a Debian binary package (written to the directory given with --archive) that installs them without compiler or headers."),
+        .action(.cache, "The module cache: cache list (the cached builds), cache stats (size, hits, misses), cache prune [SIZE] (evict least recently used entries down to SIZE, default build_cache_size), cache export DIR (copy the cached builds, signed with the fleet key, to a directory a web server or file share serves), cache keygen NAME (a fleet key pair NAME.key and NAME.pub)."),
         .flag("--dry-run", for: [.build, .install, .uninstall, .unbuild, .remove, .autoinstall, .kernelPreinst, .kernelPostinst, .kernelPrerm],
               "Print what build, install, uninstall, unbuild, remove, autoinstall and the kernel_* actions would do, and change nothing.") { $0.dryRun = true },
         .flag("--all-kernels", for: [.autoinstall],

@@ -110,7 +110,9 @@ struct CommandLineParser {
                     Usage.show(program: settings.programName, on: console)
                     return .exit(2)
                 }
-                if let action = Action(rawValue: word) {
+                if settings.action == .cache {
+                    settings.actionArguments.append(word)
+                } else if let action = Action(rawValue: word) {
                     if settings.action != nil {
                         console.error("Cannot specify more than one action.")
                         return .exit(4)

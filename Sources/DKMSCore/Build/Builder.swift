@@ -78,7 +78,7 @@ struct Builder: Sendable {
         var cachedLog = (FileSystem.readText(entry.path(CacheManifest.logFile)) ?? "").split(separator: "\n", omittingEmptySubsequences: false)
         cachedLog = Array(cachedLog.dropFirst(min(2, cachedLog.count)))
         FileSystem.writeText("DKMS (\(DKMSVersion.releaseString)) make.log for \(target.module)/\(target.version) for kernel \(target.kernel) (\(target.arch))\n"
-                             + Engine.dateText() + " (modules from the module cache: entry \(manifest.key.hex), built \(manifest.created))\n"
+                             + Engine.dateText() + " (modules from the module cache: entry \(manifest.key.hex), built \(Engine.dateText(manifest.created)))\n"
                              + cachedLog.joined(separator: "\n"), to: log)
         let note = "# modules of an identical build from the module cache: entry \(manifest.key.short)"
         var missing: BuildPlan.CollectedModule?

@@ -11,6 +11,9 @@ package enum Action: String, Sendable, CaseIterable {
     /// Not in upstream 3.x (its mkbmdeb was removed): a Debian binary
     /// package of built modules for one kernel.
     case mkbmdeb
+    /// Not in upstream: the module cache (`list`, `stats`, `prune`,
+    /// `export`, `keygen`).
+    case cache
 
     /// Whether the action is one of the kernel hook actions.
     package var isKernelHook: Bool {

@@ -47,13 +47,6 @@ extension Engine {
         return use
     }
 
-    /// Looks a key up in the shared locations and adopts a trusted,
-    /// intact entry into the local cache (nil: none has it, or none is
-    /// trusted).
-    func fetchFromSharedCaches(_ key: CacheKey, plan: BuildPlan, into cache: LocalCache) async -> CacheEntry? {
-        nil
-    }
-
     /// What identifies a kernel's headers to a build, read once per kernel
     /// and architecture in a command.
     func kernelIdentity(kernel: String, arch: String, environment: [String: String]) async -> KernelIdentity {

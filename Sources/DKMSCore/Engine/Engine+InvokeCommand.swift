@@ -20,8 +20,8 @@ extension Engine {
     }
 
     /// The output of `date` in the C locale (`Wed Nov 25 03:17:04 UTC 2026`).
-    static func dateText() -> String {
-        var now = time(nil)
+    static func dateText(_ seconds: Int? = nil) -> String {
+        var now = seconds.map { time_t($0) } ?? time(nil)
         var parts = tm()
         localtime_r(&now, &parts)
         var buffer = [CChar](repeating: 0, count: 128)

@@ -186,7 +186,7 @@ extension Engine {
             announceChosenKernels()
             return .exit(await readingCommittedState { await plan(action) })
         }
-        if action != .status { await lockTree() }
+        if action != .status && !(action == .cache && Self.cacheReadsOnly(settings.actionArguments)) { await lockTree() }
         beginInitramfsWatch(action)
         switch action {
         case .remove, .unbuild, .uninstall:
@@ -247,6 +247,8 @@ extension Engine {
             try requireRoot()
             await fsck()
             return .exit(0)
+        case .cache:
+            return .exit(try await cacheAction(settings.actionArguments))
         case .autoinstall, .match, .mktarball, .ldtarball, .kernelPreinst, .kernelPostinst, .kernelPrerm:
             return try await runIntegrationAction(action)
         }

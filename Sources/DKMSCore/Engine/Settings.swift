@@ -122,6 +122,8 @@ package struct Settings: Sendable {
     package var kernelsFromCommandLine = 0
     /// `--dry-run` (not in upstream): print the plan, change nothing.
     package var dryRun = false
+    /// The words after an action that takes its own (`cache list`).
+    package var actionArguments: [String] = []
     /// `--no-cache` (not in upstream): build without looking up the module
     /// cache (the build is still stored).
     package var noCache = false
