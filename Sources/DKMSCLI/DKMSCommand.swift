@@ -24,8 +24,8 @@ package enum DKMSCommand {
             switch try await engine.run() {
             case .exit(let status):
                 return status
-            case .statusEntries(let entries, let failures):
-                console.text(StatusJSON.render(entries, failures: failures))
+            case .statusEntries(let entries, let failures, let cache):
+                console.text(StatusJSON.render(entries, failures: failures, cache: cache))
                 return 0
             case .unknownAction:
                 console.error("Unknown action specified: \"\"")

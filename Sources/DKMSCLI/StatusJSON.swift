@@ -8,7 +8,7 @@ package enum StatusJSON {
 
     /// Renders entries (and the recorded autoinstall failures, as the
     /// optional `failures` array) as one JSON document (with a final newline).
-    package static func render(_ entries: [StatusEntry], failures: [AutoinstallFailure] = []) -> String {
+    package static func render(_ entries: [StatusEntry], failures: [AutoinstallFailure] = [], cache: CacheReport? = nil) -> String {
         var out = "{\n  \"schema\": \(quote(schema)),\n  \"entries\": ["
         for (index, entry) in entries.enumerated() {
             out += index == 0 ? "\n" : ",\n"
@@ -30,6 +30,12 @@ package enum StatusJSON {
                 }
                 fields.append("\"signature\": \(signature ?? "null")")
             }
+            if entry.kernel != nil {
+                let origin = entry.facts.origin.map {
+                    "{\"from_cache\": \($0.fromCache), \"key\": \($0.key.map(quote) ?? "null")}"
+                }
+                fields.append("\"origin\": \(origin ?? "null")")
+            }
             out += "    {" + fields.joined(separator: ", ") + "}"
         }
         out += entries.isEmpty ? "]" : "\n  ]"
@@ -47,8 +53,13 @@ package enum StatusJSON {
             ]
             out += "    {" + fields.joined(separator: ", ") + "}"
         }
-        out += failures.isEmpty ? "]\n}\n" : "\n  ]\n}\n"
-        return out
+        out += failures.isEmpty ? "]" : "\n  ]"
+        if let cache {
+            let counters = ["hits", "misses", "stored", "evicted", "fetched", "refused"]
+                .map { "\"\($0)\": \(cache.counters[$0] ?? 0)" }.joined(separator: ", ")
+            out += ",\n  \"cache\": {\"enabled\": \(cache.enabled), \"entries\": \(cache.entries), \"size\": \(cache.size), \(counters)}"
+        }
+        return out + "\n}\n"
     }
 
     /// A JSON string literal.

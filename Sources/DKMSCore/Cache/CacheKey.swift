@@ -96,11 +96,7 @@ package struct CacheKeyMaterial: Sendable, Hashable, Codable {
     ///     the same key.
     package init(plan: BuildPlan, kernel: KernelIdentity, files: TreeDigest, inherited: [String: String]) {
         target = plan.target
-        let jobs = plan.shellVariables.first { $0.name == "parallel_jobs" }?.value ?? ""
-        let release = "make -j\(jobs) KERNELRELEASE=\(plan.target.kernel)"
-        makeCommand = plan.makeCommand.hasPrefix(release)
-            ? "make -j KERNELRELEASE=\(plan.target.kernel)" + plan.makeCommand.dropFirst(release.count)
-            : plan.makeCommand
+        makeCommand = Self.withoutJobCount(plan.makeCommand, kernel: plan.target.kernel)
         let source = plan.sourceDirectory
         var scripts: [String: String?] = [:]
         for script in [plan.preBuild, plan.postBuild].compactMap({ $0 }) {
@@ -124,6 +120,15 @@ package struct CacheKeyMaterial: Sendable, Hashable, Codable {
         sourceDigest = files.treeDigest(FileSystem.canonicalPath(source) ?? source)
         patchOverlayDigest = plan.patchOverlay.map { files.treeDigest($0) }
         self.kernel = kernel
+    }
+
+    /// The build command without the job count dkms put into it
+    /// (`make -jN KERNELRELEASE=K …` becomes `make -j KERNELRELEASE=K …`).
+    static func withoutJobCount(_ command: String, kernel: String) -> String {
+        guard command.hasPrefix("make -j") else { return command }
+        let rest = command.dropFirst("make -j".count).drop { $0.isASCII && $0.isNumber }
+        let release = " KERNELRELEASE=\(kernel)"
+        return rest.hasPrefix(release) ? "make -j" + rest : command
     }
 
     /// Feeds the material to a hasher in a fixed order, each field framed

@@ -99,10 +99,10 @@ package struct LocalCache: Sendable {
         for name in FileSystem.entries(of: entriesDirectory) where CacheKey(hex: name) != nil {
             let directory = entriesDirectory + "/" + name
             guard let text = FileSystem.readText(directory + "/manifest"), let manifest = CacheManifest(text: text) else { continue }
-            let used = FileSystem.modificationTime(of: directory + "/used") ?? manifest.created
-            found.append(CachedBuild(manifest: manifest, lastUsed: used, directory: directory))
+            let stamp = FileSystem.modificationStamp(of: directory + "/used") ?? manifest.created * 1_000_000_000
+            found.append(CachedBuild(manifest: manifest, lastUsed: stamp / 1_000_000_000, usedStamp: stamp, directory: directory))
         }
-        return found.sorted { ($0.lastUsed, $0.manifest.key.hex) > ($1.lastUsed, $1.manifest.key.hex) }
+        return found.sorted { ($0.usedStamp, $0.manifest.key.hex) > ($1.usedStamp, $1.manifest.key.hex) }
     }
 
     /// Removes the least recently used entries until the rest take at
@@ -163,6 +163,8 @@ package struct CachedBuild: Sendable {
     package var manifest: CacheManifest
     /// When it was last used (seconds since the epoch).
     package var lastUsed: Int
+    /// The same in nanoseconds, which orders eviction.
+    package var usedStamp: Int
     /// Its directory.
     package var directory: String
 }

@@ -58,6 +58,14 @@ extension Engine {
         }
     }
 
+    /// The cache's figures for `status --json`.
+    func cacheReport() -> CacheReport {
+        let cache = localCache
+        let entries = cache.entries()
+        return CacheReport(enabled: settings.buildCache, entries: entries.count,
+                           size: entries.reduce(0) { $0 + $1.manifest.size }, counters: cache.counters())
+    }
+
     /// A size in bytes as people read it (`12.3 MiB`).
     static func sizeText(_ bytes: Int) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]

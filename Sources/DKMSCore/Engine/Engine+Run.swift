@@ -12,7 +12,7 @@ package enum RunResult: Sendable, Equatable {
     case unknownAction
     /// `status --json`: the entries and the recorded autoinstall failures,
     /// for the CLI to render.
-    case statusEntries([StatusEntry], failures: [AutoinstallFailure])
+    case statusEntries([StatusEntry], failures: [AutoinstallFailure], cache: CacheReport)
 }
 
 extension Engine {
@@ -230,7 +230,7 @@ extension Engine {
             return .exit(status)
         case .status:
             if settings.jsonOutput {
-                return .statusEntries(await readingCommittedState { await statusEntries() }, failures: statusFailures())
+                return .statusEntries(await readingCommittedState { await statusEntries() }, failures: statusFailures(), cache: cacheReport())
             }
             await readingCommittedState { await statusAction() }
             return .exit(0)

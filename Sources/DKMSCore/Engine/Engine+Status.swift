@@ -104,12 +104,42 @@ extension Engine {
                 case .built(let m, let v, let k, let a, let builtState):
                     var facts = await statusFacts(module: m, version: v, kernel: k, arch: a, installed: builtState == .installed)
                     if builtState == .installed { facts.signature = await signatureFacts(facts.installedPaths) }
+                    facts.origin = BuildOrigin(record: FileSystem.readText(tree.cacheRecord(m, v, k, a)))
                     entries.append(StatusEntry(module: m, version: v, state: builtState.rawValue, kernel: k, arch: a, facts: facts))
                 }
             }
         }
         return entries
     }
+}
+
+/// Where the modules of a build came from, as the tree records it.
+package struct BuildOrigin: Sendable, Equatable {
+    /// They came from the module cache (not from running make).
+    package var fromCache: Bool
+    /// The build's cache key, when the cache was used.
+    package var key: String?
+
+    /// Reads a record (`cache KEY`, `built KEY` or `built`); nil when absent or unknown.
+    package init?(record: String?) {
+        let words = (record ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        guard let first = words.first, ["cache", "built"].contains(first), words.count <= 2 else { return nil }
+        fromCache = first == "cache"
+        key = words.count == 2 ? words[1] : nil
+    }
+}
+
+/// The module cache's figures, as `status --json` reports them.
+package struct CacheReport: Sendable, Equatable {
+    /// The cache is on (`build_cache`).
+    package var enabled: Bool
+    /// Entries and the bytes they take.
+    package var entries: Int
+    /// Bytes.
+    package var size: Int
+    /// Counters since the cache was made: `hits`, `misses`, `stored`,
+    /// `evicted`, `fetched`, `refused`.
+    package var counters: [String: Int]
 }
 
 /// One line of `dkms status`, as data.
@@ -132,6 +162,9 @@ package struct StatusEntry: Sendable, Equatable {
         /// Installed entries (`status --json` only): how the installed
         /// files are signed; nil when not looked at or unreadable.
         package var signature: Signature?
+        /// Built and installed entries (`status --json` only): where the
+        /// modules of the last build came from; nil when not recorded.
+        package var origin: BuildOrigin?
 
         /// No facts yet.
         package init() {}

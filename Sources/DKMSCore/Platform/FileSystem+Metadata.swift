@@ -20,6 +20,14 @@ extension FileSystem {
         return Int(info.st_mtim.tv_sec)
     }
 
+    /// The modification time in nanoseconds since the epoch (not
+    /// following a link), or nil: orders changes within one second.
+    package static func modificationStamp(of path: String) -> Int? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec)
+    }
+
     /// Seconds since the epoch now.
     package static func now() -> Int {
         Int(time(nil))
