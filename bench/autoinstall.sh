@@ -31,7 +31,13 @@
 # Configs: "ours-onecall" (one `autoinstall --all-kernels` for the kernels of the
 # private install tree: every kernel's builds at once), "ours" (default job budget: no -j, no parallel_jobs, one call
 # per kernel), "ours-nosandbox" (as "ours" with build_sandbox=no: the sandbox's
-# own cost is the difference), "ours-jN" for every N of BENCH_OURS_JOBS (`-j N`
+# own cost is the difference), "ours-warm" and "ours-warm-onecall" (as "ours" and
+# "ours-onecall", but the module cache is warm: before the timed part, untimed,
+# every package is autoinstalled for every kernel, then removed with
+# `remove --all` and added again, so the timed autoinstall finds every build in
+# $dkms_tree/.cache; "ours" and "ours-onecall" start from an empty cache: cold),
+# "ours-nocache" (as "ours" with build_cache=no: the cost of storing into the
+# cache is the difference), "ours-jN" for every N of BENCH_OURS_JOBS (`-j N`
 # on the command line) and "upstream" (its default: make -j$(nproc), modules one
 # after another, one call per kernel).
 #
@@ -209,6 +215,7 @@ dk() {
     shift 2
     env -i PATH="$PATH" HOME="${HOME:-/root}" TMPDIR="$t/tmp" try_sign_modules=false \
         SWIFT_DKMS_SYSCONFDIR="$WORK/etc" ${SANDBOX_SETTING:+build_sandbox=$SANDBOX_SETTING} \
+        ${CACHE_SETTING:+build_cache=$CACHE_SETTING} \
         "$bin" "$@" --dkmstree "$t/D" --sourcetree "$t/S" --installtree "$t/I" </dev/null
 }
 
@@ -218,11 +225,14 @@ busy_seconds() { # CPU seconds the whole machine has been busy since boot
     awk -v hz="$HZ" '$1 == "cpu" { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat
 }
 measure() { # config run
-    local config=$1 run=$2 bin jobargs=() t k i rc line skipped inst ko want n status_out onecall=0
-    SANDBOX_SETTING=
+    local config=$1 run=$2 bin jobargs=() t k i rc line skipped inst ko want n status_out onecall=0 warm=0
+    SANDBOX_SETTING= CACHE_SETTING=
     case $config in
         ours) bin=$ours ;;
         ours-onecall) bin=$ours onecall=1 ;;
+        ours-warm) bin=$ours warm=1 ;;
+        ours-warm-onecall) bin=$ours onecall=1 warm=1 ;;
+        ours-nocache) bin=$ours CACHE_SETTING=no ;;
         ours-nosandbox) bin=$ours SANDBOX_SETTING=no ;;
         ours-j*) bin=$ours jobargs=(-j "${config#ours-j}") ;;
         upstream) bin=$upstream ;;
@@ -239,10 +249,22 @@ measure() { # config run
         dk "$bin" "$t" add "${SRCDIRS[$i]}" >>"$t/add.log" 2>&1 \
             || { echo "  add ${PKGS[$i]} failed, see $t/add.log" >&2; OK[$config,$run]=no; return 1; }
     done
+    if [[ $warm = 1 ]]; then
+        # Untimed: fill the cache with every build, then start again from added modules.
+        dk "$bin" "$t" autoinstall --all-kernels >"$t/warm-up.log" 2>&1
+        for i in "${!PKGS[@]}"; do
+            local dir name
+            dir=$(basename "${SRCDIRS[$i]}") name=${NAMEOF[${PKGS[$i]}]}
+            dk "$bin" "$t" remove "$name/${dir#"$name"-}" --all >>"$t/warm-up.log" 2>&1
+            dk "$bin" "$t" add "${SRCDIRS[$i]}" >>"$t/warm-up.log" 2>&1 \
+                || { echo "  re-add ${PKGS[$i]} failed, see $t/warm-up.log" >&2; OK[$config,$run]=no; return 1; }
+        done
+        echo "    warm-up: $(dk "$bin" "$t" cache stats | grep -E '^(entries|size):' | tr '\n' ' ')" >&2
+    fi
 
     # The timed part: one autoinstall per kernel, one after the other.
     export -f dk
-    export WORK PATH HOME SANDBOX_SETTING
+    export WORK PATH HOME SANDBOX_SETTING CACHE_SETTING
     local loadavg
     loadavg=$(cut -d' ' -f1-3 /proc/loadavg)
     local busy0 busy1
@@ -271,6 +293,9 @@ measure() { # config run
 
     # Checks.
     OK[$config,$run]=yes NOTE[$config,$run]=
+    if [[ $bin = "$ours" ]]; then
+        echo "    cache: $(dk "$bin" "$t" cache stats | grep -E '^(hits|misses|stored):' | tr '\n' ' ')" >&2
+    fi
     status_out=$(dk "$bin" "$t" status 2>&1)
     printf '%s\n' "$status_out" >"$t/status.log"
     while read -r k rc s e; do

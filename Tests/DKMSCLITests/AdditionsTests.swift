@@ -119,7 +119,7 @@ struct AdditionsTests {
         ]
         #expect(AdditionsRenderer.render(.text, table: table).contains("[--frobnicate]"))
         #expect(AdditionsRenderer.render(.man, table: table).contains(".B \\-\\-frobnicate\n"))
-        #expect(AdditionsRenderer.render(.bash, table: table).contains("build) echo \"--dry-run --print-additions --frobnicate\""))
+        #expect(AdditionsRenderer.render(.bash, table: table).contains("build) echo \"--dry-run --no-cache --print-additions --frobnicate\""))
         #expect(AdditionsRenderer.render(.zsh, table: table).contains("'--frobnicate[frobnicate the build]'"))
         #expect(AdditionsRenderer.render(.zsh, table: table).contains("'status:a stand-in action'"))
     }

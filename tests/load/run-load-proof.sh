@@ -17,6 +17,9 @@
 #   compressed  lp_xz       separate install tree holding a dummy kernel/dummy.ko.xz, so dkms
 #                           compresses with xz like the kernel's own modules; must be .ko.xz
 #   broken      lp_broken   init returns -EINVAL: must be reported as NOT loaded
+#   cached      lp_cached   (swift-dkms only) built, removed, added and built again: the
+#                           second build comes from the module cache (make.log says so) and
+#                           is signed with the local key (modinfo signer) when published
 # Every built module must have a vermagic starting with "K ". A busybox-static initramfs then
 # insmods each module in the real kernel and reports `LOAD name OK|FAIL rc` plus the kernel
 # log lines each load produced; the serial console output is parsed into
@@ -190,9 +193,11 @@ dkfail() {
 }
 
 # check name -> tree set, module, package, extra dkms environment
-declare -A TREE=([plain]=main [signed]=main [compressed]=xz [broken]=main)
-declare -A MOD=([plain]=lp_plain [signed]=lp_signed [compressed]=lp_xz [broken]=lp_broken)
+declare -A TREE=([plain]=main [signed]=main [compressed]=xz [broken]=main [cached]=main)
+declare -A MOD=([plain]=lp_plain [signed]=lp_signed [compressed]=lp_xz [broken]=lp_broken [cached]=lp_cached)
 CHECKS=(plain signed compressed broken)
+# The module cache is swift-dkms': upstream has no `dkms cache`.
+if "$DKMS" cache stats --dkmstree "$W/tmp/probe" 2> /dev/null | grep -q "^entries:"; then CHECKS+=(cached); fi
 NOSIGN=(try_sign_modules=false)
 SIGN=(try_sign_modules=true "mok_signing_key=$W/keys/mok.key" "mok_certificate=$W/keys/mok.pub")
 
@@ -201,10 +206,17 @@ t0=$SECONDS
 for c in "${CHECKS[@]}"; do
     mod=${MOD[$c]} pkg=${MOD[$c]//_/-} t=${TREE[$c]}
     env_=("${NOSIGN[@]}")
-    [[ $c = signed ]] && env_=("${SIGN[@]}")
+    [[ $c = signed || $c = cached ]] && env_=("${SIGN[@]}")
     make_src "$pkg" "$mod" "swift-dkms load proof: $c" "$([[ $c = broken ]] && echo broken)"
     dk "$t" "${env_[@]}" -- add "$W/src/$pkg-1.0" || { dkfail "$c" add $?; continue; }
     dk "$t" "${env_[@]}" -- build "$pkg/1.0" -k "$K" || { dkfail "$c" build $?; continue; }
+    if [[ $c = cached ]]; then
+        dk "$t" "${env_[@]}" -- remove "$pkg/1.0" --all || { dkfail "$c" remove $?; continue; }
+        dk "$t" "${env_[@]}" -- add "$W/src/$pkg-1.0" || { dkfail "$c" add $?; continue; }
+        dk "$t" "${env_[@]}" -- build "$pkg/1.0" -k "$K" || { dkfail "$c" "build (cached)" $?; continue; }
+        sed -n 2p "$W/$t/D/$pkg/1.0/$K/$ARCH/log/make.log" | grep -qF "from the module cache" \
+            || bad "$c" "the second build did not come from the module cache (make.log line 2)"
+    fi
     dk "$t" "${env_[@]}" -- install "$pkg/1.0" -k "$K" || { dkfail "$c" install $?; continue; }
     dk "$t" -- status "$pkg/1.0" -k "$K" > /dev/null
     grep -qxF "$pkg/1.0, $K, $ARCH: installed" < <(tail -n 3 "$LOG") \
@@ -257,6 +269,12 @@ if [[ -n ${KO[signed]:-} ]]; then
     fi
 fi
 
+# cached: taken from the cache, signed on publishing with the local key
+if [[ -n ${KO[cached]:-} ]]; then
+    signer=$(modinfo -F signer "${KO[cached]}")
+    [[ $signer = "DKMS module signing key" ]] || bad cached "modinfo signer of the cached module is '$signer'"
+fi
+
 # compressed: a real xz file holding an ELF module
 if [[ -n ${KO[compressed]:-} ]]; then
     ko=${KO[compressed]}
@@ -282,7 +300,7 @@ done
 order=()
 # signed first: its log then carries the one-time "module verification failed" taint notice,
 # expected since the DKMS key is not enrolled in this kernel.
-for c in signed plain compressed broken; do
+for c in signed cached plain compressed broken; do
     [[ -n ${KO[$c]:-} ]] || continue
     cp "${KO[$c]}" "$R/mod/" && order+=("${KO[$c]##*/}")
 done
