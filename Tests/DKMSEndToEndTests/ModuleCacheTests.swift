@@ -158,4 +158,24 @@ struct ModuleCacheTests {
         let json = sandbox.dkms(["status", "--json"]).stdout
         #expect(json.contains("\"origin\": {\"from_cache\": false, \"key\": null}"), "\(json)")
     }
+
+    @Test func aOneByteChangeInTheKernelsConfigIsAMiss() {
+        // The kernel's build directory, copied so that its .config can change.
+        let headers = "\(sandbox.installTree)/\(kernel)/build"
+        let real = FileSystem.canonicalPath("/lib/modules/\(kernel)/build") ?? ""
+        FileSystem.removeFile(headers)
+        _ = CommandRunner.run("/bin/cp", ["-a", real, headers], environment: sandbox.environment)
+        for link in ["scripts", "tools"] where FileSystem.isSymlink(headers + "/" + link) {
+            let target = FileSystem.canonicalPath(real + "/" + link) ?? ""
+            FileSystem.removeFile(headers + "/" + link)
+            _ = FileSystem.symlink(target: target, at: headers + "/" + link)
+        }
+        _ = sandbox.dkms(["add", source])
+        #expect(sandbox.dkms(["build", "-k", kernel, "hello-dkms/1.0"]).status == 0)
+        #expect(rebuild().status == 0)
+        #expect(counters()["hits"] == 1 && counters()["misses"] == 1, "\(counters())")
+        Files.write((Files.read(headers + "/.config") ?? "") + "#\n", to: headers + "/.config")
+        _ = rebuild()
+        #expect(counters()["hits"] == 1 && counters()["misses"] == 2, "\(counters())")
+    }
 }

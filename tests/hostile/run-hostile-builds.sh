@@ -11,6 +11,7 @@
 #   write-source     create a file in the module's own source tree
 #   write-modules    create a .ko under the install tree (the stand-in for /lib/modules)
 #   write-dkmstree   create a file elsewhere in the dkms tree
+#   poison-cache     plant a file among the module cache's entries ($dkms_tree/.cache)
 #   read-key         read the MOK private key (mok_signing_key) into the build log
 #   network          connect to a listener on 127.0.0.1
 #   leave-process    leave a process running after the build
@@ -68,6 +69,7 @@ declare -A ATTEMPT=(
     [write-source]="touch $S/hostile-write-source-1.0/injected"
     [write-modules]="mkdir -p $I/$FX_KVER/updates && touch $I/$FX_KVER/updates/injected.ko"
     [write-dkmstree]="touch $D/injected"
+    [poison-cache]="mkdir -p $D/.cache/entries && touch $D/.cache/entries/injected"
     [read-key]="cat $D/mok.key"
     [network]="python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $PORT), 5)'"
     [leave-process]="setsid python3 -c 'import time; time.sleep(300)' hostile-sleeper-$ID </dev/null >/dev/null 2>&1 &"
@@ -81,6 +83,7 @@ effect() {
         write-source) [[ -e $S/hostile-write-source-1.0/injected ]] ;;
         write-modules) [[ -e $I/$FX_KVER/updates/injected.ko ]] ;;
         write-dkmstree) [[ -e $D/injected ]] ;;
+        poison-cache) [[ -e $D/.cache/entries/injected ]] ;;
         read-key) grep -rqs -- "$SECRET" "$D/hostile-read-key" "$D/.logs/hostile-read-key" ;;
         network) sleep 0.2; [[ -s $WORK/connections ]] ;;
         leave-process) sleep 0.5; pgrep -f "hostile-sleeper-$ID" >/dev/null ;;
@@ -89,7 +92,7 @@ effect() {
 }
 
 passed=0 failed=0
-for name in write-etc write-root write-source write-modules write-dkmstree read-key network leave-process pre-build; do
+for name in write-etc write-root write-source write-modules write-dkmstree poison-cache read-key network leave-process pre-build; do
     m=hostile-$name
     src=$S/$m-1.0
     mkdir -p "$src"
@@ -118,7 +121,7 @@ for name in write-etc write-root write-source write-modules write-dkmstree read-
         failed=$((failed + 1)); printf 'FAIL  %s %s (build exit %s)\n%s\n' "$name" "$verdict" "$rc" "$out" | sed '2,$s/^/      | /'
     fi
     # Undo what an allowed attempt left, so the next one starts clean.
-    rm -f "/etc/dkms-hostile-$ID" "/root/.dkms-hostile-$ID" "/etc/dkms-hostile-pre-$ID" "$D/injected" \
+    rm -f "/etc/dkms-hostile-$ID" "/root/.dkms-hostile-$ID" "/etc/dkms-hostile-pre-$ID" "$D/injected" "$D/.cache/entries/injected" \
         "$I/$FX_KVER/updates/injected.ko" "$src/injected"
     pkill -f "hostile-sleeper-$ID" 2>/dev/null
 done

@@ -75,7 +75,11 @@ struct BuildPublisher {
             throw DKMSError(.moduleNotBuilt, "do_build: final mv failed (1)")
         }
 
-        if !fromCache { try await builder.postBuild() }
+        if let entry = planned.cache.entry {
+            await builder.showCachedPostBuild(from: entry)
+        } else {
+            try await builder.postBuild()
+        }
         FileSystem.rename(builder.log, to: baseDir + "/log/make.log")
         retainLog(baseDir + "/log/make.log", of: target)
         builder.removeDirectory()

@@ -68,8 +68,13 @@ struct Builder: Sendable {
 
     /// A cache hit: the directory gets the entry's modules where the build
     /// would have left them, its `Module.symvers`, and a make.log that is
-    /// the cached build's log with a header saying where it came from. It
-    /// shows the build step as a build does (`--verbose` names the entry).
+    /// the cached build's log with a header saying where it came from.
+    ///
+    /// The terminal shows the steps a build shows (patches, `PRE_BUILD`,
+    /// the build command), as the cached build ran them, so default output
+    /// stays upstream's; with `--verbose` each step says it comes from the
+    /// cache. Nothing runs: within the sandbox those steps can change
+    /// nothing but the build directory, whose result the entry holds.
     func restore(from entry: CacheEntry) async throws(DKMSError) {
         let target = plan.target
         let manifest = entry.manifest
@@ -80,9 +85,14 @@ struct Builder: Sendable {
         FileSystem.writeText("DKMS (\(DKMSVersion.releaseString)) make.log for \(target.module)/\(target.version) for kernel \(target.kernel) (\(target.arch))\n"
                              + Engine.dateText() + " (modules from the module cache: entry \(manifest.key.hex), built \(Engine.dateText(manifest.created)))\n"
                              + cachedLog.joined(separator: "\n"), to: log)
-        let note = "# modules of an identical build from the module cache: entry \(manifest.key.short)"
+        let note = "# from the module cache (entry \(manifest.key.short)): "
+        for patch in plan.patches {
+            _ = await presenter.invoke(note + "patch -p1 < ./patches/\(patch)", description: "Applying patch \(patch)",
+                                       log: nil, background: true) { _ in 0 }
+        }
+        await showCachedScript(plan.preBuild, kind: .preBuild, note: note)
         var missing: BuildPlan.CollectedModule?
-        _ = await presenter.invoke(note, description: "Building module(s)", log: nil, background: true) { _ in
+        _ = await presenter.invoke(note + plan.makeCommand, description: "Building module(s)", log: nil, background: true) { _ in
             for module in plan.modules {
                 let destination = builtFile(module)
                 guard FileSystem.makeDirectories(FileSystem.split(destination).directory),
@@ -102,6 +112,26 @@ struct Builder: Sendable {
                             "Make sure the name and location of the generated module are correct,",
                             "or consult \(plan.logPath) for more information.")
         }
+    }
+
+    /// `POST_BUILD` after a cache hit: shown as the cached build ran it.
+    func showCachedPostBuild(from entry: CacheEntry) async {
+        await showCachedScript(plan.postBuild, kind: .postBuild, note: "# from the module cache (entry \(entry.manifest.key.short)): ")
+    }
+
+    /// Shows a script step of a cached build as a build shows it (the
+    /// script resolved in the source, which the build directory copies).
+    private func showCachedScript(_ script: BuildPlan.Script?, kind: ScriptKind, note: String) async {
+        guard let script else { return }
+        guard let resolved = resolve(script, isExecutable: { path in
+            FileSystem.isExecutable(path.hasPrefix(plan.buildDirectory + "/")
+                ? plan.sourceDirectory + path.dropFirst(plan.buildDirectory.count) : path)
+        }) else {
+            warnNotExecutable(kind)
+            return
+        }
+        _ = await presenter.invoke(note + resolved.loggedCommand, description: "Running the \(kind.rawValue) script",
+                                   log: nil, background: true) { _ in 0 }
     }
 
     /// Applies the patches, runs `PRE_BUILD` and the build command, and
@@ -172,12 +202,8 @@ struct Builder: Sendable {
     /// with the script's own status.
     private func runScript(_ script: BuildPlan.Script?, kind: ScriptKind) async throws(DKMSError) {
         guard let script else { return }
-        guard let resolved = ScriptResolution.resolve(
-            script.command, in: plan.buildDirectory, overrideDirectory: script.overrideDirectory,
-            isExecutable: { FileSystem.isExecutable(backingPath($0)) })
-        else {
-            presenter.console.line()
-            presenter.console.warning("The \(kind.rawValue) script is not executable.")
+        guard let resolved = resolve(script, isExecutable: { FileSystem.isExecutable(backingPath($0)) }) else {
+            warnNotExecutable(kind)
             return
         }
         let command = resolved.loggedCommand
@@ -188,6 +214,18 @@ struct Builder: Sendable {
             presenter.console.line("Consult \(plan.logPath) for more information.")
             throw DKMSError.exit(status)
         }
+    }
+
+    /// Resolves a dkms.conf script as the build directory holds it.
+    private func resolve(_ script: BuildPlan.Script, isExecutable: (String) -> Bool) -> ScriptResolution? {
+        ScriptResolution.resolve(script.command, in: plan.buildDirectory, overrideDirectory: script.overrideDirectory,
+                                 isExecutable: isExecutable)
+    }
+
+    /// Upstream's warning for a script that cannot run.
+    private func warnNotExecutable(_ kind: ScriptKind) {
+        presenter.console.line()
+        presenter.console.warning("The \(kind.rawValue) script is not executable.")
     }
 
     /// Runs a command string of the build, in the sandbox when there is one.
