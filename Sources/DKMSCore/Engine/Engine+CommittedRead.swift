@@ -103,7 +103,7 @@ extension Engine {
     /// leaves no active link and no archived originals.
     func applyJournal(_ entries: [String], to view: inout DKMSTree) {
         for path in entries {
-            let steps = Journal.steps(of: path)
+            let steps = journal.steps(of: path)
             guard let begin = steps.first, begin.count >= 6, begin[0] == "begin" else { continue }
             let (module, kernel, arch) = (begin[2], begin[4], begin[5])
             let link = view.activeLink(module, kernel, arch)

@@ -8,7 +8,7 @@ extension Engine {
         let pending = journal.pending()
         defer { if !pending.isEmpty { FileSystem.removeDirectory(journal.directory) } }
         for path in pending {
-            let steps = Journal.steps(of: path)
+            let steps = journal.steps(of: path)
             guard let begin = steps.first, begin.count >= 6, begin[0] == "begin" else {
                 FileSystem.removeTree(path + ".d")
                 FileSystem.removeFile(path)
