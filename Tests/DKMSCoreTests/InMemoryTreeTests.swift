@@ -142,6 +142,104 @@ struct InMemoryTreeTests {
         #expect(journal.steps(of: entry.path).count == 1, "the failed steps are not in the entry")
     }
 
+    @Test func anInstallIsRolledBackNewestStepFirst() {
+        let journal = journal
+        files.create("theirs", at: "/lib/modules/K/updates/m.ko")
+        files.create("kernel's own", at: "/lib/modules/K/kernel/m.ko")
+        files.makeDirectories("/var/lib/dkms/m")
+        files.symlink(target: "0/K/x86_64", at: "/var/lib/dkms/m/kernel-K-x86_64")
+        let entry = journal.begin("install", module: "m", version: "1", kernel: "K", arch: "x86_64")
+        // Moved aside, replaced by a copy, the original archived, the link switched.
+        let saved = entry.stashPath()
+        entry.record("saved", "/lib/modules/K/updates/m.ko", saved)
+        files.rename("/lib/modules/K/updates/m.ko", to: saved)
+        entry.record("copied", "/lib/modules/K/updates/m.ko")
+        files.writeText("ours", to: "/lib/modules/K/updates/m.ko")
+        files.writeText("partial", to: "/lib/modules/K/updates/.m.ko.dkms-new.42")
+        let archived = "/var/lib/dkms/m/original_module/K/x86_64/m.ko"
+        entry.record("archived", "/lib/modules/K/kernel/m.ko", archived)
+        files.makeDirectories(FileSystem.split(archived).directory)
+        files.rename("/lib/modules/K/kernel/m.ko", to: archived)
+        files.writeText("/lib/modules/K/kernel/m.ko", to: archived + ".origin")
+        entry.record("link", "/var/lib/dkms/m/kernel-K-x86_64", "0/K/x86_64")
+        files.replaceSymlink(at: "/var/lib/dkms/m/kernel-K-x86_64", target: "1/K/x86_64")
+
+        // A reader sees it as rolled back before it is.
+        var view = tree
+        journal.overlayPending(onto: &view)
+        #expect(view.committedLinks == ["/var/lib/dkms/m/kernel-K-x86_64": "0/K/x86_64"])
+        #expect(view.pendingOriginals["/var/lib/dkms/m/original_module/K/x86_64"] == [archived, archived + ".origin"])
+
+        let settled = journal.settle(entry.path, in: tree)
+        #expect(settled == Journal.Transaction(steps: [["begin", "install", "m", "1", "K", "x86_64"]]))
+        #expect(settled?.kind == "install" && settled?.version == "1")
+        #expect(files.readText("/lib/modules/K/updates/m.ko") == "theirs")
+        #expect(files.entries(of: "/lib/modules/K/updates") == ["m.ko"], "the partial copy is gone")
+        #expect(files.readText("/lib/modules/K/kernel/m.ko") == "kernel's own")
+        #expect(files.entries(of: "/var/lib/dkms/m/original_module").isEmpty, "emptied archive directories go")
+        #expect(files.readLink("/var/lib/dkms/m/kernel-K-x86_64") == "0/K/x86_64")
+        #expect(journal.pending().isEmpty && !files.existsNoFollow(entry.stash))
+    }
+
+    @Test func anInstallThatHadNoLinkLeavesNone() {
+        files.symlink(target: "1/K/A", at: "/l")
+        journal.rollBackInstall([["link", "/l", ""]])
+        #expect(!files.existsNoFollow("/l"))
+    }
+
+    @Test func anUninstallIsCompletedAndCompletingAgainChangesNothing() {
+        add("m", "1")
+        build("m", "1", kernel)
+        activate("m", "1", kernel)
+        files.create("ours", at: "/lib/modules/\(kernel)/updates/m.ko")
+        let archived = "/var/lib/dkms/m/original_module/\(kernel)/x86_64/m.ko"
+        files.create("kernel's own", at: archived)
+        files.writeText("/lib/modules/\(kernel)/kernel/m.ko", to: archived + ".origin")
+        files.makeDirectories("/lib/modules/\(kernel)/kernel")
+        let entry = journal.begin("uninstall", module: "m", version: "1", kernel: kernel, arch: "x86_64")
+        entry.recordAll([
+            ["delete", "/lib/modules/\(kernel)/updates/m.ko"],
+            ["restore", archived, "/lib/modules/\(kernel)/kernel/m.ko"],
+            ["unlink", tree.activeLink("m", kernel, "x86_64")],
+        ])
+        var view = tree
+        journal.overlayPending(onto: &view)
+        #expect(!view.isInstalled("m", "1", kernel, "x86_64"), "a reader sees it uninstalled already")
+        #expect(tree.isInstalled("m", "1", kernel, "x86_64"))
+
+        let steps = journal.steps(of: entry.path)
+        #expect(journal.settle(entry.path, in: tree)?.kind == "uninstall")
+        let after = files.allPaths
+        #expect(!files.exists("/lib/modules/\(kernel)/updates/m.ko"))
+        #expect(files.readText("/lib/modules/\(kernel)/kernel/m.ko") == "kernel's own")
+        #expect(!files.existsNoFollow(tree.activeLink("m", kernel, "x86_64")))
+        #expect(!files.existsNoFollow(tree.originalModulesDirectory("m")))
+        #expect(tree.status() == [.built(module: "m", version: "1", kernel: kernel, arch: "x86_64", state: .built)])
+        journal.completeUninstall(steps)
+        #expect(files.allPaths == after)
+    }
+
+    @Test func anUninstallKilledBeforeItsPlanStillDeactivates() {
+        add("m", "1")
+        build("m", "1", "K")
+        activate("m", "1", "K")
+        let entry = journal.begin("uninstall", module: "m", version: "1", kernel: "K", arch: "x86_64")
+        // Only the begin line: nothing to redo, and a reader sees no change.
+        var view = tree
+        journal.overlayPending(onto: &view)
+        #expect(view.committedLinks.isEmpty)
+        #expect(journal.settle(entry.path, in: tree)?.kind == "uninstall")
+        #expect(tree.isInstalled("m", "1", "K", "x86_64"), "no plan, no step: the link stays")
+    }
+
+    @Test func anEntryWithoutABeginLineIsDropped() {
+        files.create("cop", at: journal.directory + "/install-1-2")
+        files.create("x", at: journal.directory + "/install-1-2.d/1")
+        #expect(journal.pending() == [journal.directory + "/install-1-2"])
+        #expect(journal.settle(journal.directory + "/install-1-2", in: tree) == nil)
+        #expect(files.entries(of: journal.directory).isEmpty)
+    }
+
     // MARK: Failure records
 
     @Test func failureRecordsRoundTripAndLeaveNothingWhenCleared() {

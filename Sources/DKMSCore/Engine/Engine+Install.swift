@@ -149,7 +149,7 @@ extension Engine {
             moduleIndex = savedIndex
         } catch {
             moduleIndex = savedIndex
-            undoInstallSteps(journal.steps(of: entry.path))
+            journal.rollBackInstall(journal.steps(of: entry.path))
             journal.commit(entry)
             throw error
         }
