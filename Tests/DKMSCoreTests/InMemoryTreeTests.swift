@@ -122,6 +122,7 @@ struct InMemoryTreeTests {
         let entry = journal.begin("install", module: "m", version: "1", kernel: kernel, arch: "x86_64")
         entry.recordAll([["copied", "/a"], ["link", "/l", ""]])
         #expect(entry.failure == nil)
+        #expect(throws: Never.self) { try entry.requireRecorded() }
         #expect(journal.pending() == [entry.path])
         #expect(journal.steps(of: entry.path) == [["begin", "install", "m", "1", kernel, "x86_64"], ["copied", "/a"], ["link", "/l", ""]])
         let stashed = entry.stashPath()
@@ -138,6 +139,7 @@ struct InMemoryTreeTests {
         entry.record("delete", "/x")
         entry.record("unlink", "/y")
         #expect(entry.failure == "Read-only file system")
+        #expect(throws: DKMSError.self) { try entry.requireRecorded() }
         files.failsWrites = false
         #expect(journal.steps(of: entry.path).count == 1, "the failed steps are not in the entry")
     }

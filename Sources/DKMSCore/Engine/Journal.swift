@@ -58,6 +58,14 @@ package struct Journal: Sendable {
             }
         }
 
+        /// Stops a transaction whose last step could not be recorded (that
+        /// step has not been performed).
+        package func requireRecorded() throws(DKMSError) {
+            if let failure {
+                throw DKMSError(.patchOrInstallFailed, "Cannot write the journal \(path) (\(failure)).", "The change was not made.")
+            }
+        }
+
         /// A fresh path in the stash for a file moved aside.
         package func stashPath() -> String {
             counter += 1
