@@ -45,7 +45,7 @@ struct TreeStoreTests {
         let entry = journal.begin("install", module: "m", version: "1", kernel: "K", arch: "A")
         entry.record("copy", "/a", "/b")
         #expect(journal.pending() == [entry.path])
-        #expect(Journal.steps(of: entry.path) == [["begin", "install", "m", "1", "K", "A"], ["copy", "/a", "/b"]])
+        #expect(journal.steps(of: entry.path) == [["begin", "install", "m", "1", "K", "A"], ["copy", "/a", "/b"]])
         let stashed = entry.stashPath()
         Files.write("x", to: stashed)
         journal.commit(entry)

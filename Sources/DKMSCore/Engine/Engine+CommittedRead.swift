@@ -84,7 +84,7 @@ extension Engine {
             var overlaid = savedTree ?? DKMSTree(root: dkmsTree, sourceTree: sourceTree)
             overlaid.committedLinks = [:]
             overlaid.pendingOriginals = [:]
-            if !before.journal.isEmpty { applyJournal(journal.pending(), to: &overlaid) }
+            if !before.journal.isEmpty { journal.overlayPending(onto: &overlaid) }
             cachedTree = overlaid
             buffer = BufferedConsole(renderingWith: real)
             console = buffer
@@ -95,31 +95,6 @@ extension Engine {
         if let note { real.errorLine(note) }
         buffer.flush(to: real)
         return result!
-    }
-
-    /// Makes `view` answer as the pending journal entries will leave the
-    /// trees once settled: an install's active link goes back to what it was
-    /// and what it archived goes back; an uninstall whose plan is journaled
-    /// leaves no active link and no archived originals.
-    func applyJournal(_ entries: [String], to view: inout DKMSTree) {
-        for path in entries {
-            let steps = Journal.steps(of: path)
-            guard let begin = steps.first, begin.count >= 6, begin[0] == "begin" else { continue }
-            let (module, kernel, arch) = (begin[2], begin[4], begin[5])
-            let link = view.activeLink(module, kernel, arch)
-            let originals = tree.originalModulesDirectory(module, kernel, arch)
-            if begin[1] == "install" {
-                if let step = steps.first(where: { $0.first == "link" && $0.count == 3 && $0[1] == link }) {
-                    view.committedLinks[link] = step[2]
-                }
-                for step in steps where step.first == "archived" && step.count == 3 {
-                    view.pendingOriginals[originals, default: []].formUnion([step[2], step[2] + ".origin"])
-                }
-            } else if steps.count > 1 {
-                view.committedLinks[link] = ""
-                view.pendingOriginals[originals, default: []].formUnion(FileSystem.findFiles(under: originals) { _ in true })
-            }
-        }
     }
 
     /// Whether `m/original_module/K/A` exists once the pending entries are

@@ -1,7 +1,6 @@
 extension Engine {
-    /// Upstream's `do_depmod`: regenerates module dependencies for a
-    /// kernel whose image is installed, and cleans up after the last
-    /// module of a removed kernel. Its messages go where `output` says.
+    /// Upstream's `do_depmod` (``Depmod``), unless `--no-depmod` or the
+    /// command defers it to its end. Its messages go where `output` says.
     /// - Returns: always 0, as upstream's function does.
     func depmod(kernel: String, output: CommandOutput) async -> Int32 {
         if settings.noDepmod { return 0 }
@@ -9,34 +8,8 @@ extension Engine {
             deferredDepmod?.insert(kernel)
             return 0
         }
-        let kernelDir = "\(installTree)/\(kernel)"
-        func say(_ text: String) {
-            switch output.output {
-            case .inherit: console.line(text)
-            case .appendToFile(let path): FileSystem.writeText(text + "\n", to: path, append: true)
-            case .discard, .capture: break
-            }
-        }
-        let dependencies = kernelDir + "/modules.dep"
-        guard FileSystem.isRegularFile(dependencies) else {
-            say("Skipping depmod because '\(dependencies)' is missing.")
-            return 0
-        }
-        var arguments = ["-a", kernel]
-        if FileSystem.isRegularFile("/boot/System.map-\(kernel)") { arguments += ["-F", "/boot/System.map-\(kernel)"] }
-        _ = await run("depmod", arguments, output: output.output, error: output.error)
-        if FileSystem.isRegularFile(dependencies) && !FileSystem.isNonEmptyFile(dependencies) {
-            var stale = ["alias", "dep", "devname", "softdep", "symbols", "weakdep"].map { "\(kernelDir)/modules.\($0)" }
-            stale += FileSystem.globEntries(of: kernelDir)
-                .filter { $0.hasPrefix("modules.") && $0.hasSuffix(".bin") }
-                .map { "\(kernelDir)/\($0)" }
-            for file in stale where FileSystem.existsNoFollow(file) {
-                FileSystem.removeFile(file)
-                say("removed '\(file)'")
-            }
-            FileSystem.removeDirectory(kernelDir)
-            if !FileSystem.isDirectory(kernelDir) { say("removed directory \(kernelDir)") }
-        }
+        await Depmod(installTree: installTree, runner: runner, environment: childEnvironment)
+            .run(kernel: kernel, output: output, console: console)
         return 0
     }
 

@@ -66,8 +66,9 @@ extension Engine {
             if failure.required {
                 reason = "REQUIRED_MODULE=yes"
             } else {
-                reason = await initramfsReason(moduleFacts(module: m, version: v, kernel: kernel, arch: arch),
-                                               kernel: kernel, lookElsewhere: true)
+                let initramfs = initramfs
+                reason = await initramfs.reason(initramfs.facts(module: m, version: v, kernel: kernel, arch: arch),
+                                                kernel: kernel, lookElsewhere: true)
             }
             let log = tree.retainedLog(m, v, kernel, arch)
             let logText = FileSystem.exists(log) ? "build log: \(log)" : "no build log kept"

@@ -82,13 +82,13 @@ extension Engine {
             throw DKMSError(.preInstallFailed, "pre_install failed, aborting install.", "You may override by specifying --force.")
         }
 
-        try preflightInstall(destinations: buildable.map { libTree + config.modules[$0].destLocation } + [FileSystem.split(activeLink).directory],
+        try WritePreflight.install(destinations: buildable.map { libTree + config.modules[$0].destLocation } + [FileSystem.split(activeLink).directory],
                              module: module, version: version)
         let entry = journal.begin("install", module: module, version: version, kernel: kernel, arch: arch)
         let savedIndex = moduleIndex
         moduleIndex = KernelModuleIndex(root: libTree)
         do throws(DKMSError) {
-            try requireJournaled(entry)
+            try entry.requireRecorded()
             var anyInstalled = false
             for index in buildable {
                 let target = config.modules[index]
@@ -110,7 +110,7 @@ extension Engine {
                         FileSystem.makeDirectories(backupDir)
                         let fileName = FileSystem.split(candidate).name
                         entry.record("archived", candidate, "\(backupDir)/\(fileName)")
-                        try requireJournaled(entry)
+                        try entry.requireRecorded()
                         guard FileSystem.move(candidate, to: "\(backupDir)/\(fileName)") else {
                             throw DKMSError(.patchOrInstallFailed, "Archiving the original module \(candidate) failed.")
                         }
@@ -127,12 +127,12 @@ extension Engine {
                 if FileSystem.existsNoFollow(destination) {
                     let saved = entry.stashPath()
                     entry.record("saved", destination, saved)
-                    try requireJournaled(entry)
+                    try entry.requireRecorded()
                     FileSystem.move(destination, to: saved)
                     moduleIndex?.removed(destination)
                 }
                 entry.record("copied", destination)
-                try requireJournaled(entry)
+                try entry.requireRecorded()
                 let copied = settings.symlinkModules
                     ? FileSystem.symlink(target: source, at: destination)
                     : FileSystem.copyFileAtomically(from: source, to: destination)
@@ -144,12 +144,12 @@ extension Engine {
                 throw DKMSError(.patchOrInstallFailed, "Installation aborted.")
             }
             entry.record("link", activeLink, FileSystem.readLink(activeLink) ?? "")
-            try requireJournaled(entry)
+            try entry.requireRecorded()
             FileSystem.replaceSymlink(at: activeLink, target: "\(version)/\(kernel)/\(arch)")
             moduleIndex = savedIndex
         } catch {
             moduleIndex = savedIndex
-            undoInstallSteps(Journal.steps(of: entry.path))
+            journal.rollBackInstall(journal.steps(of: entry.path))
             journal.commit(entry)
             throw error
         }

@@ -72,13 +72,13 @@ extension Engine {
                 }
             }
             plan.append(["unlink", activeLink])
-            try preflightUninstall(plan, module: module, version: version)
+            try WritePreflight.uninstall(plan, module: module, version: version)
             let uninstallEntry = journal.begin("uninstall", module: module, version: version, kernel: kernel, arch: arch)
             uninstallEntry.recordAll(plan)
             if uninstallEntry.failure != nil {
                 // Nothing done yet: drop the entry (or what of it was written).
                 journal.commit(uninstallEntry)
-                try requireJournaled(uninstallEntry)
+                try uninstallEntry.requireRecorded()
             }
             entry = uninstallEntry
             for index in config.modules.indices {
@@ -106,7 +106,7 @@ extension Engine {
                     console.line("Restoring archived original module")
                     let target = "\(installTree)/\(kernel)\(config.modules[index].declaredDestLocation)/"
                     uninstallEntry.record("restore", legacy, target + FileSystem.split(legacy).name)
-                    try requireJournaled(uninstallEntry)
+                    try uninstallEntry.requireRecorded()
                     FileSystem.makeDirectories(target)
                     FileSystem.move(legacy, to: target + FileSystem.split(legacy).name)
                 }

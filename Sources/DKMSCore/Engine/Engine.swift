@@ -72,7 +72,7 @@ package final class Engine {
     /// `m/v/k/a` of the modules installed when the transaction began.
     var installedBaseline: Set<String>?
     /// The module names in each kernel's initramfs, listed once.
-    var initramfsContentsByKernel: [String: Set<String>] = [:]
+    let initramfsListings = InitramfsRegenerator.Listings()
 
     /// Creates an engine.
     package init(settings: Settings, console: any Console, runner: any ProcessRunning) {

@@ -14,13 +14,16 @@ import Musl
 /// moved aside), `copied PATH` (a file created), `link PATH PREVIOUS`
 /// (an active link replaced), `delete PATH`, `restore BACKUP ORIGIN`,
 /// `unlink PATH`. Fields are tab-separated.
-package struct Journal {
+package struct Journal: Sendable {
     /// `$dkms_tree/.journal`.
     package let directory: String
+    /// Where the entries and the stashed files live.
+    package let fileSystem: any FileSystemAccess
 
-    /// Creates the journal of a tree.
-    package init(dkmsTree: String) {
+    /// Creates the journal of a tree, kept on `fileSystem`.
+    package init(dkmsTree: String, fileSystem: any FileSystemAccess = LocalFileSystem()) {
         directory = dkmsTree + "/.journal"
+        self.fileSystem = fileSystem
     }
 
     /// One open entry.
@@ -29,13 +32,17 @@ package struct Journal {
         package let path: String
         /// Where files moved aside by this entry are kept.
         package var stash: String { path + ".d" }
+        private let fileSystem: any FileSystemAccess
         private var counter = 0
         /// Why a record could not be written whole and flushed (no room, a
         /// read-only tree), or nil. The step it announced must not be
         /// performed: the journal would not know about it.
         package private(set) var failure: String?
 
-        init(path: String) { self.path = path }
+        init(path: String, fileSystem: any FileSystemAccess) {
+            self.path = path
+            self.fileSystem = fileSystem
+        }
 
         /// Records a step and flushes it before the caller performs it.
         package func record(_ fields: String...) {
@@ -46,66 +53,56 @@ package struct Journal {
         /// whole or not at all before any of it is carried out.
         package func recordAll(_ steps: [[String]]) {
             let line = steps.map { $0.joined(separator: "\t") + "\n" }.joined()
-            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-            guard fd >= 0 else {
-                failure = failure ?? String(cString: strerror(errno))
-                return
+            if let reason = fileSystem.appendDurably(line, to: path) {
+                failure = failure ?? reason
             }
-            let length = line.utf8.count
-            let written = line.withCString { write(fd, $0, strlen($0)) }
-            if written != length {
-                failure = failure ?? (written < 0 ? String(cString: strerror(errno)) : "short write")
-            } else if fsync(fd) != 0 {
-                failure = failure ?? String(cString: strerror(errno))
+        }
+
+        /// Stops a transaction whose last step could not be recorded (that
+        /// step has not been performed).
+        package func requireRecorded() throws(DKMSError) {
+            if let failure {
+                throw DKMSError(.patchOrInstallFailed, "Cannot write the journal \(path) (\(failure)).", "The change was not made.")
             }
-            close(fd)
         }
 
         /// A fresh path in the stash for a file moved aside.
         package func stashPath() -> String {
             counter += 1
-            FileSystem.makeDirectories(stash)
+            fileSystem.makeDirectories(stash)
             return "\(stash)/\(counter)"
         }
     }
 
     /// Opens an entry for a transaction.
     package func begin(_ kind: String, module: String, version: String, kernel: String, arch: String) -> Entry {
-        FileSystem.makeDirectories(directory)
-        let entry = Entry(path: "\(directory)/\(kind)-\(getpid())-\(Self.uniqueSuffix())")
+        fileSystem.makeDirectories(directory)
+        let entry = Entry(path: "\(directory)/\(kind)-\(getpid())-\(Self.uniqueSuffix())", fileSystem: fileSystem)
         entry.record("begin", kind, module, version, kernel, arch)
         return entry
     }
 
     /// Closes a finished transaction.
     package func commit(_ entry: Entry) {
-        FileSystem.removeTree(entry.stash)
-        FileSystem.removeFile(entry.path)
-        fsyncDirectory(directory)
-        FileSystem.removeDirectory(directory)
+        fileSystem.removeTree(entry.stash)
+        fileSystem.removeFile(entry.path)
+        fileSystem.syncDirectory(directory)
+        fileSystem.removeDirectory(directory)
     }
 
     /// The entries left by interrupted commands.
     package func pending() -> [String] {
-        FileSystem.entries(of: directory).filter { !$0.hasSuffix(".d") }.sorted().map { "\(directory)/\($0)" }
+        fileSystem.entries(of: directory).filter { !$0.hasSuffix(".d") }.sorted().map { "\(directory)/\($0)" }
     }
 
     /// The steps of an entry, split into fields.
-    package static func steps(of path: String) -> [[String]] {
-        (FileSystem.readText(path) ?? "").split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+    package func steps(of path: String) -> [[String]] {
+        (fileSystem.readText(path) ?? "").split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
     }
 
     static func uniqueSuffix() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return "\(now.tv_sec)\(now.tv_nsec)"
-    }
-
-    func fsyncDirectory(_ path: String) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
     }
 }

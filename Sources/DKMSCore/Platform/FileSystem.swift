@@ -356,6 +356,32 @@ extension FileSystem {
 }
 
 extension FileSystem {
+    /// Appends text with one `write(2)` and `fsync(2)`s it before returning.
+    /// - Returns: why it could not be written whole and flushed (no room, a
+    ///   read-only file system), or nil.
+    package static func appendDurably(_ text: String, to path: String) -> String? {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return String(cString: strerror(errno)) }
+        defer { close(fd) }
+        let length = text.utf8.count
+        let written = text.withCString { write(fd, $0, strlen($0)) }
+        if written != length { return written < 0 ? String(cString: strerror(errno)) : "short write" }
+        if fsync(fd) != 0 { return String(cString: strerror(errno)) }
+        return nil
+    }
+
+    /// `fsync(2)` of a directory, so that names added to or removed from it
+    /// are on disk.
+    package static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+}
+
+extension FileSystem {
     /// `device:inode` of a path (following links), or nil.
     package static func identity(of path: String) -> String? {
         var st = stat()

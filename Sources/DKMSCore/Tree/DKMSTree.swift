@@ -35,6 +35,8 @@ package struct DKMSTree: Sendable {
     package var root: String
     /// The source tree root (`/usr/src`).
     package var sourceTree: String
+    /// The file system the trees are read from.
+    package let fileSystem: any FileSystemAccess
 
     /// Whether `root` is already canonical (no symlink, `.` or `..` in it),
     /// which lets `isActive` avoid resolving every link component by component.
@@ -49,11 +51,12 @@ package struct DKMSTree: Sendable {
     /// entries will take away once settled.
     package var pendingOriginals: [String: Set<String>] = [:]
 
-    /// Creates a view of a tree.
-    package init(root: String, sourceTree: String) {
+    /// Creates a view of a tree kept on `fileSystem`.
+    package init(root: String, sourceTree: String, fileSystem: any FileSystemAccess = LocalFileSystem()) {
         self.root = root
         self.sourceTree = sourceTree
-        rootIsCanonical = FileSystem.canonicalPath(root) == root
+        self.fileSystem = fileSystem
+        rootIsCanonical = fileSystem.canonicalPath(root) == root
     }
 
     /// `$dkms_tree/m/v`.
@@ -85,10 +88,10 @@ package struct DKMSTree: Sendable {
     package func isBroken(_ module: String, _ version: String) -> Bool {
         guard !module.isEmpty, !version.isEmpty else { return false }
         let dir = versionDirectory(module, version)
-        guard FileSystem.isDirectory(dir) else { return false }
+        guard fileSystem.isDirectory(dir) else { return false }
         let source = dir + "/source"
-        if FileSystem.isSymlink(source) && !FileSystem.isDirectory(source) { return true }
-        if !FileSystem.isSymlink(source) && FileSystem.isDirectory("\(sourceTree)/\(module)-\(version)/") { return true }
+        if fileSystem.isSymlink(source) && !fileSystem.isDirectory(source) { return true }
+        if !fileSystem.isSymlink(source) && fileSystem.isDirectory("\(sourceTree)/\(module)-\(version)/") { return true }
         return false
     }
 
@@ -96,15 +99,15 @@ package struct DKMSTree: Sendable {
     package func isAdded(_ module: String, _ version: String) -> Bool {
         guard !module.isEmpty, !version.isEmpty else { return false }
         let dir = versionDirectory(module, version)
-        guard FileSystem.isDirectory(dir) else { return false }
+        guard fileSystem.isDirectory(dir) else { return false }
         let source = dir + "/source"
-        return FileSystem.isSymlink(source) && FileSystem.isDirectory(source)
+        return fileSystem.isSymlink(source) && fileSystem.isDirectory(source)
     }
 
     /// `m/v/K/A/module` is a directory.
     package func isBuilt(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> Bool {
         guard !module.isEmpty, !version.isEmpty, !kernel.isEmpty, !arch.isEmpty else { return false }
-        return FileSystem.isDirectory(builtDirectory(module, version, kernel, arch) + "/module")
+        return fileSystem.isDirectory(builtDirectory(module, version, kernel, arch) + "/module")
     }
 
     /// The active link resolves to this version's built directory
@@ -114,20 +117,20 @@ package struct DKMSTree: Sendable {
         let link = activeLink(module, kernel, arch)
         if let committed = committedLinks[link] {
             guard !committed.isEmpty else { return false }
-            let resolved = FileSystem.canonicalPath(committed.hasPrefix("/") ? committed : "\(root)/\(module)/\(committed)")
-            return resolved != nil && resolved == FileSystem.canonicalPath(builtDirectory(module, version, kernel, arch))
+            let resolved = fileSystem.canonicalPath(committed.hasPrefix("/") ? committed : "\(root)/\(module)/\(committed)")
+            return resolved != nil && resolved == fileSystem.canonicalPath(builtDirectory(module, version, kernel, arch))
         }
-        guard let target = FileSystem.readLink(link) else { return false }
+        guard let target = fileSystem.readLink(link) else { return false }
         // The link dkms itself makes, in a canonical tree whose directories
         // are not links: resolving it is plain path arithmetic.
         if rootIsCanonical, target == "\(version)/\(kernel)/\(arch)", !version.contains("."),
-           !module.contains("/"), !FileSystem.isSymlink("\(root)/\(module)"),
-           !FileSystem.isSymlink(versionDirectory(module, version)),
-           !FileSystem.isSymlink("\(versionDirectory(module, version))/\(kernel)"),
-           !FileSystem.isSymlink(builtDirectory(module, version, kernel, arch)) {
-            return FileSystem.isDirectory(builtDirectory(module, version, kernel, arch))
+           !module.contains("/"), !fileSystem.isSymlink("\(root)/\(module)"),
+           !fileSystem.isSymlink(versionDirectory(module, version)),
+           !fileSystem.isSymlink("\(versionDirectory(module, version))/\(kernel)"),
+           !fileSystem.isSymlink(builtDirectory(module, version, kernel, arch)) {
+            return fileSystem.isDirectory(builtDirectory(module, version, kernel, arch))
         }
-        guard let resolved = FileSystem.canonicalPath(link) else { return false }
+        guard let resolved = fileSystem.canonicalPath(link) else { return false }
         return resolved == builtDirectory(module, version, kernel, arch)
     }
 
@@ -139,16 +142,16 @@ package struct DKMSTree: Sendable {
     /// `m/v` pairs known to the tree (upstream `list_module_version_combos`),
     /// in glob order, optionally filtered by module and version.
     package func moduleVersions(module: String = "", version: String = "") -> [(module: String, version: String)] {
-        let modules = module.isEmpty ? FileSystem.globEntries(of: root) : [module]
+        let modules = module.isEmpty ? fileSystem.globEntries(of: root) : [module]
         var result: [(String, String)] = []
         for m in modules {
             // A version given with trailing slashes names the directory, and
             // upstream reports the directory's name.
             var given = Substring(version)
             while given.count > 1 && given.hasSuffix("/") { given = given.dropLast() }
-            let versions = version.isEmpty ? FileSystem.globEntries(of: "\(root)/\(m)") : [String(given)]
+            let versions = version.isEmpty ? fileSystem.globEntries(of: "\(root)/\(m)") : [String(given)]
             for v in versions {
-                guard FileSystem.isDirectory("\(root)/\(m)/\(v)") else { continue }
+                guard fileSystem.isDirectory("\(root)/\(m)/\(v)") else { continue }
                 if Self.isActiveLinkName(v) { continue }
                 result.append((m, v))
             }
@@ -172,10 +175,10 @@ package struct DKMSTree: Sendable {
     /// `module_status_built`), optionally filtered.
     package func builtEntries(_ module: String, _ version: String, kernel: String = "", arch: String = "") -> [(kernel: String, arch: String, state: BuiltState)] {
         let base = versionDirectory(module, version)
-        let kernels = kernel.isEmpty ? FileSystem.globEntries(of: base).filter(Self.looksLikeKernel) : [kernel]
+        let kernels = kernel.isEmpty ? fileSystem.globEntries(of: base).filter(Self.looksLikeKernel) : [kernel]
         var result: [(String, String, BuiltState)] = []
         for k in kernels {
-            let arches = arch.isEmpty ? FileSystem.globEntries(of: "\(base)/\(k)") : [arch]
+            let arches = arch.isEmpty ? fileSystem.globEntries(of: "\(base)/\(k)") : [arch]
             for a in arches where isBuilt(module, version, k, a) {
                 result.append((k, a, isActive(module, version, k, a) ? .installed : .built))
             }

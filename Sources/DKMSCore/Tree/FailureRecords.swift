@@ -40,9 +40,14 @@ package struct AutoinstallFailure: Sendable, Equatable {
 package struct FailureRecords: Sendable {
     /// The dkms tree.
     package var dkmsTree: String
+    /// The file system the records are kept on.
+    package let fileSystem: any FileSystemAccess
 
-    /// Creates the view of `dkmsTree`'s records.
-    package init(dkmsTree: String) { self.dkmsTree = dkmsTree }
+    /// Creates the view of `dkmsTree`'s records, kept on `fileSystem`.
+    package init(dkmsTree: String, fileSystem: any FileSystemAccess = LocalFileSystem()) {
+        self.dkmsTree = dkmsTree
+        self.fileSystem = fileSystem
+    }
 
     /// `$dkms_tree/.failed`.
     package var directory: String { "\(dkmsTree)/.failed" }
@@ -54,40 +59,40 @@ package struct FailureRecords: Sendable {
     /// Records (or replaces) a failure.
     package func record(_ failure: AutoinstallFailure) {
         let file = path(failure.module, failure.version, failure.kernel, failure.arch)
-        guard FileSystem.makeDirectories(FileSystem.split(file).directory) else { return }
+        guard fileSystem.makeDirectories(FileSystem.split(file).directory) else { return }
         let text = "status=\(failure.status)\nlog=\(failure.log ?? "")\ntime=\(failure.time)\n"
-        _ = FileSystem.writeText(text, to: file + ".new")
-        _ = FileSystem.rename(file + ".new", to: file)
+        _ = fileSystem.writeText(text, to: file + ".new")
+        _ = fileSystem.rename(file + ".new", to: file)
     }
 
     /// Forgets a failure (the pair built or was removed), and the
     /// directories it leaves empty.
     package func clear(_ module: String, _ version: String, _ kernel: String, _ arch: String) {
         let file = path(module, version, kernel, arch)
-        guard FileSystem.existsNoFollow(file) else { return }
-        FileSystem.removeFile(file)
+        guard fileSystem.existsNoFollow(file) else { return }
+        fileSystem.removeFile(file)
         var dir = FileSystem.split(file).directory
-        while dir.count > directory.count, FileSystem.removeDirectory(dir) {
+        while dir.count > directory.count, fileSystem.removeDirectory(dir) {
             dir = FileSystem.split(dir).directory
         }
-        _ = FileSystem.removeDirectory(directory)
+        _ = fileSystem.removeDirectory(directory)
     }
 
     /// Forgets every failure of a module version.
     package func clear(_ module: String, _ version: String) {
-        FileSystem.removeTree("\(directory)/\(module)/\(version)")
-        _ = FileSystem.removeDirectory("\(directory)/\(module)")
-        _ = FileSystem.removeDirectory(directory)
+        fileSystem.removeTree("\(directory)/\(module)/\(version)")
+        _ = fileSystem.removeDirectory("\(directory)/\(module)")
+        _ = fileSystem.removeDirectory(directory)
     }
 
     /// Every recorded failure, sorted by module, version, kernel, arch.
     package func all() -> [AutoinstallFailure] {
         var result: [AutoinstallFailure] = []
-        for m in FileSystem.entries(of: directory).sorted() {
-            for v in FileSystem.entries(of: "\(directory)/\(m)").sorted() {
-                for k in FileSystem.entries(of: "\(directory)/\(m)/\(v)").sorted() {
-                    for a in FileSystem.entries(of: "\(directory)/\(m)/\(v)/\(k)").sorted() {
-                        guard let text = FileSystem.readText(path(m, v, k, a)) else { continue }
+        for m in fileSystem.entries(of: directory).sorted() {
+            for v in fileSystem.entries(of: "\(directory)/\(m)").sorted() {
+                for k in fileSystem.entries(of: "\(directory)/\(m)/\(v)").sorted() {
+                    for a in fileSystem.entries(of: "\(directory)/\(m)/\(v)/\(k)").sorted() {
+                        guard let text = fileSystem.readText(path(m, v, k, a)) else { continue }
                         var values: [String: String] = [:]
                         for line in text.split(separator: "\n") {
                             guard let eq = line.firstIndex(of: "=") else { continue }

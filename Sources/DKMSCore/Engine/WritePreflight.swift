@@ -9,13 +9,13 @@ import Musl
 /// they were, instead of half done (docs/consistency.md, "Faults beyond
 /// SIGKILL"). Upstream has no such checks: its `rm -f` and `mv -f` fail
 /// one by one and it reports success.
-extension Engine {
+enum WritePreflight {
     /// The uninstall plan (`delete PATH`, `restore ARCHIVED ORIGIN`,
     /// `unlink LINK`) can be carried out whole: every directory it changes is
     /// writable, and every file system that receives a restored original
     /// from another file system has room for it (counting what the plan
     /// deletes there).
-    func preflightUninstall(_ plan: [[String]], module: String, version: String) throws(DKMSError) {
+    static func uninstall(_ plan: [[String]], module: String, version: String) throws(DKMSError) {
         var directories: [String] = []
         for step in plan {
             switch (step.first, step.count) {
@@ -66,19 +66,11 @@ extension Engine {
 
     /// The install can write where it will copy: every destination
     /// directory (or its nearest existing parent) is writable.
-    func preflightInstall(destinations: [String], module: String, version: String) throws(DKMSError) {
+    static func install(destinations: [String], module: String, version: String) throws(DKMSError) {
         for dir in Set(destinations.map(Self.nearestExisting)).sorted() where access(dir, W_OK) != 0 {
             let reason = String(cString: strerror(errno))
             throw DKMSError(.patchOrInstallFailed, "Cannot install \(module)/\(version): \(dir) is not writable (\(reason)).",
                             "Nothing was changed.")
-        }
-    }
-
-    /// Stops a transaction whose journal could not record its last step
-    /// (that step has not been performed).
-    func requireJournaled(_ entry: Journal.Entry) throws(DKMSError) {
-        if let failure = entry.failure {
-            throw DKMSError(.patchOrInstallFailed, "Cannot write the journal \(entry.path) (\(failure)).", "The change was not made.")
         }
     }
 

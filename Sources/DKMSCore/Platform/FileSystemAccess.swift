@@ -1,0 +1,149 @@
+/// The file-system operations the dkms tree store, the journal and the
+/// failure records perform, as a value that can be injected: production
+/// code uses ``LocalFileSystem`` (the ``FileSystem`` primitives), tests an
+/// in-memory file system.
+///
+/// Paths are plain strings with the semantics of ``FileSystem``: the
+/// shell tests and tools upstream dkms relies on.
+package protocol FileSystemAccess: Sendable {
+    /// `[[ -e path ]]`: the path exists (following symlinks).
+    func exists(_ path: String) -> Bool
+    /// The path exists without following a final symlink.
+    func existsNoFollow(_ path: String) -> Bool
+    /// `[[ -d path ]]`: a directory (following symlinks).
+    func isDirectory(_ path: String) -> Bool
+    /// `[[ -f path ]]`: a regular file (following symlinks).
+    func isRegularFile(_ path: String) -> Bool
+    /// `[[ -L path ]]`: a symbolic link (not followed).
+    func isSymlink(_ path: String) -> Bool
+    /// The target of a symlink, or nil.
+    func readLink(_ path: String) -> String?
+    /// `readlink -f path`: the canonical path; the last component may be
+    /// missing. Nil when it cannot be resolved.
+    func canonicalPath(_ path: String) -> String?
+    /// The entries of a directory in `readdir` order, without `.` and `..`;
+    /// empty when unreadable.
+    func entries(of path: String) -> [String]
+    /// The content of a text file, or nil.
+    func readText(_ path: String) -> String?
+    /// Writes text to a file (truncating, or appending); false on failure.
+    @discardableResult
+    func writeText(_ text: String, to path: String, append: Bool) -> Bool
+    /// Appends text with one write and flushes it to disk before returning.
+    /// - Returns: why it could not be written whole and flushed, or nil.
+    func appendDurably(_ text: String, to path: String) -> String?
+    /// Flushes a directory's entries (new and removed names) to disk.
+    func syncDirectory(_ path: String)
+    /// `mkdir -p path`; false when it could not be created.
+    @discardableResult
+    func makeDirectories(_ path: String) -> Bool
+    /// `rm -rf path`.
+    func removeTree(_ path: String)
+    /// `rm -f path` for one non-directory entry.
+    func removeFile(_ path: String)
+    /// `rmdir path`; true on success.
+    @discardableResult
+    func removeDirectory(_ path: String) -> Bool
+    /// `rename(2)`; true on success.
+    @discardableResult
+    func rename(_ from: String, to: String) -> Bool
+    /// `mv -f` (across file systems too); true on success.
+    @discardableResult
+    func move(_ from: String, to destination: String) -> Bool
+    /// `ln -s target path`; true on success.
+    @discardableResult
+    func symlink(target: String, at path: String) -> Bool
+    /// Replaces (or creates) a symlink atomically; true on success.
+    @discardableResult
+    func replaceSymlink(at path: String, target: String) -> Bool
+    /// Regular files (not links) below `root` whose name satisfies
+    /// `matches`, in `find` order (pre-order, readdir order).
+    func findFiles(under root: String, where matches: (String) -> Bool) -> [String]
+    /// `find root -type d -empty -delete`: removes empty directories
+    /// bottom-up, including `root` itself when it ends up empty.
+    func deleteEmptyDirectories(under root: String)
+}
+
+extension FileSystemAccess {
+    /// Writes text to a file, truncating it.
+    @discardableResult
+    package func writeText(_ text: String, to path: String) -> Bool {
+        writeText(text, to: path, append: false)
+    }
+
+    /// The entries of a directory sorted the way a bash glob sorts them in
+    /// the C locale (byte order), hidden entries left out.
+    package func globEntries(of path: String) -> [String] {
+        entries(of: path).filter { !$0.hasPrefix(".") }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// ``findFiles(under:where:)`` from the primitives.
+    package func findFiles(under root: String, where matches: (String) -> Bool) -> [String] {
+        var results: [String] = []
+        func walk(_ dir: String) {
+            for name in entries(of: dir) {
+                let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
+                guard !isSymlink(path) else { continue }
+                if isRegularFile(path) && matches(name) { results.append(path) }
+                if isDirectory(path) { walk(path) }
+            }
+        }
+        walk(root)
+        return results
+    }
+
+    /// ``deleteEmptyDirectories(under:)`` from the primitives.
+    package func deleteEmptyDirectories(under root: String) {
+        guard isDirectory(root), !isSymlink(root) else { return }
+        for name in entries(of: root) {
+            let path = root.hasSuffix("/") ? root + name : root + "/" + name
+            if isDirectory(path) && !isSymlink(path) { deleteEmptyDirectories(under: path) }
+        }
+        if entries(of: root).isEmpty { removeDirectory(root) }
+    }
+}
+
+/// The machine's own file system: every operation is the ``FileSystem``
+/// primitive of the same name.
+package struct LocalFileSystem: FileSystemAccess {
+    /// The local file system.
+    package init() {}
+
+    package func exists(_ path: String) -> Bool { FileSystem.exists(path) }
+    package func existsNoFollow(_ path: String) -> Bool { FileSystem.existsNoFollow(path) }
+    package func isDirectory(_ path: String) -> Bool { FileSystem.isDirectory(path) }
+    package func isRegularFile(_ path: String) -> Bool { FileSystem.isRegularFile(path) }
+    package func isSymlink(_ path: String) -> Bool { FileSystem.isSymlink(path) }
+    package func readLink(_ path: String) -> String? { FileSystem.readLink(path) }
+    package func canonicalPath(_ path: String) -> String? { FileSystem.canonicalPath(path) }
+    package func entries(of path: String) -> [String] { FileSystem.entries(of: path) }
+    package func readText(_ path: String) -> String? { FileSystem.readText(path) }
+    @discardableResult
+    package func writeText(_ text: String, to path: String, append: Bool) -> Bool {
+        FileSystem.writeText(text, to: path, append: append)
+    }
+    package func appendDurably(_ text: String, to path: String) -> String? {
+        FileSystem.appendDurably(text, to: path)
+    }
+    package func syncDirectory(_ path: String) { FileSystem.syncDirectory(path) }
+    @discardableResult
+    package func makeDirectories(_ path: String) -> Bool { FileSystem.makeDirectories(path) }
+    package func removeTree(_ path: String) { FileSystem.removeTree(path) }
+    package func removeFile(_ path: String) { FileSystem.removeFile(path) }
+    @discardableResult
+    package func removeDirectory(_ path: String) -> Bool { FileSystem.removeDirectory(path) }
+    @discardableResult
+    package func rename(_ from: String, to: String) -> Bool { FileSystem.rename(from, to: to) }
+    @discardableResult
+    package func move(_ from: String, to destination: String) -> Bool { FileSystem.move(from, to: destination) }
+    @discardableResult
+    package func symlink(target: String, at path: String) -> Bool { FileSystem.symlink(target: target, at: path) }
+    @discardableResult
+    package func replaceSymlink(at path: String, target: String) -> Bool {
+        FileSystem.replaceSymlink(at: path, target: target)
+    }
+    package func findFiles(under root: String, where matches: (String) -> Bool) -> [String] {
+        FileSystem.findFiles(under: root, where: matches)
+    }
+    package func deleteEmptyDirectories(under root: String) { FileSystem.deleteEmptyDirectories(under: root) }
+}

@@ -1,0 +1,282 @@
+import DKMSCore
+import Synchronization
+
+/// A file system held in memory, for unit tests of the code that takes a
+/// ``FileSystemAccess`` (the tree store, the journal, the failure records):
+/// directories, text files and symbolic links with POSIX rules (links are
+/// followed in every component but the last where `lstat` would not
+/// follow, `rename` replaces, `rmdir` wants an empty directory), absolute
+/// paths only. Safe to share between tasks.
+package final class InMemoryFileSystem: FileSystemAccess, Sendable {
+    /// One entry.
+    package enum Node: Sendable, Equatable {
+        /// A regular file and its text.
+        case file(String)
+        /// A directory and its entries' names, in creation order.
+        case directory([String])
+        /// A symbolic link and its target.
+        case symlink(String)
+    }
+
+    private let state = Mutex(Tree())
+
+    /// An empty file system (only `/`).
+    package init() {}
+
+    /// Whether every change fails from now on (a read-only or full file
+    /// system); reading still works.
+    package var failsWrites: Bool {
+        get { state.withLock { $0.failsWrites } }
+        set { state.withLock { $0.failsWrites = newValue } }
+    }
+
+    /// The node at a path, links not followed (nil when missing).
+    package func node(at path: String) -> Node? {
+        state.withLock { tree in tree.locate(path, followLast: false).flatMap { tree.nodes[$0] } }
+    }
+
+    /// Every path, sorted (for failure messages and whole-tree assertions).
+    package var allPaths: [String] {
+        state.withLock { $0.nodes.keys.sorted() }
+    }
+
+    /// Writes a file, creating its parent directories (a fixture helper).
+    package func create(_ text: String, at path: String) {
+        makeDirectories(FileSystem.split(path).directory)
+        writeText(text, to: path, append: false)
+    }
+
+    package func exists(_ path: String) -> Bool { lookUp(path, followLast: true) != nil }
+
+    package func existsNoFollow(_ path: String) -> Bool { lookUp(path, followLast: false) != nil }
+
+    package func isDirectory(_ path: String) -> Bool {
+        if case .directory = lookUp(path, followLast: true) { return true }
+        return false
+    }
+
+    package func isRegularFile(_ path: String) -> Bool {
+        if case .file = lookUp(path, followLast: true) { return true }
+        return false
+    }
+
+    package func isSymlink(_ path: String) -> Bool { readLink(path) != nil }
+
+    package func readLink(_ path: String) -> String? {
+        if case .symlink(let target) = lookUp(path, followLast: false) { return target }
+        return nil
+    }
+
+    package func canonicalPath(_ path: String) -> String? {
+        state.withLock { tree in
+            if let resolved = tree.locate(path, followLast: true), tree.nodes[resolved] != nil { return resolved }
+            let (directory, name) = FileSystem.split(path)
+            guard let parent = tree.locate(directory.isEmpty ? "/" : directory, followLast: true),
+                  tree.nodes[parent] != nil else { return nil }
+            return Tree.join(parent, name)
+        }
+    }
+
+    package func entries(of path: String) -> [String] {
+        if case .directory(let names) = lookUp(path, followLast: true) { return names }
+        return []
+    }
+
+    package func readText(_ path: String) -> String? {
+        if case .file(let text) = lookUp(path, followLast: true) { return text }
+        return nil
+    }
+
+    @discardableResult
+    package func writeText(_ text: String, to path: String, append: Bool) -> Bool {
+        appendDurably(text, to: path, truncating: !append) == nil
+    }
+
+    package func appendDurably(_ text: String, to path: String) -> String? {
+        appendDurably(text, to: path, truncating: false)
+    }
+
+    package func syncDirectory(_ path: String) {}
+
+    @discardableResult
+    package func makeDirectories(_ path: String) -> Bool {
+        state.withLock { tree in
+            var built = "/"
+            for component in Tree.components(of: path) {
+                guard let next = tree.locate(Tree.join(built, component), followLast: true) else { return false }
+                switch tree.nodes[next] {
+                case .directory: break
+                case nil:
+                    guard tree.add(.directory([]), at: next) else { return false }
+                default: return false
+                }
+                built = next
+            }
+            return true
+        }
+    }
+
+    package func removeTree(_ path: String) {
+        state.withLock { tree in
+            guard let resolved = tree.locate(path, followLast: false), tree.nodes[resolved] != nil else { return }
+            _ = tree.remove(resolved, recursively: true)
+        }
+    }
+
+    package func removeFile(_ path: String) {
+        state.withLock { tree in
+            guard let resolved = tree.locate(path, followLast: false) else { return }
+            switch tree.nodes[resolved] {
+            case .file, .symlink: _ = tree.remove(resolved, recursively: false)
+            case .directory, nil: break
+            }
+        }
+    }
+
+    @discardableResult
+    package func removeDirectory(_ path: String) -> Bool {
+        state.withLock { tree in
+            guard let resolved = tree.locate(path, followLast: false),
+                  case .directory(let names) = tree.nodes[resolved], names.isEmpty, resolved != "/" else { return false }
+            return tree.remove(resolved, recursively: false)
+        }
+    }
+
+    @discardableResult
+    package func rename(_ from: String, to destination: String) -> Bool {
+        state.withLock { tree in
+            guard let source = tree.locate(from, followLast: false), let node = tree.nodes[source],
+                  let target = tree.locate(destination, followLast: false), source != "/" else { return false }
+            if source == target { return true }
+            if target.hasPrefix(source + "/") { return false }
+            switch (node, tree.nodes[target]) {
+            case (_, nil): break
+            case (.directory, .directory(let names)) where names.isEmpty: break
+            case (.directory, _), (_, .directory): return false
+            default: break
+            }
+            if tree.nodes[target] != nil { _ = tree.remove(target, recursively: false) }
+            return tree.move(source, to: target)
+        }
+    }
+
+    @discardableResult
+    package func move(_ from: String, to destination: String) -> Bool { rename(from, to: destination) }
+
+    @discardableResult
+    package func symlink(target: String, at path: String) -> Bool {
+        state.withLock { tree in
+            guard let resolved = tree.locate(path, followLast: false), tree.nodes[resolved] == nil else { return false }
+            return tree.add(.symlink(target), at: resolved)
+        }
+    }
+
+    @discardableResult
+    package func replaceSymlink(at path: String, target: String) -> Bool {
+        state.withLock { tree in
+            guard let resolved = tree.locate(path, followLast: false) else { return false }
+            switch tree.nodes[resolved] {
+            case .directory: return false
+            case .file, .symlink: _ = tree.remove(resolved, recursively: false)
+            case nil: break
+            }
+            return tree.add(.symlink(target), at: resolved)
+        }
+    }
+
+    private func lookUp(_ path: String, followLast: Bool) -> Node? {
+        state.withLock { tree in tree.locate(path, followLast: followLast).flatMap { tree.nodes[$0] } }
+    }
+
+    private func appendDurably(_ text: String, to path: String, truncating: Bool) -> String? {
+        state.withLock { tree in
+            guard let resolved = tree.locate(path, followLast: true) else { return "No such file or directory" }
+            switch tree.nodes[resolved] {
+            case .directory: return "Is a directory"
+            case .file(let old):
+                guard !tree.failsWrites else { return "Read-only file system" }
+                tree.nodes[resolved] = .file(truncating ? text : old + text)
+                return nil
+            case .symlink, nil:
+                return tree.add(.file(text), at: resolved) ? nil : (tree.failsWrites ? "Read-only file system" : "No such file or directory")
+            }
+        }
+    }
+}
+
+extension InMemoryFileSystem {
+    /// The nodes by absolute, link-free path.
+    fileprivate struct Tree {
+        var nodes: [String: Node] = ["/": .directory([])]
+        var failsWrites = false
+
+        static func components(of path: String) -> [Substring] {
+            path.split(separator: "/").filter { $0 != "." }
+        }
+
+        static func join(_ directory: String, _ name: some StringProtocol) -> String {
+            directory == "/" ? "/" + name : directory + "/" + name
+        }
+
+        /// The link-free path `path` names (following links in every
+        /// component, and in the last one when `followLast`); the last
+        /// component need not exist. Nil when a directory on the way is
+        /// missing, not a directory, or links loop.
+        func locate(_ path: String, followLast: Bool, depth: Int = 0) -> String? {
+            guard path.hasPrefix("/"), depth < 40 else { return nil }
+            var current = "/"
+            let parts = Self.components(of: path)
+            for (index, part) in parts.enumerated() {
+                guard case .directory = nodes[current] else { return nil }
+                if part == ".." {
+                    current = FileSystem.split(current).directory
+                    continue
+                }
+                let candidate = Self.join(current, part)
+                let isLast = index == parts.count - 1
+                if case .symlink(let target) = nodes[candidate], !isLast || followLast {
+                    let base = target.hasPrefix("/") ? target : Self.join(current, target)
+                    let rest = parts[(index + 1)...].joined(separator: "/")
+                    return locate(rest.isEmpty ? base : base + "/" + rest, followLast: followLast, depth: depth + 1)
+                }
+                current = candidate
+            }
+            return current
+        }
+
+        /// Adds a node under an existing directory.
+        mutating func add(_ node: Node, at path: String) -> Bool {
+            let (parent, name) = FileSystem.split(path)
+            guard !failsWrites, nodes[path] == nil, case .directory(var names) = nodes[parent] else { return false }
+            names.append(name)
+            nodes[parent] = .directory(names)
+            nodes[path] = node
+            return true
+        }
+
+        /// Removes a node (and, when `recursively`, everything below it).
+        mutating func remove(_ path: String, recursively: Bool) -> Bool {
+            guard !failsWrites, path != "/" else { return false }
+            let (parent, name) = FileSystem.split(path)
+            if recursively {
+                for key in nodes.keys where key.hasPrefix(path + "/") { nodes[key] = nil }
+            }
+            nodes[path] = nil
+            if case .directory(let names) = nodes[parent] {
+                nodes[parent] = .directory(names.filter { $0 != name })
+            }
+            return true
+        }
+
+        /// Moves a node and everything below it to a free path.
+        mutating func move(_ source: String, to target: String) -> Bool {
+            let parent = FileSystem.split(target).directory
+            guard !failsWrites, case .directory = nodes[parent], let node = nodes[source] else { return false }
+            let below = nodes.filter { $0.key.hasPrefix(source + "/") }
+            _ = remove(source, recursively: true)
+            guard add(node, at: target) else { return false }
+            for (key, value) in below { nodes[target + key.dropFirst(source.count)] = value }
+            return true
+        }
+    }
+}
