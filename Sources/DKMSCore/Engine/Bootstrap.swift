@@ -18,6 +18,7 @@ package enum Bootstrap {
         "compress_xz_opts", "compress_zstd_opts", "build_environment", "post_transaction",
         "report_build_logs", "build_sandbox", "kernel_hook_failures",
         "build_cache", "build_cache_size", "build_cache_shared", "build_cache_trusted_keys",
+        "build_cache_signing_key",
     ]
 
     /// Prepares the settings of one invocation.
@@ -105,6 +106,7 @@ package enum Bootstrap {
         }
         settings.buildCacheShared = ShellText.words(value("build_cache_shared", env["build_cache_shared"] ?? ""))
         settings.buildCacheTrustedKeys = value("build_cache_trusted_keys", env["build_cache_trusted_keys"] ?? "")
+        settings.buildCacheSigningKey = value("build_cache_signing_key", env["build_cache_signing_key"] ?? "")
         return settings
     }
 }

@@ -1,20 +1,87 @@
 /// Shared module caches for fleets: exporting signed entries and
 /// fetching trusted ones (see docs/cache.md).
 extension Engine {
+    /// `build_cache_trusted_keys`, by default `/etc/dkms/cache-keys`.
+    var trustedKeysDirectory: String {
+        settings.buildCacheTrustedKeys.isEmpty ? etcDirectory + "/cache-keys" : settings.buildCacheTrustedKeys
+    }
+
+    /// `build_cache_signing_key`, by default `/etc/dkms/cache-signing.key`.
+    var signingKeyFile: String {
+        settings.buildCacheSigningKey.isEmpty ? etcDirectory + "/cache-signing.key" : settings.buildCacheSigningKey
+    }
+
     /// Looks a key up in the shared locations and adopts a trusted,
     /// intact entry into the local cache (nil: none has it, or none is
-    /// trusted).
+    /// trusted). Each refused entry is one line on standard error and
+    /// counts as `refused`; an adopted one counts as `fetched`.
     func fetchFromSharedCaches(_ key: CacheKey, plan: BuildPlan, into cache: LocalCache) async -> CacheEntry? {
-        nil
+        let locations = settings.buildCacheShared.map(SharedCacheLocation.init)
+        guard !locations.isEmpty else { return nil }
+        let fetcher = SharedCacheFetcher(trusted: TrustedKeys(directory: trustedKeysDirectory), runner: runner,
+                                         environment: settings.environment)
+        let modules = plan.modules.map(\.destName)
+        for (index, location) in locations.enumerated() {
+            let next = index == locations.count - 1 ? "building locally" : "trying the next shared cache"
+            switch await fetcher.fetch(key, target: plan.target, modules: modules, from: location, into: cache) {
+            case .absent:
+                continue
+            case .unreadable(let reason):
+                console.errorLine("dkms: the shared cache \(location) could not be read for build \(key.short) of \(plan.target) (\(reason)); \(next).")
+            case .refused(let refusal):
+                console.errorLine("dkms: build \(key.short) of \(plan.target) from the shared cache \(location) refused: \(refusal); \(next).")
+                cache.count(["refused": 1])
+            case .adopted(let entry):
+                cache.count(["fetched": 1])
+                return entry
+            }
+        }
+        return nil
     }
 
-    /// `dkms cache export DIRECTORY`.
+    /// `dkms cache export DIRECTORY`: every local entry, signed with the
+    /// fleet key, into a directory any static web server can serve.
     func exportCache(to directory: String) async throws(DKMSError) -> Int32 {
-        throw DKMSError(.notPermittedOrMissingArguments, "dkms cache export is not implemented yet.")
+        let keyFile = signingKeyFile
+        guard let text = FileSystem.readText(keyFile), let key = FleetSigningKey(pem: text) else {
+            throw DKMSError(.notPermittedOrMissingArguments,
+                            "The fleet signing key \(keyFile) is missing or is not an Ed25519 private key.",
+                            "Make one with 'dkms cache keygen \(keyFile.hasSuffix(".key") ? String(keyFile.dropLast(4)) : keyFile)'"
+                                + " or name yours with build_cache_signing_key in framework.conf.")
+        }
+        let exporter = CacheExporter(directory: directory, signingKey: key)
+        guard let report = exporter.export(localCache.entries()) else {
+            throw DKMSError(.notPermittedOrMissingArguments, "Unable to create \(exporter.entriesDirectory).")
+        }
+        for (damaged, refusal) in report.damaged {
+            console.errorLine("dkms: the cached build \(damaged.short) is damaged (\(refusal)); it is not exported.")
+        }
+        console.line("Exported \(report.written.count + report.unchanged.count) cached build(s) to \(directory)"
+                     + " (\(report.written.count) written, \(report.unchanged.count) already there), signed with key \(key.publicKey.id).")
+        guard report.failed.isEmpty, report.indexWritten else {
+            let what = report.failed.map(\.short) + (report.indexWritten ? [] : ["the index"])
+            throw DKMSError(.notPermittedOrMissingArguments, "Unable to write \(what.joined(separator: ", ")) in \(directory).")
+        }
+        return 0
     }
 
-    /// `dkms cache keygen NAME`.
+    /// `dkms cache keygen NAME`: a new fleet key pair, NAME.key (the
+    /// private key, mode 0600, never replaced) and NAME.pub.
     func generateFleetKey(named name: String) async throws(DKMSError) -> Int32 {
-        throw DKMSError(.notPermittedOrMissingArguments, "dkms cache keygen is not implemented yet.")
+        let privateFile = name + ".key"
+        let publicFile = name + ".pub"
+        guard !FileSystem.existsNoFollow(privateFile) else {
+            throw DKMSError(.notPermittedOrMissingArguments, "\(privateFile) already exists; dkms cache keygen does not replace a key.")
+        }
+        let key = FleetSigningKey()
+        guard FileSystem.writeBytes(Array(key.pem.utf8), to: privateFile, mode: 0o600), FileSystem.setMode(0o600, of: privateFile),
+              FileSystem.writeBytes(Array(key.publicKey.pem.utf8), to: publicFile, mode: 0o644)
+        else {
+            FileSystem.removeFile(privateFile)
+            throw DKMSError(.notPermittedOrMissingArguments, "Unable to write \(privateFile) and \(publicFile).")
+        }
+        console.line("Fleet key \(key.publicKey.id): private key \(privateFile), public key \(publicFile).")
+        console.line("Clients trust it when \(publicFile) is in their \(trustedKeysDirectory).")
+        return 0
     }
 }

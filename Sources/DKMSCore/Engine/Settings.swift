@@ -56,6 +56,9 @@ package struct Settings: Sendable {
     /// `build_cache_trusted_keys` (not in upstream): the directory of the
     /// fleet public keys whose signatures shared entries must carry.
     package var buildCacheTrustedKeys = ""
+    /// `build_cache_signing_key` (not in upstream): the fleet private key
+    /// `dkms cache export` signs manifests with.
+    package var buildCacheSigningKey = ""
 
     /// `kernel_hook_failures` (not in upstream): `fail` makes the kernel
     /// hooks fail for any module, as upstream's do; otherwise only modules

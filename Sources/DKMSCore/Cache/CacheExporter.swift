@@ -1,0 +1,135 @@
+/// Writes local cache entries into a shared cache directory that a
+/// static web server can serve as is:
+///
+/// ```
+/// DIR/entries/KEY/manifest        the entry's manifest, byte for byte
+/// DIR/entries/KEY/manifest.sig    its signature by the fleet key
+/// DIR/entries/KEY/FILE            the files it lists
+/// DIR/index                       KEY MODULE VERSION KERNEL ARCH, one line per entry
+/// ```
+/// Each entry is assembled in a staging directory and renamed into place,
+/// so a client never sees half of one; entries already there, signed by
+/// the same key, are left alone (exporting again changes nothing).
+package struct CacheExporter: Sendable {
+    /// What an export did.
+    package struct Report: Sendable {
+        /// Entries written.
+        package var written: [CacheKey] = []
+        /// Entries that were already there, identical and signed by the key.
+        package var unchanged: [CacheKey] = []
+        /// Local entries left out because they are damaged, with why.
+        package var damaged: [(key: CacheKey, refusal: CacheRefusal)] = []
+        /// Entries that could not be written.
+        package var failed: [CacheKey] = []
+        /// Whether the index was written.
+        package var indexWritten = false
+    }
+
+    /// The shared cache directory.
+    package var directory: String
+    /// The key that signs the manifests.
+    package var signingKey: FleetSigningKey
+
+    /// Creates an exporter.
+    package init(directory: String, signingKey: FleetSigningKey) {
+        self.directory = directory
+        self.signingKey = signingKey
+    }
+
+    /// Where entries go.
+    package var entriesDirectory: String { directory + "/entries" }
+
+    /// The index file.
+    package var indexFile: String { directory + "/index" }
+
+    /// Exports local entries, then rewrites the index.
+    /// - Returns: what was done, or nil when the directory cannot be made.
+    package func export(_ builds: [CachedBuild]) -> Report? {
+        guard FileSystem.makeDirectories(entriesDirectory) else { return nil }
+        var report = Report()
+        for build in builds {
+            let key = build.manifest.key
+            switch CacheEntry.verify(directory: build.directory, key: key, modules: []) {
+            case .failure(let refusal):
+                report.damaged.append((key, refusal))
+            case .success(let entry):
+                guard let manifest = FileSystem.readBytes(entry.path("manifest")) else {
+                    report.damaged.append((key, .init("it has no readable manifest")))
+                    continue
+                }
+                if isExported(entry, manifest: manifest) {
+                    report.unchanged.append(key)
+                } else if write(entry, manifest: manifest) {
+                    report.written.append(key)
+                } else {
+                    report.failed.append(key)
+                }
+            }
+        }
+        report.indexWritten = writeIndex()
+        return report
+    }
+
+    /// Whether the shared directory already holds the entry, with the same
+    /// manifest bytes, signed by this key, and intact.
+    func isExported(_ entry: CacheEntry, manifest: [UInt8]) -> Bool {
+        let destination = entriesDirectory + "/" + entry.manifest.key.hex
+        guard FileSystem.readBytes(destination + "/manifest") == manifest,
+              let text = FileSystem.readText(destination + "/" + ManifestSignature.fileName),
+              let signature = ManifestSignature(text: text)
+        else { return false }
+        let key = signingKey.publicKey
+        guard signature.keyID == key.id, key.isValidSignature(signature.signature, for: manifest) else { return false }
+        if case .success = CacheEntry.verify(directory: destination, key: entry.manifest.key, modules: []) { return true }
+        return false
+    }
+
+    /// Assembles an entry in a staging directory (readable by everyone, as
+    /// a web server may run as another user) and renames it into place.
+    func write(_ entry: CacheEntry, manifest: [UInt8]) -> Bool {
+        guard let staging = FileSystem.makeTemporaryDirectory(template: entriesDirectory + "/.staging-XXXXXX") else { return false }
+        var ok = FileSystem.setMode(0o755, of: staging)
+        for file in entry.manifest.files where ok {
+            let path = staging + "/" + file.name
+            let parent = FileSystem.split(path).directory
+            ok = FileSystem.makeDirectories(parent) && FileSystem.setMode(0o755, of: parent)
+                && FileSystem.copyFileAtomically(from: entry.path(file.name), to: path) && FileSystem.setMode(0o644, of: path)
+        }
+        let signature = ManifestSignature(signing: manifest, with: signingKey)
+        ok = ok && FileSystem.writeBytes(manifest, to: staging + "/manifest", mode: 0o644)
+            && FileSystem.writeBytes(Array(signature.text.utf8), to: staging + "/" + ManifestSignature.fileName, mode: 0o644)
+        let destination = entriesDirectory + "/" + entry.manifest.key.hex
+        let replaced = entriesDirectory + "/.replaced-" + entry.manifest.key.hex
+        FileSystem.removeTree(replaced)
+        let replacing = ok && FileSystem.existsNoFollow(destination)
+        if replacing { ok = FileSystem.rename(destination, to: replaced) }
+        ok = ok && FileSystem.rename(staging, to: destination)
+        if replacing && !ok { FileSystem.rename(replaced, to: destination) }
+        FileSystem.removeTree(replaced)
+        if !ok { FileSystem.removeTree(staging) }
+        return ok
+    }
+
+    /// The index lines of the entries the directory holds, sorted.
+    package func indexLines() -> [String] {
+        var lines: [String] = []
+        for name in FileSystem.entries(of: entriesDirectory) where CacheKey(hex: name) != nil {
+            guard let text = FileSystem.readText(entriesDirectory + "/" + name + "/manifest"),
+                  let manifest = CacheManifest(text: text)
+            else { continue }
+            let target = manifest.target
+            lines.append("\(manifest.key.hex) \(target.module) \(target.version) \(target.kernel) \(target.arch)")
+        }
+        return lines.sorted()
+    }
+
+    /// Rewrites the index (a new file renamed over the old one).
+    @discardableResult
+    package func writeIndex() -> Bool {
+        let lines = indexLines()
+        let temporary = indexFile + ".new"
+        let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
+        FileSystem.removeFile(temporary)
+        return FileSystem.writeBytes(Array(text.utf8), to: temporary, mode: 0o644) && FileSystem.rename(temporary, to: indexFile)
+    }
+}

@@ -1,0 +1,114 @@
+/// Fetches a build from a shared cache location into the local cache,
+/// taking it only when its manifest is signed by a trusted fleet key,
+/// names the build looked up, and every file matches it (see docs/cache.md).
+package struct SharedCacheFetcher: Sendable {
+    /// What became of looking a key up in one location.
+    package enum Outcome: Sendable {
+        /// The location does not have the build: a silent miss.
+        case absent
+        /// The location could not be read (unreachable server, curl missing…).
+        case unreadable(String)
+        /// The location has the build but it is not trusted or not intact.
+        case refused(CacheRefusal)
+        /// The build is now an entry of the local cache.
+        case adopted(CacheEntry)
+    }
+
+    /// The keys whose signatures are trusted.
+    package var trusted: TrustedKeys
+    /// Runs curl.
+    package var runner: any ProcessRunning
+    /// curl's environment (proxies).
+    package var environment: [String: String]
+
+    /// The most bytes a manifest or its signature may have.
+    package static let manifestLimit = 1 << 20
+
+    /// Names an entry's manifest may not list (they are the entry's own).
+    static let reservedNames: Set<String> = ["manifest", ManifestSignature.fileName, "used"]
+
+    /// Creates a fetcher.
+    package init(trusted: TrustedKeys, runner: any ProcessRunning, environment: [String: String]) {
+        self.trusted = trusted
+        self.runner = runner
+        self.environment = environment
+    }
+
+    /// Looks a build up in a location and, when it is there and passes
+    /// every check, adopts it into `cache`. A staging directory of the
+    /// local cache holds what is fetched; it is removed unless adopted.
+    /// - Parameters:
+    ///   - target: the build looked up (its kernel is what the modules' vermagic must name).
+    ///   - modules: the `DEST_MODULE_NAME`s the build collects.
+    package func fetch(_ key: CacheKey, target: BuildPlan.Target, modules: [String],
+                       from location: SharedCacheLocation, into cache: LocalCache) async -> Outcome {
+        guard let staging = cache.stagingDirectory() else { return .unreadable("the local cache cannot be written") }
+        let outcome = await fetch(key, target: target, modules: modules, from: location, staging: staging)
+        guard case .adopted(let entry) = outcome else {
+            FileSystem.removeTree(staging)
+            return outcome
+        }
+        FileSystem.removeFile(staging + "/" + ManifestSignature.fileName)
+        guard cache.adopt(staging, as: key) else {
+            FileSystem.removeTree(staging)
+            return .unreadable("the local cache cannot be written")
+        }
+        return .adopted(CacheEntry(directory: cache.directory(of: key), manifest: entry.manifest))
+    }
+
+    /// Fetches and checks an entry in `staging` (an adopted entry's
+    /// directory is then `staging`).
+    private func fetch(_ key: CacheKey, target: BuildPlan.Target, modules: [String],
+                       from location: SharedCacheLocation, staging: String) async -> Outcome {
+        func get(_ file: String, _ maxSize: Int) async -> SharedCacheLocation.Fetch {
+            let destination = staging + "/" + file
+            guard FileSystem.makeDirectories(FileSystem.split(destination).directory) else { return .failed("\(file) cannot be stored") }
+            return await location.fetch(key, file: file, to: destination, maxSize: maxSize, runner: runner, environment: environment)
+        }
+        switch await get("manifest", Self.manifestLimit) {
+        case .fetched: break
+        case .absent: return .absent
+        case .failed(let reason): return .unreadable(reason)
+        }
+        var signature: String?
+        switch await get(ManifestSignature.fileName, Self.manifestLimit) {
+        case .fetched: signature = FileSystem.readText(staging + "/" + ManifestSignature.fileName)
+        case .absent: signature = nil
+        case .failed(let reason): return .unreadable(reason)
+        }
+        guard let bytes = FileSystem.readBytes(staging + "/manifest") else { return .unreadable("manifest cannot be read back") }
+        if case .failure(let refusal) = trusted.check(manifest: bytes, signature: signature) { return .refused(refusal) }
+        guard let manifest = CacheManifest(text: String(decoding: bytes, as: UTF8.self)) else {
+            return .refused(.init("its manifest is malformed"))
+        }
+        guard manifest.key == key else { return .refused(.init("its manifest is for another build (\(manifest.key.short))")) }
+        guard manifest.target == target else { return .refused(.init("its manifest names another build (\(manifest.target))")) }
+        for file in manifest.files {
+            guard !Self.reservedNames.contains(file.name) else { return .refused(.init("its manifest lists \(file.name)")) }
+            switch await get(file.name, file.size) {
+            case .fetched: continue
+            case .absent: return .refused(.init("\(file.name) is missing"))
+            case .failed(let reason): return .refused(.init(reason))
+            }
+        }
+        switch CacheEntry.verify(manifest, in: staging, key: key, modules: modules) {
+        case .failure(let refusal): return .refused(refusal)
+        case .success(let entry):
+            if let refusal = Self.vermagicRefusal(entry, kernel: target.kernel) { return .refused(refusal) }
+            return .adopted(entry)
+        }
+    }
+
+    /// Why an entry's modules are not for `kernel`: the first word of
+    /// every module's vermagic must be the kernel release.
+    static func vermagicRefusal(_ entry: CacheEntry, kernel: String) -> CacheRefusal? {
+        for file in entry.manifest.files where file.name.hasPrefix("modules/") && file.name.hasSuffix(".ko") {
+            let vermagic = ModuleInfoReader.fields(path: entry.path(file.name))["vermagic"]?.first ?? ""
+            let release = vermagic.split(separator: " ").first.map(String.init) ?? ""
+            guard release == kernel else {
+                return .init(release.isEmpty ? "\(file.name) has no vermagic" : "\(file.name) is for kernel \(release), not \(kernel)")
+            }
+        }
+        return nil
+    }
+}
