@@ -55,12 +55,12 @@ package struct SharedCacheLocation: Sendable, Hashable, CustomStringConvertible 
             "--proto", "=http,https", "--proto-redir", "=http,https", "--max-filesize", "\(max(maxSize, 1))",
             "-w", "%{http_code}", "-o", destination, "--", source,
         ], environment: environment, output: .capture, error: .capture))
+        // curl applies --max-filesize to an error page too: the status code decides.
+        if outcome.status != 0 && ["404", "410"].contains(outcome.outputText) { return .absent }
         switch outcome.status {
         case 0:
             guard let size = FileSystem.size(of: destination), size <= maxSize else { return .failed("\(file) is larger than expected") }
             return .fetched
-        case 22 where ["404", "410"].contains(outcome.outputText):
-            return .absent
         case 63:
             return .failed("\(file) is larger than expected")
         case 127:
