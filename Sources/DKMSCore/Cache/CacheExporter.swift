@@ -123,12 +123,14 @@ package struct CacheExporter: Sendable {
         return lines.sorted()
     }
 
-    /// Rewrites the index (a new file renamed over the old one).
+    /// Rewrites the index (a new file renamed over the old one) unless it
+    /// is up to date.
     @discardableResult
     package func writeIndex() -> Bool {
         let lines = indexLines()
         let temporary = indexFile + ".new"
         let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
+        if FileSystem.readText(indexFile) == text { return true }
         FileSystem.removeFile(temporary)
         return FileSystem.writeBytes(Array(text.utf8), to: temporary, mode: 0o644) && FileSystem.rename(temporary, to: indexFile)
     }
