@@ -52,6 +52,13 @@ fi
 if [[ ${SKIP_CHROOT:-} != 1 ]]; then
     tests/chroot/run-chroot.sh "$PWD/.build/debug/dkms"
 fi
+# A fleet sharing one module cache: a machine builds real modules and exports
+# them signed; others fetch them over http and from a directory and build
+# nothing; untrusted, unsigned, tampered, truncated, edited or wrong-kernel
+# entries are refused with a warning and built locally (about 30 s).
+if [[ ${SKIP_FLEET:-} != 1 ]]; then
+    tests/fleet/run-fleet.sh "$PWD/.build/debug/dkms" "$kernel"
+fi
 # Kernel hooks, common.postinst and friends against our binary.
 if [[ -x integration/tests/run-integration-tests.sh ]]; then
     integration/tests/run-integration-tests.sh

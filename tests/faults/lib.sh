@@ -21,8 +21,9 @@ fx_init() {
 }
 
 # fx_env: the environment every dkms invocation gets (no signing, private /etc/dkms).
+# FX_PATH replaces the default PATH (e.g. to put wrapper tools first).
 fx_env() {
-    env -i PATH="/usr/sbin:/usr/bin:/sbin:/bin" HOME="$FX_ROOT" TMPDIR="$FX_ROOT/tmp" \
+    env -i PATH="${FX_PATH:-/usr/sbin:/usr/bin:/sbin:/bin}" HOME="$FX_ROOT" TMPDIR="$FX_ROOT/tmp" \
         SWIFT_DKMS_SYSCONFDIR="$FX_ROOT/etc" try_sign_modules=false parallel_jobs=1 LC_ALL=C "$@"
 }
 
