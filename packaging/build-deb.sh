@@ -76,7 +76,7 @@ Architecture: $arch
 Maintainer: swift-dkms maintainers <swift-dkms@swift-dkms.invalid>
 Installed-Size: $size
 Depends: $libs, kmod, gcc | c-compiler, make | build-essential, patch, dpkg-dev, xz-utils, bubblewrap
-Recommends: linux-headers-amd64 | linux-headers-generic, openssl, fakeroot
+Recommends: linux-headers-amd64 | linux-headers-generic, openssl, fakeroot, curl
 Provides: dkms (= 3.4.3), dh-dkms (= 3.4.3), dh-sequence-dkms
 Conflicts: dkms, dh-dkms
 Replaces: dkms, dh-dkms

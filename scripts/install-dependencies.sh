@@ -2,13 +2,14 @@
 # Installs what swift-dkms needs to build modules and to run its tests on
 # Debian 12: kernel headers (the current ABI, through linux-headers-amd64),
 # the kernel build tool chain, kmod (modinfo, depmod), and the tools dkms
-# calls (patch, openssl, compressors), and lintian for the package flow.
+# calls (patch, openssl, compressors, curl for shared caches), and lintian
+# for the package flow.
 # Safe to run again.
 set -euo pipefail
 
 packages=(
     linux-headers-amd64 gcc make libelf-dev bc kmod patch openssl
-    xz-utils zstd gzip file procps python3 debhelper dpkg-dev fakeroot zsh shellcheck groff-base bubblewrap jq
+    xz-utils zstd gzip file procps python3 debhelper dpkg-dev fakeroot zsh shellcheck groff-base bubblewrap jq curl
     debootstrap lintian
 )
 
