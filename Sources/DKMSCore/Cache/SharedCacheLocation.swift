@@ -59,6 +59,8 @@ package struct SharedCacheLocation: Sendable, Hashable, CustomStringConvertible 
         if outcome.status != 0 && ["404", "410"].contains(outcome.outputText) { return .absent }
         switch outcome.status {
         case 0:
+            // Some curl versions create no file for an empty body.
+            if !FileSystem.existsNoFollow(destination) { FileSystem.writeBytes([], to: destination) }
             guard let size = FileSystem.size(of: destination), size <= maxSize else { return .failed("\(file) is larger than expected") }
             return .fetched
         case 63:
