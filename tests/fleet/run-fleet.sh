@@ -22,14 +22,13 @@
 # write a marker line to standard error, which dkms keeps in make.log.
 # Prints one line per check, then "N passed, M failed"; exits 1 on any failure.
 # FLEET_KEEP=1 keeps the work directory.
-# shellcheck disable=SC2317 # the checks are functions run through check()
+# shellcheck disable=SC2317,SC2034 # checks run through check(); FX_* are read by lib.sh
 set -euo pipefail
 trap 'echo "run-fleet: unexpected failure at line $LINENO" >&2' ERR
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 # shellcheck source=tests/faults/lib.sh
 . "$HERE/../faults/lib.sh"
-# shellcheck disable=SC2034 # FX_* are read by lib.sh
 
 [[ $# -ge 1 ]] || { echo "usage: $0 DKMS_BINARY [KERNEL]" >&2; exit 2; }
 FX_DKMS=$(readlink -f -- "$1")
