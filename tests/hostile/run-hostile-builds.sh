@@ -13,6 +13,7 @@
 #   write-dkmstree   create a file elsewhere in the dkms tree
 #   poison-cache     plant a file among the module cache's entries ($dkms_tree/.cache)
 #   read-key         read the MOK private key (mok_signing_key) into the build log
+#   read-fleet-key   read the module cache's fleet signing key (build_cache_signing_key)
 #   network          connect to a listener on 127.0.0.1
 #   leave-process    leave a process running after the build
 #   pre-build        PRE_BUILD (not make) writes to /etc
@@ -38,6 +39,8 @@ D=$WORK/d I=$WORK/i S=$WORK/s
 SECRET="hostile-secret-$ID"
 printf -- '-----BEGIN PRIVATE KEY-----\n%s\n-----END PRIVATE KEY-----\n' "$SECRET" >"$D/mok.key"
 chmod 600 "$D/mok.key"
+printf -- '-----BEGIN PRIVATE KEY-----\n%s-fleet\n-----END PRIVATE KEY-----\n' "$SECRET" >"$WORK/fleet.key"
+chmod 600 "$WORK/fleet.key"
 
 # A listener on the loopback that records each connection it accepts.
 PORT=$((20000 + RANDOM % 20000))
@@ -71,6 +74,7 @@ declare -A ATTEMPT=(
     [write-dkmstree]="touch $D/injected"
     [poison-cache]="mkdir -p $D/.cache/entries && touch $D/.cache/entries/injected"
     [read-key]="cat $D/mok.key"
+    [read-fleet-key]="cat $WORK/fleet.key"
     [network]="python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $PORT), 5)'"
     [leave-process]="setsid python3 -c 'import time; time.sleep(300)' hostile-sleeper-$ID </dev/null >/dev/null 2>&1 &"
     [pre-build]=":"
@@ -85,6 +89,7 @@ effect() {
         write-dkmstree) [[ -e $D/injected ]] ;;
         poison-cache) [[ -e $D/.cache/entries/injected ]] ;;
         read-key) grep -rqs -- "$SECRET" "$D/hostile-read-key" "$D/.logs/hostile-read-key" ;;
+        read-fleet-key) grep -rqs -- "$SECRET-fleet" "$D/hostile-read-fleet-key" "$D/.logs/hostile-read-fleet-key" "$D/.cache" ;;
         network) sleep 0.2; [[ -s $WORK/connections ]] ;;
         leave-process) sleep 0.5; pgrep -f "hostile-sleeper-$ID" >/dev/null ;;
         pre-build) [[ -e /etc/dkms-hostile-pre-$ID ]] ;;
@@ -92,7 +97,7 @@ effect() {
 }
 
 passed=0 failed=0
-for name in write-etc write-root write-source write-modules write-dkmstree poison-cache read-key network leave-process pre-build; do
+for name in write-etc write-root write-source write-modules write-dkmstree poison-cache read-key read-fleet-key network leave-process pre-build; do
     m=hostile-$name
     src=$S/$m-1.0
     mkdir -p "$src"
@@ -109,7 +114,7 @@ for name in write-etc write-root write-source write-modules write-dkmstree poiso
     printf '#!/bin/sh\ntouch /etc/dkms-hostile-pre-%s\nexit 0\n' "$ID" >"$src/pre.sh"
     chmod +x "$src/pre.sh"
     rm -f "$WORK/connections"
-    out=$(fx_env mok_signing_key="$D/mok.key" build_sandbox="${build_sandbox:-}" timeout -k 5 120 "$FX_DKMS" build "$m/1.0" -k "$FX_KVER" \
+    out=$(fx_env mok_signing_key="$D/mok.key" build_cache_signing_key="$WORK/fleet.key" build_sandbox="${build_sandbox:-}" timeout -k 5 120 "$FX_DKMS" build "$m/1.0" -k "$FX_KVER" \
         --dkmstree "$D" --sourcetree "$S" --installtree "$I" 2>&1)
     rc=$?
     if effect "$name"; then verdict=allowed; else verdict=blocked; fi

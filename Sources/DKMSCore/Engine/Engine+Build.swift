@@ -140,7 +140,7 @@ extension Engine {
         if sandboxAllowed, var found = await buildSandbox() {
             found.readOnlyDirectories = [dkmsTree, sourceTree, installTree, kernelSourceDirectory(for: target.kernel),
                                          FileSystem.canonicalPath(plan.sourceDirectory) ?? plan.sourceDirectory]
-            found.hiddenFiles = Array(Set([signingValue("mok_signing_key"), "/var/lib/dkms/mok.key", tree.root + "/mok.key"]
+            found.hiddenFiles = Array(Set([signingValue("mok_signing_key"), "/var/lib/dkms/mok.key", tree.root + "/mok.key", signingKeyFile]
                 .filter { !$0.isEmpty && !$0.hasPrefix("pkcs11:") })).sorted()
             if let jobServer { found.sharedDirectories = [FileSystem.split(jobServer.fifo).directory] }
             sandbox = found

@@ -60,11 +60,20 @@ extension Engine {
         let firstLine = version.outputText.split(separator: "\n").first.map(String.init) ?? ""
         let identity = KernelIdentity(
             release: kernel, arch: arch,
-            configDigest: digest.fileDigest(kernelConfigPath(sourceDirectory: source)) ?? "-",
+            configDigest: configDigest(source: source, digest: digest),
             symversDigest: digest.fileDigest(source + "/Module.symvers") ?? "-",
             compiler: "\(compiler): \(firstLine)")
         kernelIdentities[id] = identity
         return identity
+    }
+
+    /// The digest of the kernel configuration a build reads: the headers'
+    /// `.config` and, when it is another file, the config dkms hands the
+    /// build (`include/config/auto.conf` or `--config`).
+    private func configDigest(source: String, digest: TreeDigest) -> String {
+        let files = Array(Set([source + "/.config", kernelConfigPath(sourceDirectory: source)])).sorted()
+        let parts = files.map { "\($0.hasPrefix(source + "/") ? String($0.dropFirst(source.count)) : $0)=\(digest.fileDigest($0) ?? "-")" }
+        return HexDigest.sha256(Array(parts.joined(separator: "\n").utf8))
     }
 
     /// Records where the modules of a build came from (`status --json`):
