@@ -39,6 +39,11 @@ package enum StatusJSON {
             out += "    {" + fields.joined(separator: ", ") + "}"
         }
         out += entries.isEmpty ? "]" : "\n  ]"
+        if let cache {
+            let counters = ["hits", "misses", "stored", "evicted", "fetched", "refused"]
+                .map { "\"\($0)\": \(cache.counters[$0] ?? 0)" }.joined(separator: ", ")
+            out += ",\n  \"cache\": {\"enabled\": \(cache.enabled), \"entries\": \(cache.entries), \"size\": \(cache.size), \(counters)}"
+        }
         out += ",\n  \"failures\": ["
         for (index, failure) in failures.enumerated() {
             out += index == 0 ? "\n" : ",\n"
@@ -53,13 +58,8 @@ package enum StatusJSON {
             ]
             out += "    {" + fields.joined(separator: ", ") + "}"
         }
-        out += failures.isEmpty ? "]" : "\n  ]"
-        if let cache {
-            let counters = ["hits", "misses", "stored", "evicted", "fetched", "refused"]
-                .map { "\"\($0)\": \(cache.counters[$0] ?? 0)" }.joined(separator: ", ")
-            out += ",\n  \"cache\": {\"enabled\": \(cache.enabled), \"entries\": \(cache.entries), \"size\": \(cache.size), \(counters)}"
-        }
-        return out + "\n}\n"
+        out += failures.isEmpty ? "]\n}\n" : "\n  ]\n}\n"
+        return out
     }
 
     /// A JSON string literal.
