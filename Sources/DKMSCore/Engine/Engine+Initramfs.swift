@@ -21,11 +21,22 @@ extension Engine {
             && FileSystem.exists("/etc/kernel/postinst.d/initramfs-tools")
     }
 
+    /// Whether the install tree is the one initramfs tools read modules
+    /// from (`/lib/modules`): modules installed into another tree (a
+    /// private `--installtree`, a benchmark's or a test's) are in no
+    /// initramfs in /boot. Tests that point /boot elsewhere
+    /// (`SWIFT_DKMS_BOOTDIR`) own both.
+    var installTreeFeedsInitramfs: Bool {
+        if let boot = settings.environment["SWIFT_DKMS_BOOTDIR"], !boot.isEmpty { return true }
+        let system = FileSystem.canonicalPath("/lib/modules") ?? "/lib/modules"
+        return (FileSystem.canonicalPath(installTree) ?? installTree) == system
+    }
+
     /// Remembers what is installed before the action (the tree is locked
     /// by now), unless a parent dkms holds the lock and owns the transaction.
     func beginInitramfsWatch(_ action: Action) {
         guard Self.initramfsActions.contains(action), settings.environment[TreeLock.heldVariable] == nil else { return }
-        if !kernelPackageRemakesInitramfs { initramfsBaseline = initramfs.installedFacts() }
+        if !kernelPackageRemakesInitramfs && installTreeFeedsInitramfs { initramfsBaseline = initramfs.installedFacts() }
         installedBaseline = installedKeys()
     }
 

@@ -230,7 +230,7 @@ extension Engine {
             return .exit(status)
         case .status:
             if settings.jsonOutput {
-                return .statusEntries(await readingCommittedState { await statusEntries() }, failures: statusFailures(), cache: cacheReport())
+                return .statusEntries(await readingCommittedState { await statusEntries() }, failures: statusFailures(), cache: cacheReportText.report())
             }
             await readingCommittedState { await statusAction() }
             return .exit(0)
