@@ -159,7 +159,7 @@ wait "$__dkms_filter"
     /// same result; the deprecation warnings are then printed to `console`.
     package func evaluate(_ request: Request, console: (any Console)? = nil) async -> ShellVariables {
         if let variables = evaluatePlain(request, console: console) { return variables }
-        return await evaluateWithBash(request)
+        return await evaluateWithBash(request, console: console)
     }
 
     /// The bash-free path, or nil when some file (or a DKMS_DIRECTIVE
@@ -217,8 +217,10 @@ wait "$__dkms_filter"
         return lines
     }
 
-    /// Evaluates the files with bash.
-    func evaluateWithBash(_ request: Request) async -> ShellVariables {
+    /// Evaluates the files with bash. What bash prints on standard error
+    /// (when shown) goes to `console` when there is one, so that a caller
+    /// can keep it with the result; else to dkms' own standard error.
+    func evaluateWithBash(_ request: Request, console: (any Console)? = nil) async -> ShellVariables {
         var script = Self.definitions(request.globals)
         script += "__dkms_names=\(ShellText.quote(request.names.joined(separator: " ")))\n"
         script += "__dkms_unset=\(request.unsetFirst ? "1" : "")\n"
@@ -233,8 +235,12 @@ wait "$__dkms_filter"
         script += Self.program
         let outcome = await runner.run(ProcessSpec(
             Shell.bash, ["-c", script, Self.programName] + request.files,
-            environment: request.environment, output: .capture, error: request.errorsShown ? .inherit : .discard
+            environment: request.environment, output: .capture,
+            error: request.errorsShown ? (console == nil ? .inherit : .capture) : .discard
         ))
+        if request.errorsShown, let console, !outcome.standardError.isEmpty {
+            console.write(outcome.errorText, to: .standardError)
+        }
         return Self.parse(outcome.standardOutput)
     }
 

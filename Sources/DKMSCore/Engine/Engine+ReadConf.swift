@@ -44,14 +44,14 @@ extension Engine {
                 "\(etc)/\(module)--\(kernel).conf",
                 "\(etc)/\(module)--\(kernel)-\(arch).conf",
             ]
-            var variables = await ShellSourcer(runner: runner).evaluate(.init(
+            var variables = await evaluateConf(.init(
                 globals: shellGlobals(kernel: kernel, arch: arch, module: module, version: version),
                 environment: childEnvironment,
                 files: [confFile] + candidates.dropFirst().filter {
                     etcEntries.contains(FileSystem.split($0).name) && FileSystem.exists($0)
                 },
                 names: ModuleConfig.variableNames, unsetFirst: true, deprecationWarnings: strict && !silent,
-                errorsShown: !quiet), console: quiet ? nil : console)
+                errorsShown: !quiet), quiet: quiet)
             for directive in settings.directives {
                 let name = directive.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? directive
                 let value = directive.contains("=") ? String(directive[directive.index(after: directive.firstIndex(of: "=")!)...]) : directive
@@ -85,6 +85,32 @@ extension Engine {
             valid = !failed
         }
         return (config, valid)
+    }
+
+    /// Evaluates dkms.conf and its overrides, once per command for the same
+    /// inputs: a later evaluation with the same variables, environment and
+    /// unchanged files (by identity, size and time) takes the first one's
+    /// result and prints what it printed, so its output is the same as a
+    /// new evaluation's. (Upstream's own cache, `last_mvka`, is lost when
+    /// its subshells end; autoinstall, build and install each read a
+    /// module's dkms.conf again, which for confs that source the kernel's
+    /// `.config` costs more than the rest of a cached build.)
+    func evaluateConf(_ request: ShellSourcer.Request, quiet: Bool) async -> ShellVariables {
+        var key = request.files.map { "\($0)\u{1}\(FileSystem.identity(of: $0) ?? "")\u{1}\(FileSystem.size(of: $0) ?? -1)\u{1}"
+            + "\(FileSystem.modificationStamp(of: $0) ?? -1)" }
+        key += request.globals.map { "\($0.name)=\($0.value.elements.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })" }
+        key += request.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        key += [request.names.joined(separator: " "), "\(request.unsetFirst) \(request.deprecationWarnings) \(request.errorsShown) \(quiet)"]
+        let joined = key.joined(separator: "\u{0}")
+        if let known = confEvaluations[joined] {
+            known.output.flush(to: console)
+            return known.variables
+        }
+        let output = BufferedConsole(renderingWith: console)
+        let variables = await ShellSourcer(runner: runner).evaluate(request, console: quiet ? nil : output)
+        output.flush(to: console)
+        confEvaluations[joined] = (variables, output)
+        return variables
     }
 
     /// Whether bash accepts the word as a variable name.

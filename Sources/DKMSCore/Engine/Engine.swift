@@ -59,6 +59,9 @@ package final class Engine {
     var sandboxProbe: BuildSandbox??
     /// What /etc/dkms/MODULE.conf lets each module do (sandbox, cache).
     var adminChoicesByModule: [String: AdminModuleChoices] = [:]
+    /// dkms.conf evaluations of this command by their inputs, with what
+    /// each printed (``evaluateConf(_:quiet:)``). Not scoped by subshells.
+    var confEvaluations: [String: (variables: ShellVariables, output: BufferedConsole)] = [:]
     /// The identity of each kernel/arch's headers, for cache keys.
     var kernelIdentities: [String: KernelIdentity] = [:]
     /// The kernels were chosen from this root because the running kernel
