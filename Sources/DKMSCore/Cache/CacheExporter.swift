@@ -110,17 +110,13 @@ package struct CacheExporter: Sendable {
         return ok
     }
 
-    /// The index lines of the entries the directory holds, sorted.
+    /// The index lines of the entries the directory holds, sorted (its
+    /// `entries/KEY/manifest` layout is a local cache's).
     package func indexLines() -> [String] {
-        var lines: [String] = []
-        for name in FileSystem.entries(of: entriesDirectory) where CacheKey(hex: name) != nil {
-            guard let text = FileSystem.readText(entriesDirectory + "/" + name + "/manifest"),
-                  let manifest = CacheManifest(text: text)
-            else { continue }
-            let target = manifest.target
-            lines.append("\(manifest.key.hex) \(target.module) \(target.version) \(target.kernel) \(target.arch)")
-        }
-        return lines.sorted()
+        LocalCache(root: directory).entries().map { build in
+            let target = build.manifest.target
+            return "\(build.manifest.key.hex) \(target.module) \(target.version) \(target.kernel) \(target.arch)"
+        }.sorted()
     }
 
     /// Rewrites the index (a new file renamed over the old one) unless it
@@ -128,10 +124,8 @@ package struct CacheExporter: Sendable {
     @discardableResult
     package func writeIndex() -> Bool {
         let lines = indexLines()
-        let temporary = indexFile + ".new"
         let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
         if FileSystem.readText(indexFile) == text { return true }
-        FileSystem.removeFile(temporary)
-        return FileSystem.writeBytes(Array(text.utf8), to: temporary, mode: 0o644) && FileSystem.rename(temporary, to: indexFile)
+        return FileSystem.writeBytesAtomically(Array(text.utf8), to: indexFile, mode: 0o644)
     }
 }

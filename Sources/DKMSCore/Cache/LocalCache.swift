@@ -122,11 +122,6 @@ package struct LocalCache: Sendable {
                 removed.append(entry)
             }
         }
-        if !removed.isEmpty {
-            for name in FileSystem.entries(of: entriesDirectory) where name.hasPrefix(".discarded-") {
-                FileSystem.removeTree(entriesDirectory + "/" + name)
-            }
-        }
         return removed
     }
 
@@ -152,8 +147,7 @@ package struct LocalCache: Sendable {
         var counters = self.counters()
         for (name, value) in increments { counters[name, default: 0] += value }
         let text = counters.keys.sorted().map { "\($0) \(counters[$0] ?? 0)" }.joined(separator: "\n") + "\n"
-        let temporary = statsFile + ".new"
-        if FileSystem.writeText(text, to: temporary) { FileSystem.rename(temporary, to: statsFile) }
+        FileSystem.writeBytesAtomically(Array(text.utf8), to: statsFile)
     }
 }
 
@@ -167,4 +161,9 @@ package struct CachedBuild: Sendable {
     package var usedStamp: Int
     /// Its directory.
     package var directory: String
+}
+
+extension Sequence<CachedBuild> {
+    /// The bytes the entries' files take.
+    package var totalSize: Int { reduce(0) { $0 + $1.manifest.size } }
 }

@@ -13,20 +13,8 @@ package struct TreeDigest: Sendable {
 
     /// The SHA-256 of a file's bytes, or nil when it cannot be read.
     package func fileDigest(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
         var hasher = SHA256()
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if count == 0 { break }
-            hasher.update(data: chunk[0..<count])
-        }
+        guard FileSystem.forEachChunk(of: path, { hasher.update(data: $0) }) else { return nil }
         return HexDigest.hex(hasher.finalize())
     }
 
@@ -37,11 +25,7 @@ package struct TreeDigest: Sendable {
     /// tree that can.
     package func treeDigest(_ root: String) -> String {
         var hasher = SHA256()
-        func feed(_ text: String) {
-            let bytes = Array(text.utf8)
-            hasher.update(data: Array("\(bytes.count):".utf8))
-            hasher.update(data: bytes)
-        }
+        func feed(_ text: String) { hasher.updateFramed(text) }
         func walk(_ directory: String, _ relative: String) {
             for name in FileSystem.entries(of: directory).sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
                 let path = directory + "/" + name
@@ -67,5 +51,15 @@ package struct TreeDigest: Sendable {
         }
         walk(root, "")
         return HexDigest.hex(hasher.finalize())
+    }
+}
+
+extension SHA256 {
+    /// Feeds a field framed by its length (`N:` and its N bytes), so that
+    /// no two sequences of fields feed the same bytes.
+    mutating func updateFramed(_ field: String) {
+        let bytes = Array(field.utf8)
+        update(data: Array("\(bytes.count):".utf8))
+        update(data: bytes)
     }
 }

@@ -170,21 +170,26 @@ package enum FileSystem {
 
     /// The whole content of a file as bytes, or nil.
     package static func readBytes(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
         var result: [UInt8] = []
+        return forEachChunk(of: path) { result.append(contentsOf: $0) } ? result : nil
+    }
+
+    /// Reads a file from start to end in chunks, handing each to `body`.
+    /// - Returns: false when the file cannot be opened or read to its end.
+    package static func forEachChunk(of path: String, _ body: (ArraySlice<UInt8>) -> Void) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                return nil
+                return false
             }
-            if count == 0 { break }
-            result.append(contentsOf: chunk[0..<count])
+            if count == 0 { return true }
+            body(chunk[0..<count])
         }
-        return result
     }
 
     /// The content of a text file, or nil.
@@ -242,10 +247,17 @@ package enum FileSystem {
     @discardableResult
     package static func copyFileAtomically(from source: String, to destination: String) -> Bool {
         guard let bytes = readBytes(source) else { return false }
-        let sourceMode = mode(of: source) ?? 0o644
+        return writeBytesAtomically(bytes, to: destination, mode: mode(of: source) ?? 0o644)
+    }
+
+    /// Writes bytes to `destination` atomically: they go to a temporary
+    /// name in the same directory, are flushed, and then renamed over the
+    /// destination, so readers never see a half-written file.
+    @discardableResult
+    package static func writeBytesAtomically(_ bytes: [UInt8], to destination: String, mode: mode_t = 0o644) -> Bool {
         let (dir, name) = split(destination)
         let temporary = (dir.isEmpty ? "." : dir) + "/.\(name).dkms-new.\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, sourceMode)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { return false }
         var offset = 0
         var ok = true
