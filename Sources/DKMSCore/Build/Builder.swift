@@ -50,9 +50,15 @@ struct Builder: Sendable {
             _ = await runner.run(ProcessSpec("cp", ["--reflink=auto", "-a", overlay + "/.", directory + "/patches/"],
                                              environment: plan.environment))
         }
+        FileSystem.writeText(logHeader(), to: log, append: true)
+    }
+
+    /// The first two lines of make.log: what it is the log of, and when
+    /// (with `note` after the date).
+    private func logHeader(note: String = "") -> String {
         let target = plan.target
-        FileSystem.writeText("DKMS (\(DKMSVersion.releaseString)) make.log for \(target.module)/\(target.version) for kernel \(target.kernel) (\(target.arch))\n"
-                             + Engine.dateText() + "\n", to: log, append: true)
+        return "DKMS (\(DKMSVersion.releaseString)) make.log for \(target.module)/\(target.version) for kernel \(target.kernel) (\(target.arch))\n"
+            + Engine.dateText() + note + "\n"
     }
 
     /// Runs the build: prepares the directory and compiles, or on a
@@ -82,8 +88,7 @@ struct Builder: Sendable {
         FileSystem.makeDirectories(directory)
         var cachedLog = (FileSystem.readText(entry.path(CacheManifest.logFile)) ?? "").split(separator: "\n", omittingEmptySubsequences: false)
         cachedLog = Array(cachedLog.dropFirst(min(2, cachedLog.count)))
-        FileSystem.writeText("DKMS (\(DKMSVersion.releaseString)) make.log for \(target.module)/\(target.version) for kernel \(target.kernel) (\(target.arch))\n"
-                             + Engine.dateText() + " (modules from the module cache: entry \(manifest.key.hex), built \(Engine.dateText(manifest.created)))\n"
+        FileSystem.writeText(logHeader(note: " (modules from the module cache: entry \(manifest.key.hex), built \(Engine.dateText(manifest.created)))")
                              + cachedLog.joined(separator: "\n"), to: log)
         let note = "# from the module cache (entry \(manifest.key.short)): "
         for patch in plan.patches {

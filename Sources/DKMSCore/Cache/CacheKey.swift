@@ -142,11 +142,7 @@ package struct CacheKeyMaterial: Sendable, Hashable, Codable {
         for variable in shellVariables { fields += ["var", variable.name, variable.value] }
         for name in environment.keys.sorted() { fields += ["env", name, environment[name] ?? ""] }
         for module in modules { fields += ["module", module.builtStem, module.destName, module.strip ? "strip" : "keep"] }
-        for field in fields {
-            let bytes = Array(field.utf8)
-            hasher.update(data: Array("\(bytes.count):".utf8))
-            hasher.update(data: bytes)
-        }
+        for field in fields { hasher.updateFramed(field) }
     }
 }
 

@@ -39,7 +39,7 @@ package struct CacheReportText: Sendable {
         var lines = [
             "cache: \(cache.root)\(enabled ? "" : " (build_cache=no: not used)")",
             "entries: \(entries.count)",
-            "size: \(Self.sizeText(entries.reduce(0) { $0 + $1.manifest.size })) of \(Self.sizeText(limit))",
+            "size: \(Self.sizeText(entries.totalSize)) of \(Self.sizeText(limit))",
             "hits: \(hits)",
             "misses: \(misses)",
         ]
@@ -53,7 +53,7 @@ package struct CacheReportText: Sendable {
     package func report() -> CacheReport {
         let entries = cache.entries()
         return CacheReport(enabled: enabled, entries: entries.count,
-                           size: entries.reduce(0) { $0 + $1.manifest.size }, counters: cache.counters())
+                           size: entries.totalSize, counters: cache.counters())
     }
 
     /// A size in bytes as people read it (`12.3 MiB`).

@@ -32,7 +32,7 @@ extension Engine {
             }
             let removed = localCache.evict(toAtMost: limit)
             localCache.count(["evicted": removed.count].filter { $0.value > 0 })
-            console.line("Removed \(removed.count) cached build(s), \(CacheReportText.sizeText(removed.reduce(0) { $0 + $1.manifest.size })).")
+            console.line("Removed \(removed.count) cached build(s), \(CacheReportText.sizeText(removed.totalSize)).")
         case ("export", 2):
             try requireRoot()
             return try await exportCache(to: arguments[1])
