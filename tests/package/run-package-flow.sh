@@ -206,7 +206,7 @@ if ((swap)); then
     check "dkms on PATH is Debian's again" bash -c '[[ $(dpkg -S /usr/sbin/dkms) == dkms:* ]] && ! dpkg-query -W -f="\${Status}" swift-dkms | grep -q "ok installed"'
     check "no error while swapping back" no_errors_in swap-back.log
     check "module intact after the swap back" bash -c "[[ \$(dkms status -m $module -k $kernel) == *': installed'* && '$(module_fingerprint)' == '$fingerprint' ]]"
-    check "no swift-dkms bookkeeping left in the dkms tree" bash -c "[[ ! -e /var/lib/dkms/.logs && ! -e /var/lib/dkms/.lock && ! -e /var/lib/dkms/.failed ]]"
+    check "no swift-dkms bookkeeping left in the dkms tree" bash -c "[[ ! -e /var/lib/dkms/.logs && ! -e /var/lib/dkms/.lock && ! -e /var/lib/dkms/.failed && ! -e /var/lib/dkms/.cache ]]"
     run_image_hooks "$kernel" hooks-debian.log
     check "kernel image hooks with Debian's dkms (and our leftover preinst.d) print no error" no_errors_in hooks-debian.log
     check "module still installed for $kernel after the hooks" installed_for "$kernel"
