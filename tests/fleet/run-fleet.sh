@@ -91,7 +91,7 @@ FX_ROOT=$M
 
 # acpi-call from the corpus cache, when it was downloaded before (never fetched here).
 ACPI='' ACPI_DIR='' ACPI_MOD=''
-deb=$(find /var/cache/swift-dkms-corpus -maxdepth 1 -name 'acpi-call-dkms_*.deb' 2>/dev/null | head -1)
+deb=$(find /var/cache/swift-dkms-corpus -maxdepth 1 -name 'acpi-call-dkms_*.deb' 2>/dev/null | head -1 || true)
 if [[ -n $deb ]]; then
     dpkg-deb -x "$deb" "$WORK/acpi"
     ACPI=$(find "$WORK/acpi/usr/src" -mindepth 1 -maxdepth 1 -name 'acpi-call-*' | head -1)
