@@ -31,6 +31,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 . "$HERE/../faults/lib.sh"
 
 [[ $# -ge 1 ]] || { echo "usage: $0 DKMS_BINARY [KERNEL]" >&2; exit 2; }
+HOSTILE=
 FX_DKMS=$(readlink -f -- "$1")
 K=${2:-6.1.0-57-amd64}
 OTHER_K=6.1.0-57-cloud-amd64
@@ -43,6 +44,7 @@ BIN=$(mktemp -d /run/dkms-fleet-bin.XXXXXX 2>/dev/null || mktemp -d /var/cache/d
 SERVER=
 cleanup() {
     [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null
+    [[ -n $HOSTILE ]] && kill "$HOSTILE" 2>/dev/null
     rm -rf "$BIN"
     if [[ ${FLEET_KEEP:-} == 1 ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
@@ -57,6 +59,12 @@ for tool in make gcc gcc-12 cc; do
         "${tool}[\$(cat $BIN/machine)]" "$real" >"$BIN/$tool"
     chmod 755 "$BIN/$tool"
 done
+# curl wrapper: the real curl, then one file per download in WORK/curl-log with the size of
+# what it wrote (its high-water mark: curl only appends), its --max-filesize and its status.
+mkdir -p "$WORK/curl-log"
+printf '#!/bin/sh\nout= max= prev=\nfor a in "$@"; do case $prev in -o) out=$a ;; --max-filesize) max=$a ;; esac; prev=$a; done\n%s "$@"; rc=$?\n[ -z "$out" ] || echo "$(stat -c %%s "$out" 2>/dev/null || echo 0) $max $rc" >%s/$$\nexit $rc\n' \
+    "$(command -v curl)" "$WORK/curl-log" >"$BIN/curl"
+chmod 755 "$BIN/curl"
 FX_PATH="$BIN:/usr/sbin:/usr/bin:/sbin:/bin"
 FX_TIMEOUT=300
 
@@ -258,6 +266,148 @@ fresh_build "$URL/good"
 rm "$M/etc/cache-keys/a.pub"
 fresh_build "$URL/good"
 check "no trusted key: refused and built" refused_once "which is not trusted"
+
+
+# --- Hostile servers (tests/fleet/hostile-server.py on 127.0.0.1): endless, trickling, silent
+# and over-long answers cost one warning and a few seconds per command, never more disk than
+# the limits allow; out-of-range numbers, odd file names and a renamed module are refused or
+# served correctly; nothing traps.
+python3 "$HERE/hostile-server.py" "$WORK/srv" "$WORK/hostile.port" 300 &
+HOSTILE=$!
+for _ in $(seq 50); do [[ -s $WORK/hostile.port ]] && break; sleep 0.1; done
+HURL=http://127.0.0.1:$(cat "$WORK/hostile.port")
+CLOSED=http://127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+no_trap() { ! grep -q 'Swift runtime failure\|Fatal error' "$WORK/err" "$WORK/out" && ((${RC:-0} < 128)); }
+# curl_within_limits: every download since the last call wrote at most max(--max-filesize, 4096)
+# bytes; the largest is in $CURL_PEAK.
+CURL_PEAK=0
+curl_within_limits() {
+    local size max rc f ok=0
+    CURL_PEAK=0
+    for f in "$WORK"/curl-log/*; do
+        [[ -e $f ]] || continue
+        read -r size max rc <"$f"; rm -f "$f"
+        ((size > CURL_PEAK)) && CURL_PEAK=$size
+        ((size <= (max > 4096 ? max : 4096))) || { echo "      | wrote $size bytes, limit $max (curl $rc)"; ok=1; }
+    done
+    return $ok
+}
+# staging_sampler: the largest size of the staging directories, sampled every 20 ms, in WORK/peak.
+staging_sampler() {
+    local peak=0 s
+    while [[ ! -e $WORK/stop-sampler ]]; do
+        s=$(du -sbc "$M"/d/.cache/entries/.staging-* 2>/dev/null | tail -1 | cut -f1 || true)
+        ((${s:-0} > peak)) && { peak=$s; echo "$peak" >"$WORK/peak"; }
+        sleep 0.02
+    done
+}
+# timed_autoinstall SHARED: autoinstall of the fx modules for a new fake kernel; seconds in $ELAPSED.
+KN=0
+timed_autoinstall() {
+    KN=$((KN + 1)); local kver=6.1.0-fleet$KN t0
+    fx_fake_kernel "$kver" 0
+    echo "build_cache_shared=\"$1\"" >"$M/etc/framework.conf"
+    [[ -z ${2:-} ]] || echo "build_cache_shared_budget=$2" >>"$M/etc/framework.conf"
+    rm -f "$WORK/stop-sampler"; echo 0 >"$WORK/peak"
+    staging_sampler & local sampler=$!
+    t0=$(date +%s%N)
+    RC=0; fx_dkms autoinstall -k "$kver" >"$WORK/out" 2>"$WORK/err" || RC=$?
+    ELAPSED=$((($(date +%s%N) - t0) / 1000000))
+    touch "$WORK/stop-sampler"; wait "$sampler" || true
+    BUILT=$(find "$M/i/$kver" -path "$M/i/$kver/build" -prune -o -name "*.ko" -print 2>/dev/null | wc -l)
+}
+machine H
+for n in 1 2 3; do fx_module "fleetmod$n" 1.0 0 "fleetmod$n"; fx_dkms add "$M/pk/fleetmod$n-1.0" >/dev/null; done
+timed_autoinstall ""
+BASE=$ELAPSED
+check "no shared cache: 3 modules built for a new kernel (${BASE} ms)" test "$BUILT" = 3 -a "$RC" = 0
+: >"$WORK/lost"
+# hostile NAME SHARED MAX_EXTRA_MS [BUDGET]: the autoinstall builds all 3 modules, one warning
+# (the location is not tried again), at most MAX_EXTRA_MS more than without a shared cache.
+hostile() {
+    local name=$1 shared=$2 max=$3
+    curl_within_limits >/dev/null || true
+    timed_autoinstall "$shared" "${4:-}"
+    local warnings extra=$((ELAPSED - BASE))
+    warnings=$(grep -c 'could not be read' "$WORK/err" || true)
+    curl_within_limits && local within=0 || local within=1
+    echo "$name: ${ELAPSED} ms, ${extra} ms lost, staging peak $(cat "$WORK/peak") B (sampled), largest download $CURL_PEAK B" >>"$WORK/lost"
+    check "$name: 3 built locally, exit 0, no trap" eval '[[ $BUILT == 3 && $RC == 0 ]] && no_trap'
+    check "$name: one warning for the command, location not tried again ($warnings)" \
+        eval '[[ $warnings == 1 ]] && grep -q "not used again by this command" "$WORK/err"'
+    check "$name: ${extra} ms lost for 3 modules (< $max)" test "$extra" -lt "$max"
+    check "$name: no download wrote past its limit (largest $CURL_PEAK B)" test "$within" = 0
+}
+hostile "refused connection" "$CLOSED" 2000
+hostile "accepts and never answers" "$HURL/hang" 9000
+hostile "trickles a byte a second" "$HURL/trickle" 9000
+hostile "endless chunked manifest" "$HURL/endless" 3000
+hostile "2 MiB manifest without Content-Length" "$HURL/bigmanifest" 3000
+hostile "huge Content-Length" "$HURL/huge" 3000
+hostile "silent, build_cache_shared_budget=2" "$HURL/hang" 4000 2
+check "the endless manifest stopped at 1 MiB (+4 KiB)" \
+    eval "grep -q '^endless chunked manifest: .*largest download 10[0-9][0-9][0-9][0-9][0-9] B' '$WORK/lost'"
+sed 's/^/      /' "$WORK/lost"
+
+# Signed entries of hello on the real kernel (machine R): a module served without end after
+# a good manifest, out-of-range numbers, URL-special file names, a module of another name.
+machine R
+cp "$WORK/fleet.pub" "$M/etc/cache-keys/a.pub"
+echo 0 >"$WORK/peak"
+curl_within_limits >/dev/null || true
+fresh_build "$HURL/files-endless"
+hello_size=$(sed -n 's|^file [0-9a-f]* \([0-9]*\) modules/hello_dkms.ko$|\1|p' "$WORK/srv/good/entries/$HELLO/manifest")
+curl_within_limits && within=0 || within=1
+check "a module served without end stops at its declared size ($CURL_PEAK of $hello_size B), built locally" \
+    eval '[[ $within == 0 && $CURL_PEAK -le $((hello_size > 4096 ? hello_size : 4096)) && $(wrapper_calls) -gt 0 ]] && grep -q "larger than expected" "$WORK/err"'
+# numbers NAME SED: a copy of the good entry with its manifest edited by SED, signed with the fleet key.
+numbers() { e=$(case_dir "$1"); sed -i "$2" "$e/manifest"; resign "$WORK/srv/$1" "$WORK/fleet.key"; }
+numbers created-huge 's/^created .*/created 99999999999999999999/'
+numbers created-max 's/^created .*/created 9223372036854775807/'
+numbers created-negative 's/^created .*/created -1/'
+numbers created-arabic 's/^created .*/created ١٧٩٦٠٦١٩٤٦/'
+numbers size-max 's|^file \([0-9a-f]*\) [0-9]* make.log$|file \1 9223372036854775807 make.log|'
+for c in created-huge created-max created-negative created-arabic size-max; do
+    fresh_build "$URL/$c"
+    check "$c (signed): refused as malformed, built locally" eval 'refused_once "malformed" && [[ $(wrapper_calls) -gt 0 ]]'
+    for cmd in "cache list" "cache stats" "status --json" "cache prune 1G"; do
+        RC=0; fx_dkms $cmd >"$WORK/out" 2>"$WORK/err" || RC=$?
+        check "$c: dkms $cmd exits $RC, no trap" eval '((RC == 0)) && no_trap'
+    done
+done
+# An entry planted in the local cache and an unsigned one in an export directory, both out of
+# range: every command that lists entries survives.
+plant() { mkdir -p "$1"; sed 's/^created .*/created 9223372036854775807/' "$WORK/srv/good/entries/$HELLO/manifest" >"$1/manifest"; }
+plant "$M/d/.cache/entries/$(printf '%064d' 7)"
+touch -d @99999999999 "$M/d/.cache/entries/$HELLO/used" 2>/dev/null || true
+printf 'hits 9223372036854775807\nmisses 9223372036854775807\nfetched -3\n' >"$M/d/.cache/stats"
+for cmd in "cache list" "cache stats" "status --json" "cache prune 1G"; do
+    RC=0; fx_dkms $cmd >"$WORK/out" 2>"$WORK/err" || RC=$?
+    check "planted local entry and counters: dkms $cmd exits $RC, no trap" eval '((RC == 0)) && no_trap'
+done
+machine A
+rm -rf "$WORK/srv/planted"; cp -a "$WORK/srv/good" "$WORK/srv/planted"
+plant "$WORK/srv/planted/entries/$(printf '%064d' 7)"
+RC=0; fx_dkms cache export "$WORK/srv/planted" >"$WORK/out" 2>"$WORK/err" || RC=$?
+check "export into a directory holding an out-of-range unsigned manifest: exit $RC, no trap" eval '((RC == 0)) && no_trap'
+
+machine R
+# oddname: the entry lists one more file, whose name has URL-special characters.
+e=$(case_dir oddname)
+odd='odd name ?#[1]{a,b} %41 ..x'
+echo extra >"$e/$odd"
+echo "file $(sha256sum <"$e/$odd" | cut -c1-64) $(stat -c %s "$e/$odd") $odd" >>"$e/manifest"
+resign "$WORK/srv/oddname" "$WORK/fleet.key"
+fresh_build "$URL/oddname"
+check "a file name with ? # [ ] { } % .. and spaces is fetched as itself (no make)" fetched_quietly
+check "  and adopted byte for byte" cmp -s "$e/$odd" "$M/d/.cache/entries/$HELLO/$odd"
+# renamed: hello_dkms.ko replaced by a module for this kernel that declares another name.
+e=$(case_dir renamed)
+printf 'static const char v[] __attribute__((section(".modinfo"), used)) = "vermagic=%s SMP mod_unload modversions ";\nstatic const char n[] __attribute__((section(".modinfo"), used)) = "name=evil_mod";\n' \
+    "$(modinfo -F vermagic "$e/modules/hello_dkms.ko" | cut -d' ' -f1)" | cc -x c -c - -o "$e/modules/hello_dkms.ko"
+sed -i "s|^file [0-9a-f]* [0-9]* modules/hello_dkms.ko\$|file $(sha256sum <"$e/modules/hello_dkms.ko" | cut -c1-64) $(stat -c %s "$e/modules/hello_dkms.ko") modules/hello_dkms.ko|" "$e/manifest"
+resign "$WORK/srv/renamed" "$WORK/fleet.key"
+refusal renamed "is module evil_mod, not hello_dkms"
 
 echo "$passed passed, $failed failed ($((SECONDS - started)) s)"
 exit $((failed > 0))

@@ -31,6 +31,14 @@ package struct CacheManifest: Sendable, Hashable {
     /// The first line: the layout version.
     package static let header = "swift-dkms cache entry 1"
 
+    /// The `created` times a manifest may give: from the epoch to 2106
+    /// (beyond, dates and nanosecond stamps stop being representable).
+    package static let createdRange = 0...Int(UInt32.max)
+    /// The most bytes one file of an entry may declare (4 GiB).
+    package static let maxFileSize = 1 << 32
+    /// The most files an entry may list.
+    package static let maxFiles = 10_000
+
     /// The build's key.
     package var key: CacheKey
     /// The build.
@@ -67,7 +75,8 @@ package struct CacheManifest: Sendable, Hashable {
     }
 
     /// Parses a manifest; nil when anything in it is not as written by
-    /// ``text`` (an unknown layout, a malformed line, an unsafe file name).
+    /// ``text`` (an unknown layout, a malformed line, an unsafe file name,
+    /// a number that is not plain ASCII digits or out of its range).
     package init?(text: String) {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard lines.last == "" else { return nil }
@@ -78,13 +87,15 @@ package struct CacheManifest: Sendable, Hashable {
         }
         guard let keyText = value(lines[1], "key"), let key = CacheKey(hex: keyText),
               let targetWords = value(lines[2], "target")?.split(separator: " ").map(String.init), targetWords.count == 4,
-              let createdText = value(lines[3], "created"), let created = Int(createdText)
+              let createdText = value(lines[3], "created"),
+              let created = CacheNumber.parse(createdText, in: Self.createdRange),
+              lines.count - 4 <= Self.maxFiles
         else { return nil }
         var files: [File] = []
         for line in lines.dropFirst(4) {
             guard let rest = value(line, "file") else { return nil }
             let words = rest.split(separator: " ", maxSplits: 2).map(String.init)
-            guard words.count == 3, CacheKey(hex: words[0]) != nil, let size = Int(words[1]), size >= 0,
+            guard words.count == 3, CacheKey(hex: words[0]) != nil, let size = CacheNumber.parse(words[1], in: 0...Self.maxFileSize),
                   Self.isSafeName(words[2]), !files.contains(where: { $0.name == words[2] })
             else { return nil }
             files.append(File(name: words[2], size: size, digest: words[0]))
@@ -103,6 +114,6 @@ package struct CacheManifest: Sendable, Hashable {
     /// The record of a file, if the entry has it.
     package func file(_ name: String) -> File? { files.first { $0.name == name } }
 
-    /// The bytes all files take.
-    package var size: Int { files.reduce(0) { $0 + $1.size } }
+    /// The bytes all files take (`Int.max` rather than an overflow).
+    package var size: Int { files.reduce(0) { CacheNumber.sum($0, $1.size) } }
 }

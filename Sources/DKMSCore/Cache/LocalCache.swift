@@ -99,7 +99,7 @@ package struct LocalCache: Sendable {
         for name in FileSystem.entries(of: entriesDirectory) where CacheKey(hex: name) != nil {
             let directory = entriesDirectory + "/" + name
             guard let text = FileSystem.readText(directory + "/manifest"), let manifest = CacheManifest(text: text) else { continue }
-            let stamp = FileSystem.modificationStamp(of: directory + "/used") ?? manifest.created * 1_000_000_000
+            let stamp = FileSystem.modificationStamp(of: directory + "/used") ?? CacheNumber.product(manifest.created, 1_000_000_000)
             found.append(CachedBuild(manifest: manifest, lastUsed: stamp / 1_000_000_000, usedStamp: stamp, directory: directory))
         }
         return found.sorted { ($0.usedStamp, $0.manifest.key.hex) > ($1.usedStamp, $1.manifest.key.hex) }
@@ -116,7 +116,7 @@ package struct LocalCache: Sendable {
         var total = 0
         var removed: [CachedBuild] = []
         for entry in entries() {
-            total += entry.manifest.size
+            total = CacheNumber.sum(total, entry.manifest.size)
             if total > limit {
                 discard(entry.directory)
                 removed.append(entry)
@@ -130,12 +130,13 @@ package struct LocalCache: Sendable {
     /// The counters file.
     package var statsFile: String { root + "/stats" }
 
-    /// The counters: `hits`, `misses`, `stored`, `evicted`, `refused`.
+    /// The counters: `hits`, `misses`, `stored`, `evicted`, `refused`
+    /// (a value that is not a plain number is left out).
     package func counters() -> [String: Int] {
         var counters: [String: Int] = [:]
         for line in (FileSystem.readText(statsFile) ?? "").split(separator: "\n") {
             let words = line.split(separator: " ")
-            if words.count == 2, let value = Int(words[1]) { counters[String(words[0])] = value }
+            if words.count == 2, let value = CacheNumber.parse(words[1], in: 0...Int.max) { counters[String(words[0])] = value }
         }
         return counters
     }
@@ -145,7 +146,7 @@ package struct LocalCache: Sendable {
     package func count(_ increments: [String: Int]) {
         guard !increments.isEmpty, FileSystem.makeDirectories(root) else { return }
         var counters = self.counters()
-        for (name, value) in increments { counters[name, default: 0] += value }
+        for (name, value) in increments { counters[name] = CacheNumber.sum(counters[name] ?? 0, value) }
         let text = counters.keys.sorted().map { "\($0) \(counters[$0] ?? 0)" }.joined(separator: "\n") + "\n"
         FileSystem.writeBytesAtomically(Array(text.utf8), to: statsFile)
     }
@@ -165,5 +166,5 @@ package struct CachedBuild: Sendable {
 
 extension Sequence<CachedBuild> {
     /// The bytes the entries' files take.
-    package var totalSize: Int { reduce(0) { $0 + $1.manifest.size } }
+    package var totalSize: Int { reduce(0) { CacheNumber.sum($0, $1.manifest.size) } }
 }

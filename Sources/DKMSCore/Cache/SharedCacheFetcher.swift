@@ -6,7 +6,9 @@ package struct SharedCacheFetcher: Sendable {
     package enum Outcome: Sendable {
         /// The location does not have the build: a silent miss.
         case absent
-        /// The location could not be read (unreachable server, curl missing…).
+        /// The location could not be read (unreachable, silent or too slow
+        /// server, a file larger than allowed, curl missing…): the location
+        /// is not to be used again in the command.
         case unreadable(String)
         /// The location has the build but it is not trusted or not intact.
         case refused(CacheRefusal)
@@ -37,13 +39,20 @@ package struct SharedCacheFetcher: Sendable {
     /// Looks a build up in a location and, when it is there and passes
     /// every check, adopts it into `cache`. A staging directory of the
     /// local cache holds what is fetched; it is removed unless adopted.
+    /// No file it fetches grows beyond what it may have (the manifest's
+    /// limit, then the size the manifest declares) plus
+    /// ``SharedCacheLocation/writeSlack``.
     /// - Parameters:
     ///   - target: the build looked up (its kernel is what the modules' vermagic must name).
-    ///   - modules: the `DEST_MODULE_NAME`s the build collects.
-    package func fetch(_ key: CacheKey, target: BuildPlan.Target, modules: [String],
-                       from location: SharedCacheLocation, into cache: LocalCache) async -> Outcome {
+    ///   - modules: the modules the build collects (each must be in the
+    ///     entry, and declare its own name in its modinfo).
+    ///   - seconds: how long all its downloads together may take.
+    package func fetch(_ key: CacheKey, target: BuildPlan.Target, modules: [BuildPlan.CollectedModule],
+                       from location: SharedCacheLocation, into cache: LocalCache,
+                       seconds: Int = SharedCacheLocation.downloadTimeout) async -> Outcome {
         guard let staging = cache.stagingDirectory() else { return .unreadable("the local cache cannot be written") }
-        let outcome = await fetch(key, target: target, modules: modules, from: location, staging: staging)
+        let deadline = ContinuousClock.now + .seconds(max(seconds, 0))
+        let outcome = await fetch(key, target: target, modules: modules, from: location, staging: staging, deadline: deadline)
         guard case .adopted(let entry) = outcome else {
             FileSystem.removeTree(staging)
             return outcome
@@ -58,12 +67,15 @@ package struct SharedCacheFetcher: Sendable {
 
     /// Fetches and checks an entry in `staging` (an adopted entry's
     /// directory is then `staging`).
-    private func fetch(_ key: CacheKey, target: BuildPlan.Target, modules: [String],
-                       from location: SharedCacheLocation, staging: String) async -> Outcome {
+    private func fetch(_ key: CacheKey, target: BuildPlan.Target, modules: [BuildPlan.CollectedModule],
+                       from location: SharedCacheLocation, staging: String, deadline: ContinuousClock.Instant) async -> Outcome {
         func get(_ file: String, _ maxSize: Int) async -> SharedCacheLocation.Fetch {
+            let left = SharedCacheLedger.wholeSeconds(ContinuousClock.now.duration(to: deadline))
+            guard left > 0 else { return .failed("its time for this command ran out before \(file)") }
             let destination = staging + "/" + file
             guard FileSystem.makeDirectories(FileSystem.split(destination).directory) else { return .failed("\(file) cannot be stored") }
-            return await location.fetch(key, file: file, to: destination, maxSize: maxSize, runner: runner, environment: environment)
+            return await location.fetch(key, file: file, to: destination, maxSize: maxSize, seconds: left,
+                                        runner: runner, environment: environment)
         }
         switch await get("manifest", Self.manifestLimit) {
         case .fetched: break
@@ -88,25 +100,36 @@ package struct SharedCacheFetcher: Sendable {
             switch await get(file.name, file.size) {
             case .fetched: continue
             case .absent: return .refused(.init("\(file.name) is missing"))
-            case .failed(let reason): return .refused(.init(reason))
+            case .failed(let reason): return .unreadable(reason)
             }
         }
-        switch CacheEntry.verify(manifest, in: staging, key: key, modules: modules) {
+        switch CacheEntry.verify(manifest, in: staging, key: key, modules: modules.map(\.destName)) {
         case .failure(let refusal): return .refused(refusal)
         case .success(let entry):
-            if let refusal = Self.vermagicRefusal(entry, kernel: target.kernel) { return .refused(refusal) }
+            if let refusal = Self.moduleRefusal(entry, kernel: target.kernel, modules: modules) { return .refused(refusal) }
             return .adopted(entry)
         }
     }
 
-    /// Why an entry's modules are not for `kernel`: the first word of
-    /// every module's vermagic must be the kernel release.
-    static func vermagicRefusal(_ entry: CacheEntry, kernel: String) -> CacheRefusal? {
+    /// Why an entry's modules cannot be the build's: the first word of
+    /// every module's vermagic must be the kernel release, and each module
+    /// the build collects must declare (modinfo `name`) its
+    /// `BUILT_MODULE_NAME` or `DEST_MODULE_NAME`, `-` and `_` being the
+    /// same to the kernel.
+    static func moduleRefusal(_ entry: CacheEntry, kernel: String, modules: [BuildPlan.CollectedModule]) -> CacheRefusal? {
+        func normalized(_ name: String) -> String { name.replacingOccurrences(of: "-", with: "_") }
         for file in entry.manifest.files where file.name.hasPrefix("modules/") && file.name.hasSuffix(".ko") {
-            let vermagic = ModuleInfoReader.fields(path: entry.path(file.name))["vermagic"]?.first ?? ""
+            let fields = ModuleInfoReader.fields(path: entry.path(file.name))
+            let vermagic = fields["vermagic"]?.first ?? ""
             let release = vermagic.split(separator: " ").first.map(String.init) ?? ""
             guard release == kernel else {
                 return .init(release.isEmpty ? "\(file.name) has no vermagic" : "\(file.name) is for kernel \(release), not \(kernel)")
+            }
+            guard let module = modules.first(where: { CacheManifest.moduleFile($0.destName) == file.name }) else { continue }
+            let names = Set([module.destName, FileSystem.split(module.builtStem).name].map(normalized))
+            guard let declared = fields["name"]?.first, !declared.isEmpty else { return .init("\(file.name) declares no module name") }
+            guard names.contains(normalized(declared)) else {
+                return .init("\(file.name) is module \(declared), not \(module.destName)")
             }
         }
         return nil

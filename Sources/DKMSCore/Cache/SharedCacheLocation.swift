@@ -25,33 +25,82 @@ package struct SharedCacheLocation: Sendable, Hashable, CustomStringConvertible 
     /// Whether it is a web location (fetched with curl).
     package var isRemote: Bool { address.hasPrefix("http://") || address.hasPrefix("https://") }
 
-    /// The address of a file of an entry.
+    /// The address of a file of an entry. For a web location, every path
+    /// segment of `file` (a name from a manifest) is percent-encoded, so
+    /// `?`, `#`, `%`, spaces or brackets stay part of the name.
     package func address(of key: CacheKey, file: String) -> String {
-        "\(address)/entries/\(key.hex)/\(file)"
+        guard isRemote else { return "\(address)/entries/\(key.hex)/\(file)" }
+        let segments = file.split(separator: "/", omittingEmptySubsequences: false).map { Self.percentEncoded(String($0)) }
+        return "\(address)/entries/\(key.hex)/\(segments.joined(separator: "/"))"
+    }
+
+    /// A path segment with every byte but RFC 3986's unreserved ones
+    /// (letters, digits, `-._~`) written `%XX`.
+    package static func percentEncoded(_ segment: String) -> String {
+        var encoded = ""
+        for byte in segment.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".unicodeScalars)
+                encoded.unicodeScalars.append("%")
+                encoded.unicodeScalars.append(hex[Int(byte >> 4)])
+                encoded.unicodeScalars.append(hex[Int(byte & 15)])
+            }
+        }
+        return encoded
     }
 
     package var description: String { address }
 
-    /// How long one download may take, in seconds.
+    /// The longest one download may take, in seconds (less when the
+    /// location's time budget for the command has less left).
     package static let downloadTimeout = 300
     /// How long connecting to a web location may take, in seconds.
-    package static let connectTimeout = 10
+    package static let connectTimeout = 5
+    /// A download slower than this many bytes a second…
+    package static let lowSpeedLimit = 1000
+    /// …for this many seconds is abandoned (a server that trickles or
+    /// accepts and never answers).
+    package static let lowSpeedTime = 5
+    /// Bytes a download may write beyond the size it is allowed (curl's
+    /// own small outputs fall under the same file-size limit).
+    package static let writeSlack = 4096
 
-    /// Copies or downloads one file of an entry.
+    /// The file-size limit (bytes) curl runs under when a file may have
+    /// `maxSize` bytes: what it writes stops there, whether or not the
+    /// server announced a length.
+    package static func writeLimit(_ maxSize: Int) -> Int { max(maxSize, writeSlack) }
+
+    /// Copies or downloads one file of an entry, never writing more than
+    /// ``writeLimit(_:)`` bytes of it.
     /// - Parameters:
     ///   - maxSize: the most bytes the file may have; a larger one fails.
+    ///   - seconds: the most a download may take (at least 1).
     ///   - runner, environment: run curl for web locations.
-    package func fetch(_ key: CacheKey, file: String, to destination: String, maxSize: Int,
+    package func fetch(_ key: CacheKey, file: String, to destination: String, maxSize: Int, seconds: Int = downloadTimeout,
                        runner: any ProcessRunning, environment: [String: String]) async -> Fetch {
         let source = address(of: key, file: file)
+        let tooLarge = Fetch.failed("\(file) is larger than expected")
         guard isRemote else {
             guard FileSystem.existsNoFollow(source) else { return .absent }
             guard FileSystem.isRegularFile(source), !FileSystem.isSymlink(source) else { return .failed("\(file) is not a regular file") }
-            guard let size = FileSystem.size(of: source), size <= maxSize else { return .failed("\(file) is larger than expected") }
-            return FileSystem.copyFileAtomically(from: source, to: destination) ? .fetched : .failed("\(file) cannot be read")
+            guard let size = FileSystem.size(of: source), size <= maxSize else { return tooLarge }
+            guard FileSystem.copyFileAtomically(from: source, to: destination) else { return .failed("\(file) cannot be read") }
+            guard let copied = FileSystem.size(of: destination), copied <= maxSize else { return tooLarge }
+            return .fetched
         }
-        let outcome = await runner.run(ProcessSpec("curl", [
-            "-fsSL", "--max-time", "\(Self.downloadTimeout)", "--connect-timeout", "\(Self.connectTimeout)",
+        // curl runs under a file-size limit (prlimit) with SIGXFSZ ignored
+        // (env), so a body without Content-Length, or longer than it said,
+        // stops at the limit with a write error instead of filling the disk.
+        let limit = Self.writeLimit(maxSize)
+        let outcome = await runner.run(ProcessSpec("prlimit", [
+            "--fsize=\(limit)", "--", "env", "--ignore-signal=XFSZ",
+            "curl", "-fsSL", "--globoff", "--max-redirs", "5",
+            "--max-time", "\(min(max(seconds, 1), Self.downloadTimeout))", "--connect-timeout", "\(Self.connectTimeout)",
+            "--speed-limit", "\(Self.lowSpeedLimit)", "--speed-time", "\(Self.lowSpeedTime)",
             "--proto", "=http,https", "--proto-redir", "=http,https", "--max-filesize", "\(max(maxSize, 1))",
             "-w", "%{http_code}", "-o", destination, "--", source,
         ], environment: environment, output: .capture, error: .capture))
@@ -61,12 +110,14 @@ package struct SharedCacheLocation: Sendable, Hashable, CustomStringConvertible 
         case 0:
             // Some curl versions create no file for an empty body.
             if !FileSystem.existsNoFollow(destination) { FileSystem.writeBytes([], to: destination) }
-            guard let size = FileSystem.size(of: destination), size <= maxSize else { return .failed("\(file) is larger than expected") }
+            guard let size = FileSystem.size(of: destination), size <= maxSize else { return tooLarge }
             return .fetched
         case 63:
-            return .failed("\(file) is larger than expected")
+            return tooLarge
+        case 23 where (FileSystem.size(of: destination) ?? 0) >= limit:
+            return tooLarge
         case 127:
-            return .failed("curl is not installed")
+            return .failed("curl or prlimit is not installed")
         default:
             let message = outcome.errorText.split(separator: "\n").first.map(String.init) ?? "curl exit status \(outcome.status)"
             return .failed(message)

@@ -18,7 +18,7 @@ package enum Bootstrap {
         "compress_xz_opts", "compress_zstd_opts", "build_environment", "post_transaction",
         "report_build_logs", "build_sandbox", "kernel_hook_failures",
         "build_cache", "build_cache_size", "build_cache_shared", "build_cache_trusted_keys",
-        "build_cache_signing_key",
+        "build_cache_signing_key", "build_cache_shared_budget",
     ]
 
     /// Prepares the settings of one invocation.
@@ -107,6 +107,10 @@ package enum Bootstrap {
         settings.buildCacheShared = ShellText.words(value("build_cache_shared", env["build_cache_shared"] ?? ""))
         settings.buildCacheTrustedKeys = value("build_cache_trusted_keys", env["build_cache_trusted_keys"] ?? "")
         settings.buildCacheSigningKey = value("build_cache_signing_key", env["build_cache_signing_key"] ?? "")
+        if let budget = CacheNumber.parse(value("build_cache_shared_budget", env["build_cache_shared_budget"] ?? ""),
+                                          in: Settings.sharedBudgetRange) {
+            settings.buildCacheSharedBudget = budget
+        }
         return settings
     }
 }

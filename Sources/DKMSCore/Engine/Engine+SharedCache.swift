@@ -14,20 +14,33 @@ extension Engine {
     /// Looks a key up in the shared locations and adopts a trusted,
     /// intact entry into the local cache (nil: none has it, or none is
     /// trusted). Each refused entry is one line on standard error and
-    /// counts as `refused`; an adopted one counts as `fetched`.
+    /// counts as `refused`; an adopted one counts as `fetched`. A location
+    /// that cannot be read (or has used its `build_cache_shared_budget`)
+    /// is one line on standard error, and is skipped for the rest of the
+    /// command.
     func fetchFromSharedCaches(_ key: CacheKey, plan: BuildPlan, into cache: LocalCache) async -> CacheEntry? {
         let locations = settings.buildCacheShared.map(SharedCacheLocation.init)
         guard !locations.isEmpty else { return nil }
         let fetcher = SharedCacheFetcher(trusted: TrustedKeys(directory: trustedKeysDirectory), runner: runner,
                                          environment: settings.environment)
-        let modules = plan.modules.map(\.destName)
+        var ledger = sharedCacheLedger ?? SharedCacheLedger(budget: settings.buildCacheSharedBudget)
+        defer { sharedCacheLedger = ledger }
         for (index, location) in locations.enumerated() {
             let next = index == locations.count - 1 ? "building locally" : "trying the next shared cache"
-            switch await fetcher.fetch(key, target: plan.target, modules: modules, from: location, into: cache) {
+            guard ledger.failure(of: location) == nil else { continue }
+            let seconds = ledger.secondsLeft(for: location)
+            let started = ContinuousClock.now
+            let outcome: SharedCacheFetcher.Outcome = seconds > 0
+                ? await fetcher.fetch(key, target: plan.target, modules: plan.modules, from: location, into: cache, seconds: seconds)
+                : .unreadable("it used its \(ledger.budget) s of build_cache_shared_budget")
+            ledger.record(started.duration(to: .now), for: location)
+            switch outcome {
             case .absent:
                 continue
             case .unreadable(let reason):
-                console.errorLine("dkms: the shared cache \(location) could not be read for build \(key.short) of \(plan.target) (\(reason)); \(next).")
+                ledger.fail(location, because: reason)
+                console.errorLine("dkms: the shared cache \(location) could not be read for build \(key.short) of \(plan.target) (\(reason));"
+                                  + " it is not used again by this command; \(next).")
             case .refused(let refusal):
                 console.errorLine("dkms: build \(key.short) of \(plan.target) from the shared cache \(location) refused: \(refusal); \(next).")
                 cache.count(["refused": 1])

@@ -64,6 +64,9 @@ package final class Engine {
     var confEvaluations: [String: (variables: ShellVariables, output: BufferedConsole)] = [:]
     /// The identity of each kernel/arch's headers, for cache keys.
     var kernelIdentities: [String: KernelIdentity] = [:]
+    /// The time each shared cache location has taken in this command, and
+    /// those that failed (made on the first lookup). Not scoped by subshells.
+    var sharedCacheLedger: SharedCacheLedger?
     /// The kernels were chosen from this root because the running kernel
     /// has no headers here (``defaultKernels()``): autoinstall then runs
     /// once per kernel.

@@ -59,6 +59,12 @@ package struct Settings: Sendable {
     /// `build_cache_signing_key` (not in upstream): the fleet private key
     /// `dkms cache export` signs manifests with.
     package var buildCacheSigningKey = ""
+    /// `build_cache_shared_budget` (not in upstream): the seconds each
+    /// shared location may take in one command (all its downloads
+    /// together); a location that used them up is not tried again.
+    package var buildCacheSharedBudget = SharedCacheLedger.defaultBudget
+    /// The values `build_cache_shared_budget` may take (others leave the default).
+    package static let sharedBudgetRange = 1...86_400
 
     /// `kernel_hook_failures` (not in upstream): `fail` makes the kernel
     /// hooks fail for any module, as upstream's do; otherwise only modules

@@ -21,11 +21,12 @@ extension FileSystem {
     }
 
     /// The modification time in nanoseconds since the epoch (not
-    /// following a link), or nil: orders changes within one second.
+    /// following a link), or nil: orders changes within one second. Times
+    /// beyond what fits (after 2262, before 1678) are clamped.
     package static func modificationStamp(of path: String) -> Int? {
         var info = stat()
         guard lstat(path, &info) == 0 else { return nil }
-        return Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec)
+        return CacheNumber.sum(CacheNumber.product(Int(info.st_mtim.tv_sec), 1_000_000_000), Int(info.st_mtim.tv_nsec))
     }
 
     /// Seconds since the epoch now.
