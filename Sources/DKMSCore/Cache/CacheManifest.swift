@@ -76,7 +76,8 @@ package struct CacheManifest: Sendable, Hashable {
 
     /// Parses a manifest; nil when anything in it is not as written by
     /// ``text`` (an unknown layout, a malformed line, an unsafe file name,
-    /// a number that is not plain ASCII digits or out of its range).
+    /// a number that is not plain ASCII digits or out of its range, any
+    /// other spelling of the same content).
     package init?(text: String) {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard lines.last == "" else { return nil }
@@ -102,6 +103,8 @@ package struct CacheManifest: Sendable, Hashable {
         }
         self.init(key: key, target: .init(module: targetWords[0], version: targetWords[1], kernel: targetWords[2], arch: targetWords[3]),
                   created: created, files: files)
+        // Only the one way ``text`` writes it (no leading zeros, no doubled spaces).
+        guard self.text == text else { return nil }
     }
 
     /// Whether a file name stays inside its entry: relative, no `.` or

@@ -2,18 +2,17 @@
 /// (manifests, signatures, counters): parsed strictly and bounded, and
 /// added without trapping, so no value in a file can crash dkms.
 package enum CacheNumber {
-    /// The most digits a number may have (more is never in range).
-    static let maxDigits = 18
-
     /// A non-negative decimal number of ASCII digits only (no sign, no
-    /// spaces, at most 18 digits) within `range`; nil otherwise.
+    /// spaces) within `range`; nil otherwise, and for anything beyond `Int.max`.
     package static func parse<S: StringProtocol>(_ text: S, in range: ClosedRange<Int>) -> Int? {
-        let utf8 = text.utf8
-        guard !utf8.isEmpty, utf8.count <= maxDigits else { return nil }
+        guard !text.utf8.isEmpty else { return nil }
         var value = 0
-        for byte in utf8 {
+        for byte in text.utf8 {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            let (scaled, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (next, carry) = scaled.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
+            guard !overflow, !carry else { return nil }
+            value = next
         }
         return range.contains(value) ? value : nil
     }
@@ -30,13 +29,13 @@ package enum CacheNumber {
         return overflow ? ((a < 0) != (b < 0) ? .min : .max) : result
     }
 
-    /// `part` as a whole percentage of `total` (rounded down), for
-    /// counters of any size; nil when `total` is not positive.
-    package static func percent(_ part: Int, of total: Int) -> Int? {
-        guard total > 0 else { return nil }
+    /// `part` as a whole percentage of `part + rest` (rounded down), for
+    /// non-negative counters of any size; nil when both are 0.
+    package static func percent(_ part: Int, _ rest: Int) -> Int? {
+        guard part >= 0, rest >= 0, part > 0 || rest > 0 else { return nil }
+        let (total, sumOverflow) = part.addingReportingOverflow(rest)
         let (scaled, overflow) = part.multipliedReportingOverflow(by: 100)
-        if !overflow { return scaled / total }
-        let percent = (Double(part) / Double(total) * 100).rounded(.down)
-        return percent < 9.0e18 ? Int(percent) : .max
+        if !overflow && !sumOverflow { return scaled / total }
+        return Int((Double(part) / (Double(part) + Double(rest)) * 100).rounded(.down))
     }
 }

@@ -43,7 +43,7 @@ package struct CacheReportText: Sendable {
             "hits: \(hits)",
             "misses: \(misses)",
         ]
-        if let rate = CacheNumber.percent(hits, of: CacheNumber.sum(hits, misses)) { lines.append("hit rate: \(rate)%") }
+        if let rate = CacheNumber.percent(hits, misses) { lines.append("hit rate: \(rate)%") }
         lines += ["stored", "evicted", "fetched", "refused"].map { "\($0): \(counters[$0] ?? 0)" }
         lines += shared.map { "shared: \($0)" }
         return lines
