@@ -122,4 +122,14 @@ struct SharedCacheHostileInputTests {
         #expect(report.written.count == 1 && report.indexWritten)
         #expect(FileSystem.readText(shared + "/index") == "\(key.hex) m 1 6.1.0-test x86_64\n")
     }
+
+    @Test func aBoundedReadStopsAtItsLimitEvenOnAnEndlessFile() {
+        let path = directory.child("ten")
+        Files.write("0123456789", to: path)
+        #expect(FileSystem.readBytes(path, atMost: 10) == Array("0123456789".utf8))
+        #expect(FileSystem.readBytes(path, atMost: 9) == nil)
+        #expect(FileSystem.readBytes(path, atMost: .max)?.count == 10)
+        #expect(FileSystem.readBytes("/dev/zero", atMost: 1 << 20) == nil, "an endless source is cut off")
+        #expect(FileSystem.readBytes(directory.child("none"), atMost: 10) == nil)
+    }
 }

@@ -88,9 +88,11 @@ package struct SharedCacheLocation: Sendable, Hashable, CustomStringConvertible 
             guard FileSystem.existsNoFollow(source) else { return .absent }
             guard FileSystem.isRegularFile(source), !FileSystem.isSymlink(source) else { return .failed("\(file) is not a regular file") }
             guard let size = FileSystem.size(of: source), size <= maxSize else { return tooLarge }
-            guard FileSystem.copyFileAtomically(from: source, to: destination) else { return .failed("\(file) cannot be read") }
-            guard let copied = FileSystem.size(of: destination), copied <= maxSize else { return tooLarge }
-            return .fetched
+            // Read with the same bound: a file that grows meanwhile (a share) is cut off, not read whole.
+            guard let bytes = FileSystem.readBytes(source, atMost: maxSize) else {
+                return (FileSystem.size(of: source) ?? 0) > maxSize ? tooLarge : .failed("\(file) cannot be read")
+            }
+            return FileSystem.writeBytesAtomically(bytes, to: destination, mode: 0o644) ? .fetched : .failed("\(file) cannot be stored")
         }
         // curl runs under a file-size limit (prlimit) with SIGXFSZ ignored
         // (env), so a body without Content-Length, or longer than it said,

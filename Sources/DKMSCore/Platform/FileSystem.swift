@@ -174,6 +174,27 @@ package enum FileSystem {
         return forEachChunk(of: path) { result.append(contentsOf: $0) } ? result : nil
     }
 
+    /// The content of a file that has at most `limit` bytes; nil when it
+    /// cannot be read or is longer (never more than `limit` + 1 bytes are
+    /// read, even from a file that grows while it is read).
+    package static func readBytes(_ path: String, atMost limit: Int) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while result.count <= limit {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, min($0.count, CacheNumber.sum(limit - result.count, 1))) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if count == 0 { return result }
+            result.append(contentsOf: chunk[0..<count])
+        }
+        return nil
+    }
+
     /// Reads a file from start to end in chunks, handing each to `body`.
     /// - Returns: false when the file cannot be opened or read to its end.
     package static func forEachChunk(of path: String, _ body: (ArraySlice<UInt8>) -> Void) -> Bool {
