@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import DKMSCore
 import DKMSTestSupport
 import Foundation
@@ -6,7 +9,9 @@ import Testing
 /// Every command that reads cache entries, run by the real binary over a
 /// local cache and an export directory planted with out-of-range values:
 /// each ends with its usual status, never a runtime trap (exit 132/133).
-@Suite("Shared cache commands on hostile entries")
+/// And an autoinstall of three modules against a server that refuses
+/// connections or never answers: one warning, seconds lost once.
+@Suite("Shared cache commands against hostile entries and servers")
 struct SharedCacheCommandTests {
     let sandbox = DKMSSandbox()
     let good = String(repeating: "a", count: 64)
@@ -60,5 +65,43 @@ struct SharedCacheCommandTests {
         expectClean(sandbox.dkms(["cache", "prune", "99999999999999999999999T"]), "cache prune huge", status: 1)
         expectClean(sandbox.dkms(["cache", "prune", "0"]), "cache prune 0")
         #expect(sandbox.dkms(["cache", "list"]).stdout.isEmpty)
+    }
+
+    /// A socket on 127.0.0.1 that listens and never accepts (the kernel
+    /// completes connections into its backlog: a server that never
+    /// answers), or, closed, a port that refuses connections.
+    static func listener(closed: Bool) -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        listen(fd, 64)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        if closed { close(fd) }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    @Test(arguments: [false, true])
+    func aDeadServerCostsOneWarningAndSecondsPerCommand(silent: Bool) {
+        let server = Self.listener(closed: !silent)
+        defer { if silent { close(server.fd) } }
+        sandbox.addFakeKernel(DKMSSandbox.fakeKernel)
+        for name in ["alpha", "bravo", "charlie"] {
+            _ = sandbox.dkms(["add", sandbox.writeModule(name: name, version: "1.0")])
+        }
+        Files.write("build_cache_shared=\"http://127.0.0.1:\(server.port)/cache\"\n", to: sandbox.etc + "/framework.conf")
+        let started = Date()
+        let result = sandbox.dkms(["autoinstall", "-k", DKMSSandbox.fakeKernel])
+        let elapsed = Date().timeIntervalSince(started)
+        expectClean(result, "autoinstall")
+        let warnings = result.stderr.split(separator: "\n").filter { $0.contains("could not be read") }
+        #expect(warnings.count == 1, "\(result.stderr)")
+        #expect(warnings.first?.contains("it is not used again by this command") == true)
+        #expect(result.stdout.components(separatedBy: "Building module(s)... done.").count == 4, "three modules built locally")
+        // Silent: the low-speed abort (5 s) once, not once per module; refused: nothing to wait for.
+        #expect(elapsed < (silent ? 15 : 8), "\(elapsed) s")
+        if silent { #expect(warnings.first?.contains("(28)") == true) }
     }
 }
