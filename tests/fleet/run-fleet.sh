@@ -18,6 +18,15 @@
 #     key but built for another kernel (vermagic) are each refused with one warning, and
 #     the module is built locally (make runs); a refused location followed by a good one
 #     is served by the good one; a manifest signed by openssl with the trusted key is used.
+#   - hostile servers (hostile-server.py on 127.0.0.1): an autoinstall of 3 small modules
+#     (tests/faults' fake kbuild) for a new kernel against a refusing port, a server that
+#     never answers, trickles, sends an endless or 2 MiB manifest without Content-Length or
+#     announces a huge one builds everything locally with one warning, a bounded number of
+#     seconds lost per command, and no download past its limit (a curl wrapper logs what
+#     each wrote); a signed manifest followed by an endless module stops at its declared
+#     size; signed manifests with out-of-range numbers are refused, and entries planted
+#     with them (local cache, export directory) crash no command; a file name with URL
+#     characters is fetched as itself; a module declaring another name is refused.
 # Wrappers for make and gcc (first on PATH, outside /tmp so the build sandbox sees them)
 # write a marker line to standard error, which dkms keeps in make.log.
 # Prints one line per check, then "N passed, M failed"; exits 1 on any failure.
@@ -338,12 +347,12 @@ hostile() {
     check "$name: ${extra} ms lost for 3 modules (< $max)" test "$extra" -lt "$max"
     check "$name: no download wrote past its limit (largest $CURL_PEAK B)" test "$within" = 0
 }
-hostile "refused connection" "$CLOSED" 2000
+hostile "refused connection" "$CLOSED" 4000
 hostile "accepts and never answers" "$HURL/hang" 9000
 hostile "trickles a byte a second" "$HURL/trickle" 9000
-hostile "endless chunked manifest" "$HURL/endless" 3000
-hostile "2 MiB manifest without Content-Length" "$HURL/bigmanifest" 3000
-hostile "huge Content-Length" "$HURL/huge" 3000
+hostile "endless chunked manifest" "$HURL/endless" 4000
+hostile "2 MiB manifest without Content-Length" "$HURL/bigmanifest" 4000
+hostile "huge Content-Length" "$HURL/huge" 4000
 hostile "silent, build_cache_shared_budget=2" "$HURL/hang" 4000 2
 check "the endless manifest stopped at 1 MiB (+4 KiB)" \
     eval "grep -q '^endless chunked manifest: .*largest download 10[0-9][0-9][0-9][0-9][0-9] B' '$WORK/lost'"
