@@ -31,7 +31,7 @@
 # write a marker line to standard error, which dkms keeps in make.log.
 # Prints one line per check, then "N passed, M failed"; exits 1 on any failure.
 # FLEET_KEEP=1 keeps the work directory.
-# shellcheck disable=SC2317,SC2034 # checks run through check(); FX_* are read by lib.sh
+# shellcheck disable=SC2317,SC2034,SC2016 # checks run through check() (eval of single-quoted tests); FX_* are read by lib.sh
 set -euo pipefail
 trap 'echo "run-fleet: unexpected failure at line $LINENO" >&2' ERR
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -286,6 +286,8 @@ HOSTILE=$!
 for _ in $(seq 50); do [[ -s $WORK/hostile.port ]] && break; sleep 0.1; done
 HURL=http://127.0.0.1:$(cat "$WORK/hostile.port")
 CLOSED=http://127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# run_words "WORDS": dkms with those arguments; status in $RC, output in WORK/out and WORK/err.
+run_words() { local -a w; read -ra w <<<"$1"; RC=0; fx_dkms "${w[@]}" >"$WORK/out" 2>"$WORK/err" || RC=$?; }
 no_trap() { ! grep -q 'Swift runtime failure\|Fatal error' "$WORK/err" "$WORK/out" && ((${RC:-0} < 128)); }
 # curl_within_limits: every download since the last call wrote at most max(--max-filesize, 4096)
 # bytes; the largest is in $CURL_PEAK.
@@ -339,7 +341,8 @@ hostile() {
     timed_autoinstall "$shared" "${4:-}"
     local warnings extra=$((ELAPSED - BASE))
     warnings=$(grep -c 'could not be read' "$WORK/err" || true)
-    curl_within_limits && local within=0 || local within=1
+    local within=0
+    curl_within_limits || within=1
     echo "$name: ${ELAPSED} ms, ${extra} ms lost, staging peak $(cat "$WORK/peak") B (sampled), largest download $CURL_PEAK B" >>"$WORK/lost"
     check "$name: 3 built locally, exit 0, no trap" eval '[[ $BUILT == 3 && $RC == 0 ]] && no_trap'
     check "$name: one warning for the command, location not tried again ($warnings)" \
@@ -366,7 +369,7 @@ echo 0 >"$WORK/peak"
 curl_within_limits >/dev/null || true
 fresh_build "$HURL/files-endless"
 hello_size=$(sed -n 's|^file [0-9a-f]* \([0-9]*\) modules/hello_dkms.ko$|\1|p' "$WORK/srv/good/entries/$HELLO/manifest")
-curl_within_limits && within=0 || within=1
+within=0; curl_within_limits || within=1
 check "a module served without end stops at its declared size ($CURL_PEAK of $hello_size B), built locally" \
     eval '[[ $within == 0 && $CURL_PEAK -le $((hello_size > 4096 ? hello_size : 4096)) && $(wrapper_calls) -gt 0 ]] && grep -q "larger than expected" "$WORK/err"'
 # numbers NAME SED: a copy of the good entry with its manifest edited by SED, signed with the fleet key.
@@ -380,7 +383,7 @@ for c in created-huge created-max created-negative created-arabic size-max; do
     fresh_build "$URL/$c"
     check "$c (signed): refused as malformed, built locally" eval 'refused_once "malformed" && [[ $(wrapper_calls) -gt 0 ]]'
     for cmd in "cache list" "cache stats" "status --json" "cache prune 1G"; do
-        RC=0; fx_dkms $cmd >"$WORK/out" 2>"$WORK/err" || RC=$?
+        run_words "$cmd"
         check "$c: dkms $cmd exits $RC, no trap" eval '((RC == 0)) && no_trap'
     done
 done
@@ -391,7 +394,7 @@ plant "$M/d/.cache/entries/$(printf '%064d' 7)"
 touch -d @99999999999 "$M/d/.cache/entries/$HELLO/used" 2>/dev/null || true
 printf 'hits 9223372036854775807\nmisses 9223372036854775807\nfetched -3\n' >"$M/d/.cache/stats"
 for cmd in "cache list" "cache stats" "status --json" "cache prune 1G"; do
-    RC=0; fx_dkms $cmd >"$WORK/out" 2>"$WORK/err" || RC=$?
+    run_words "$cmd"
     check "planted local entry and counters: dkms $cmd exits $RC, no trap" eval '((RC == 0)) && no_trap'
 done
 machine A
