@@ -90,7 +90,7 @@ extension Engine {
         for (kernel, arch) in pairs {
             let visible = console
             let savedState = state
-            let quiet = BufferedConsole(renderingWith: visible)
+            let quiet = BufferedConsole()
             console = quiet
             defer {
                 console = visible
@@ -111,7 +111,7 @@ extension Engine {
                 var build = await start(target, sharesMountPoint: true, jobServer: jobServer) { () throws(DKMSError) -> BatchStart in .build }
                 if builds.isEmpty {
                     // What preparing the kernel printed comes first.
-                    let planning = BufferedConsole(renderingWith: visible)
+                    let planning = BufferedConsole()
                     quiet.flush(to: planning)
                     build.planning.flush(to: planning)
                     build.planning = planning
@@ -279,7 +279,7 @@ extension Engine {
         let unbuilt = wave.filter { !tree.isBuilt($0.module, $0.version, kernel, arch) }
         guard unbuilt.count > 1 else { return [:] }
         if state.preparedKernel != "\(kernel)/\(arch)" {
-            let buffer = BufferedConsole(renderingWith: console)
+            let buffer = BufferedConsole()
             let visible = console
             console = buffer
             defer { console = visible }

@@ -60,7 +60,7 @@ extension Engine {
             cachedTree = savedTree
         }
         var result: T?
-        var buffer = BufferedConsole(renderingWith: real)
+        var buffer = BufferedConsole()
         var note: String?
         for _ in 0..<5 {
             var before = readGeneration()
@@ -86,7 +86,7 @@ extension Engine {
             overlaid.pendingOriginals = [:]
             if !before.journal.isEmpty { journal.overlayPending(onto: &overlaid) }
             cachedTree = overlaid
-            buffer = BufferedConsole(renderingWith: real)
+            buffer = BufferedConsole()
             console = buffer
             result = await body()
             console = real

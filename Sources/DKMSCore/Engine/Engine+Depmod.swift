@@ -8,7 +8,7 @@ extension Engine {
             deferredDepmod?.insert(kernel)
             return 0
         }
-        await Depmod(installTree: installTree, runner: runner, environment: childEnvironment)
+        await Depmod(installTree: installTree, runner: runner, environment: childEnvironment, fileSystem: fileSystem)
             .run(kernel: kernel, output: output, console: console)
         return 0
     }

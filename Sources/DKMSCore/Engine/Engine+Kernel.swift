@@ -48,11 +48,12 @@ extension Engine {
     }
 
     /// `compressed_or_uncompressed` for a given compressed suffix.
-    static func compressedOrUncompressed(_ directory: String, _ name: String, suffix: String) -> String {
+    static func compressedOrUncompressed(_ directory: String, _ name: String, suffix: String,
+                                         exists: (String) -> Bool = FileSystem.exists) -> String {
         let plain = "\(directory)/\(name).ko"
-        if FileSystem.exists(plain) { return plain }
+        if exists(plain) { return plain }
         let compressed = plain + suffix
-        if FileSystem.exists(compressed) { return compressed }
+        if exists(compressed) { return compressed }
         return ""
     }
 
@@ -60,7 +61,6 @@ extension Engine {
     func findModule(under tree: String, named name: String) -> [String] {
         let plain = name + ".ko"
         let suffixed = name + moduleSuffix
-        if let index = moduleIndex, index.root == tree { return index.find(plain, suffixed) }
         return FileSystem.findFiles(under: tree) { $0 == plain || $0 == suffixed }
     }
 

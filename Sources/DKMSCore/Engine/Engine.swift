@@ -34,14 +34,13 @@ package final class Engine {
     package internal(set) var settings: Settings
     var console: any Console
     let runner: any ProcessRunning
+    /// The file system the trees are changed through.
+    let fileSystem: any FileSystemAccess
     var state = ShellState()
     /// The tree lock, held until the engine goes away (the process ends).
     var treeLock: TreeLock?
     /// Compressed-module suffixes found per kernel directory (one walk each).
     var suffixesByKernel: [String: Set<String>] = [:]
-    /// The module files of the kernel an install is installing into,
-    /// indexed once for the whole install (``KernelModuleIndex``).
-    var moduleIndex: KernelModuleIndex?
     /// The names in /etc/dkms, listed once (override files are looked up
     /// for every conf read).
     lazy var etcEntries: Set<String> = Set(FileSystem.entries(of: etcDirectory))
@@ -78,10 +77,12 @@ package final class Engine {
     let initramfsListings = InitramfsRegenerator.Listings()
 
     /// Creates an engine.
-    package init(settings: Settings, console: any Console, runner: any ProcessRunning) {
+    package init(settings: Settings, console: any Console, runner: any ProcessRunning,
+                 fileSystem: any FileSystemAccess = LocalFileSystem()) {
         self.settings = settings
         self.console = console
         self.runner = runner
+        self.fileSystem = fileSystem
         state.force = settings.force
         state.forceVersionOverride = settings.forceVersionOverride
         state.environment = settings.environment

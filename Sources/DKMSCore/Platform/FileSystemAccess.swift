@@ -26,6 +26,9 @@ package protocol FileSystemAccess: Sendable {
     func entries(of path: String) -> [String]
     /// The content of a text file, or nil.
     func readText(_ path: String) -> String?
+    /// The size in bytes of what `path` names (a final link is not
+    /// followed: its size is its target's length), or nil when nothing is there.
+    func size(of path: String) -> Int?
     /// Writes text to a file (truncating, or appending); false on failure.
     @discardableResult
     func writeText(_ text: String, to path: String, append: Bool) -> Bool
@@ -53,6 +56,11 @@ package protocol FileSystemAccess: Sendable {
     /// `ln -s target path`; true on success.
     @discardableResult
     func symlink(target: String, at path: String) -> Bool
+    /// Copies a regular file so that readers see the old destination or
+    /// the whole copy, never a part (a flushed temporary name, then a
+    /// rename); true on success.
+    @discardableResult
+    func copyFileAtomically(from source: String, to destination: String) -> Bool
     /// Replaces (or creates) a symlink atomically; true on success.
     @discardableResult
     func replaceSymlink(at path: String, target: String) -> Bool
@@ -118,6 +126,7 @@ package struct LocalFileSystem: FileSystemAccess {
     package func canonicalPath(_ path: String) -> String? { FileSystem.canonicalPath(path) }
     package func entries(of path: String) -> [String] { FileSystem.entries(of: path) }
     package func readText(_ path: String) -> String? { FileSystem.readText(path) }
+    package func size(of path: String) -> Int? { FileSystem.size(of: path) }
     @discardableResult
     package func writeText(_ text: String, to path: String, append: Bool) -> Bool {
         FileSystem.writeText(text, to: path, append: append)
@@ -141,6 +150,10 @@ package struct LocalFileSystem: FileSystemAccess {
     @discardableResult
     package func replaceSymlink(at path: String, target: String) -> Bool {
         FileSystem.replaceSymlink(at: path, target: target)
+    }
+    @discardableResult
+    package func copyFileAtomically(from source: String, to destination: String) -> Bool {
+        FileSystem.copyFileAtomically(from: source, to: destination)
     }
     package func findFiles(under root: String, where matches: (String) -> Bool) -> [String] {
         FileSystem.findFiles(under: root, where: matches)
