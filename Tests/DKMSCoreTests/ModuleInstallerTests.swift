@@ -83,7 +83,7 @@ struct ModuleInstallerTests {
         let plan = await plan(sane: { _ in false })
         let before = files.allPaths
         let error = #expect(throws: DKMSError.self) { try ModuleInstaller(fileSystem: files, journal: journal, console: console).apply(plan) }
-        #expect(error?.status == DKMSError.Code.patchOrInstallFailed.status)
+        #expect(error?.code == .patchOrInstallFailed)
         #expect(error?.lines == ["Installation aborted."])
         #expect(files.allPaths == before, "the trees are as they were (the journal directory is gone again)")
     }
@@ -92,6 +92,7 @@ struct ModuleInstallerTests {
         var plan = await plan()
         plan.steps[1].copy?.source = "/nowhere/world.ko"
         let error = #expect(throws: DKMSError.self) { try ModuleInstaller(fileSystem: files, journal: journal, console: console).apply(plan) }
+        #expect(error?.code == .patchOrInstallFailed)
         #expect(error?.lines.first == "Copying '/nowhere/world.ko' failed")
         #expect(files.readText("\(kernelDirectory)/kernel/drivers/misc/hello.ko") == "the kernel's own", "the original is back")
         #expect(files.readText("\(kernelDirectory)/updates/dkms/hello.ko") == nil)
@@ -103,7 +104,8 @@ struct ModuleInstallerTests {
         let plan = await plan()
         files.failsWrites = true
         let before = files.allPaths
-        #expect(throws: DKMSError.self) { try ModuleInstaller(fileSystem: files, journal: journal, console: console).apply(plan) }
+        let error = #expect(throws: DKMSError.self) { try ModuleInstaller(fileSystem: files, journal: journal, console: console).apply(plan) }
+        #expect(error?.code == .patchOrInstallFailed)
         files.failsWrites = false
         #expect(files.allPaths == before)
     }
