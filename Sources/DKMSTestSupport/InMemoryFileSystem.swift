@@ -87,6 +87,10 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
         return nil
     }
 
+    package func readBytes(_ path: String) -> [UInt8]? {
+        readText(path).map { Array($0.utf8) }
+    }
+
     package func size(of path: String) -> Int? {
         switch lookUp(path, followLast: false) {
         case .file(let text), .symlink(let text): text.utf8.count

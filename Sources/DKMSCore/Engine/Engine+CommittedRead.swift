@@ -81,7 +81,7 @@ extension Engine {
             } else {
                 note = nil
             }
-            var overlaid = savedTree ?? DKMSTree(root: dkmsTree, sourceTree: sourceTree)
+            var overlaid = savedTree ?? DKMSTree(root: dkmsTree, sourceTree: sourceTree, fileSystem: fileSystem)
             overlaid.committedLinks = [:]
             overlaid.pendingOriginals = [:]
             if !before.journal.isEmpty { journal.overlayPending(onto: &overlaid) }

@@ -1,7 +1,7 @@
 extension Engine {
     /// The initramfs side of the current transaction (``InitramfsRegenerator``).
     var initramfs: InitramfsRegenerator {
-        InitramfsRegenerator(layout: InitramfsLayout(environment: settings.environment), tree: tree,
+        InitramfsRegenerator(layout: InitramfsLayout(environment: settings.environment, fileSystem: fileSystem), tree: tree,
                              etcDirectory: etcDirectory, runner: runner, environment: childEnvironment,
                              listings: initramfsListings)
     }

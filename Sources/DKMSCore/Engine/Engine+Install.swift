@@ -141,7 +141,7 @@ extension Engine {
             return false
         case .identical where !state.force:
             let hasInfo = !(ours.version + ours.sourceVersion).isEmpty
-            if hasInfo || FileSystem.sameContent(kernelsModule, dkmsModule) {
+            if hasInfo || fileSystem.sameContent(kernelsModule, dkmsModule) {
                 if !ours.version.isEmpty {
                     console.errorLine("Module \(kernelsModule) already installed at version \(ours.version), override by specifying --force")
                 } else {

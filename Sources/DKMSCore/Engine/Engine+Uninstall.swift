@@ -184,7 +184,7 @@ extension Engine {
     /// holds no other arch.
     func unbuildDirectory(module: String, version: String, kernel: String, arch: String) {
         let kernelDir = tree.kernelDirectory(module, version, kernel)
-        FileSystem.retire(tree.builtDirectory(module, version, kernel, arch), to: "\(kernelDir)/.tmp_unbuild_\(arch)")
+        fileSystem.retire(tree.builtDirectory(module, version, kernel, arch), to: "\(kernelDir)/.tmp_unbuild_\(arch)")
         if !FileSystem.globEntries(of: kernelDir).contains(where: { FileSystem.isDirectory("\(kernelDir)/\($0)") }) {
             FileSystem.removeTree(kernelDir)
         }

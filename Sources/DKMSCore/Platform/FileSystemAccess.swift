@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// The file-system operations the dkms tree store, the journal and the
 /// failure records perform, as a value that can be injected: production
 /// code uses ``LocalFileSystem`` (the ``FileSystem`` primitives), tests an
@@ -26,6 +32,8 @@ package protocol FileSystemAccess: Sendable {
     func entries(of path: String) -> [String]
     /// The content of a text file, or nil.
     func readText(_ path: String) -> String?
+    /// The bytes of a file, or nil.
+    func readBytes(_ path: String) -> [UInt8]?
     /// The size in bytes of what `path` names (a final link is not
     /// followed: its size is its target's length), or nil when nothing is there.
     func size(of path: String) -> Int?
@@ -100,6 +108,26 @@ extension FileSystemAccess {
         return results
     }
 
+    /// Whether two files have the same bytes (false when one is unreadable).
+    package func sameContent(_ a: String, _ b: String) -> Bool {
+        guard let left = readBytes(a), let right = readBytes(b) else { return false }
+        return left == right
+    }
+
+    /// Takes `path` out of sight at once (a rename to the hidden name
+    /// `prefix.PID`), then removes it; removes it in place when it cannot
+    /// be renamed.
+    package func retire(_ path: String, to prefix: String) {
+        guard existsNoFollow(path) else { return }
+        let hidden = "\(prefix).\(getpid())"
+        removeTree(hidden)
+        if rename(path, to: hidden) {
+            removeTree(hidden)
+        } else {
+            removeTree(path)
+        }
+    }
+
     /// ``deleteEmptyDirectories(under:)`` from the primitives.
     package func deleteEmptyDirectories(under root: String) {
         guard isDirectory(root), !isSymlink(root) else { return }
@@ -126,6 +154,7 @@ package struct LocalFileSystem: FileSystemAccess {
     package func canonicalPath(_ path: String) -> String? { FileSystem.canonicalPath(path) }
     package func entries(of path: String) -> [String] { FileSystem.entries(of: path) }
     package func readText(_ path: String) -> String? { FileSystem.readText(path) }
+    package func readBytes(_ path: String) -> [UInt8]? { FileSystem.readBytes(path) }
     package func size(of path: String) -> Int? { FileSystem.size(of: path) }
     @discardableResult
     package func writeText(_ text: String, to path: String, append: Bool) -> Bool {
