@@ -84,14 +84,10 @@ extension Engine {
 
         try WritePreflight.install(destinations: buildable.map { libTree + config.modules[$0].destLocation } + [FileSystem.split(activeLink).directory],
                              module: module, version: version)
-        let plan = await InstallPlanner(fileSystem: fileSystem, compressedSuffix: state.compressedSuffix).plan(
-            module: module, version: version, kernel: kernel, arch: arch,
-            modules: buildable.map { InstallPlanner.Module(name: config.modules[$0].destName, location: config.modules[$0].destLocation) },
-            moduleDirectory: baseDir + "/module", kernelDirectory: libTree, originals: backupDir, activeLink: activeLink,
-            symlinks: settings.symlinkModules, requiresAModule: !config.modules.isEmpty
-        ) { [module, version] name, kernelModules, console in
+        let plan = await installPlan(module: module, version: version, kernel: kernel, arch: arch, config: config) {
+            [module, version] name, kernelModules, console in
             await versionIsSane(kernel: kernel, arch: arch, module: module, version: version, obsoleteBy: config.obsoleteBy,
-                                     name: name, kernelModules: kernelModules, console: console)
+                                name: name, kernelModules: kernelModules, console: console)
         }
         let installer = ModuleInstaller(fileSystem: fileSystem, journal: journal, console: console)
         let entry = try installer.apply(plan)
@@ -107,6 +103,21 @@ extension Engine {
         }
         state.force = savedForce
         try await rebuildDependents(kernel: kernel, arch: arch)
+    }
+
+    /// The plan to install a version's buildable modules into `kernel`,
+    /// from its built modules (`install` carries it out, `--dry-run` shows it).
+    func installPlan(module: String, version: String, kernel: String, arch: String, config: ModuleConfig,
+                     sanity: InstallPlanner.SanityCheck) async -> InstallPlan {
+        await InstallPlanner(fileSystem: fileSystem, compressedSuffix: state.compressedSuffix).plan(
+            module: module, version: version, kernel: kernel, arch: arch,
+            modules: config.modules.indices.filter { config.isBuildable(moduleAt: $0) }.map {
+                InstallPlanner.Module(name: config.modules[$0].destName, location: config.modules[$0].destLocation)
+            },
+            moduleDirectory: tree.builtDirectory(module, version, kernel, arch) + "/module",
+            kernelDirectory: "\(installTree)/\(kernel)", originals: tree.originalModulesDirectory(module, kernel, arch),
+            activeLink: tree.activeLink(module, kernel, arch), symlinks: settings.symlinkModules,
+            requiresAModule: !config.modules.isEmpty, sanity: sanity)
     }
 
     /// Upstream's `check_version_sanity`: refuses to replace a newer or

@@ -10,6 +10,8 @@
 package struct InstallPlan: Sendable, Equatable {
     /// One module of the version, in dkms.conf order.
     package struct Step: Sendable, Equatable {
+        /// `DEST_MODULE_NAME`.
+        package var name: String
         /// What the planning printed for this module (the version sanity
         /// check's refusals), shown when the step is reached, as upstream
         /// prints it between the previous module's copy and this one's.
@@ -19,7 +21,8 @@ package struct InstallPlan: Sendable, Equatable {
         package var copy: ModuleCopy?
 
         /// A step.
-        package init(announcement: ConsoleTranscript = ConsoleTranscript(), copy: ModuleCopy?) {
+        package init(name: String, announcement: ConsoleTranscript = ConsoleTranscript(), copy: ModuleCopy?) {
+            self.name = name
             self.announcement = announcement
             self.copy = copy
         }

@@ -54,10 +54,12 @@ package struct InstallPlanner: Sendable {
             let name = module.name
             let announcement = BufferedConsole()
             guard await sanity(name, view.kernelModules(named: name, suffix: compressedSuffix), announcement) else {
-                steps.append(InstallPlan.Step(announcement: announcement.transcript, copy: nil))
+                steps.append(InstallPlan.Step(name: name, announcement: announcement.transcript, copy: nil))
                 continue
             }
-            let source = view.compressedOrUncompressed(moduleDirectory, name, suffix: compressedSuffix)
+            // Not built yet (a dry run's plan): the name a build would give it.
+            let built = view.compressedOrUncompressed(moduleDirectory, name, suffix: compressedSuffix)
+            let source = built.isEmpty ? "\(moduleDirectory)/\(name).ko\(compressedSuffix)" : built
             let destination = kernelDirectory + module.location + "/" + FileSystem.split(source).name
             var copy = InstallPlan.ModuleCopy(name: name, source: source, destination: destination)
             if active {
@@ -76,7 +78,7 @@ package struct InstallPlanner: Sendable {
             }
             if view.existsNoFollow(destination) { view.remove(destination) }
             view.create(destination, isModule: !symlinks)
-            steps.append(InstallPlan.Step(announcement: announcement.transcript, copy: copy))
+            steps.append(InstallPlan.Step(name: name, announcement: announcement.transcript, copy: copy))
         }
         return InstallPlan(module: module, version: version, kernel: kernel, arch: arch, steps: steps,
                            activeLink: activeLink, symlinks: symlinks, requiresAModule: requiresAModule)
