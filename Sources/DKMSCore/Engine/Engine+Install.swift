@@ -92,9 +92,7 @@ extension Engine {
         let installer = ModuleInstaller(fileSystem: fileSystem, journal: journal, console: console)
         let entry = try installer.apply(plan)
         try await runScript(.postInstall, config.script(.postInstall), module: module, version: version, kernel: kernel, arch: arch)
-        _ = await invokeCommand("do_depmod \(kernel)", description: "Running depmod", log: nil, background: true) { target in
-            await depmod(kernel: kernel, output: target)
-        }
+        await depmodAfterChange(kernel: kernel, arch: arch)
         installer.commit(entry)
         if settings.modprobeOnInstall && kernel == settings.runningKernel {
             _ = await runner.run(ProcessSpec(
