@@ -233,7 +233,7 @@ struct InitramfsRegenerator {
             let outcome = await run(program, arguments, output: .capture, error: .mergeWithOutput)
             if verbose, !outcome.outputText.isEmpty { console.write(outcome.outputText, to: .standardError) }
             if fileSystem.makeDirectories(tree.logsDirectory) {
-                fileSystem.writeText(Engine.dateText() + "\n" + announcement + "\n" + outcome.outputText
+                fileSystem.writeText(DateText.date() + "\n" + announcement + "\n" + outcome.outputText
                                      + "# exit code: \(outcome.status)\n", to: tree.initramfsLog, append: true)
             }
             if outcome.status != 0 {
