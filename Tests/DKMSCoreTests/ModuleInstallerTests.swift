@@ -117,4 +117,53 @@ struct ModuleInstallerTests {
         #expect(plan.copies[1].archive?.original == "\(kernelDirectory)/updates/dkms/hello.ko",
                 "the planned copy of the first is what the second finds, as upstream's loop would")
     }
+
+    @Test func uninstallDeletesRestoresUnlinksAndCommits() async throws {
+        let installer = ModuleInstaller(fileSystem: files, journal: journal, console: console)
+        installer.commit(try installer.apply(await plan()))
+        let originals = tree.originalModulesDirectory("hello", kernel, "x86_64")
+        let own = "\(kernelDirectory)/kernel/drivers/misc/hello.ko"
+        let restores = ArchivedOriginals(fileSystem: files).of("hello", in: originals)
+        #expect(restores == [ArchivedOriginals.Original(archived: originals + "/hello.ko", origin: own)])
+        let plan = UninstallPlan(
+            module: "hello", version: "1.0", kernel: kernel, arch: "x86_64", kernelDirectory: kernelDirectory,
+            originals: originals, activeLink: tree.activeLink("hello", kernel, "x86_64"), compressedSuffix: "",
+            steps: [
+                .init(name: "hello", location: "/updates/dkms", files: ["\(kernelDirectory)/updates/dkms/hello.ko"],
+                      restores: restores, declaredLocation: "/updates/dkms"),
+                .init(name: "world", location: "/updates/dkms", files: ["\(kernelDirectory)/updates/dkms/world.ko"],
+                      restores: [], declaredLocation: "/updates/dkms"),
+            ])
+        #expect(plan.journalSteps == [
+            ["delete", "\(kernelDirectory)/updates/dkms/hello.ko"], ["restore", originals + "/hello.ko", own],
+            ["delete", "\(kernelDirectory)/updates/dkms/world.ko"], ["unlink", tree.activeLink("hello", kernel, "x86_64")],
+        ])
+        let uninstaller = ModuleUninstaller(fileSystem: files, journal: journal, console: console)
+        let entry = try uninstaller.apply(plan)
+        #expect(journal.steps(of: entry.path).dropFirst().map { $0 } == plan.journalSteps, "the whole plan is journaled")
+        uninstaller.commit(entry)
+        #expect(files.readText(own) == "the kernel's own", "the original is back")
+        #expect(!files.exists("\(kernelDirectory)/updates/dkms/hello.ko") && !files.exists("\(kernelDirectory)/updates/dkms/world.ko"))
+        #expect(!files.exists("\(kernelDirectory)/updates"), "empty destinations are removed")
+        #expect(!files.existsNoFollow(tree.activeLink("hello", kernel, "x86_64")))
+        #expect(!files.exists(originals + "/hello.ko.origin"))
+        #expect(journal.pending().isEmpty)
+    }
+
+    @Test func anOriginalThatCannotGoBackKeepsTheJournalForTheNextCommand() async throws {
+        let installer = ModuleInstaller(fileSystem: files, journal: journal, console: console)
+        installer.commit(try installer.apply(await plan()))
+        let originals = tree.originalModulesDirectory("hello", kernel, "x86_64")
+        // Where the original belongs is now a directory: the move fails.
+        files.makeDirectories("\(kernelDirectory)/kernel/drivers/misc/hello.ko/blocker")
+        let plan = UninstallPlan(
+            module: "hello", version: "1.0", kernel: kernel, arch: "x86_64", kernelDirectory: kernelDirectory,
+            originals: originals, activeLink: tree.activeLink("hello", kernel, "x86_64"), compressedSuffix: "",
+            steps: [.init(name: "hello", location: "/updates/dkms", files: ["\(kernelDirectory)/updates/dkms/hello.ko"],
+                          restores: ArchivedOriginals(fileSystem: files).of("hello", in: originals), declaredLocation: "/updates/dkms")])
+        let error = #expect(throws: DKMSError.self) { try ModuleUninstaller(fileSystem: files, journal: journal, console: console).apply(plan) }
+        #expect(error?.code == .patchOrInstallFailed)
+        #expect(journal.pending().count == 1, "the next command completes it")
+        #expect(files.readText(originals + "/hello.ko") == "the kernel's own", "the archived copy is kept")
+    }
 }

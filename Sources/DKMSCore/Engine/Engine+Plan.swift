@@ -129,17 +129,15 @@ extension Engine {
     private func planUninstall(module: String, version: String, kernel: String, arch: String) async {
         console.line("Would uninstall \(module)/\(version) from kernel \(kernel) (\(arch)):")
         guard let config = await quietConf(module, version, kernel, arch) else { return }
-        for index in config.modules.indices {
-            let name = config.modules[index].destName
-            if let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch) {
-                console.line("  delete \(installTree)/\(kernel)\(location)/\(name)\(moduleSuffix)")
+        updateModuleSuffix(for: kernel)
+        let plan = await uninstallPlan(module: module, version: version, kernel: kernel, arch: arch, config: config)
+        for step in plan.steps {
+            if let location = step.location {
+                console.line("  delete \(plan.kernelDirectory)\(location)/\(step.name)\(moduleSuffix)")
             }
         }
-        let backupDir = tree.originalModulesDirectory(module, kernel, arch)
-        for index in config.modules.indices {
-            for (_, origin) in archivedOriginals(named: config.modules[index].destName, in: backupDir, kernel: kernel) {
-                console.line("  restore the original \(origin)")
-            }
+        for restore in plan.steps.flatMap(\.restores) {
+            console.line("  restore the original \(restore.origin)")
         }
         console.line("Would run depmod for kernel \(kernel).")
     }
