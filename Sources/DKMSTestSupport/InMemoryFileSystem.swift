@@ -87,6 +87,18 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
         return nil
     }
 
+    package func readBytes(_ path: String) -> [UInt8]? {
+        readText(path).map { Array($0.utf8) }
+    }
+
+    package func size(of path: String) -> Int? {
+        switch lookUp(path, followLast: false) {
+        case .file(let text), .symlink(let text): text.utf8.count
+        case .directory: 0
+        case nil: nil
+        }
+    }
+
     @discardableResult
     package func writeText(_ text: String, to path: String, append: Bool) -> Bool {
         appendDurably(text, to: path, truncating: !append) == nil
@@ -162,6 +174,15 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
 
     @discardableResult
     package func move(_ from: String, to destination: String) -> Bool { rename(from, to: destination) }
+
+    @discardableResult
+    package func copyFileAtomically(from source: String, to destination: String) -> Bool {
+        // The real copy renames a new file over the destination: a link
+        // there is replaced, not followed.
+        guard let text = readText(source), !failsWrites else { return false }
+        if isSymlink(destination) { removeFile(destination) }
+        return writeText(text, to: destination)
+    }
 
     @discardableResult
     package func symlink(target: String, at path: String) -> Bool {

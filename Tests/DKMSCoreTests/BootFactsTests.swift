@@ -25,7 +25,7 @@ struct BootFactsTests {
         _ = FileSystem.makeDirectories(dir)
         defer { FileSystem.removeTree(dir) }
         _ = FileSystem.writeText("# List of modules\n\nzfs\nnvidia-drm modeset=1\n  # raid1\n", to: dir + "/modules")
-        let layout = InitramfsLayout(environment: ["SWIFT_DKMS_INITRAMFS_TOOLS_DIR": dir])
+        let layout = InitramfsLayout(environment: ["SWIFT_DKMS_INITRAMFS_TOOLS_DIR": dir], fileSystem: LocalFileSystem())
         #expect(layout.listedModules() == ["zfs", "nvidia_drm"])
     }
 

@@ -138,7 +138,7 @@ struct BuildPlanTests {
             try await builder.compile()
             Issue.record("the build should have failed")
         } catch {
-            #expect(error.status == 7)
+            #expect(error.code == .moduleNotBuilt)
             #expect(error.diagnostic?.lines.first == "Build of hello.ko failed for: 6.1.0-1-amd64 (x86_64)")
         }
     }

@@ -110,4 +110,27 @@ struct BinaryPackageTests {
         #expect(r.status == 6)
         #expect(r.stderr.hasPrefix("\nError! No modules built for \(kernel)"))
     }
+
+    /// The install plan `--dry-run` shows is the one install carries out:
+    /// the same destinations, the same original archived.
+    @Test func theInstallPlanShownIsTheOneCarriedOut() {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "twin", version: "1.0", modules: ["twin_a", "twin_b"])])
+        #expect(sandbox.dkms(["build", "-k", kernel, "twin/1.0"]).status == 0)
+        let own = "\(sandbox.installTree)/\(kernel)/kernel/drivers/misc/twin_b.ko"
+        Files.write("the kernel's own twin_b", to: own)
+        let shown = sandbox.dkms(["install", "-k", kernel, "twin/1.0", "--dry-run"])
+        #expect(shown.status == 0)
+        let planned = shown.stdout.split(separator: "\n").filter { $0.hasPrefix("  ") }.map { line in
+            line.dropFirst(2).split(separator: " ")[2]
+        }.map(String.init)
+        #expect(planned.count == 2, "\(shown.stdout)")
+        #expect(shown.stdout.contains("(the kernel's \(own) would be archived and restored on uninstall)"))
+        let done = sandbox.dkms(["install", "-k", kernel, "twin/1.0"])
+        #expect(done.status == 0, "\(done.stderr)")
+        let installed = done.stdout.split(separator: "\n").filter { $0.hasPrefix("Installing ") }.map { String($0.dropFirst("Installing ".count)) }
+        #expect(installed == planned)
+        #expect(done.stdout.contains("Found pre-existing \(own), archiving for uninstallation"))
+        for path in planned { #expect(Files.exists(path)) }
+        #expect(!Files.exists(own))
+    }
 }

@@ -58,7 +58,7 @@ struct Builder: Sendable {
     private func logHeader(note: String = "") -> String {
         let target = plan.target
         return "DKMS (\(DKMSVersion.releaseString)) make.log for \(target.module)/\(target.version) for kernel \(target.kernel) (\(target.arch))\n"
-            + Engine.dateText() + note + "\n"
+            + DateText.date() + note + "\n"
     }
 
     /// Runs the build: prepares the directory and compiles, or on a
@@ -88,7 +88,7 @@ struct Builder: Sendable {
         FileSystem.makeDirectories(directory)
         var cachedLog = (FileSystem.readText(entry.path(CacheManifest.logFile)) ?? "").split(separator: "\n", omittingEmptySubsequences: false)
         cachedLog = Array(cachedLog.dropFirst(min(2, cachedLog.count)))
-        FileSystem.writeText(logHeader(note: " (modules from the module cache: entry \(manifest.key.hex), built \(Engine.dateText(manifest.created)))")
+        FileSystem.writeText(logHeader(note: " (modules from the module cache: entry \(manifest.key.hex), built \(DateText.date(manifest.created)))")
                              + cachedLog.joined(separator: "\n"), to: log)
         let note = "# from the module cache (entry \(manifest.key.short)): "
         for patch in plan.patches {

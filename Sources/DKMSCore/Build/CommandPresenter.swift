@@ -5,9 +5,17 @@ import Musl
 #endif
 
 /// Where a logged command's output goes, given to the code that runs it.
-struct CommandOutput {
-    var output: ProcessOutputTarget
-    var error: ProcessErrorTarget
+package struct CommandOutput: Sendable {
+    /// Standard output.
+    package var output: ProcessOutputTarget
+    /// Standard error.
+    package var error: ProcessErrorTarget
+
+    /// Where a command's output and errors go.
+    package init(output: ProcessOutputTarget, error: ProcessErrorTarget) {
+        self.output = output
+        self.error = error
+    }
 }
 
 /// Upstream's `invoke_command` for one console: shows `description...`

@@ -25,7 +25,7 @@ package struct CacheReportText: Sendable {
             let manifest = entry.manifest
             let target = manifest.target
             return "\(manifest.key.short)  \(target.module)/\(target.version), \(target.kernel), \(target.arch)  "
-                + "\(Self.sizeText(manifest.size))  built \(Engine.dateText(manifest.created))  used \(Engine.dateText(entry.lastUsed))"
+                + "\(Self.sizeText(manifest.size))  built \(DateText.date(manifest.created))  used \(DateText.date(entry.lastUsed))"
         }
     }
 

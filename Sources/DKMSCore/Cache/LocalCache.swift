@@ -90,7 +90,7 @@ package struct LocalCache: Sendable {
 
     /// Removes an entry directory: renamed away first, so it disappears at once.
     package func discard(_ directory: String) {
-        FileSystem.retire(directory, to: entriesDirectory + "/.discarded-")
+        LocalFileSystem().retire(directory, to: entriesDirectory + "/.discarded-")
     }
 
     /// The entries (manifests that parse), most recently used first.

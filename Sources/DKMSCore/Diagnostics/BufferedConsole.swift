@@ -9,34 +9,25 @@ package struct SilentConsole: Console {
 /// A console that keeps what it is given, to show it later.
 package final class BufferedConsole: Console, @unchecked Sendable {
     private let lock = Mutex()
-    private var writes: [(OutputStream, String)] = []
-    private var reports: [(Int, Diagnostic)] = []
-    private let renderer: any Console
+    private var kept = ConsoleTranscript()
 
-    /// Creates a buffer whose diagnostics will be rendered by `renderer`.
-    package init(renderingWith renderer: any Console) {
-        self.renderer = renderer
-    }
+    /// Creates an empty buffer (the console it is flushed to renders its
+    /// diagnostics).
+    package init() {}
 
     package func write(_ text: String, to stream: OutputStream) {
-        lock.withLock { writes.append((stream, text)) }
+        lock.withLock { kept.items.append(.text(stream, text)) }
     }
 
     package func report(_ diagnostic: Diagnostic) {
-        lock.withLock { reports.append((writes.count, diagnostic)) ; writes.append((.standardError, "")) }
+        lock.withLock { kept.items.append(.diagnostic(diagnostic)) }
     }
+
+    /// Everything kept so far.
+    package var transcript: ConsoleTranscript { lock.withLock { kept } }
 
     /// Writes everything kept to `console`, in order.
     package func flush(to console: any Console) {
-        let (writes, reports) = lock.withLock { (self.writes, self.reports) }
-        var pending = reports[...]
-        for (index, (stream, text)) in writes.enumerated() {
-            if let first = pending.first, first.0 == index {
-                console.report(first.1)
-                pending = pending.dropFirst()
-                continue
-            }
-            console.write(text, to: stream)
-        }
+        transcript.replay(to: console)
     }
 }

@@ -15,23 +15,26 @@ package struct DKMSError: Error, Sendable, Equatable {
         case silent
     }
 
+    /// What failed, named (its number is the process exit status).
+    package var code: Code
     /// The process exit status (upstream's documented code).
-    package var status: Int32
+    package var status: Int32 { code.status }
     /// The message lines; the first is prefixed by the presentation.
     package var lines: [String]
     /// How the lines are shown.
     package var presentation: Presentation
 
     /// Creates an error with an explicit presentation.
-    package init(status: Int32, lines: [String], presentation: Presentation) {
-        self.status = status
+    package init(code: Code, lines: [String], presentation: Presentation) {
+        self.code = code
         self.lines = lines
         self.presentation = presentation
     }
 
-    /// A silent exit with a status (upstream's bare `exit N`).
+    /// A silent exit with a status (upstream's bare `exit N`: a script's
+    /// own status passed on, or one of the codes).
     package static func exit(_ status: Int32) -> DKMSError {
-        DKMSError(status: status, lines: [], presentation: .silent)
+        DKMSError(code: Code(status), lines: [], presentation: .silent)
     }
 
     /// The diagnostic to render, if any.

@@ -78,11 +78,11 @@ extension DKMSError {
 
     /// Creates an error with upstream's `Error!` presentation.
     package init(_ code: Code, _ lines: String...) {
-        self.init(status: code.status, lines: lines, presentation: .error)
+        self.init(code: code, lines: lines, presentation: .error)
     }
 
     /// An `Warning:`-style exit (upstream's `diewarn`).
     package static func warning(_ code: Code, _ lines: String...) -> DKMSError {
-        DKMSError(status: code.status, lines: lines, presentation: .warning)
+        DKMSError(code: code, lines: lines, presentation: .warning)
     }
 }

@@ -4,44 +4,55 @@
 /// went, removes the empty indexes depmod wrote and the kernel's module
 /// directory. Whether depmod runs now at all (`--no-depmod`, deferred to
 /// the end of the command) is the engine's decision.
-struct Depmod {
+package struct Depmod: Sendable {
     /// The kernels' module trees (`/lib/modules`).
     var installTree: String
     /// Runs depmod.
     var runner: any ProcessRunning
     /// The environment of children.
     var environment: [String: String]
+    /// Where the module trees and `/boot` are read and cleaned.
+    var fileSystem: any FileSystemAccess
+
+    /// depmod over `installTree`, run by `runner` with `environment`.
+    package init(installTree: String, runner: any ProcessRunning, environment: [String: String],
+                 fileSystem: any FileSystemAccess = LocalFileSystem()) {
+        self.installTree = installTree
+        self.runner = runner
+        self.environment = environment
+        self.fileSystem = fileSystem
+    }
 
     /// Runs depmod for `kernel`; its messages and output go where
     /// `output` says (messages to `console` when inherited).
-    func run(kernel: String, output: CommandOutput, console: any Console) async {
+    package func run(kernel: String, output: CommandOutput, console: any Console) async {
         let kernelDir = "\(installTree)/\(kernel)"
         func say(_ text: String) {
             switch output.output {
             case .inherit: console.line(text)
-            case .appendToFile(let path): FileSystem.writeText(text + "\n", to: path, append: true)
+            case .appendToFile(let path): fileSystem.writeText(text + "\n", to: path, append: true)
             case .discard, .capture: break
             }
         }
         let dependencies = kernelDir + "/modules.dep"
-        guard FileSystem.isRegularFile(dependencies) else {
+        guard fileSystem.isRegularFile(dependencies) else {
             say("Skipping depmod because '\(dependencies)' is missing.")
             return
         }
         var arguments = ["-a", kernel]
-        if FileSystem.isRegularFile("/boot/System.map-\(kernel)") { arguments += ["-F", "/boot/System.map-\(kernel)"] }
+        if fileSystem.isRegularFile("/boot/System.map-\(kernel)") { arguments += ["-F", "/boot/System.map-\(kernel)"] }
         _ = await runner.run(ProcessSpec("depmod", arguments, environment: environment, output: output.output, error: output.error))
-        if FileSystem.isRegularFile(dependencies) && !FileSystem.isNonEmptyFile(dependencies) {
+        if fileSystem.isRegularFile(dependencies) && (fileSystem.size(of: dependencies) ?? 0) == 0 {
             var stale = ["alias", "dep", "devname", "softdep", "symbols", "weakdep"].map { "\(kernelDir)/modules.\($0)" }
-            stale += FileSystem.globEntries(of: kernelDir)
+            stale += fileSystem.globEntries(of: kernelDir)
                 .filter { $0.hasPrefix("modules.") && $0.hasSuffix(".bin") }
                 .map { "\(kernelDir)/\($0)" }
-            for file in stale where FileSystem.existsNoFollow(file) {
-                FileSystem.removeFile(file)
+            for file in stale where fileSystem.existsNoFollow(file) {
+                fileSystem.removeFile(file)
                 say("removed '\(file)'")
             }
-            FileSystem.removeDirectory(kernelDir)
-            if !FileSystem.isDirectory(kernelDir) { say("removed directory \(kernelDir)") }
+            fileSystem.removeDirectory(kernelDir)
+            if !fileSystem.isDirectory(kernelDir) { say("removed directory \(kernelDir)") }
         }
     }
 }

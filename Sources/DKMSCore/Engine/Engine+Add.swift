@@ -7,7 +7,7 @@ import Musl
 extension Engine {
     var tree: DKMSTree {
         if let cached = cachedTree, cached.root == dkmsTree, cached.sourceTree == sourceTree { return cached }
-        let fresh = DKMSTree(root: dkmsTree, sourceTree: sourceTree)
+        let fresh = DKMSTree(root: dkmsTree, sourceTree: sourceTree, fileSystem: fileSystem)
         cachedTree = fresh
         return fresh
     }

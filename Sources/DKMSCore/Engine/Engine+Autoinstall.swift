@@ -90,7 +90,7 @@ extension Engine {
         for (kernel, arch) in pairs {
             let visible = console
             let savedState = state
-            let quiet = BufferedConsole(renderingWith: visible)
+            let quiet = BufferedConsole()
             console = quiet
             defer {
                 console = visible
@@ -111,7 +111,7 @@ extension Engine {
                 var build = await start(target, sharesMountPoint: true, jobServer: jobServer) { () throws(DKMSError) -> BatchStart in .build }
                 if builds.isEmpty {
                     // What preparing the kernel printed comes first.
-                    let planning = BufferedConsole(renderingWith: visible)
+                    let planning = BufferedConsole()
                     quiet.flush(to: planning)
                     build.planning.flush(to: planning)
                     build.planning = planning
@@ -142,7 +142,7 @@ extension Engine {
             console = visible
         }
         var early = early
-        if !settings.verbose { deferredDepmod = [] }
+        if !settings.verbose { transaction.depmod.deferToEnd() }
         // What preparing the kernel printed before the first build of a
         // wave started, shown before the first module's lines.
         var preamble: BufferedConsole?
@@ -195,11 +195,8 @@ extension Engine {
             queue = waiting
             if progress == 0 { break }
         }
-        if let kernels = deferredDepmod {
-            deferredDepmod = nil
-            for kernel in kernels.sorted() {
-                _ = await depmod(kernel: kernel, output: CommandOutput(output: .discard, error: .discard))
-            }
+        for kernel in transaction.depmod.resume() {
+            _ = await depmod(kernel: kernel, output: CommandOutput(output: .discard, error: .discard))
         }
 
         let failureStatus = Self.statuses(of: summary.failed + optionalFailures)
@@ -279,7 +276,7 @@ extension Engine {
         let unbuilt = wave.filter { !tree.isBuilt($0.module, $0.version, kernel, arch) }
         guard unbuilt.count > 1 else { return [:] }
         if state.preparedKernel != "\(kernel)/\(arch)" {
-            let buffer = BufferedConsole(renderingWith: console)
+            let buffer = BufferedConsole()
             let visible = console
             console = buffer
             defer { console = visible }
@@ -305,7 +302,7 @@ extension Engine {
     func unbuildForKernel(onlyAutoinstall: Bool, action: String) async throws(DKMSError) {
         let kernel = firstKernel
         let arch = firstArch
-        state.delayedDepmod = true
+        transaction.depmod.deferByMarker()
         var failed = ""
         for (m, v) in tree.moduleVersions() {
             guard tree.isBuilt(m, v, kernel, arch) else { continue }
@@ -332,7 +329,7 @@ extension Engine {
                 await depmod(kernel: "", output: target)
             }
         }
-        state.delayedDepmod = false
+        _ = transaction.depmod.resume()
         let kernelDir = "\(installTree)/\(kernel)"
         if FileSystem.isDirectory(kernelDir) { FileSystem.deleteEmptyDirectories(under: kernelDir) }
         if !failed.isEmpty {

@@ -60,7 +60,7 @@ extension Engine {
             cachedTree = savedTree
         }
         var result: T?
-        var buffer = BufferedConsole(renderingWith: real)
+        var buffer = BufferedConsole()
         var note: String?
         for _ in 0..<5 {
             var before = readGeneration()
@@ -81,12 +81,12 @@ extension Engine {
             } else {
                 note = nil
             }
-            var overlaid = savedTree ?? DKMSTree(root: dkmsTree, sourceTree: sourceTree)
+            var overlaid = savedTree ?? DKMSTree(root: dkmsTree, sourceTree: sourceTree, fileSystem: fileSystem)
             overlaid.committedLinks = [:]
             overlaid.pendingOriginals = [:]
             if !before.journal.isEmpty { journal.overlayPending(onto: &overlaid) }
             cachedTree = overlaid
-            buffer = BufferedConsole(renderingWith: real)
+            buffer = BufferedConsole()
             console = buffer
             result = await body()
             console = real

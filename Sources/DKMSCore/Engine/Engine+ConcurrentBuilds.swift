@@ -41,7 +41,7 @@ extension Engine {
     func start(_ target: BuildPlan.Target, sharesMountPoint: Bool, jobServer: JobServer?,
                prepare: () async throws(DKMSError) -> BatchStart) async -> StartedBuild {
         let visible = console
-        let planning = BufferedConsole(renderingWith: visible)
+        let planning = BufferedConsole()
         var started = StartedBuild(target: target, planning: planning)
         let savedState = state
         let savedSettings = settings
@@ -57,7 +57,7 @@ extension Engine {
             started.start = try await prepare()
             guard started.start == .build else { return started }
             let planned = try await planBuild(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
-            let output = BufferedConsole(renderingWith: visible)
+            let output = BufferedConsole()
             let builder = await makeBuilder(for: planned.plan, console: output, sandboxAllowed: planned.sandboxAllowed,
                                             sharesMountPoint: sharesMountPoint, jobServer: jobServer, buffered: true)
             started.planned = planned

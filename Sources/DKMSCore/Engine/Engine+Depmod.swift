@@ -4,11 +4,8 @@ extension Engine {
     /// - Returns: always 0, as upstream's function does.
     func depmod(kernel: String, output: CommandOutput) async -> Int32 {
         if settings.noDepmod { return 0 }
-        if deferredDepmod != nil && !settings.verbose {
-            deferredDepmod?.insert(kernel)
-            return 0
-        }
-        await Depmod(installTree: installTree, runner: runner, environment: childEnvironment)
+        guard transaction.depmod.runsNow(for: kernel) else { return 0 }
+        await Depmod(installTree: installTree, runner: runner, environment: childEnvironment, fileSystem: fileSystem)
             .run(kernel: kernel, output: output, console: console)
         return 0
     }
@@ -16,7 +13,7 @@ extension Engine {
     /// Runs depmod as upstream does after a change (`Running depmod...`),
     /// or only records that it is due when a kernel hook defers it.
     func depmodAfterChange(kernel: String, arch: String) async {
-        if state.delayedDepmod {
+        if transaction.depmod.timing == .byMarker {
             FileSystem.touch(tree.depmodMarker(kernel, arch))
             return
         }

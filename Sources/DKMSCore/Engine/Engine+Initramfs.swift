@@ -1,7 +1,7 @@
 extension Engine {
     /// The initramfs side of the current transaction (``InitramfsRegenerator``).
     var initramfs: InitramfsRegenerator {
-        InitramfsRegenerator(layout: InitramfsLayout(environment: settings.environment), tree: tree,
+        InitramfsRegenerator(layout: InitramfsLayout(environment: settings.environment, fileSystem: fileSystem), tree: tree,
                              etcDirectory: etcDirectory, runner: runner, environment: childEnvironment,
                              listings: initramfsListings)
     }
@@ -36,8 +36,8 @@ extension Engine {
     /// by now), unless a parent dkms holds the lock and owns the transaction.
     func beginInitramfsWatch(_ action: Action) {
         guard Self.initramfsActions.contains(action), settings.environment[TreeLock.heldVariable] == nil else { return }
-        if !kernelPackageRemakesInitramfs && installTreeFeedsInitramfs { initramfsBaseline = initramfs.installedFacts() }
-        installedBaseline = installedKeys()
+        if !kernelPackageRemakesInitramfs && installTreeFeedsInitramfs { transaction.initramfsBaseline = initramfs.installedFacts() }
+        transaction.installedBaseline = installedKeys()
     }
 
     /// `module/version/kernel/arch` of every installed module version.
@@ -63,12 +63,12 @@ extension Engine {
     }
 
     func finishInitramfsWatch() async {
-        if let baseline = initramfsBaseline {
-            initramfsBaseline = nil
+        if let baseline = transaction.initramfsBaseline {
+            transaction.initramfsBaseline = nil
             await initramfs.regenerate(after: baseline, verbose: settings.verbose, console: console)
         }
-        if let baseline = installedBaseline {
-            installedBaseline = nil
+        if let baseline = transaction.installedBaseline {
+            transaction.installedBaseline = nil
             if !installedKeys().subtracting(baseline).isEmpty { await explainSecureBoot() }
         }
     }

@@ -84,80 +84,16 @@ extension Engine {
 
         try WritePreflight.install(destinations: buildable.map { libTree + config.modules[$0].destLocation } + [FileSystem.split(activeLink).directory],
                              module: module, version: version)
-        let entry = journal.begin("install", module: module, version: version, kernel: kernel, arch: arch)
-        let savedIndex = moduleIndex
-        moduleIndex = KernelModuleIndex(root: libTree)
-        do throws(DKMSError) {
-            try entry.requireRecorded()
-            var anyInstalled = false
-            for index in buildable {
-                let target = config.modules[index]
-                let name = target.destName
-                guard await versionIsSane(kernel: kernel, arch: arch, module: module, version: version,
-                                          obsoleteBy: config.obsoleteBy, name: name) else { continue }
-                let found = findModule(under: libTree, named: name)
-                let original = compressedOrUncompressed(backupDir, name)
-                if FileSystem.isSymlink(activeLink) && !original.isEmpty {
-                    console.line("An original module was already stored during a previous install")
-                } else if !FileSystem.isSymlink(activeLink) {
-                    let candidates = [
-                        compressedOrUncompressed(libTree + "/extra", name),
-                        compressedOrUncompressed(libTree + "/updates", name),
-                        compressedOrUncompressed(libTree + target.destLocation, name),
-                    ].filter { !$0.isEmpty } + found
-                    for candidate in candidates where FileSystem.isRegularFile(candidate) {
-                        console.line("Found pre-existing \(candidate), archiving for uninstallation")
-                        FileSystem.makeDirectories(backupDir)
-                        let fileName = FileSystem.split(candidate).name
-                        entry.record("archived", candidate, "\(backupDir)/\(fileName)")
-                        try entry.requireRecorded()
-                        guard FileSystem.move(candidate, to: "\(backupDir)/\(fileName)") else {
-                            throw DKMSError(.patchOrInstallFailed, "Archiving the original module \(candidate) failed.")
-                        }
-                        moduleIndex?.removed(candidate)
-                        FileSystem.writeText(candidate + "\n", to: "\(backupDir)/\(fileName).origin")
-                        break
-                    }
-                }
-                let source = compressedOrUncompressed(baseDir + "/module", name)
-                let destDir = libTree + target.destLocation
-                let destination = destDir + "/" + FileSystem.split(source).name
-                console.line("Installing \(destination)")
-                FileSystem.makeDirectories(destDir)
-                if FileSystem.existsNoFollow(destination) {
-                    let saved = entry.stashPath()
-                    entry.record("saved", destination, saved)
-                    try entry.requireRecorded()
-                    FileSystem.move(destination, to: saved)
-                    moduleIndex?.removed(destination)
-                }
-                entry.record("copied", destination)
-                try entry.requireRecorded()
-                let copied = settings.symlinkModules
-                    ? FileSystem.symlink(target: source, at: destination)
-                    : FileSystem.copyFileAtomically(from: source, to: destination)
-                if !copied { throw DKMSError(.patchOrInstallFailed, "Copying '\(source)' failed") }
-                if !settings.symlinkModules { moduleIndex?.added(destination) }
-                anyInstalled = true
-            }
-            if !config.modules.isEmpty && !anyInstalled {
-                throw DKMSError(.patchOrInstallFailed, "Installation aborted.")
-            }
-            entry.record("link", activeLink, FileSystem.readLink(activeLink) ?? "")
-            try entry.requireRecorded()
-            FileSystem.replaceSymlink(at: activeLink, target: "\(version)/\(kernel)/\(arch)")
-            moduleIndex = savedIndex
-        } catch {
-            moduleIndex = savedIndex
-            journal.rollBackInstall(journal.steps(of: entry.path))
-            journal.commit(entry)
-            throw error
+        let plan = await installPlan(module: module, version: version, kernel: kernel, arch: arch, config: config) {
+            [module, version] name, kernelModules, console in
+            await versionIsSane(kernel: kernel, arch: arch, module: module, version: version, obsoleteBy: config.obsoleteBy,
+                                name: name, kernelModules: kernelModules, console: console)
         }
+        let installer = ModuleInstaller(fileSystem: fileSystem, journal: journal, console: console)
+        let entry = try installer.apply(plan)
         try await runScript(.postInstall, config.script(.postInstall), module: module, version: version, kernel: kernel, arch: arch)
-        _ = await invokeCommand("do_depmod \(kernel)", description: "Running depmod", log: nil, background: true) { target in
-            await depmod(kernel: kernel, output: target)
-        }
-        journal.commit(entry)
+        await depmodAfterChange(kernel: kernel, arch: arch)
+        installer.commit(entry)
         if settings.modprobeOnInstall && kernel == settings.runningKernel {
             _ = await runner.run(ProcessSpec(
                 Shell.bash, ["-c", "find /sys/devices -name modalias -print0 | xargs -0 cat | sort -u | xargs modprobe -a -b -q; if [[ -f /lib/systemd/system/systemd-modules-load.service ]]; then systemctl restart systemd-modules-load.service; fi"],
@@ -167,10 +103,29 @@ extension Engine {
         try await rebuildDependents(kernel: kernel, arch: arch)
     }
 
+    /// The plan to install a version's buildable modules into `kernel`,
+    /// from its built modules (`install` carries it out, `--dry-run` shows it).
+    func installPlan(module: String, version: String, kernel: String, arch: String, config: ModuleConfig,
+                     sanity: InstallPlanner.SanityCheck) async -> InstallPlan {
+        await InstallPlanner(fileSystem: fileSystem, compressedSuffix: state.compressedSuffix).plan(
+            module: module, version: version, kernel: kernel, arch: arch,
+            modules: config.modules.indices.filter { config.isBuildable(moduleAt: $0) }.map {
+                InstallPlanner.Module(name: config.modules[$0].destName, location: config.modules[$0].destLocation)
+            },
+            moduleDirectory: tree.builtDirectory(module, version, kernel, arch) + "/module",
+            kernelDirectory: "\(installTree)/\(kernel)", originals: tree.originalModulesDirectory(module, kernel, arch),
+            activeLink: tree.activeLink(module, kernel, arch), symlinks: settings.symlinkModules,
+            requiresAModule: !config.modules.isEmpty, sanity: sanity)
+    }
+
     /// Upstream's `check_version_sanity`: refuses to replace a newer or
     /// identical module already in the kernel tree (unless forced), and an
     /// obsoleted module.
-    func versionIsSane(kernel: String, arch: String, module: String, version: String, obsoleteBy: String, name: String) async -> Bool {
+    /// - Parameters:
+    ///   - kernelModules: the kernel's files of the module's name (`find_module`).
+    ///   - console: where its refusals are printed.
+    func versionIsSane(kernel: String, arch: String, module: String, version: String, obsoleteBy: String, name: String,
+                       kernelModules: [String], console: any Console) async -> Bool {
         if !obsoleteBy.isEmpty, isObsoleted(kernel: kernel, by: obsoleteBy) {
             console.errorLine()
             console.errorLine("Module has been obsoleted due to being included in kernel \(obsoleteBy).")
@@ -178,8 +133,7 @@ extension Engine {
             console.errorLine("You may override by specifying --force.")
             return false
         }
-        updateModuleSuffix(for: kernel)
-        guard let kernelsModule = findModule(under: "\(installTree)/\(kernel)", named: name).first else { return true }
+        guard let kernelsModule = kernelModules.first else { return true }
         if state.forceVersionOverride { return true }
         if kernelsModule.contains(" ") {
             console.warning("Cannot do version sanity checking because multiple \(name)\(moduleSuffix) modules were found in kernel \(kernel).")
@@ -196,7 +150,7 @@ extension Engine {
             return false
         case .identical where !state.force:
             let hasInfo = !(ours.version + ours.sourceVersion).isEmpty
-            if hasInfo || FileSystem.sameContent(kernelsModule, dkmsModule) {
+            if hasInfo || fileSystem.sameContent(kernelsModule, dkmsModule) {
                 if !ours.version.isEmpty {
                     console.errorLine("Module \(kernelsModule) already installed at version \(ours.version), override by specifying --force")
                 } else {

@@ -48,11 +48,12 @@ extension Engine {
     }
 
     /// `compressed_or_uncompressed` for a given compressed suffix.
-    static func compressedOrUncompressed(_ directory: String, _ name: String, suffix: String) -> String {
+    static func compressedOrUncompressed(_ directory: String, _ name: String, suffix: String,
+                                         exists: (String) -> Bool = FileSystem.exists) -> String {
         let plain = "\(directory)/\(name).ko"
-        if FileSystem.exists(plain) { return plain }
+        if exists(plain) { return plain }
         let compressed = plain + suffix
-        if FileSystem.exists(compressed) { return compressed }
+        if exists(compressed) { return compressed }
         return ""
     }
 
@@ -60,7 +61,6 @@ extension Engine {
     func findModule(under tree: String, named name: String) -> [String] {
         let plain = name + ".ko"
         let suffixed = name + moduleSuffix
-        if let index = moduleIndex, index.root == tree { return index.find(plain, suffixed) }
         return FileSystem.findFiles(under: tree) { $0 == plain || $0 == suffixed }
     }
 
@@ -90,5 +90,19 @@ extension Engine {
         let config = kernelConfigPath(sourceDirectory: source)
         guard FileSystem.exists(config) else { return false }
         return FileSystem.readText(config)?.contains("CONFIG_CC_IS_CLANG=y") ?? false
+    }
+}
+
+extension Engine {
+    /// `modinfo FILE` reduced to the version facts: read directly from the
+    /// module's `.modinfo` section, or through modinfo for compressed files.
+    func moduleVersionInfo(_ path: String, showErrors: Bool = true) async -> ModuleVersionInfo {
+        if let fields = ModuleInfoReader.read(path: path) {
+            return ModuleVersionInfo(fields: fields)
+        }
+        // modinfo would only complain about a missing file.
+        if !showErrors && !FileSystem.exists(path) { return ModuleVersionInfo(modinfoOutput: "") }
+        let outcome = await run("modinfo", [path], output: .capture, error: showErrors ? .inherit : .discard)
+        return ModuleVersionInfo(modinfoOutput: outcome.outputText)
     }
 }

@@ -104,14 +104,22 @@ extension Engine {
             return
         }
         updateModuleSuffix(for: kernel)
+        let plan = await installPlan(module: module, version: version, kernel: kernel, arch: arch, config: config) {
+            [module, version] name, kernelModules, console in
+            // An unbuilt module cannot be compared with the kernel's yet.
+            guard built else { return true }
+            return await versionIsSane(kernel: kernel, arch: arch, module: module, version: version, obsoleteBy: config.obsoleteBy,
+                                       name: name, kernelModules: kernelModules, console: console)
+        }
         console.line("Would install \(label):")
-        let active = FileSystem.isSymlink(tree.activeLink(module, kernel, arch))
-        for index in config.modules.indices where config.isBuildable(moduleAt: index) {
-            let entry = config.modules[index]
-            let destination = "\(installTree)/\(kernel)\(entry.destLocation)/\(entry.destName)\(moduleSuffix)"
-            var line = "  \(entry.destName) -> \(destination)"
-            if !active, let existing = findModule(under: "\(installTree)/\(kernel)", named: entry.destName).first {
-                line += " (the kernel's \(existing) would be archived and restored on uninstall)"
+        for step in plan.steps {
+            guard let copy = step.copy else {
+                console.line("  \(step.name) would not be installed: its version check refuses it (--force would install it)")
+                continue
+            }
+            var line = "  \(copy.name) -> \(copy.destination)"
+            if let archive = copy.archive {
+                line += " (the kernel's \(archive.original) would be archived and restored on uninstall)"
             }
             console.line(line)
         }
@@ -121,17 +129,15 @@ extension Engine {
     private func planUninstall(module: String, version: String, kernel: String, arch: String) async {
         console.line("Would uninstall \(module)/\(version) from kernel \(kernel) (\(arch)):")
         guard let config = await quietConf(module, version, kernel, arch) else { return }
-        for index in config.modules.indices {
-            let name = config.modules[index].destName
-            if let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch) {
-                console.line("  delete \(installTree)/\(kernel)\(location)/\(name)\(moduleSuffix)")
+        updateModuleSuffix(for: kernel)
+        let plan = await uninstallPlan(module: module, version: version, kernel: kernel, arch: arch, config: config)
+        for step in plan.steps {
+            if let location = step.location {
+                console.line("  delete \(plan.kernelDirectory)\(location)/\(step.name)\(moduleSuffix)")
             }
         }
-        let backupDir = tree.originalModulesDirectory(module, kernel, arch)
-        for index in config.modules.indices {
-            for (_, origin) in archivedOriginals(named: config.modules[index].destName, in: backupDir, kernel: kernel) {
-                console.line("  restore the original \(origin)")
-            }
+        for restore in plan.steps.flatMap(\.restores) {
+            console.line("  restore the original \(restore.origin)")
         }
         console.line("Would run depmod for kernel \(kernel).")
     }

@@ -106,7 +106,7 @@ extension Engine {
             known.output.flush(to: console)
             return known.variables
         }
-        let output = BufferedConsole(renderingWith: console)
+        let output = BufferedConsole()
         let variables = await ShellSourcer(runner: runner).evaluate(request, console: quiet ? nil : output)
         output.flush(to: console)
         confEvaluations[joined] = (variables, output)

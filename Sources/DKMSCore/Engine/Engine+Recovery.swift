@@ -1,5 +1,5 @@
 extension Engine {
-    var journal: Journal { Journal(dkmsTree: dkmsTree) }
+    var journal: Journal { Journal(dkmsTree: dkmsTree, fileSystem: fileSystem) }
 
     /// Finishes what interrupted commands left in the journal: an install
     /// is rolled back, an uninstall is completed (``Journal/settle(_:in:)``).

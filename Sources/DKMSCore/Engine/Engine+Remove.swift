@@ -48,7 +48,7 @@ extension Engine {
         }
         if others.isEmpty {
             console.line("Deleting module \(module)/\(version) completely from the DKMS tree.")
-            FileSystem.retire(versionDir, to: "\(dkmsTree)/\(module)/.tmp_remove_\(version)")
+            fileSystem.retire(versionDir, to: "\(dkmsTree)/\(module)/.tmp_remove_\(version)")
             FileSystem.removeTree("\(dkmsTree)/.logs/\(module)/\(version)")
             FileSystem.removeDirectory("\(dkmsTree)/.logs/\(module)")
             FileSystem.removeDirectory("\(dkmsTree)/.logs")

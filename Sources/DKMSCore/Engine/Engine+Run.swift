@@ -55,7 +55,7 @@ extension Engine {
             guard lock.acquire(waiting: { pid in
                 console.errorLine("dkms: waiting for the lock on \(tree) held by process \(pid)...")
             }) else { return }
-            treeLock = lock
+            transaction.lock = lock
             state.environment[TreeLock.heldVariable] = String(getpid())
             // Only the holder settles the journal: a nested dkms (a build
             // job, a script calling dkms) must not touch its parent's

@@ -28,7 +28,7 @@ extension Engine {
             let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch) ?? ""
             let installedFile = compressedOrUncompressed("\(installTree)/\(kernel)\(location)", name)
             if !installedFile.isEmpty { facts.installedPaths.append(installedFile) }
-            if installedFile.isEmpty || !FileSystem.sameContent(built, installedFile) {
+            if installedFile.isEmpty || !fileSystem.sameContent(built, installedFile) {
                 if facts.problem == nil { facts.problem = .differences }
             }
         }

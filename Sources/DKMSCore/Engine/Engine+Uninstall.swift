@@ -49,69 +49,14 @@ extension Engine {
         let activeLink = tree.activeLink(module, kernel, arch)
         let wasActive = FileSystem.canonicalPath(activeLink) == tree.builtDirectory(module, version, kernel, arch)
         var entry: Journal.Entry?
+        let uninstaller = ModuleUninstaller(fileSystem: fileSystem, journal: journal, console: console)
         if wasActive {
             console.line("Before uninstall, this module version was ACTIVE on this kernel.")
-            let kernelDir = "\(installTree)/\(kernel)"
             // Plan every removal and restoration first, and journal it, so a
             // command killed half way is completed by the next one.
-            var locations: [String?] = []
-            var plan: [[String]] = []
-            var listings = InstalledFileListings()
-            for index in config.modules.indices {
-                let name = config.modules[index].destName
-                let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch)
-                locations.append(location)
-                if let location {
-                    for file in listings.files(in: kernelDir + location, named: name) {
-                        plan.append(["delete", "\(kernelDir)\(location)/\(file)"])
-                    }
-                }
-                for (archived, origin) in archivedOriginals(named: name, in: backupDir, kernel: kernel)
-                where origin.hasPrefix("\(installTree)/\(kernel)/") {
-                    plan.append(["restore", archived, origin])
-                }
-            }
-            plan.append(["unlink", activeLink])
-            try WritePreflight.uninstall(plan, module: module, version: version)
-            let uninstallEntry = journal.begin("uninstall", module: module, version: version, kernel: kernel, arch: arch)
-            uninstallEntry.recordAll(plan)
-            if uninstallEntry.failure != nil {
-                // Nothing done yet: drop the entry (or what of it was written).
-                journal.commit(uninstallEntry)
-                try uninstallEntry.requireRecorded()
-            }
-            entry = uninstallEntry
-            for index in config.modules.indices {
-                let name = config.modules[index].destName
-                if let location = locations[index] {
-                    console.line("Deleting \(kernelDir)\(location)/\(name)\(moduleSuffix)")
-                    let dir = kernelDir + location
-                    for file in listings.files(in: dir, named: name) {
-                        FileSystem.removeFile("\(dir)/\(file)")
-                    }
-                    removeEmptyParents(of: location, in: kernelDir)
-                } else {
-                    console.line("Module \(name)\(moduleSuffix) was not found within \(installTree)/\(kernel)/")
-                }
-                if FileSystem.isDirectory(backupDir) {
-                    if let failed = restoreOriginals(named: name, from: backupDir, kernel: kernel) {
-                        // The journal keeps the plan: the next command finishes it.
-                        throw DKMSError(.patchOrInstallFailed, "Restoring the original module \(failed) failed.",
-                                        "The archived copy is kept in \(backupDir); the next dkms command retries.")
-                    }
-                    FileSystem.deleteEmptyDirectories(under: FileSystem.split(backupDir).directory)
-                }
-                let legacy = compressedOrUncompressed(backupDir, name)
-                if !legacy.isEmpty {
-                    console.line("Restoring archived original module")
-                    let target = "\(installTree)/\(kernel)\(config.modules[index].declaredDestLocation)/"
-                    uninstallEntry.record("restore", legacy, target + FileSystem.split(legacy).name)
-                    try uninstallEntry.requireRecorded()
-                    FileSystem.makeDirectories(target)
-                    FileSystem.move(legacy, to: target + FileSystem.split(legacy).name)
-                }
-            }
-            FileSystem.removeFile(activeLink)
+            let plan = await uninstallPlan(module: module, version: version, kernel: kernel, arch: arch, config: config)
+            try WritePreflight.uninstall(plan.journalSteps, module: module, version: version)
+            entry = try uninstaller.apply(plan)
         } else {
             console.line("This module version was INACTIVE for this kernel.")
         }
@@ -128,63 +73,36 @@ extension Engine {
         if !FileSystem.globEntries(of: originals).contains(where: { FileSystem.isDirectory("\(originals)/\($0)") }) {
             FileSystem.removeTree(originals)
         }
-        if let entry { journal.commit(entry) }
+        if let entry { uninstaller.commit(entry) }
     }
 
-    /// `rmdir -p --ignore-fail-on-non-empty` of a destination below the kernel dir.
-    func removeEmptyParents(of location: String, in kernelDir: String) {
-        var relative = Substring(location)
-        while relative.hasPrefix("/") { relative = relative.dropFirst() }
-        var parts = relative.split(separator: "/").map(String.init)
-        while !parts.isEmpty {
-            let path = kernelDir + "/" + parts.joined(separator: "/")
-            guard FileSystem.removeDirectory(path) else { break }
-            parts.removeLast()
+    /// The plan to uninstall a version's modules from `kernel`: where each
+    /// installed copy really is, its files, the originals that go back.
+    func uninstallPlan(module: String, version: String, kernel: String, arch: String, config: ModuleConfig) async -> UninstallPlan {
+        let kernelDir = "\(installTree)/\(kernel)"
+        let backupDir = tree.originalModulesDirectory(module, kernel, arch)
+        let originals = ArchivedOriginals(fileSystem: fileSystem)
+        var listings = InstalledFileListings(fileSystem: fileSystem)
+        var steps: [UninstallPlan.Step] = []
+        for index in config.modules.indices {
+            let name = config.modules[index].destName
+            let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch)
+            let files = location.map { location in listings.files(in: kernelDir + location, named: name).map { "\(kernelDir)\(location)/\($0)" } } ?? []
+            steps.append(UninstallPlan.Step(
+                name: name, location: location, files: files,
+                restores: originals.of(name, in: backupDir).filter { $0.origin.hasPrefix(kernelDir + "/") },
+                declaredLocation: config.modules[index].declaredDestLocation))
         }
-    }
-
-    /// The archived originals of a module and where their `.origin` files
-    /// say they belong (only places inside the kernel's module directory).
-    func archivedOriginals(named name: String, in backupDir: String, kernel: String) -> [(archived: String, origin: String)] {
-        guard FileSystem.isDirectory(backupDir) else { return [] }
-        let originFiles = FileSystem.findFiles(under: backupDir) { file in
-            file.hasPrefix(name + ".") && file.hasSuffix(".origin") && file.count > name.count + ".origin".count
-        }
-        return originFiles.compactMap { originFile in
-            let archived = String(originFile.dropLast(".origin".count))
-            guard FileSystem.isRegularFile(archived) else { return nil }
-            let location = (FileSystem.readText(originFile) ?? "").split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
-            return (archived, location)
-        }
-    }
-
-    /// Puts archived originals back where their `.origin` file says.
-    /// - Returns: the first original that could not be put back (its archived
-    ///   copy and `.origin` are kept), or nil.
-    @discardableResult
-    func restoreOriginals(named name: String, from backupDir: String, kernel: String) -> String? {
-        var failed: String?
-        for (archived, location) in archivedOriginals(named: name, in: backupDir, kernel: kernel) {
-            if location.hasPrefix("\(installTree)/\(kernel)/") {
-                console.line("Restoring archived original module \(location)")
-                FileSystem.makeDirectories(FileSystem.split(location).directory)
-                guard FileSystem.move(archived, to: location) else {
-                    if failed == nil { failed = location }
-                    continue
-                }
-                FileSystem.removeFile(archived + ".origin")
-            } else {
-                console.warning("Bad original location '\(location)' in \(archived).origin")
-            }
-        }
-        return failed
+        return UninstallPlan(module: module, version: version, kernel: kernel, arch: arch, kernelDirectory: kernelDir,
+                             originals: backupDir, activeLink: tree.activeLink(module, kernel, arch),
+                             compressedSuffix: state.compressedSuffix, steps: steps)
     }
 
     /// Upstream's `do_unbuild`: deletes `m/v/K/A`, and `m/v/K` when it
     /// holds no other arch.
     func unbuildDirectory(module: String, version: String, kernel: String, arch: String) {
         let kernelDir = tree.kernelDirectory(module, version, kernel)
-        FileSystem.retire(tree.builtDirectory(module, version, kernel, arch), to: "\(kernelDir)/.tmp_unbuild_\(arch)")
+        fileSystem.retire(tree.builtDirectory(module, version, kernel, arch), to: "\(kernelDir)/.tmp_unbuild_\(arch)")
         if !FileSystem.globEntries(of: kernelDir).contains(where: { FileSystem.isDirectory("\(kernelDir)/\($0)") }) {
             FileSystem.removeTree(kernelDir)
         }
@@ -205,14 +123,20 @@ extension Engine {
 /// starts with `NAME.ko`). An uninstall of a package of hundreds of modules
 /// that share `/extra` would otherwise list that directory for every module.
 struct InstalledFileListings {
+    /// Where the directories are listed.
+    let fileSystem: any FileSystemAccess
     private var byDirectory: [String: [String: [String]]] = [:]
+
+    init(fileSystem: any FileSystemAccess) {
+        self.fileSystem = fileSystem
+    }
 
     /// The entries of `directory` whose name starts with `name.ko`, in
     /// directory order.
     mutating func files(in directory: String, named name: String) -> [String] {
         if byDirectory[directory] == nil {
             var byModule: [String: [String]] = [:]
-            for file in FileSystem.entries(of: directory) {
+            for file in fileSystem.entries(of: directory) {
                 // Every prefix that ends right before a ".ko" is a module name this file belongs to.
                 var index = file.startIndex
                 while index < file.endIndex {

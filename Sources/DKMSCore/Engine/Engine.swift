@@ -16,8 +16,6 @@ struct ShellState {
     var environment: [String: String] = [:]
     /// Lazily read signing configuration (`sign_file`, keys…).
     var signing = SigningState()
-    /// `delayed_depmod`: write a marker instead of running depmod.
-    var delayedDepmod = false
     /// `module_compressed_suffix` (`.gz`, `.xz`, `.zst` or empty).
     var compressedSuffix = ""
     /// The next conf read behaves as upstream's cache hit: it prints nothing.
@@ -34,14 +32,14 @@ package final class Engine {
     package internal(set) var settings: Settings
     var console: any Console
     let runner: any ProcessRunning
+    /// The file system the trees are changed through.
+    let fileSystem: any FileSystemAccess
     var state = ShellState()
-    /// The tree lock, held until the engine goes away (the process ends).
-    var treeLock: TreeLock?
+    /// The command's change to the trees: the lock (held until the engine
+    /// goes away, that is the process ends), its baselines, depmod's timing.
+    let transaction = Transaction()
     /// Compressed-module suffixes found per kernel directory (one walk each).
     var suffixesByKernel: [String: Set<String>] = [:]
-    /// The module files of the kernel an install is installing into,
-    /// indexed once for the whole install (``KernelModuleIndex``).
-    var moduleIndex: KernelModuleIndex?
     /// The names in /etc/dkms, listed once (override files are looked up
     /// for every conf read).
     lazy var etcEntries: Set<String> = Set(FileSystem.entries(of: etcDirectory))
@@ -51,10 +49,6 @@ package final class Engine {
     var cachedTree: DKMSTree?
     /// Whether each kernel was built with clang.
     var clangByKernel: [String: Bool] = [:]
-    /// Kernels whose depmod is deferred to the end of the command, so it
-    /// runs once per kernel (nil: depmod runs when upstream runs it). Not
-    /// scoped by subshells: it collects across them.
-    var deferredDepmod: Set<String>?
     /// The build sandbox found on the first build (nil inside: none).
     var sandboxProbe: BuildSandbox??
     /// What /etc/dkms/MODULE.conf lets each module do (sandbox, cache).
@@ -73,18 +67,16 @@ package final class Engine {
     var kernelsChosenForRoot = false
     /// The line announcing those kernels, until it is said.
     var kernelChoiceNote: String?
-    /// The modules installed when the transaction began (nil: not watched).
-    var initramfsBaseline: Set<InstalledModuleFacts>?
-    /// `m/v/k/a` of the modules installed when the transaction began.
-    var installedBaseline: Set<String>?
     /// The module names in each kernel's initramfs, listed once.
     let initramfsListings = InitramfsRegenerator.Listings()
 
     /// Creates an engine.
-    package init(settings: Settings, console: any Console, runner: any ProcessRunning) {
+    package init(settings: Settings, console: any Console, runner: any ProcessRunning,
+                 fileSystem: any FileSystemAccess = LocalFileSystem()) {
         self.settings = settings
         self.console = console
         self.runner = runner
+        self.fileSystem = fileSystem
         state.force = settings.force
         state.forceVersionOverride = settings.forceVersionOverride
         state.environment = settings.environment

@@ -14,8 +14,11 @@ struct InitramfsLayout {
     var bootDirectory: String
     /// `/etc/initramfs-tools`.
     var toolsDirectory: String
+    /// Where they are read.
+    var fileSystem: any FileSystemAccess
 
-    init(environment: [String: String]) {
+    init(environment: [String: String], fileSystem: any FileSystemAccess) {
+        self.fileSystem = fileSystem
         func dir(_ name: String, _ fallback: String) -> String {
             environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
         }
@@ -26,7 +29,7 @@ struct InitramfsLayout {
     /// Whether /boot holds any initramfs image at all (else nothing can
     /// need regenerating and the tree is not even looked at).
     var hasAnyImage: Bool {
-        FileSystem.entries(of: bootDirectory).contains {
+        fileSystem.entries(of: bootDirectory).contains {
             $0.hasPrefix("initrd.img-") || ($0.hasPrefix("initramfs-") && $0.hasSuffix(".img"))
         }
     }
@@ -39,7 +42,7 @@ struct InitramfsLayout {
     /// Module names listed in `/etc/initramfs-tools/modules` (first word of
     /// each line that is not a comment).
     func listedModules() -> Set<String> {
-        guard let text = FileSystem.readText("\(toolsDirectory)/modules") else { return [] }
+        guard let text = fileSystem.readText("\(toolsDirectory)/modules") else { return [] }
         var names: Set<String> = []
         for line in text.split(separator: "\n") {
             guard let word = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).first,
@@ -94,6 +97,8 @@ struct InitramfsRegenerator {
     var layout: InitramfsLayout
     /// The dkms tree.
     var tree: DKMSTree
+    /// The file system the trees are read and changed through (the tree's).
+    var fileSystem: any FileSystemAccess { tree.fileSystem }
     /// `/etc/dkms` (for `MODULE.conf`'s `REMAKE_INITRD`).
     var etcDirectory: String
     /// Runs the listers and the generators.
@@ -119,9 +124,9 @@ struct InitramfsRegenerator {
     func contents(_ kernel: String) async -> Set<String>? {
         if let known = listings.byKernel[kernel] { return known }
         var lister: (String, [String])?
-        if FileSystem.isRegularFile(layout.debianImage(kernel)), commandExists("lsinitramfs") {
+        if fileSystem.isRegularFile(layout.debianImage(kernel)), commandExists("lsinitramfs") {
             lister = ("lsinitramfs", [layout.debianImage(kernel)])
-        } else if FileSystem.isRegularFile(layout.dracutImage(kernel)), commandExists("lsinitrd") {
+        } else if fileSystem.isRegularFile(layout.dracutImage(kernel)), commandExists("lsinitrd") {
             lister = ("lsinitrd", ["--kver", kernel, layout.dracutImage(kernel)])
         }
         guard let (program, arguments) = lister else { return nil }
@@ -143,7 +148,7 @@ struct InitramfsRegenerator {
             return facts.names.isDisjoint(with: contents) ? nil : "in the initramfs of \(kernel)"
         }
         guard lookElsewhere else { return nil }
-        for entry in VersionSort.sorted(FileSystem.entries(of: layout.bootDirectory)).reversed() {
+        for entry in VersionSort.sorted(fileSystem.entries(of: layout.bootDirectory)).reversed() {
             var other = ""
             if entry.hasPrefix("initrd.img-") { other = String(entry.dropFirst("initrd.img-".count)) }
             if entry.hasPrefix("initramfs-"), entry.hasSuffix(".img") {
@@ -160,12 +165,12 @@ struct InitramfsRegenerator {
     func facts(module: String, version: String, kernel: String, arch: String) -> InstalledModuleFacts {
         var names: Set<String> = []
         let built = tree.builtDirectory(module, version, kernel, arch) + "/module"
-        for entry in FileSystem.entries(of: built) {
+        for entry in fileSystem.entries(of: built) {
             if let name = InitramfsLayout.moduleName(ofPath: entry) { names.insert(name) }
         }
         var remake = false
         for file in [tree.confFile(module, version), "\(etcDirectory)/\(module).conf"] {
-            guard let text = FileSystem.readText(file) else { continue }
+            guard let text = fileSystem.readText(file) else { continue }
             for line in text.split(separator: "\n") {
                 let trimmed = line.filter { $0 != " " && $0 != "\t" && $0 != "\"" && $0 != "'" }
                 if trimmed.hasPrefix("BUILT_MODULE_NAME["), let eq = trimmed.firstIndex(of: "=") {
@@ -204,14 +209,14 @@ struct InitramfsRegenerator {
         var reasons: [String: [String]] = [:]
         for facts in changed.sorted(by: { ($0.kernel, $0.module) < ($1.kernel, $1.module) }) {
             let kernel = facts.kernel
-            let hasImage = FileSystem.isRegularFile(layout.debianImage(kernel)) || FileSystem.isRegularFile(layout.dracutImage(kernel))
+            let hasImage = fileSystem.isRegularFile(layout.debianImage(kernel)) || fileSystem.isRegularFile(layout.dracutImage(kernel))
             guard hasImage, let reason = await reason(facts, kernel: kernel) else { continue }
             reasons[kernel, default: []].append("\(facts.module)/\(facts.version) (\(reason))")
         }
         for kernel in VersionSort.sorted(Array(reasons.keys)) {
             let modules = reasons[kernel] ?? []
             var command: (String, [String])?
-            if FileSystem.isRegularFile(layout.debianImage(kernel)), commandExists("update-initramfs") {
+            if fileSystem.isRegularFile(layout.debianImage(kernel)), commandExists("update-initramfs") {
                 command = ("update-initramfs", ["-u", "-k", kernel])
             } else if commandExists("dracut") {
                 command = ("dracut", ["-f", "--kver", kernel])
@@ -227,8 +232,8 @@ struct InitramfsRegenerator {
             listings.byKernel[kernel] = nil
             let outcome = await run(program, arguments, output: .capture, error: .mergeWithOutput)
             if verbose, !outcome.outputText.isEmpty { console.write(outcome.outputText, to: .standardError) }
-            if FileSystem.makeDirectories(tree.logsDirectory) {
-                FileSystem.writeText(Engine.dateText() + "\n" + announcement + "\n" + outcome.outputText
+            if fileSystem.makeDirectories(tree.logsDirectory) {
+                fileSystem.writeText(DateText.date() + "\n" + announcement + "\n" + outcome.outputText
                                      + "# exit code: \(outcome.status)\n", to: tree.initramfsLog, append: true)
             }
             if outcome.status != 0 {

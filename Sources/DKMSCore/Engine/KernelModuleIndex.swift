@@ -13,9 +13,9 @@ struct KernelModuleIndex {
     private var next = 0
 
     /// Walks `root` once (regular files whose name holds `.ko`).
-    init(root: String) {
+    init(root: String, fileSystem: any FileSystemAccess = LocalFileSystem()) {
         self.root = root
-        for path in FileSystem.findFiles(under: root, where: { $0.contains(".ko") }) { added(path) }
+        for path in fileSystem.findFiles(under: root, where: { $0.contains(".ko") }) { added(path) }
     }
 
     /// What `find_module` finds: files named `plain` or `suffixed`, in walk order.

@@ -10,6 +10,8 @@
 struct TreeRepair {
     /// The dkms tree.
     var tree: DKMSTree
+    /// The file system the trees are read and changed through (the tree's).
+    var fileSystem: any FileSystemAccess { tree.fileSystem }
     /// The kernels' module trees (`/lib/modules`).
     var installTree: String
     /// Where dkms alone installs within a kernel's modules (Debian's
@@ -22,34 +24,34 @@ struct TreeRepair {
     func removeLeftovers(repaired: (String) -> Void) -> Set<String> {
         let sourceTree = tree.sourceTree
         var touchedKernels: Set<String> = []
-        for name in FileSystem.entries(of: sourceTree) where name.hasPrefix(".tmp_") {
-            FileSystem.removeTree("\(sourceTree)/\(name)")
+        for name in fileSystem.entries(of: sourceTree) where name.hasPrefix(".tmp_") {
+            fileSystem.removeTree("\(sourceTree)/\(name)")
             repaired("Removed the partial source copy \(sourceTree)/\(name).")
         }
-        for module in FileSystem.globEntries(of: tree.root) where FileSystem.isDirectory(tree.moduleDirectory(module)) {
+        for module in fileSystem.globEntries(of: tree.root) where fileSystem.isDirectory(tree.moduleDirectory(module)) {
             let moduleDir = tree.moduleDirectory(module)
-            for name in FileSystem.entries(of: moduleDir) where name.hasPrefix(".tmp_") {
-                FileSystem.removeTree("\(moduleDir)/\(name)")
+            for name in fileSystem.entries(of: moduleDir) where name.hasPrefix(".tmp_") {
+                fileSystem.removeTree("\(moduleDir)/\(name)")
                 repaired("Removed the leftover temporary directory \(moduleDir)/\(name).")
             }
-            for version in FileSystem.globEntries(of: moduleDir)
-            where version != "original_module" && !DKMSTree.isActiveLinkName(version) && FileSystem.isDirectory("\(moduleDir)/\(version)") {
+            for version in fileSystem.globEntries(of: moduleDir)
+            where version != "original_module" && !DKMSTree.isActiveLinkName(version) && fileSystem.isDirectory("\(moduleDir)/\(version)") {
                 touchedKernels.formUnion(checkVersion(module: module, version: version, repaired: repaired))
             }
-            for name in FileSystem.globEntries(of: moduleDir) where DKMSTree.isActiveLinkName(name) {
+            for name in fileSystem.globEntries(of: moduleDir) where DKMSTree.isActiveLinkName(name) {
                 let link = "\(moduleDir)/\(name)"
-                guard let target = FileSystem.canonicalPath(link), FileSystem.isDirectory(target + "/module") else {
-                    FileSystem.removeFile(link)
+                guard let target = fileSystem.canonicalPath(link), fileSystem.isDirectory(target + "/module") else {
+                    fileSystem.removeFile(link)
                     repaired("Removed \(link): it pointed to no built module.")
                     continue
                 }
             }
-            if FileSystem.isDirectory(moduleDir) && FileSystem.globEntries(of: moduleDir).isEmpty {
-                FileSystem.removeTree(moduleDir)
+            if fileSystem.isDirectory(moduleDir) && fileSystem.globEntries(of: moduleDir).isEmpty {
+                fileSystem.removeTree(moduleDir)
             }
         }
-        for path in FileSystem.findFiles(under: tree.root, where: { $0.hasPrefix(".") && $0.contains(".dkms-new.") }) {
-            FileSystem.removeFile(path)
+        for path in fileSystem.findFiles(under: tree.root, where: { $0.hasPrefix(".") && $0.contains(".dkms-new.") }) {
+            fileSystem.removeFile(path)
             repaired("Removed the partial copy \(path).")
         }
         return touchedKernels
@@ -57,7 +59,7 @@ struct TreeRepair {
 
     /// The kernels with a directory in the install tree, in glob order.
     var installedKernels: [String] {
-        FileSystem.globEntries(of: installTree).filter { FileSystem.isDirectory("\(installTree)/\($0)") }
+        fileSystem.globEntries(of: installTree).filter { fileSystem.isDirectory("\(installTree)/\($0)") }
     }
 
     /// Checks one module version: its source link, leftover temporary
@@ -67,37 +69,37 @@ struct TreeRepair {
         let versionDir = tree.versionDirectory(module, version)
         let source = versionDir + "/source"
         let expected = "\(tree.sourceTree)/\(module)-\(version)"
-        if !FileSystem.isSymlink(source) || !FileSystem.isDirectory(source) {
-            if FileSystem.isDirectory(expected) && !FileSystem.isDirectory(source) {
-                FileSystem.removeTree(source)
-                FileSystem.symlink(target: expected, at: source)
+        if !fileSystem.isSymlink(source) || !fileSystem.isDirectory(source) {
+            if fileSystem.isDirectory(expected) && !fileSystem.isDirectory(source) {
+                fileSystem.removeTree(source)
+                fileSystem.symlink(target: expected, at: source)
                 repaired("Re-created the source link of \(module)/\(version) to \(expected).")
-            } else if !FileSystem.isDirectory(source) {
+            } else if !fileSystem.isDirectory(source) {
                 var touched: Set<String> = []
                 for entry in tree.builtEntries(module, version) where entry.state == .installed {
                     uninstallWithoutConf(module: module, version: version, kernel: entry.kernel, arch: entry.arch)
                     touched.insert(entry.kernel)
                 }
-                FileSystem.retire(versionDir, to: tree.retiredVersionDirectory(module, version))
+                fileSystem.retire(versionDir, to: tree.retiredVersionDirectory(module, version))
                 repaired("Removed \(module)/\(version): its source directory is gone.")
                 return touched
             }
         }
-        for name in FileSystem.entries(of: versionDir) where name.hasPrefix(".build_") {
-            FileSystem.removeTree("\(versionDir)/\(name)")
+        for name in fileSystem.entries(of: versionDir) where name.hasPrefix(".build_") {
+            fileSystem.removeTree("\(versionDir)/\(name)")
             repaired("Removed the leftover build directory \(versionDir)/\(name).")
         }
-        for kernel in FileSystem.globEntries(of: versionDir) where DKMSTree.looksLikeKernel(kernel) {
+        for kernel in fileSystem.globEntries(of: versionDir) where DKMSTree.looksLikeKernel(kernel) {
             let kernelDir = "\(versionDir)/\(kernel)"
-            for name in FileSystem.entries(of: kernelDir) where name.hasPrefix(".tmp_") {
-                FileSystem.removeTree("\(kernelDir)/\(name)")
+            for name in fileSystem.entries(of: kernelDir) where name.hasPrefix(".tmp_") {
+                fileSystem.removeTree("\(kernelDir)/\(name)")
                 repaired("Removed the leftover temporary directory \(kernelDir)/\(name).")
             }
-            for arch in FileSystem.globEntries(of: kernelDir) where !FileSystem.isDirectory("\(kernelDir)/\(arch)/module") {
-                FileSystem.removeTree("\(kernelDir)/\(arch)")
+            for arch in fileSystem.globEntries(of: kernelDir) where !fileSystem.isDirectory("\(kernelDir)/\(arch)/module") {
+                fileSystem.removeTree("\(kernelDir)/\(arch)")
                 repaired("Removed the incomplete build \(kernelDir)/\(arch).")
             }
-            if FileSystem.entries(of: kernelDir).isEmpty { FileSystem.removeDirectory(kernelDir) }
+            if fileSystem.entries(of: kernelDir).isEmpty { fileSystem.removeDirectory(kernelDir) }
         }
         return []
     }
@@ -108,22 +110,22 @@ struct TreeRepair {
     private func uninstallWithoutConf(module: String, version: String, kernel: String, arch: String) {
         let built = tree.builtDirectory(module, version, kernel, arch) + "/module"
         let kernelDir = "\(installTree)/\(kernel)"
-        for file in FileSystem.entries(of: built) where file.contains(".ko") {
-            for path in FileSystem.findFiles(under: kernelDir, where: { $0 == file }) where FileSystem.sameContent(path, "\(built)/\(file)") {
-                FileSystem.removeFile(path)
+        for file in fileSystem.entries(of: built) where file.contains(".ko") {
+            for path in fileSystem.findFiles(under: kernelDir, where: { $0 == file }) where fileSystem.sameContent(path, "\(built)/\(file)") {
+                fileSystem.removeFile(path)
             }
         }
         let backupDir = tree.originalModulesDirectory(module, kernel, arch)
-        for origin in FileSystem.findFiles(under: backupDir, where: { $0.hasSuffix(".origin") }) {
+        for origin in fileSystem.findFiles(under: backupDir, where: { $0.hasSuffix(".origin") }) {
             let archived = String(origin.dropLast(".origin".count))
-            let location = (FileSystem.readText(origin) ?? "").trimmingTrailingNewlines()
-            if location.hasPrefix(kernelDir + "/") && !FileSystem.exists(location) {
-                FileSystem.makeDirectories(FileSystem.split(location).directory)
-                FileSystem.move(archived, to: location)
+            let location = (fileSystem.readText(origin) ?? "").trimmingTrailingNewlines()
+            if location.hasPrefix(kernelDir + "/") && !fileSystem.exists(location) {
+                fileSystem.makeDirectories(FileSystem.split(location).directory)
+                fileSystem.move(archived, to: location)
             }
         }
-        FileSystem.removeTree(backupDir)
-        FileSystem.removeFile(tree.activeLink(module, kernel, arch))
+        fileSystem.removeTree(backupDir)
+        fileSystem.removeFile(tree.activeLink(module, kernel, arch))
     }
 
     /// Removes module files in the kernel's dkms destination that no
@@ -132,10 +134,10 @@ struct TreeRepair {
     func removeOrphanedModules(kernel: String, repaired: (String) -> Void) -> Bool {
         let kernelDir = "\(installTree)/\(kernel)"
         var owned: Set<String> = []
-        for module in FileSystem.globEntries(of: tree.root) {
-            for link in FileSystem.globEntries(of: tree.moduleDirectory(module)) where link.hasPrefix("kernel-\(kernel)-") {
-                guard let target = FileSystem.canonicalPath(tree.versionDirectory(module, link)) else { continue }
-                for file in FileSystem.entries(of: target + "/module") { owned.insert(file) }
+        for module in fileSystem.globEntries(of: tree.root) {
+            for link in fileSystem.globEntries(of: tree.moduleDirectory(module)) where link.hasPrefix("kernel-\(kernel)-") {
+                guard let target = fileSystem.canonicalPath(tree.versionDirectory(module, link)) else { continue }
+                for file in fileSystem.entries(of: target + "/module") { owned.insert(file) }
             }
         }
         var removed = false
@@ -143,19 +145,19 @@ struct TreeRepair {
         // /updates/dkms) can hold orphans; /extra is shared with packages.
         let location = dkmsOnlyLocation
         let destination = kernelDir + location
-        for path in FileSystem.findFiles(under: destination, where: { $0.contains(".ko") }) {
+        for path in fileSystem.findFiles(under: destination, where: { $0.contains(".ko") }) {
             let name = FileSystem.split(path).name
             if name.hasPrefix(".") && name.contains(".dkms-new.") {
-                FileSystem.removeFile(path)
+                fileSystem.removeFile(path)
                 repaired("Removed the partial copy \(path).")
                 removed = true
             } else if location.hasSuffix("/dkms") && !owned.contains(name) {
-                FileSystem.removeFile(path)
+                fileSystem.removeFile(path)
                 repaired("Removed \(path): no installed dkms module owns it.")
                 removed = true
             }
         }
-        if removed { FileSystem.deleteEmptyDirectories(under: destination) }
+        if removed { fileSystem.deleteEmptyDirectories(under: destination) }
         return removed
     }
 }

@@ -50,17 +50,3 @@ package struct ModuleVersionInfo: Sendable, Equatable {
         return VersionKey(version) > VersionKey(other.version) ? .newer : .older
     }
 }
-
-extension Engine {
-    /// `modinfo FILE` reduced to the version facts: read directly from the
-    /// module's `.modinfo` section, or through modinfo for compressed files.
-    func moduleVersionInfo(_ path: String, showErrors: Bool = true) async -> ModuleVersionInfo {
-        if let fields = ModuleInfoReader.read(path: path) {
-            return ModuleVersionInfo(fields: fields)
-        }
-        // modinfo would only complain about a missing file.
-        if !showErrors && !FileSystem.exists(path) { return ModuleVersionInfo(modinfoOutput: "") }
-        let outcome = await run("modinfo", [path], output: .capture, error: showErrors ? .inherit : .discard)
-        return ModuleVersionInfo(modinfoOutput: outcome.outputText)
-    }
-}

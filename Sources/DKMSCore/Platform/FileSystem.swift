@@ -243,12 +243,6 @@ package enum FileSystem {
         writeBytes(Array(text.utf8), to: path, append: append)
     }
 
-    /// Two files have identical content (`diff -q` / `cmp` succeeds).
-    package static func sameContent(_ a: String, _ b: String) -> Bool {
-        guard let left = readBytes(a), let right = readBytes(b) else { return false }
-        return left == right
-    }
-
     /// The permission bits of a path (following links), or nil.
     package static func mode(of path: String) -> mode_t? {
         var st = stat()
@@ -369,22 +363,6 @@ extension FileSystem {
         if rename(temporary, to: path) { return true }
         unlink(temporary)
         return false
-    }
-}
-
-extension FileSystem {
-    /// Deletes a directory tree so that it disappears at once: it is first
-    /// renamed to a hidden name (`prefix` plus the process id), then
-    /// removed. Falls back to removing in place.
-    package static func retire(_ path: String, to prefix: String) {
-        guard existsNoFollow(path) else { return }
-        let hidden = "\(prefix).\(getpid())"
-        removeTree(hidden)
-        if rename(path, to: hidden) {
-            removeTree(hidden)
-        } else {
-            removeTree(path)
-        }
     }
 }
 

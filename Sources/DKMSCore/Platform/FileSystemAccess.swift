@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// The file-system operations the dkms tree store, the journal and the
 /// failure records perform, as a value that can be injected: production
 /// code uses ``LocalFileSystem`` (the ``FileSystem`` primitives), tests an
@@ -26,6 +32,11 @@ package protocol FileSystemAccess: Sendable {
     func entries(of path: String) -> [String]
     /// The content of a text file, or nil.
     func readText(_ path: String) -> String?
+    /// The bytes of a file, or nil.
+    func readBytes(_ path: String) -> [UInt8]?
+    /// The size in bytes of what `path` names (a final link is not
+    /// followed: its size is its target's length), or nil when nothing is there.
+    func size(of path: String) -> Int?
     /// Writes text to a file (truncating, or appending); false on failure.
     @discardableResult
     func writeText(_ text: String, to path: String, append: Bool) -> Bool
@@ -53,6 +64,11 @@ package protocol FileSystemAccess: Sendable {
     /// `ln -s target path`; true on success.
     @discardableResult
     func symlink(target: String, at path: String) -> Bool
+    /// Copies a regular file so that readers see the old destination or
+    /// the whole copy, never a part (a flushed temporary name, then a
+    /// rename); true on success.
+    @discardableResult
+    func copyFileAtomically(from source: String, to destination: String) -> Bool
     /// Replaces (or creates) a symlink atomically; true on success.
     @discardableResult
     func replaceSymlink(at path: String, target: String) -> Bool
@@ -92,6 +108,26 @@ extension FileSystemAccess {
         return results
     }
 
+    /// Whether two files have the same bytes (false when one is unreadable).
+    package func sameContent(_ a: String, _ b: String) -> Bool {
+        guard let left = readBytes(a), let right = readBytes(b) else { return false }
+        return left == right
+    }
+
+    /// Takes `path` out of sight at once (a rename to the hidden name
+    /// `prefix.PID`), then removes it; removes it in place when it cannot
+    /// be renamed.
+    package func retire(_ path: String, to prefix: String) {
+        guard existsNoFollow(path) else { return }
+        let hidden = "\(prefix).\(getpid())"
+        removeTree(hidden)
+        if rename(path, to: hidden) {
+            removeTree(hidden)
+        } else {
+            removeTree(path)
+        }
+    }
+
     /// ``deleteEmptyDirectories(under:)`` from the primitives.
     package func deleteEmptyDirectories(under root: String) {
         guard isDirectory(root), !isSymlink(root) else { return }
@@ -118,6 +154,8 @@ package struct LocalFileSystem: FileSystemAccess {
     package func canonicalPath(_ path: String) -> String? { FileSystem.canonicalPath(path) }
     package func entries(of path: String) -> [String] { FileSystem.entries(of: path) }
     package func readText(_ path: String) -> String? { FileSystem.readText(path) }
+    package func readBytes(_ path: String) -> [UInt8]? { FileSystem.readBytes(path) }
+    package func size(of path: String) -> Int? { FileSystem.size(of: path) }
     @discardableResult
     package func writeText(_ text: String, to path: String, append: Bool) -> Bool {
         FileSystem.writeText(text, to: path, append: append)
@@ -141,6 +179,10 @@ package struct LocalFileSystem: FileSystemAccess {
     @discardableResult
     package func replaceSymlink(at path: String, target: String) -> Bool {
         FileSystem.replaceSymlink(at: path, target: target)
+    }
+    @discardableResult
+    package func copyFileAtomically(from source: String, to destination: String) -> Bool {
+        FileSystem.copyFileAtomically(from: source, to: destination)
     }
     package func findFiles(under root: String, where matches: (String) -> Bool) -> [String] {
         FileSystem.findFiles(under: root, where: matches)
