@@ -99,6 +99,29 @@ struct ModuleInfoReaderTests {
         if let expected = Self.modinfoField("alias", path) { #expect(expected == ["a", "b"]) }
     }
 
+    /// A module larger than the part read up front: `.modinfo` straddling
+    /// its end or lying past it, and the section table past it, are read
+    /// exactly; cut anywhere around that boundary, the answer is nil or whole.
+    @Test(arguments: [true, false])
+    func modulesLargerThanTheFirstRead(is64: Bool) throws {
+        let content = Array("version=7.1\0alias=x\0".utf8)
+        let dir = TemporaryDirectory()
+        let path = dir.child("large.ko")
+        for filler in [60_000, 65_520, 65_536, 200_000] {
+            let bytes = ELFBuilder(is64: is64, little: true)
+                .object(sections: [(".text", [UInt8](repeating: 0xC3, count: filler)), (".modinfo", content)])
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            #expect(Self.pairs(ModuleInfoReader.read(path: path)) == ["version=7.1", "alias=x"], "filler \(filler)")
+            if filler == 65_520 {
+                for length in stride(from: 65_400, to: bytes.count, by: 7) {
+                    try Data(bytes[0..<length]).write(to: URL(fileURLWithPath: path))
+                    let result = Self.pairs(ModuleInfoReader.read(path: path))
+                    #expect(result == nil || result == ["version=7.1", "alias=x"], "cut at \(length)")
+                }
+            }
+        }
+    }
+
     @Test func extendedSectionNumbering() throws {
         let dir = TemporaryDirectory()
         let path = dir.child("extended.ko")
