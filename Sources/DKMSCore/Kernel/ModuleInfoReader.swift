@@ -32,6 +32,15 @@ package enum ModuleInfoReader {
         return entries(content)
     }
 
+    /// ``read(path:)``, also giving the file's bytes when it is small
+    /// enough to have been read whole (the first read takes up to 64 KiB).
+    package static func readKeepingSmallFile(path: String) -> (entries: [(key: String, value: String)]?, contents: [UInt8]?) {
+        guard let file = ModuleFile(path: path) else { return (nil, nil) }
+        defer { file.release() }
+        let whole = UInt64(file.head.count) == file.size ? file.head : nil
+        return (modinfoSection(file).map(entries), whole)
+    }
+
     /// The `.modinfo` values by key, keeping every value of a repeated key
     /// (`alias`, `depends`…) in file order. Empty when `read(path:)` is nil.
     package static func fields(path: String) -> [String: [String]] {
