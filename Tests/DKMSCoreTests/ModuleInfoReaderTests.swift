@@ -122,6 +122,37 @@ struct ModuleInfoReaderTests {
         }
     }
 
+    /// Status reads a small installed module once for its `.modinfo` and
+    /// the comparison; the comparison still sees every byte, of small and
+    /// large files, and a file changed after the first read is compared as
+    /// first read (one status line reads one state).
+    @Test func moduleFileContentsCompareEveryByte() throws {
+        let dir = TemporaryDirectory()
+        let content = Array("version=1\0".utf8)
+        for filler in [100, 70_000] {
+            let a = dir.child("a\(filler).ko"), b = dir.child("b\(filler).ko")
+            var bytes = ELFBuilder(is64: true, little: true)
+                .object(sections: [(".text", [UInt8](repeating: 1, count: filler)), (".modinfo", content)])
+            try Data(bytes).write(to: URL(fileURLWithPath: a))
+            try Data(bytes).write(to: URL(fileURLWithPath: b))
+            var files = ModuleFileContents()
+            let info = files.modinfo(of: b)
+            #expect(Self.pairs(info) == ["version=1"])
+            let (_, kept) = ModuleInfoReader.readKeepingSmallFile(path: b)
+            #expect((kept != nil) == (bytes.count <= 1 << 16), "kept only when read whole")
+            let same = files.sameContent(a, b)
+            #expect(same)
+            bytes[bytes.count / 2] ^= 0xFF
+            try Data(bytes).write(to: URL(fileURLWithPath: a))
+            var fresh = ModuleFileContents()
+            let freshInfo = fresh.modinfo(of: b)
+            #expect(Self.pairs(freshInfo) == ["version=1"])
+            let differing = fresh.sameContent(a, b), missing = fresh.sameContent(a, dir.child("missing.ko"))
+            #expect(!differing, "one byte differs (size \(bytes.count))")
+            #expect(!missing)
+        }
+    }
+
     @Test func extendedSectionNumbering() throws {
         let dir = TemporaryDirectory()
         let path = dir.child("extended.ko")

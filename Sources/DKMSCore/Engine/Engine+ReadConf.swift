@@ -35,21 +35,25 @@ extension Engine {
             state.silenceNextConfRead = false
             let quiet = quiet || silent
             let etc = etcDirectory
-            let candidates = [
-                confFile,
-                "\(etc)/\(module).conf",
-                "\(etc)/\(module)-\(version).conf",
-                "\(etc)/\(module)-\(version)-\(kernel).conf",
-                "\(etc)/\(module)-\(version)-\(kernel)-\(arch).conf",
-                "\(etc)/\(module)--\(kernel).conf",
-                "\(etc)/\(module)--\(kernel)-\(arch).conf",
-            ]
+            // The overrides in /etc/dkms, by name (listed once per command).
+            let overrides = [
+                "\(module).conf",
+                "\(module)-\(version).conf",
+                "\(module)-\(version)-\(kernel).conf",
+                "\(module)-\(version)-\(kernel)-\(arch).conf",
+                "\(module)--\(kernel).conf",
+                "\(module)--\(kernel)-\(arch).conf",
+            ].compactMap { name -> String? in
+                guard !etcEntries.isEmpty else { return nil }
+                let path = "\(etc)/\(name)"
+                // A name with a slash is looked up by its last component.
+                let entry = name.utf8.contains(UInt8(ascii: "/")) ? FileSystem.split(path).name : name
+                return etcEntries.contains(entry) && FileSystem.exists(path) ? path : nil
+            }
             var variables = await evaluateConf(.init(
                 globals: shellGlobals(kernel: kernel, arch: arch, module: module, version: version),
                 environment: childEnvironment,
-                files: [confFile] + (etcEntries.isEmpty ? [] : candidates.dropFirst().filter {
-                    etcEntries.contains(FileSystem.split($0).name) && FileSystem.exists($0)
-                }),
+                files: [confFile] + overrides,
                 names: ModuleConfig.variableNames, unsetFirst: true, deprecationWarnings: strict && !silent,
                 errorsShown: !quiet), quiet: quiet)
             for directive in settings.directives {
