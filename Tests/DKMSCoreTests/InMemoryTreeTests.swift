@@ -80,6 +80,39 @@ struct InMemoryTreeTests {
         #expect(tree.status(kernel: "6.1.0-2-amd64") == [.added(module: "m", version: "1"), .added(module: "m", version: "2")])
     }
 
+    /// The resolution status takes as path arithmetic for the links dkms
+    /// makes must agree with `readlink -f` whenever a directory on the way
+    /// is itself a link (then the link lands in another version's build).
+    @Test func theActiveLinkResolvesAsReadlinkDoesThroughLinkedDirectories() {
+        for version in ["1.0", "2.0"] {
+            add("m", version)
+            build("m", version, kernel)
+        }
+        activate("m", "1.0", kernel)
+        #expect(tree.isActive("m", "1.0", kernel, "x86_64") && !tree.isActive("m", "2.0", kernel, "x86_64"))
+        #expect(tree.builtEntries("m", "1.0").map(\.state) == [.installed])
+
+        // m/1.0/K is a link to m/2.0/K: kernel-K-A -> 1.0/K/A lands in 2.0.
+        files.removeTree(tree.versionDirectory("m", "1.0") + "/\(kernel)")
+        files.symlink(target: "../2.0/\(kernel)", at: tree.versionDirectory("m", "1.0") + "/\(kernel)")
+        #expect(!tree.isActive("m", "1.0", kernel, "x86_64") && tree.isActive("m", "2.0", kernel, "x86_64"))
+        #expect(tree.builtEntries("m", "1.0").map(\.state) == [.built])
+        #expect(tree.builtEntries("m", "2.0").map(\.state) == [.installed])
+
+        // The arch directory a link instead.
+        files.removeTree(tree.versionDirectory("m", "1.0") + "/\(kernel)")
+        build("m", "1.0", kernel)
+        files.removeTree(tree.builtDirectory("m", "1.0", kernel, "x86_64"))
+        files.symlink(target: "../../2.0/\(kernel)/x86_64", at: tree.builtDirectory("m", "1.0", kernel, "x86_64"))
+        #expect(!tree.isActive("m", "1.0", kernel, "x86_64") && tree.isActive("m", "2.0", kernel, "x86_64"))
+
+        // The version directory a link to another version's.
+        files.removeTree(tree.versionDirectory("m", "1.0"))
+        files.symlink(target: "2.0", at: tree.versionDirectory("m", "1.0"))
+        #expect(!tree.isActive("m", "1.0", kernel, "x86_64") && tree.isActive("m", "2.0", kernel, "x86_64"))
+        #expect(tree.builtEntries("m", "1.0").map(\.state) == [.built])
+    }
+
     @Test func statusFiltersAndSkipsWhatIsNotABuild() {
         add("a", "1")
         add("b", "1")

@@ -99,6 +99,60 @@ struct ModuleInfoReaderTests {
         if let expected = Self.modinfoField("alias", path) { #expect(expected == ["a", "b"]) }
     }
 
+    /// A module larger than the part read up front: `.modinfo` straddling
+    /// its end or lying past it, and the section table past it, are read
+    /// exactly; cut anywhere around that boundary, the answer is nil or whole.
+    @Test(arguments: [true, false])
+    func modulesLargerThanTheFirstRead(is64: Bool) throws {
+        let content = Array("version=7.1\0alias=x\0".utf8)
+        let dir = TemporaryDirectory()
+        let path = dir.child("large.ko")
+        for filler in [60_000, 65_520, 65_536, 200_000] {
+            let bytes = ELFBuilder(is64: is64, little: true)
+                .object(sections: [(".text", [UInt8](repeating: 0xC3, count: filler)), (".modinfo", content)])
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            #expect(Self.pairs(ModuleInfoReader.read(path: path)) == ["version=7.1", "alias=x"], "filler \(filler)")
+            if filler == 65_520 {
+                for length in stride(from: 65_400, to: bytes.count, by: 7) {
+                    try Data(bytes[0..<length]).write(to: URL(fileURLWithPath: path))
+                    let result = Self.pairs(ModuleInfoReader.read(path: path))
+                    #expect(result == nil || result == ["version=7.1", "alias=x"], "cut at \(length)")
+                }
+            }
+        }
+    }
+
+    /// Status reads a small installed module once for its `.modinfo` and
+    /// the comparison; the comparison still sees every byte, of small and
+    /// large files, and a file changed after the first read is compared as
+    /// first read (one status line reads one state).
+    @Test func moduleFileContentsCompareEveryByte() throws {
+        let dir = TemporaryDirectory()
+        let content = Array("version=1\0".utf8)
+        for filler in [100, 70_000] {
+            let a = dir.child("a\(filler).ko"), b = dir.child("b\(filler).ko")
+            var bytes = ELFBuilder(is64: true, little: true)
+                .object(sections: [(".text", [UInt8](repeating: 1, count: filler)), (".modinfo", content)])
+            try Data(bytes).write(to: URL(fileURLWithPath: a))
+            try Data(bytes).write(to: URL(fileURLWithPath: b))
+            var files = ModuleFileContents()
+            let info = files.modinfo(of: b)
+            #expect(Self.pairs(info) == ["version=1"])
+            let (_, kept) = ModuleInfoReader.readKeepingSmallFile(path: b)
+            #expect((kept != nil) == (bytes.count <= 1 << 16), "kept only when read whole")
+            let same = files.sameContent(a, b)
+            #expect(same)
+            bytes[bytes.count / 2] ^= 0xFF
+            try Data(bytes).write(to: URL(fileURLWithPath: a))
+            var fresh = ModuleFileContents()
+            let freshInfo = fresh.modinfo(of: b)
+            #expect(Self.pairs(freshInfo) == ["version=1"])
+            let differing = fresh.sameContent(a, b), missing = fresh.sameContent(a, dir.child("missing.ko"))
+            #expect(!differing, "one byte differs (size \(bytes.count))")
+            #expect(!missing)
+        }
+    }
+
     @Test func extendedSectionNumbering() throws {
         let dir = TemporaryDirectory()
         let path = dir.child("extended.ko")

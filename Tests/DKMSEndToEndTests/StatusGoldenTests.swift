@@ -33,6 +33,52 @@ struct StatusGoldenTests {
         }
     }
 
+    /// A dkms.conf that reads `$kernelver` (bash) is evaluated for each
+    /// kernel; a plain one (read once per command) answers the same for all.
+    @Test func aConfThatReadsTheKernelIsEvaluatedPerKernel() throws {
+        let before = status(["-m", "benchmod02"]).stdout.split(separator: "\n").map(String.init)
+        #expect(before.count == 6)
+        let picked = "6.1.0-21-amd64"
+        Files.write("""
+            PACKAGE_NAME="benchmod02"
+            PACKAGE_VERSION="1.0"
+            BUILT_MODULE_NAME[0]="benchmod02$([ "$kernelver" = \(picked) ] && echo x)"
+            DEST_MODULE_LOCATION[0]="/extra"
+            AUTOINSTALL="yes"
+
+            """, to: directory.child("src/benchmod02-1.0/dkms.conf"))
+        let r = status(["-m", "benchmod02"])
+        #expect(r.status == 0 && r.stderr == "")
+        let expected = before.map { line in
+            guard line.contains(", \(picked), ") else { return line }
+            return line.replacingOccurrences(of: " (Differences between built and installed modules)", with: "")
+                + " (Built modules are missing in the kernel modules folder)"
+        }
+        #expect(r.stdout.split(separator: "\n").map(String.init) == expected)
+        #expect(expected != before)
+    }
+
+    /// The overrides in /etc/dkms apply to the module, version, kernel and
+    /// arch they name, and to no other line.
+    @Test(.enabled(if: testingOurBinary, "swift-dkms only (SWIFT_DKMS_SYSCONFDIR)"))
+    func overridesApplyToTheKernelsTheyName() throws {
+        let before = status(["-m", "benchmod02"]).stdout.split(separator: "\n").map(String.init)
+        let picked = "6.1.0-22-amd64"
+        let etc = directory.child("etc")
+        try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
+        Files.write("BUILT_MODULE_NAME[0]=\"other\"\n", to: etc + "/benchmod02-1.0-\(picked)-x86_64.conf")
+        Files.write("BUILT_MODULE_NAME[0]=\"other\"\n", to: etc + "/benchmod03-1.0-\(picked).conf")
+        let r = status(["-m", "benchmod02"])
+        #expect(r.status == 0 && r.stderr == "")
+        let expected = before.map { line in
+            guard line.contains(", \(picked), ") else { return line }
+            return line.replacingOccurrences(of: " (Differences between built and installed modules)", with: "")
+                + " (Built modules are missing in the kernel modules folder)"
+        }
+        #expect(r.stdout.split(separator: "\n").map(String.init) == expected)
+        #expect(expected != before)
+    }
+
     @Test(.enabled(if: testingOurBinary, "swift-dkms only"))
     func jsonFollowsTheSchemaAndTheText() throws {
         let r = status(["--json"])

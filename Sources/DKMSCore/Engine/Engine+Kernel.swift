@@ -97,7 +97,14 @@ extension Engine {
     /// `modinfo FILE` reduced to the version facts: read directly from the
     /// module's `.modinfo` section, or through modinfo for compressed files.
     func moduleVersionInfo(_ path: String, showErrors: Bool = true) async -> ModuleVersionInfo {
-        if let fields = ModuleInfoReader.read(path: path) {
+        var files: ModuleFileContents?
+        return await moduleVersionInfo(path, showErrors: showErrors, files: &files)
+    }
+
+    /// ``moduleVersionInfo(_:showErrors:)`` reading the file through
+    /// `files` when given (its bytes are then kept for a later comparison).
+    func moduleVersionInfo(_ path: String, showErrors: Bool = true, files: inout ModuleFileContents?) async -> ModuleVersionInfo {
+        if let fields = files != nil ? files!.modinfo(of: path) : ModuleInfoReader.read(path: path) {
             return ModuleVersionInfo(fields: fields)
         }
         // modinfo would only complain about a missing file.

@@ -35,21 +35,25 @@ extension Engine {
             state.silenceNextConfRead = false
             let quiet = quiet || silent
             let etc = etcDirectory
-            let candidates = [
-                confFile,
-                "\(etc)/\(module).conf",
-                "\(etc)/\(module)-\(version).conf",
-                "\(etc)/\(module)-\(version)-\(kernel).conf",
-                "\(etc)/\(module)-\(version)-\(kernel)-\(arch).conf",
-                "\(etc)/\(module)--\(kernel).conf",
-                "\(etc)/\(module)--\(kernel)-\(arch).conf",
-            ]
+            // The overrides in /etc/dkms, by name (listed once per command).
+            let overrides = [
+                "\(module).conf",
+                "\(module)-\(version).conf",
+                "\(module)-\(version)-\(kernel).conf",
+                "\(module)-\(version)-\(kernel)-\(arch).conf",
+                "\(module)--\(kernel).conf",
+                "\(module)--\(kernel)-\(arch).conf",
+            ].compactMap { name -> String? in
+                guard !etcEntries.isEmpty else { return nil }
+                let path = "\(etc)/\(name)"
+                // A name with a slash is looked up by its last component.
+                let entry = name.utf8.contains(UInt8(ascii: "/")) ? FileSystem.split(path).name : name
+                return etcEntries.contains(entry) && FileSystem.exists(path) ? path : nil
+            }
             var variables = await evaluateConf(.init(
                 globals: shellGlobals(kernel: kernel, arch: arch, module: module, version: version),
                 environment: childEnvironment,
-                files: [confFile] + candidates.dropFirst().filter {
-                    etcEntries.contains(FileSystem.split($0).name) && FileSystem.exists($0)
-                },
+                files: [confFile] + overrides,
                 names: ModuleConfig.variableNames, unsetFirst: true, deprecationWarnings: strict && !silent,
                 errorsShown: !quiet), quiet: quiet)
             for directive in settings.directives {
@@ -89,27 +93,47 @@ extension Engine {
 
     /// Evaluates dkms.conf and its overrides, once per command for the same
     /// inputs: a later evaluation with the same variables, environment and
-    /// unchanged files (by identity, size and time) takes the first one's
+    /// unchanged files (by identity, size and time), or of the same
+    /// unchanged plain files (``ConfEvaluations``), takes the first one's
     /// result and prints what it printed, so its output is the same as a
     /// new evaluation's. (Upstream's own cache, `last_mvka`, is lost when
     /// its subshells end; autoinstall, build and install each read a
     /// module's dkms.conf again, which for confs that source the kernel's
     /// `.config` costs more than the rest of a cached build.)
     func evaluateConf(_ request: ShellSourcer.Request, quiet: Bool) async -> ShellVariables {
-        var key = request.files.map { "\($0)\u{1}\(FileSystem.identity(of: $0) ?? "")\u{1}\(FileSystem.size(of: $0) ?? -1)\u{1}"
-            + "\(FileSystem.modificationStamp(of: $0) ?? -1)" }
-        key += request.globals.map { "\($0.name)=\($0.value.elements.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })" }
-        key += request.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        key += [request.names.joined(separator: " "), "\(request.unsetFirst) \(request.deprecationWarnings) \(request.errorsShown) \(quiet)"]
-        let joined = key.joined(separator: "\u{0}")
-        if let known = confEvaluations[joined] {
+        let stamps = ConfEvaluations.fileStamps(request.files)
+        let sourcer = ShellSourcer(runner: runner)
+        var needsBash = false
+        if let plainKey = ConfEvaluations.plainKey(request, stamps: stamps, quiet: quiet) {
+            switch confEvaluations.plain(plainKey) {
+            case .some(.some(let known)):
+                known.output.flush(to: console)
+                return known.variables
+            case .some(.none):
+                needsBash = true
+            case .none:
+                let output = BufferedConsole()
+                guard let variables = sourcer.evaluatePlain(request, console: quiet ? nil : output) else {
+                    confEvaluations.recordPlain(plainKey, nil)
+                    needsBash = true
+                    break
+                }
+                output.flush(to: console)
+                confEvaluations.recordPlain(plainKey, .init(variables: variables, output: output))
+                return variables
+            }
+        }
+        let key = ConfEvaluations.fullKey(request, stamps: stamps, quiet: quiet)
+        if let known = confEvaluations.evaluation(key) {
             known.output.flush(to: console)
             return known.variables
         }
         let output = BufferedConsole()
-        let variables = await ShellSourcer(runner: runner).evaluate(request, console: quiet ? nil : output)
+        let variables = needsBash
+            ? await sourcer.evaluateWithBash(request, console: quiet ? nil : output)
+            : await sourcer.evaluate(request, console: quiet ? nil : output)
         output.flush(to: console)
-        confEvaluations[joined] = (variables, output)
+        confEvaluations.record(key, .init(variables: variables, output: output))
         return variables
     }
 

@@ -17,6 +17,7 @@ extension Engine {
             return facts
         }
         facts.originalModules = originalModulesExist(module, kernel, arch)
+        var files: ModuleFileContents? = ModuleFileContents()
         for index in config.modules.indices where config.isBuildable(moduleAt: index) {
             let name = config.modules[index].destName
             let built = compressedOrUncompressed(tree.builtDirectory(module, version, kernel, arch) + "/module", name)
@@ -25,10 +26,10 @@ extension Engine {
                 continue
             }
             guard installed else { continue }
-            let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch) ?? ""
+            let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch, files: &files) ?? ""
             let installedFile = compressedOrUncompressed("\(installTree)/\(kernel)\(location)", name)
             if !installedFile.isEmpty { facts.installedPaths.append(installedFile) }
-            if installedFile.isEmpty || !fileSystem.sameContent(built, installedFile) {
+            if installedFile.isEmpty || files?.sameContent(built, installedFile) != true {
                 if facts.problem == nil { facts.problem = .differences }
             }
         }

@@ -3,15 +3,23 @@ extension Engine {
     /// where the installed copy of module `index` really is, judged by
     /// comparing its version with the active build's copy.
     func actualDestination(_ config: ModuleConfig, index: Int, module: String, kernel: String, arch: String) async -> String? {
+        var files: ModuleFileContents?
+        return await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch, files: &files)
+    }
+
+    /// ``actualDestination(_:index:module:kernel:arch:)`` reading the module
+    /// files through `files` when given (status compares them afterwards).
+    func actualDestination(_ config: ModuleConfig, index: Int, module: String, kernel: String, arch: String,
+                           files: inout ModuleFileContents?) async -> String? {
         let entry = config.modules[index]
         var locations = [entry.destLocation]
         if entry.declaredDestLocation != entry.destLocation { locations.append(entry.declaredDestLocation) }
         let owned = compressedOrUncompressed(tree.activeLink(module, kernel, arch) + "/module", entry.destName)
-        let ownedInfo = await moduleVersionInfo(owned, showErrors: false)
+        let ownedInfo = await moduleVersionInfo(owned, showErrors: false, files: &files)
         for location in ShellText.words(locations.joined(separator: " ")) {
             let installed = compressedOrUncompressed("\(installTree)/\(kernel)\(location)", entry.destName)
             guard !installed.isEmpty else { continue }
-            let installedInfo = await moduleVersionInfo(installed, showErrors: false)
+            let installedInfo = await moduleVersionInfo(installed, showErrors: false, files: &files)
             if ownedInfo.version == installedInfo.version { return location }
         }
         return nil

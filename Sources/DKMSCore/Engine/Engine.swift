@@ -55,7 +55,7 @@ package final class Engine {
     var adminChoicesByModule: [String: AdminModuleChoices] = [:]
     /// dkms.conf evaluations of this command by their inputs, with what
     /// each printed (``evaluateConf(_:quiet:)``). Not scoped by subshells.
-    var confEvaluations: [String: (variables: ShellVariables, output: BufferedConsole)] = [:]
+    var confEvaluations = ConfEvaluations()
     /// The identity of each kernel/arch's headers, for cache keys.
     var kernelIdentities: [String: KernelIdentity] = [:]
     /// The time each shared cache location has taken in this command, and

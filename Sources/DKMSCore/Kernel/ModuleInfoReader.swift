@@ -32,6 +32,15 @@ package enum ModuleInfoReader {
         return entries(content)
     }
 
+    /// ``read(path:)``, also giving the file's bytes when it is small
+    /// enough to have been read whole (the first read takes up to 64 KiB).
+    package static func readKeepingSmallFile(path: String) -> (entries: [(key: String, value: String)]?, contents: [UInt8]?) {
+        guard let file = ModuleFile(path: path) else { return (nil, nil) }
+        defer { file.release() }
+        let whole = UInt64(file.head.count) == file.size ? file.head : nil
+        return (modinfoSection(file).map(entries), whole)
+    }
+
     /// The `.modinfo` values by key, keeping every value of a repeated key
     /// (`alias`, `depends`…) in file order. Empty when `read(path:)` is nil.
     package static func fields(path: String) -> [String: [String]] {
@@ -93,11 +102,21 @@ package enum ModuleInfoReader {
         var namesIndex = UInt64(is64 ? h.u16(0x3E) : h.u16(0x32))
         guard sectionTable > 0, entrySize >= (is64 ? 64 : 40) else { return nil }
 
+        // The whole table once it is known to fit (one read instead of one
+        // per section header).
+        var table: [UInt8]?
         func section(_ index: UInt64) -> Section? {
             guard index < (1 << 32) else { return nil }
-            let (offset, overflow) = sectionTable.addingReportingOverflow(index * entrySize)
-            guard !overflow,
-                  let bytes = file.bytes(at: offset, count: is64 ? 64 : 40) else { return nil }
+            let width = is64 ? 64 : 40
+            let bytes: [UInt8]
+            if let table, index * entrySize + UInt64(width) <= UInt64(table.count) {
+                let start = Int(index * entrySize)
+                bytes = Array(table[start..<(start + width)])
+            } else {
+                let (offset, overflow) = sectionTable.addingReportingOverflow(index * entrySize)
+                guard !overflow, let read = file.bytes(at: offset, count: width) else { return nil }
+                bytes = read
+            }
             let s = Fields(bytes: bytes, order: order)
             return is64
                 ? Section(name: s.u32(0), type: s.u32(4), offset: s.u64(24), size: s.u64(32), link: s.u32(40))
@@ -111,8 +130,9 @@ package enum ModuleInfoReader {
             if namesIndex == UInt64(ELF.sectionIndexExtended) { namesIndex = UInt64(first.link) }
         }
         guard count > 0, namesIndex < count,
-              count <= file.size / entrySize,
-              let names = section(namesIndex), names.type != ELF.sectionNoBits,
+              count <= file.size / entrySize else { return nil }
+        table = file.bytes(at: sectionTable, size: count * entrySize)
+        guard let names = section(namesIndex), names.type != ELF.sectionNoBits,
               let nameTable = file.bytes(at: names.offset, size: names.size) else { return nil }
 
         let wanted = Array(".modinfo".utf8)
@@ -158,10 +178,16 @@ package enum ModuleInfoReader {
         func u64(_ offset: Int) -> UInt64 { unsigned(offset, 8) }
     }
 
-    /// An open file read with `pread`, bounded by its size.
+    /// An open file read with `pread`, bounded by its size. Its first
+    /// `headSize` bytes are read at once: a small module's headers,
+    /// section table and `.modinfo` all come from that one read.
     private struct ModuleFile {
         let descriptor: Int32
         let size: UInt64
+        /// The first bytes of the file (all of it when small).
+        private(set) var head: [UInt8] = []
+        /// How much is read up front.
+        static let headSize = 1 << 16
 
         init?(path: String) {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -173,6 +199,7 @@ package enum ModuleInfoReader {
             }
             descriptor = fd
             size = UInt64(st.st_size)
+            head = bytes(at: 0, count: Int(min(size, UInt64(Self.headSize)))) ?? []
         }
 
         /// Closes the descriptor.
@@ -188,6 +215,9 @@ package enum ModuleInfoReader {
         func bytes(at offset: UInt64, count: Int) -> [UInt8]? {
             guard offset <= size, UInt64(count) <= size - offset else { return nil }
             if count == 0 { return [] }
+            if offset + UInt64(count) <= UInt64(head.count) {
+                return Array(head[Int(offset)..<(Int(offset) + count)])
+            }
             var buffer = [UInt8](repeating: 0, count: count)
             var done = 0
             while done < count {

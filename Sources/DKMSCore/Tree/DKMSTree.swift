@@ -113,6 +113,19 @@ package struct DKMSTree: Sendable {
     /// The active link resolves to this version's built directory
     /// (upstream `_is_module_installed`; built-ness is not checked).
     package func isActive(_ module: String, _ version: String, _ kernel: String, _ arch: String) -> Bool {
+        isActive(module, version, kernel, arch, plainVersionDirectory: nil)
+    }
+
+    /// Whether `m/v` lies in a canonical root through plain, non-link
+    /// directories (which makes the active link's resolution arithmetic).
+    func isPlainVersionDirectory(_ module: String, _ version: String) -> Bool {
+        rootIsCanonical && Self.isPlainComponent(module) && Self.isPlainComponent(version)
+            && !fileSystem.isSymlink("\(root)/\(module)") && !fileSystem.isSymlink(versionDirectory(module, version))
+    }
+
+    /// ``isActive(_:_:_:_:)``, given ``isPlainVersionDirectory(_:_:)`` when
+    /// the caller already knows it (once per version for all its kernels).
+    func isActive(_ module: String, _ version: String, _ kernel: String, _ arch: String, plainVersionDirectory: Bool?) -> Bool {
         guard !module.isEmpty, !version.isEmpty, !kernel.isEmpty, !arch.isEmpty else { return false }
         let link = activeLink(module, kernel, arch)
         if let committed = committedLinks[link] {
@@ -122,16 +135,23 @@ package struct DKMSTree: Sendable {
         }
         guard let target = fileSystem.readLink(link) else { return false }
         // The link dkms itself makes, in a canonical tree whose directories
-        // are not links: resolving it is plain path arithmetic.
-        if rootIsCanonical, target == "\(version)/\(kernel)/\(arch)", !version.contains("."),
-           !module.contains("/"), !fileSystem.isSymlink("\(root)/\(module)"),
-           !fileSystem.isSymlink(versionDirectory(module, version)),
+        // are not links: resolving it is plain path arithmetic. (Each name
+        // must be one plain component: a `.` or `..` would move the path.)
+        if target == "\(version)/\(kernel)/\(arch)", Self.isPlainComponent(kernel), Self.isPlainComponent(arch),
+           plainVersionDirectory ?? isPlainVersionDirectory(module, version),
            !fileSystem.isSymlink("\(versionDirectory(module, version))/\(kernel)"),
-           !fileSystem.isSymlink(builtDirectory(module, version, kernel, arch)) {
-            return fileSystem.isDirectory(builtDirectory(module, version, kernel, arch))
+           !fileSystem.isSymlink(builtDirectory(module, version, kernel, arch)),
+           fileSystem.isDirectory(builtDirectory(module, version, kernel, arch)) {
+            return true
         }
         guard let resolved = fileSystem.canonicalPath(link) else { return false }
         return resolved == builtDirectory(module, version, kernel, arch)
+    }
+
+    /// A path component that names a child of its directory: not empty,
+    /// `.` or `..`, and without `/`.
+    static func isPlainComponent(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/")
     }
 
     /// Built and active.
@@ -177,10 +197,12 @@ package struct DKMSTree: Sendable {
         let base = versionDirectory(module, version)
         let kernels = kernel.isEmpty ? fileSystem.globEntries(of: base).filter(Self.looksLikeKernel) : [kernel]
         var result: [(String, String, BuiltState)] = []
+        var plain: Bool?
         for k in kernels {
             let arches = arch.isEmpty ? fileSystem.globEntries(of: "\(base)/\(k)") : [arch]
             for a in arches where isBuilt(module, version, k, a) {
-                result.append((k, a, isActive(module, version, k, a) ? .installed : .built))
+                if plain == nil { plain = isPlainVersionDirectory(module, version) }
+                result.append((k, a, isActive(module, version, k, a, plainVersionDirectory: plain) ? .installed : .built))
             }
         }
         return result

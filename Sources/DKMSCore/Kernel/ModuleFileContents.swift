@@ -1,0 +1,32 @@
+/// The module files one `status` line looks at, each read once where it
+/// is small: the installed copy's `.modinfo` (upstream's
+/// `find_actual_dest_module_location`) and its bytes (upstream's `diff -q`
+/// against the built copy) come from one read. A large module's bytes are
+/// not kept by the `.modinfo` read (that reads only its headers).
+struct ModuleFileContents {
+    /// Contents by path; nil when unreadable.
+    private var known: [String: [UInt8]?] = [:]
+
+    /// The bytes of a file, read on first use.
+    mutating func bytes(of path: String) -> [UInt8]? {
+        if let cached = known[path] { return cached }
+        let read = FileSystem.readBytes(path)
+        known[path] = read
+        return read
+    }
+
+    /// The `.modinfo` entries of an uncompressed module (nil as for
+    /// ``ModuleInfoReader/read(path:)``), keeping a small file's bytes.
+    mutating func modinfo(of path: String) -> [(key: String, value: String)]? {
+        if known[path] != nil { return ModuleInfoReader.read(path: path) }
+        let (entries, contents) = ModuleInfoReader.readKeepingSmallFile(path: path)
+        if let contents { known[path] = contents }
+        return entries
+    }
+
+    /// `diff -q` succeeds: both files readable with equal bytes.
+    mutating func sameContent(_ a: String, _ b: String) -> Bool {
+        guard let left = bytes(of: a), let right = bytes(of: b) else { return false }
+        return left == right
+    }
+}
