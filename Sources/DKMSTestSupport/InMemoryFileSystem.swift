@@ -87,6 +87,68 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
         return nil
     }
 
+    package func isExecutable(_ path: String) -> Bool {
+        state.withLock { tree in
+            guard let resolved = tree.locate(path, followLast: true), let mode = tree.mode(of: resolved) else { return false }
+            return mode & 0o111 != 0
+        }
+    }
+
+    package func isReadable(_ path: String) -> Bool { exists(path) }
+
+    package func isWritable(_ path: String) -> Bool { exists(path) && !failsWrites }
+
+    package func mode(of path: String) -> UInt32? {
+        state.withLock { tree in tree.locate(path, followLast: true).flatMap { tree.mode(of: $0) } }
+    }
+
+    @discardableResult
+    package func setMode(_ mode: UInt32, of path: String) -> Bool {
+        state.withLock { tree in
+            guard !tree.failsWrites, let resolved = tree.locate(path, followLast: true), tree.nodes[resolved] != nil else { return false }
+            tree.modes[resolved] = mode & 0o7777
+            return true
+        }
+    }
+
+    @discardableResult
+    package func writeBytes(_ bytes: [UInt8], to path: String, mode: UInt32, append: Bool) -> Bool {
+        let isNew = !exists(path)
+        guard writeText(String(decoding: bytes, as: UTF8.self), to: path, append: append) else { return false }
+        if isNew { setMode(mode & 0o755, of: path) }
+        return true
+    }
+
+    @discardableResult
+    package func writeBytesAtomically(_ bytes: [UInt8], to destination: String, mode: UInt32) -> Bool {
+        guard !failsWrites else { return false }
+        if isSymlink(destination) { removeFile(destination) }
+        guard writeText(String(decoding: bytes, as: UTF8.self), to: destination) else { return false }
+        return setMode(mode, of: destination)
+    }
+
+    package func makeTemporaryDirectory(template: String) -> String? {
+        let path = state.withLock { $0.uniqueName(template) }
+        guard !exists(path), isDirectory(FileSystem.split(path).directory) else { return nil }
+        return makeDirectories(path) ? path : nil
+    }
+
+    package func makeTemporaryFile(template: String) -> String? {
+        let path = state.withLock { $0.uniqueName(template) }
+        guard !exists(path), isDirectory(FileSystem.split(path).directory) else { return nil }
+        return writeText("", to: path) ? path : nil
+    }
+
+    package func touch(_ path: String) {
+        if !exists(path) { writeText("", to: path) }
+    }
+
+    package func identity(of path: String) -> String? {
+        state.withLock { tree in
+            tree.locate(path, followLast: true).flatMap { tree.nodes[$0] == nil ? nil : "memory:\($0)" }
+        }
+    }
+
     package func readBytes(_ path: String) -> [UInt8]? {
         readText(path).map { Array($0.utf8) }
     }
@@ -229,7 +291,25 @@ extension InMemoryFileSystem {
     /// The nodes by absolute, link-free path.
     fileprivate struct Tree {
         var nodes: [String: Node] = ["/": .directory([])]
+        /// Permission bits set explicitly (others: 0644 files, 0755 the rest).
+        var modes: [String: UInt32] = [:]
         var failsWrites = false
+        private var counter = 0
+
+        /// A fresh name for a template ending in X's.
+        mutating func uniqueName(_ template: String) -> String {
+            counter += 1
+            let xs = template.reversed().prefix { $0 == "X" }.count
+            let digits = String(counter)
+            return String(template.dropLast(xs)) + String(repeating: "0", count: max(0, xs - digits.count)) + digits
+        }
+
+        func mode(of path: String) -> UInt32? {
+            guard let node = nodes[path] else { return nil }
+            if let mode = modes[path] { return mode }
+            if case .file = node { return 0o644 }
+            return 0o755
+        }
 
         static func components(of path: String) -> [Substring] {
             path.split(separator: "/").filter { $0 != "." }
@@ -280,9 +360,13 @@ extension InMemoryFileSystem {
             guard !failsWrites, path != "/" else { return false }
             let (parent, name) = FileSystem.split(path)
             if recursively {
-                for key in nodes.keys where key.hasPrefix(path + "/") { nodes[key] = nil }
+                for key in nodes.keys where key.hasPrefix(path + "/") {
+                    nodes[key] = nil
+                    modes[key] = nil
+                }
             }
             nodes[path] = nil
+            modes[path] = nil
             if case .directory(let names) = nodes[parent] {
                 nodes[parent] = .directory(names.filter { $0 != name })
             }
@@ -294,9 +378,11 @@ extension InMemoryFileSystem {
             let parent = FileSystem.split(target).directory
             guard !failsWrites, case .directory = nodes[parent], let node = nodes[source] else { return false }
             let below = nodes.filter { $0.key.hasPrefix(source + "/") }
+            let belowModes = modes.filter { $0.key == source || $0.key.hasPrefix(source + "/") }
             _ = remove(source, recursively: true)
             guard add(node, at: target) else { return false }
             for (key, value) in below { nodes[target + key.dropFirst(source.count)] = value }
+            for (key, value) in belowModes { modes[target + key.dropFirst(source.count)] = value }
             return true
         }
     }

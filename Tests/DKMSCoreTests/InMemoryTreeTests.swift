@@ -32,6 +32,22 @@ struct InMemoryTreeTests {
 
     // MARK: The in-memory file system itself
 
+    @Test func modesTemporaryNamesAndIdentitiesBehaveLikeTheDisk() {
+        files.create("#!/bin/sh\n", at: "/bin/script")
+        #expect(files.mode(of: "/bin/script") == 0o644 && !files.isExecutable("/bin/script"))
+        #expect(files.setMode(0o755, of: "/bin/script") && files.isExecutable("/bin/script"))
+        #expect(files.rename("/bin/script", to: "/bin/moved") && files.mode(of: "/bin/moved") == 0o755, "a mode moves with its file")
+        let first = files.makeTemporaryDirectory(template: "/bin/tmp.XXXXXX")
+        let second = files.makeTemporaryDirectory(template: "/bin/tmp.XXXXXX")
+        #expect(first != nil && second != nil && first != second && files.isDirectory(first ?? ""))
+        #expect(files.makeTemporaryFile(template: "/nowhere/f.XXXXXX") == nil, "mkstemp wants the directory")
+        #expect(files.writeBytesAtomically(Array("x".utf8), to: "/bin/new", mode: 0o600) && files.mode(of: "/bin/new") == 0o600)
+        #expect(files.identity(of: "/bin/new") != nil && files.identity(of: "/bin/new") != files.identity(of: "/bin/moved"))
+        #expect(files.isEmptyDirectory(first ?? "") && !files.isEmptyDirectory("/bin"))
+        files.failsWrites = true
+        #expect(!files.setMode(0o700, of: "/bin/new") && !files.isWritable("/bin/new"))
+    }
+
     @Test func linksAreFollowedLikeTheKernelFollowsThem() {
         files.create("text", at: "/a/b/file")
         #expect(files.symlink(target: "b", at: "/a/c"))

@@ -33,7 +33,7 @@ extension Engine {
 
     /// `check_rw_dkms_tree`.
     func requireWritableTree() throws(DKMSError) {
-        guard FileSystem.isWritable(dkmsTree) else { throw DKMSError(.notPermittedOrMissingArguments, "No write access to DKMS tree at \(dkmsTree)") }
+        guard fileSystem.isWritable(dkmsTree) else { throw DKMSError(.notPermittedOrMissingArguments, "No write access to DKMS tree at \(dkmsTree)") }
     }
 
     /// Upstream's `add_module` for `settings.module`/`settings.moduleVersion`
@@ -59,7 +59,7 @@ extension Engine {
         }
         let sourceDirectory = "\(sourceTree)/\(module)-\(version)"
         let sourceConf = settings.conf.isEmpty ? sourceDirectory + "/dkms.conf" : settings.conf
-        guard FileSystem.isDirectory(sourceDirectory) else {
+        guard fileSystem.isDirectory(sourceDirectory) else {
             throw DKMSError(.notFoundOrConflictingKernels, "Could not find module source directory.", "Directory: \(sourceDirectory) does not exist.")
         }
         try refuseUnsafeModuleNames(module: module, version: version)
@@ -88,8 +88,8 @@ extension Engine {
     /// Upstream's `add_source_tree`: copies a directory holding a
     /// dkms.conf to `$source_tree/NAME-VERSION` and sets module/version.
     func addSourceTree(_ path: String, kernel: String, arch: String) async throws(DKMSError) {
-        let from = FileSystem.canonicalPath(path) ?? ""
-        guard !from.isEmpty, FileSystem.isRegularFile(from + "/dkms.conf") else {
+        let from = fileSystem.canonicalPath(path) ?? ""
+        guard !from.isEmpty, fileSystem.isRegularFile(from + "/dkms.conf") else {
             throw DKMSError(.missingConfOrPermission, "\(path) must contain a dkms.conf file!")
         }
         try requireRoot()
@@ -101,23 +101,23 @@ extension Engine {
         settings.module = config.packageName
         settings.moduleVersion = config.packageVersion
         let destination = "\(sourceTree)/\(settings.module)-\(settings.moduleVersion)"
-        if state.force && FileSystem.isDirectory(destination) {
+        if state.force && fileSystem.isDirectory(destination) {
             console.errorLine()
             console.line("Forcing install of \(settings.module)/\(settings.moduleVersion)")
-            FileSystem.removeTree(destination)
+            fileSystem.removeTree(destination)
         }
         let own = [destination, tree.sourceDirectory(settings.module, settings.moduleVersion),
                    tree.buildDirectory(settings.module, settings.moduleVersion)]
         if own.contains(from) { return }
         // A new copy is made under a temporary name and renamed into place,
         // so an interrupted add never leaves a half-copied source tree.
-        if !FileSystem.existsNoFollow(destination),
-           let staging = FileSystem.makeTemporaryDirectory(template: "\(sourceTree)/.tmp_\(settings.module)-\(settings.moduleVersion)_XXXXXX") {
+        if !fileSystem.existsNoFollow(destination),
+           let staging = fileSystem.makeTemporaryDirectory(template: "\(sourceTree)/.tmp_\(settings.module)-\(settings.moduleVersion)_XXXXXX") {
             _ = await run("cp", ["--reflink=auto", "-fprT", from + "/", staging])
-            if FileSystem.rename(staging, to: destination) { return }
-            FileSystem.removeTree(staging)
+            if fileSystem.rename(staging, to: destination) { return }
+            fileSystem.removeTree(staging)
         }
-        FileSystem.makeDirectories(destination)
+        fileSystem.makeDirectories(destination)
         _ = await run("cp", ["--reflink=auto", "-fprT", from + "/", destination])
     }
 
@@ -127,26 +127,26 @@ extension Engine {
     func createVersionDirectory(module: String, version: String, source: String) {
         let moduleDir = tree.moduleDirectory(module)
         let versionDir = "\(moduleDir)/\(version)"
-        if !FileSystem.existsNoFollow(versionDir), FileSystem.makeDirectories(moduleDir),
-           let staging = FileSystem.makeTemporaryDirectory(template: "\(moduleDir)/.tmp_add_XXXXXX") {
-            FileSystem.setMode(0o755, of: staging)
-            FileSystem.makeDirectories(staging + "/build")
-            FileSystem.symlink(target: source, at: staging + "/source")
-            if FileSystem.rename(staging, to: versionDir) { return }
-            FileSystem.removeTree(staging)
+        if !fileSystem.existsNoFollow(versionDir), fileSystem.makeDirectories(moduleDir),
+           let staging = fileSystem.makeTemporaryDirectory(template: "\(moduleDir)/.tmp_add_XXXXXX") {
+            fileSystem.setMode(0o755, of: staging)
+            fileSystem.makeDirectories(staging + "/build")
+            fileSystem.symlink(target: source, at: staging + "/source")
+            if fileSystem.rename(staging, to: versionDir) { return }
+            fileSystem.removeTree(staging)
         }
-        FileSystem.makeDirectories(versionDir + "/build")
-        FileSystem.symlink(target: source, at: versionDir + "/source")
+        fileSystem.makeDirectories(versionDir + "/build")
+        fileSystem.symlink(target: source, at: versionDir + "/source")
     }
 
     /// `--rpm_safe_upgrade` on add: a marker naming the module and the
     /// start time of the grandparent (the rpm transaction).
     func recordRPMSafeUpgrade(module: String, version: String) async {
         guard let pppid = Self.grandparentPID() else { return }
-        guard let marker = FileSystem.makeTemporaryFile(template: "\(settings.tmpLocation)/dkms_rpm_safe_upgrade_lock.\(pppid).XXXXXX") else { return }
+        guard let marker = fileSystem.makeTemporaryFile(template: "\(settings.tmpLocation)/dkms_rpm_safe_upgrade_lock.\(pppid).XXXXXX") else { return }
         var text = "\(module)-\(version)\n"
         if let start = await processStartText(pppid) { text += start + "\n" }
-        FileSystem.writeText(text, to: marker, append: true)
+        fileSystem.writeText(text, to: marker, append: true)
     }
 
     /// The parent of our parent process.
@@ -171,16 +171,5 @@ extension Engine {
 extension Substring {
     func trimmingCharacters() -> String {
         String(self).trimmingBlanks()
-    }
-}
-
-extension FileSystem {
-    /// Creates a unique empty file from a `mktemp` template.
-    package static func makeTemporaryFile(template: String) -> String? {
-        var bytes = Array(template.utf8CString)
-        let fd = mkstemp(&bytes)
-        guard fd >= 0 else { return nil }
-        close(fd)
-        return String(cString: bytes)
     }
 }

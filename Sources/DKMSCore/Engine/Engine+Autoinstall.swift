@@ -17,7 +17,7 @@ extension Engine {
     /// - Throws: ``DKMSError`` 11 when a module failed or a dependency
     ///   could not be satisfied.
     func autoinstall() async throws(DKMSError) {
-        if FileSystem.isRegularFile("\(etcDirectory)/no-autoinstall") {
+        if fileSystem.isRegularFile("\(etcDirectory)/no-autoinstall") {
             console.line("Automatic installation of modules has been disabled.")
             return
         }
@@ -222,7 +222,7 @@ extension Engine {
         if settings.reportBuildLogs {
             for (m, v) in failedVersions {
                 let log = tree.retainedLog(m, v, kernel, arch)
-                if FileSystem.exists(log) { console.line("Build log of \(m)/\(v) for kernel \(kernel) (\(arch)): \(log)") }
+                if fileSystem.exists(log) { console.line("Build log of \(m)/\(v) for kernel \(kernel) (\(arch)): \(log)") }
             }
         }
         let satisfied = Set(summary.installed + summary.skipped)
@@ -322,8 +322,8 @@ extension Engine {
             if !onlyAutoinstall { console.line() }
         }
         let marker = "\(dkmsTree)/depmod-pending-\(kernel)-\(arch)"
-        if FileSystem.existsNoFollow(marker) {
-            FileSystem.removeFile(marker)
+        if fileSystem.existsNoFollow(marker) {
+            fileSystem.removeFile(marker)
             // Upstream passes the function's (empty) first argument here.
             _ = await invokeCommand("do_depmod ", description: "Running depmod", log: nil, background: true) { target in
                 await depmod(kernel: "", output: target)
@@ -331,7 +331,7 @@ extension Engine {
         }
         _ = transaction.depmod.resume()
         let kernelDir = "\(installTree)/\(kernel)"
-        if FileSystem.isDirectory(kernelDir) { FileSystem.deleteEmptyDirectories(under: kernelDir) }
+        if fileSystem.isDirectory(kernelDir) { fileSystem.deleteEmptyDirectories(under: kernelDir) }
         if !failed.isEmpty {
             throw DKMSError(.kernelHookFailed, "dkms \(action) for kernel \(kernel) (\(arch)) failed for module(s)\(failed).")
         }

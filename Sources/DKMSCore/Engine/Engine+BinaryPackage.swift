@@ -44,31 +44,31 @@ extension Engine {
         let outputDir = settings.archive.isEmpty ? tree.versionDirectory(module, version) + "/deb" : settings.archive
         for (kernel, arch) in kernelArchPairs {
             let built = tree.builtDirectory(module, version, kernel, arch)
-            guard FileSystem.isDirectory(built + "/module") else {
+            guard fileSystem.isDirectory(built + "/module") else {
                 throw DKMSError(.patchOrInstallFailed, "No modules built for \(kernel) (\(arch)).",
                                 "Modules must already be in the built state before using mkbmdeb.")
             }
             let config = try await readConfOrDie(kernel: kernel, arch: arch, module: module, version: version)
             updateModuleSuffix(for: kernel)
-            guard let stage = FileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms-bmdeb.XXXXXX") else {
+            guard let stage = fileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms-bmdeb.XXXXXX") else {
                 throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
             }
-            defer { FileSystem.removeTree(stage) }
-            FileSystem.setMode(0o755, of: stage)
+            defer { fileSystem.removeTree(stage) }
+            fileSystem.setMode(0o755, of: stage)
             for index in config.modules.indices where config.isBuildable(moduleAt: index) {
                 let entry = config.modules[index]
                 let file = compressedOrUncompressed(built + "/module", entry.destName)
                 guard !file.isEmpty else { throw DKMSError(.patchOrInstallFailed, "Missing module \(entry.destName) in \(built)/module") }
                 let target = "\(stage)/lib/modules/\(kernel)\(entry.destLocation)/\(FileSystem.split(file).name)"
-                FileSystem.makeDirectories(FileSystem.split(target).directory)
-                FileSystem.copyFileAtomically(from: file, to: target)
-                FileSystem.setMode(0o644, of: target)
+                fileSystem.makeDirectories(FileSystem.split(target).directory)
+                fileSystem.copyFileAtomically(from: file, to: target)
+                fileSystem.setMode(0o644, of: target)
             }
             let name = BinaryPackageNaming.packageName(module: module, kernel: kernel)
             let debianVersion = BinaryPackageNaming.version(version)
             let architecture = BinaryPackageNaming.debianArchitecture(arch)
-            FileSystem.makeDirectories(stage + "/DEBIAN")
-            FileSystem.writeText("""
+            fileSystem.makeDirectories(stage + "/DEBIAN")
+            fileSystem.writeText("""
                 Package: \(name)
                 Version: \(debianVersion)
                 Architecture: \(architecture)
@@ -95,10 +95,10 @@ extension Engine {
 
                 """
             for script in ["postinst", "postrm"] {
-                FileSystem.writeText(depmodScript, to: "\(stage)/DEBIAN/\(script)")
-                FileSystem.setMode(0o755, of: "\(stage)/DEBIAN/\(script)")
+                fileSystem.writeText(depmodScript, to: "\(stage)/DEBIAN/\(script)")
+                fileSystem.setMode(0o755, of: "\(stage)/DEBIAN/\(script)")
             }
-            FileSystem.makeDirectories(outputDir)
+            fileSystem.makeDirectories(outputDir)
             let package = "\(outputDir)/\(name)_\(debianVersion)_\(architecture).deb"
             console.line("Building binary package for \(module)/\(version), kernel \(kernel) (\(arch))...")
             let outcome = await run("dpkg-deb", ["--root-owner-group", "--build", stage, package], output: .discard, error: .capture)

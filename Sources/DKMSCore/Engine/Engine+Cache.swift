@@ -81,8 +81,8 @@ extension Engine {
     /// `built` for a build without the cache.
     func recordCacheOrigin(of target: BuildPlan.Target, use: CacheUse) {
         let record = tree.cacheRecord(target.module, target.version, target.kernel, target.arch)
-        guard FileSystem.makeDirectories(FileSystem.split(record).directory) else { return }
+        guard fileSystem.makeDirectories(FileSystem.split(record).directory) else { return }
         let text = use.key.map { (use.entry == nil ? "built " : "cache ") + $0.hex } ?? "built"
-        FileSystem.writeText(text + "\n", to: record)
+        fileSystem.writeText(text + "\n", to: record)
     }
 }

@@ -101,9 +101,9 @@ extension Engine {
     /// settled (status' "Original modules exist").
     func originalModulesExist(_ module: String, _ kernel: String, _ arch: String) -> Bool {
         let dir = tree.originalModulesDirectory(module, kernel, arch)
-        guard FileSystem.isDirectory(dir) else { return false }
+        guard fileSystem.isDirectory(dir) else { return false }
         guard let pending = tree.pendingOriginals[dir] else { return true }
         // An uninstall empties it; an install's rollback takes back what it archived.
-        return FileSystem.findFiles(under: dir) { _ in true }.contains { !pending.contains($0) }
+        return fileSystem.findFiles(under: dir) { _ in true }.contains { !pending.contains($0) }
     }
 }

@@ -112,12 +112,12 @@ extension Engine {
     func settleSharedBuilds(_ started: [StartedBuild]) {
         let builders = started.compactMap(\.builder).filter(\.sharesMountPoint)
         guard let any = builders.first else { return }
-        let failed = builders.filter { FileSystem.isDirectory($0.directory) }
-        for builder in failed.dropLast() { FileSystem.removeTree(builder.directory) }
+        let failed = builders.filter { fileSystem.isDirectory($0.directory) }
+        for builder in failed.dropLast() { fileSystem.removeTree(builder.directory) }
         if let last = failed.last {
             last.settleAsCanonical()
         } else {
-            FileSystem.removeTree(any.plan.buildDirectory)
+            fileSystem.removeTree(any.plan.buildDirectory)
         }
     }
 

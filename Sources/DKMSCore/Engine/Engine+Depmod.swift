@@ -14,7 +14,7 @@ extension Engine {
     /// or only records that it is due when a kernel hook defers it.
     func depmodAfterChange(kernel: String, arch: String) async {
         if transaction.depmod.timing == .byMarker {
-            FileSystem.touch(tree.depmodMarker(kernel, arch))
+            fileSystem.touch(tree.depmodMarker(kernel, arch))
             return
         }
         _ = await invokeCommand("do_depmod \(kernel)", description: "Running depmod", log: nil, background: true) { target in

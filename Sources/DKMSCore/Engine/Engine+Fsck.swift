@@ -43,8 +43,8 @@ extension Engine {
             let present = locations.contains { !compressedOrUncompressed("\(installTree)/\(kernel)\($0)", entry.destName).isEmpty }
             if present { continue }
             let target = "\(installTree)/\(kernel)\(entry.destLocation)/\(FileSystem.split(built).name)"
-            FileSystem.makeDirectories(FileSystem.split(target).directory)
-            if FileSystem.copyFileAtomically(from: built, to: target) {
+            fileSystem.makeDirectories(FileSystem.split(target).directory)
+            if fileSystem.copyFileAtomically(from: built, to: target) {
                 repaired("Reinstalled the missing \(target) of \(module)/\(version).")
                 copied = true
             }

@@ -52,7 +52,7 @@ extension Engine {
         }
         let log = tree.retainedLog(module, version, kernel, arch)
         records.record(AutoinstallFailure(module: module, version: version, kernel: kernel, arch: arch, status: status,
-                                          log: FileSystem.exists(log) ? log : nil, time: FailureRecords.now()))
+                                          log: fileSystem.exists(log) ? log : nil, time: FailureRecords.now()))
     }
 
     /// Applies the hook policy to the failures of one autoinstall.
@@ -71,7 +71,7 @@ extension Engine {
                                                 kernel: kernel, lookElsewhere: true)
             }
             let log = tree.retainedLog(m, v, kernel, arch)
-            let logText = FileSystem.exists(log) ? "build log: \(log)" : "no build log kept"
+            let logText = fileSystem.exists(log) ? "build log: \(log)" : "no build log kept"
             if failure.status != 0 {
                 console.errorLine("dkms: \(m)/\(v) failed for kernel \(kernel) (\(arch)) with status \(failure.status); \(logText)")
             } else {

@@ -18,7 +18,7 @@ extension Engine {
     /// dkms (not so for header packages, whose hook says header_postinst).
     var kernelPackageRemakesInitramfs: Bool {
         settings.environment[Self.kernelHookVariable] == "postinst"
-            && FileSystem.exists("/etc/kernel/postinst.d/initramfs-tools")
+            && fileSystem.exists("/etc/kernel/postinst.d/initramfs-tools")
     }
 
     /// Whether the install tree is the one initramfs tools read modules
@@ -28,8 +28,8 @@ extension Engine {
     /// (`SWIFT_DKMS_BOOTDIR`) own both.
     var installTreeFeedsInitramfs: Bool {
         if let boot = settings.environment["SWIFT_DKMS_BOOTDIR"], !boot.isEmpty { return true }
-        let system = FileSystem.canonicalPath("/lib/modules") ?? "/lib/modules"
-        return (FileSystem.canonicalPath(installTree) ?? installTree) == system
+        let system = fileSystem.canonicalPath("/lib/modules") ?? "/lib/modules"
+        return (fileSystem.canonicalPath(installTree) ?? installTree) == system
     }
 
     /// Remembers what is installed before the action (the tree is locked

@@ -11,7 +11,7 @@ extension Engine {
         if settings.kernelConfigFromCommandLine { return settings.kernelConfig }
         if let known = kernelConfigBySource[sourceDirectory] { return known }
         let auto = sourceDirectory + "/include/config/auto.conf"
-        let path = FileSystem.exists(auto) ? auto : sourceDirectory + "/.config"
+        let path = fileSystem.exists(auto) ? auto : sourceDirectory + "/.config"
         kernelConfigBySource[sourceDirectory] = path
         return path
     }
@@ -26,7 +26,7 @@ extension Engine {
     func updateModuleSuffix(for kernel: String) {
         let found = suffixesByKernel[kernel] ?? {
             var found: Set<String> = []
-            _ = FileSystem.findFiles(under: "\(installTree)/\(kernel)/") { name in
+            _ = fileSystem.findFiles(under: "\(installTree)/\(kernel)/") { name in
                 if name.hasSuffix(".ko.gz") { found.insert(".gz") }
                 if name.hasSuffix(".ko.xz") { found.insert(".xz") }
                 if name.hasSuffix(".ko.zst") { found.insert(".zst") }
@@ -61,12 +61,12 @@ extension Engine {
     func findModule(under tree: String, named name: String) -> [String] {
         let plain = name + ".ko"
         let suffixed = name + moduleSuffix
-        return FileSystem.findFiles(under: tree) { $0 == plain || $0 == suffixed }
+        return fileSystem.findFiles(under: tree) { $0 == plain || $0 == suffixed }
     }
 
     /// Upstream's `prepare_kernel`: the headers must exist.
     func requireKernelHeaders(_ kernel: String) throws(DKMSError) {
-        guard FileSystem.exists(kernelSourceDirectory(for: kernel) + "/include") else {
+        guard fileSystem.exists(kernelSourceDirectory(for: kernel) + "/include") else {
             throw DKMSError(.missingKernelHeaders,
                 "Your kernel headers for kernel \(kernel) cannot be found at \(installTree)/\(kernel)/build or \(installTree)/\(kernel)/source.",
                 "Please install your distribution's kernel headers package matching \(kernel), or use the --kernelsourcedir option to tell DKMS where it's located.")
@@ -83,13 +83,13 @@ extension Engine {
 
     private func detectClang(_ kernel: String) async -> Bool {
         let source = kernelSourceDirectory(for: kernel)
-        if FileSystem.exists(source + "/vmlinux") {
+        if fileSystem.exists(source + "/vmlinux") {
             let outcome = await run("readelf", ["-p", ".comment", source + "/vmlinux"], output: .capture, error: .mergeWithOutput)
             return outcome.outputText.contains("clang")
         }
         let config = kernelConfigPath(sourceDirectory: source)
-        guard FileSystem.exists(config) else { return false }
-        return FileSystem.readText(config)?.contains("CONFIG_CC_IS_CLANG=y") ?? false
+        guard fileSystem.exists(config) else { return false }
+        return fileSystem.readText(config)?.contains("CONFIG_CC_IS_CLANG=y") ?? false
     }
 }
 
@@ -108,7 +108,7 @@ extension Engine {
             return ModuleVersionInfo(fields: fields)
         }
         // modinfo would only complain about a missing file.
-        if !showErrors && !FileSystem.exists(path) { return ModuleVersionInfo(modinfoOutput: "") }
+        if !showErrors && !fileSystem.exists(path) { return ModuleVersionInfo(modinfoOutput: "") }
         let outcome = await run("modinfo", [path], output: .capture, error: showErrors ? .inherit : .discard)
         return ModuleVersionInfo(modinfoOutput: outcome.outputText)
     }

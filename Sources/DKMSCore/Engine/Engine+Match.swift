@@ -17,7 +17,7 @@ extension Engine {
             if line.contains(": installed") { lines.append(line) }
         }
         if !settings.module.isEmpty {
-            guard FileSystem.isDirectory(tree.moduleDirectory(settings.module) + "/") else {
+            guard fileSystem.isDirectory(tree.moduleDirectory(settings.module) + "/") else {
                 throw DKMSError(.alreadyThereOrMissingFromTree, "The module: \(settings.module) is not located in the DKMS tree.")
             }
             lines = lines.filter { $0.hasPrefix(settings.module + "/") }

@@ -63,7 +63,7 @@ extension Engine {
         let label = "\(module)/\(version) for kernel \(kernel) (\(arch))"
         if !tree.isAdded(module, version) {
             let source = "\(sourceTree)/\(module)-\(version)"
-            guard FileSystem.isDirectory(source) else {
+            guard fileSystem.isDirectory(source) else {
                 console.line("Would fail: \(module)/\(version) is not added and \(source) does not exist.")
                 return
             }
@@ -74,7 +74,7 @@ extension Engine {
             console.line("\(label) is already built: nothing to do (--force would rebuild it).")
             return
         }
-        let conf = FileSystem.exists(tree.confFile(module, version))
+        let conf = fileSystem.exists(tree.confFile(module, version))
             ? tree.confFile(module, version) : "\(sourceTree)/\(module)-\(version)/dkms.conf"
         state.silenceNextConfRead = true
         guard let (config, valid) = try? await readConf(kernel: kernel, arch: arch, module: module, version: version,
@@ -87,7 +87,7 @@ extension Engine {
                 console.line("Would skip \(label): its BUILD_EXCLUSIVE directives do not match.")
                 return
             }
-            guard FileSystem.exists(kernelSourceDirectory(for: kernel) + "/include") else {
+            guard fileSystem.exists(kernelSourceDirectory(for: kernel) + "/include") else {
                 console.line("Would fail: no kernel headers for \(kernel) at \(kernelSourceDirectory(for: kernel)).")
                 return
             }
@@ -99,7 +99,7 @@ extension Engine {
             console.line("\(label) is already installed: nothing to do (--force would reinstall it).")
             return
         }
-        guard FileSystem.exists("\(installTree)/\(kernel)") else {
+        guard fileSystem.exists("\(installTree)/\(kernel)") else {
             console.line("Would fail: \(installTree)/\(kernel) does not exist.")
             return
         }
@@ -145,7 +145,7 @@ extension Engine {
     /// The order and reasons of an autoinstall, for each kernel, from the
     /// same scheduler autoinstall runs.
     private func planAutoinstall() async {
-        if FileSystem.isRegularFile("\(etcDirectory)/no-autoinstall") {
+        if fileSystem.isRegularFile("\(etcDirectory)/no-autoinstall") {
             console.line("Automatic installation of modules has been disabled: nothing would be done.")
             return
         }

@@ -19,13 +19,13 @@ extension Engine {
         var confFile = tree.confFile(module, version)
         if !settings.conf.isEmpty { confFile = settings.conf }
         if let file, !file.isEmpty { confFile = file }
-        guard FileSystem.isReadable(confFile) else {
+        guard fileSystem.isReadable(confFile) else {
             throw DKMSError(.notFoundOrConflictingKernels, "Could not locate dkms.conf file.", "File: \(confFile) does not exist.")
         }
         // Upstream keys its cache by `readlink -f` of the file; the file's
         // identity (device and inode) names the same file without resolving
         // every path component.
-        let key = "\(module)/\(version)/\(kernel)/\(arch)|" + (FileSystem.identity(of: confFile) ?? confFile)
+        let key = "\(module)/\(version)/\(kernel)/\(arch)|" + (fileSystem.identity(of: confFile) ?? confFile)
         var config: ModuleConfig
         var valid = true
         if let cached = state.lastConfig, state.lastConfKey == key {
@@ -48,7 +48,7 @@ extension Engine {
                 let path = "\(etc)/\(name)"
                 // A name with a slash is looked up by its last component.
                 let entry = name.utf8.contains(UInt8(ascii: "/")) ? FileSystem.split(path).name : name
-                return etcEntries.contains(entry) && FileSystem.exists(path) ? path : nil
+                return etcEntries.contains(entry) && fileSystem.exists(path) ? path : nil
             }
             var variables = await evaluateConf(.init(
                 globals: shellGlobals(kernel: kernel, arch: arch, module: module, version: version),

@@ -7,7 +7,7 @@ extension Engine {
     func recoverInterruptedTransactions() async {
         let journal = journal
         let pending = journal.pending()
-        defer { if !pending.isEmpty { FileSystem.removeDirectory(journal.directory) } }
+        defer { if !pending.isEmpty { fileSystem.removeDirectory(journal.directory) } }
         for path in pending {
             guard let settled = journal.settle(path, in: tree) else { continue }
             let what = "\(settled.module)/\(settled.version) for kernel \(settled.kernel) (\(settled.arch))"

@@ -24,15 +24,15 @@ extension Engine {
         let module = settings.module
         let version = settings.moduleVersion
         let versionDir = "\(dkmsTree)/\(module)/\(version)"
-        for kernel in FileSystem.globEntries(of: versionDir) {
-            for leftover in FileSystem.entries(of: "\(versionDir)/\(kernel)") where leftover.hasPrefix(".tmp_") {
-                FileSystem.removeTree("\(versionDir)/\(kernel)/\(leftover)")
+        for kernel in fileSystem.globEntries(of: versionDir) {
+            for leftover in fileSystem.entries(of: "\(versionDir)/\(kernel)") where leftover.hasPrefix(".tmp_") {
+                fileSystem.removeTree("\(versionDir)/\(kernel)/\(leftover)")
             }
         }
-        for name in FileSystem.entries(of: versionDir) where FileSystem.isEmptyDirectory("\(versionDir)/\(name)") && !FileSystem.isSymlink("\(versionDir)/\(name)") {
-            FileSystem.removeDirectory("\(versionDir)/\(name)")
+        for name in fileSystem.entries(of: versionDir) where fileSystem.isEmptyDirectory("\(versionDir)/\(name)") && !fileSystem.isSymlink("\(versionDir)/\(name)") {
+            fileSystem.removeDirectory("\(versionDir)/\(name)")
         }
-        if FileSystem.isEmptyDirectory(versionDir) { FileSystem.removeDirectory(versionDir) }
+        if fileSystem.isEmptyDirectory(versionDir) { fileSystem.removeDirectory(versionDir) }
 
         if settings.rpmSafeUpgrade, try await rpmUpgradeCancelsRemoval(module: module, version: version) {
             return
@@ -43,20 +43,20 @@ extension Engine {
             console.line()
         }
         let keep = ["build", "tarball", "driver_disk", "rpm", "deb", "source"]
-        let others = FileSystem.globEntries(of: versionDir).filter {
-            FileSystem.isDirectory("\(versionDir)/\($0)") && !keep.contains(where: $0.hasSuffix)
+        let others = fileSystem.globEntries(of: versionDir).filter {
+            fileSystem.isDirectory("\(versionDir)/\($0)") && !keep.contains(where: $0.hasSuffix)
         }
         if others.isEmpty {
             console.line("Deleting module \(module)/\(version) completely from the DKMS tree.")
             fileSystem.retire(versionDir, to: "\(dkmsTree)/\(module)/.tmp_remove_\(version)")
-            FileSystem.removeTree("\(dkmsTree)/.logs/\(module)/\(version)")
-            FileSystem.removeDirectory("\(dkmsTree)/.logs/\(module)")
-            FileSystem.removeDirectory("\(dkmsTree)/.logs")
+            fileSystem.removeTree("\(dkmsTree)/.logs/\(module)/\(version)")
+            fileSystem.removeDirectory("\(dkmsTree)/.logs/\(module)")
+            fileSystem.removeDirectory("\(dkmsTree)/.logs")
             FailureRecords(dkmsTree: dkmsTree).clear(module, version)
         }
         let moduleDir = "\(dkmsTree)/\(module)"
-        if FileSystem.isDirectory(moduleDir) && FileSystem.globEntries(of: moduleDir).isEmpty {
-            FileSystem.removeTree(moduleDir)
+        if fileSystem.isDirectory(moduleDir) && fileSystem.globEntries(of: moduleDir).isEmpty {
+            fileSystem.removeTree(moduleDir)
         }
     }
 
@@ -66,12 +66,12 @@ extension Engine {
         guard let pppid = Self.grandparentPID() else { return false }
         let start = await processStartText(pppid) ?? ""
         let prefix = "dkms_rpm_safe_upgrade_lock.\(pppid)."
-        for name in FileSystem.globEntries(of: settings.tmpLocation) where name.hasPrefix(prefix) {
+        for name in fileSystem.globEntries(of: settings.tmpLocation) where name.hasPrefix(prefix) {
             let path = "\(settings.tmpLocation)/\(name)"
-            guard FileSystem.isRegularFile(path) else { continue }
-            let lines = (FileSystem.readText(path) ?? "").split(separator: "\n").map(String.init)
+            guard fileSystem.isRegularFile(path) else { continue }
+            let lines = (fileSystem.readText(path) ?? "").split(separator: "\n").map(String.init)
             guard lines.first == "\(module)-\(version)", !start.isEmpty, lines.last == start else { continue }
-            FileSystem.removeFile(path)
+            fileSystem.removeFile(path)
             console.warning("Remove cancelled because --rpm_safe_upgrade scenario detected.")
             return true
         }
@@ -98,7 +98,7 @@ extension Engine {
                 let versions = tree.status(module: dependency, kernel: kernel, arch: arch).map(\.version)
                 guard let latest = VersionSort.sorted(versions).last, !latest.isEmpty else { continue }
                 let file = "\(tree.builtDirectory(m, v, kernel, arch))/.dep_\(dependency)"
-                if let recorded = FileSystem.readText(file) {
+                if let recorded = fileSystem.readText(file) {
                     if recorded.trimmingTrailingNewlines() != latest { updated = true; break }
                 } else {
                     updated = true

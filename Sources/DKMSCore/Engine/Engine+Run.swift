@@ -259,7 +259,7 @@ extension Engine {
     func postTransaction() async {
         guard !settings.postTransaction.isEmpty else { return }
         let log = "\(dkmsTree)/post_transaction.log"
-        FileSystem.writeText("", to: log)
+        fileSystem.writeText("", to: log)
         var command = settings.postTransaction
         let globals = shellGlobals(kernel: firstKernel, arch: firstArch, module: settings.module, version: settings.moduleVersion)
         if let values = await FrameworkFiles.read(names: ["post_transaction"], globals: globals + [("post_transaction", ShellArray(scalar: command))],

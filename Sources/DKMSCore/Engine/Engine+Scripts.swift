@@ -15,12 +15,12 @@ extension Engine {
         var run = "\(runDirectory)/\(script)"
         let program = script.split(separator: " ", maxSplits: 1).first.map(String.init) ?? script
         let override = "\(etcDirectory)/\(module)"
-        if FileSystem.isExecutable("\(override)/\(program)") {
+        if fileSystem.isExecutable("\(override)/\(program)") {
             runDirectory = override
             run = "\(override)/\(script)"
         }
         let runProgram = run.split(separator: " ", maxSplits: 1).first.map(String.init) ?? run
-        guard FileSystem.isExecutable(runProgram) else {
+        guard fileSystem.isExecutable(runProgram) else {
             console.line()
             console.warning("The \(kind.rawValue) script is not executable.")
             return 0

@@ -49,7 +49,7 @@ extension Engine {
         defer { state = saved }
         guard signingValue("try_sign_modules") != "false" else { return }
         let certificate = await signingCertificate()
-        guard signingValue("try_sign_modules") != "false", FileSystem.isRegularFile(certificate) else { return }
+        guard signingValue("try_sign_modules") != "false", fileSystem.isRegularFile(certificate) else { return }
         let sbState = await run("mokutil", ["--sb-state"], output: .capture, error: .mergeWithOutput)
         guard SecureBootState.parse(sbState.outputText) == .enabled else { return }
         let test = await run("mokutil", ["--test-key", certificate], output: .capture, error: .mergeWithOutput)
@@ -79,7 +79,7 @@ extension Engine {
                 let outcome = await run(decompressor, ["-dc", path], output: .capture, error: .discard)
                 if outcome.status == 0 { bytes = outcome.standardOutput }
             } else {
-                bytes = FileSystem.readBytes(path)
+                bytes = fileSystem.readBytes(path)
             }
             guard let bytes else { return nil }
             signatures.append(ModuleSignature.parse(bytes))

@@ -56,7 +56,7 @@ extension Engine {
     /// fleet key, into a directory any static web server can serve.
     func exportCache(to directory: String) async throws(DKMSError) -> Int32 {
         let keyFile = signingKeyFile
-        guard let text = FileSystem.readText(keyFile), let key = FleetSigningKey(pem: text) else {
+        guard let text = fileSystem.readText(keyFile), let key = FleetSigningKey(pem: text) else {
             throw DKMSError(.notPermittedOrMissingArguments,
                             "The fleet signing key \(keyFile) is missing or is not an Ed25519 private key.",
                             "Make one with 'dkms cache keygen \(keyFile.hasSuffix(".key") ? String(keyFile.dropLast(4)) : keyFile)'"
@@ -83,14 +83,14 @@ extension Engine {
     func generateFleetKey(named name: String) async throws(DKMSError) -> Int32 {
         let privateFile = name + ".key"
         let publicFile = name + ".pub"
-        guard !FileSystem.existsNoFollow(privateFile) else {
+        guard !fileSystem.existsNoFollow(privateFile) else {
             throw DKMSError(.notPermittedOrMissingArguments, "\(privateFile) already exists; dkms cache keygen does not replace a key.")
         }
         let key = FleetSigningKey()
-        guard FileSystem.writeBytes(Array(key.pem.utf8), to: privateFile, mode: 0o600), FileSystem.setMode(0o600, of: privateFile),
-              FileSystem.writeBytes(Array(key.publicKey.pem.utf8), to: publicFile, mode: 0o644)
+        guard fileSystem.writeBytes(Array(key.pem.utf8), to: privateFile, mode: 0o600, append: false), fileSystem.setMode(0o600, of: privateFile),
+              fileSystem.writeBytes(Array(key.publicKey.pem.utf8), to: publicFile, mode: 0o644, append: false)
         else {
-            FileSystem.removeFile(privateFile)
+            fileSystem.removeFile(privateFile)
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to write \(privateFile) and \(publicFile).")
         }
         console.line("Fleet key \(key.publicKey.id): private key \(privateFile), public key \(publicFile).")

@@ -59,7 +59,7 @@ extension Engine {
             return
         }
         let configPath = kernelConfigPath(for: kernel)
-        guard FileSystem.isRegularFile(configPath) else {
+        guard fileSystem.isRegularFile(configPath) else {
             console.line("Kernel config \(configPath) not found, modules won't be signed")
             return
         }
@@ -76,15 +76,15 @@ extension Engine {
                 signFile = "/usr/lib/linux-kbuild-\(series)/scripts/sign-file"
             } else if d.hasPrefix("ubuntu") {
                 signFile = commandPath("kmodsign") ?? ""
-                if !FileSystem.isExecutable(signFile) { signFile = "/usr/src/linux-headers-\(kernel)/scripts/sign-file" }
+                if !fileSystem.isExecutable(signFile) { signFile = "/usr/src/linux-headers-\(kernel)/scripts/sign-file" }
             } else if d.hasPrefix("gentoo") {
                 signFile = "/usr/src/linux-\(kernel)/scripts/sign-file"
             }
-            if !FileSystem.isRegularFile(signFile) { signFile = "\(installTree)/\(kernel)/build/scripts/sign-file" }
+            if !fileSystem.isRegularFile(signFile) { signFile = "\(installTree)/\(kernel)/build/scripts/sign-file" }
             setSigningValue("sign_file", signFile)
         }
         console.line("Sign command: \(signFile)")
-        guard FileSystem.isRegularFile(signFile), FileSystem.isExecutable(signFile) else {
+        guard fileSystem.isRegularFile(signFile), fileSystem.isExecutable(signFile) else {
             console.line("Binary \(signFile) not found, modules won't be signed")
             return
         }
@@ -101,12 +101,12 @@ extension Engine {
             if d.hasPrefix("ubuntu") {
                 key = "/var/lib/shim-signed/mok/MOK.priv"
                 certificate = "/var/lib/shim-signed/mok/MOK.der"
-                if !FileSystem.isRegularFile(key) || !FileSystem.isRegularFile(certificate) {
+                if !fileSystem.isRegularFile(key) || !fileSystem.isRegularFile(certificate) {
                     guard commandExists("update-secureboot-policy") else {
                         console.line("Binary update-secureboot-policy not found, modules won't be signed")
                         return false
                     }
-                    if FileSystem.isRegularFile(certificate) { FileSystem.removeFile(certificate) }
+                    if fileSystem.isRegularFile(certificate) { fileSystem.removeFile(certificate) }
                     console.line("Certificate or key are missing, generating them using update-secureboot-policy...")
                     var env = childEnvironment
                     env["SHIM_NOTRIGGER"] = "y"
@@ -116,7 +116,7 @@ extension Engine {
             } else if d.hasPrefix("gentoo") {
                 key = settings.environment["MODULES_SIGN_KEY"] ?? ""
                 certificate = settings.environment["MODULES_SIGN_CERT"] ?? ""
-                let makeConf = FileSystem.readText("/etc/portage/make.conf") ?? ""
+                let makeConf = fileSystem.readText("/etc/portage/make.conf") ?? ""
                 func portage(_ name: String) -> String {
                     for line in makeConf.split(separator: "\n") where line.hasPrefix(name + "=") {
                         return String(line.dropFirst(name.count + 1)).replacingOccurrences(of: "\"", with: "")
@@ -130,7 +130,7 @@ extension Engine {
                     let relative = config.unquoted("CONFIG_MODULE_SIG_KEY") ?? ""
                     let base = kernelSourceDirectory(for: kernel)
                     let path = relative.hasPrefix("/") ? relative : base + "/" + relative
-                    key = FileSystem.canonicalPath(path) ?? path
+                    key = fileSystem.canonicalPath(path) ?? path
                     certificate = key
                 }
             }
@@ -141,7 +141,7 @@ extension Engine {
         if certificate.isEmpty { certificate = "/var/lib/dkms/mok.pub" }
         setSigningValue("mok_certificate", certificate)
         console.line("Public certificate (MOK): \(certificate)")
-        if !key.hasPrefix("pkcs11:") && (!FileSystem.isRegularFile(key) || !FileSystem.isRegularFile(certificate)) {
+        if !key.hasPrefix("pkcs11:") && (!fileSystem.isRegularFile(key) || !fileSystem.isRegularFile(certificate)) {
             console.line("Certificate or key are missing, generating self signed certificate for MOK...")
             guard commandExists("openssl") else {
                 console.line("openssl not found, can't generate key and certificate.")
@@ -152,12 +152,12 @@ extension Engine {
                 "-newkey", "rsa:2048", "-keyout", key, "-addext", "extendedKeyUsage=codeSigning",
                 "-outform", "DER", "-out", certificate,
             ], output: .discard, error: .discard)
-            if !FileSystem.isRegularFile(key) {
+            if !fileSystem.isRegularFile(key) {
                 console.line("Key file \(key) not found and can't be generated, modules won't be signed")
                 return false
             }
         }
-        if !FileSystem.isRegularFile(certificate) {
+        if !fileSystem.isRegularFile(certificate) {
             console.line("Certificate file \(certificate) not found and can't be generated, modules won't be signed")
             return false
         }

@@ -96,7 +96,7 @@ extension Engine {
                 switch record {
                 case .broken(let m, let v):
                     let link = "\(dkmsTree)/\(m)/\(v)/source"
-                    let reason = FileSystem.isSymlink(link)
+                    let reason = fileSystem.isSymlink(link)
                         ? "the source link \(link) points to a missing directory"
                         : "the source link \(link) is missing while \(sourceTree)/\(m)-\(v) exists"
                     entries.append(StatusEntry(module: m, version: v, state: "broken", brokenReason: reason))
@@ -105,7 +105,7 @@ extension Engine {
                 case .built(let m, let v, let k, let a, let builtState):
                     var facts = await statusFacts(module: m, version: v, kernel: k, arch: a, installed: builtState == .installed)
                     if builtState == .installed { facts.signature = await signatureFacts(facts.installedPaths) }
-                    facts.origin = BuildOrigin(record: FileSystem.readText(tree.cacheRecord(m, v, k, a)))
+                    facts.origin = BuildOrigin(record: fileSystem.readText(tree.cacheRecord(m, v, k, a)))
                     entries.append(StatusEntry(module: m, version: v, state: builtState.rawValue, kernel: k, arch: a, facts: facts))
                 }
             }

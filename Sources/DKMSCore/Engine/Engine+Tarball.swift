@@ -12,25 +12,25 @@ extension Engine {
         let module = settings.module
         let version = settings.moduleVersion
         _ = try await readConfOrDie(kernel: firstKernel, arch: firstArch, module: module, version: version)
-        guard let staging = FileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms.XXXXXX") else {
+        guard let staging = fileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms.XXXXXX") else {
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
         }
-        defer { FileSystem.removeTree(staging) }
-        FileSystem.makeDirectories(staging + "/dkms_main_tree")
+        defer { fileSystem.removeTree(staging) }
+        fileSystem.makeDirectories(staging + "/dkms_main_tree")
         var kernelList = ""
         if settings.sourceOnly {
             kernelList = "source-only"
         } else {
             for (kernel, arch) in kernelArchPairs {
                 let built = tree.builtDirectory(module, version, kernel, arch)
-                guard FileSystem.isDirectory(built) else {
+                guard fileSystem.isDirectory(built) else {
                     throw DKMSError(.patchOrInstallFailed, "No modules built for \(kernel) (\(arch)).",
                                     "Modules must already be in the built state before using mktarball.")
                 }
                 updateModuleSuffix(for: kernel)
                 console.line("Marking modules for \(kernel) (\(arch)) for archiving...")
                 kernelList += (kernelList.isEmpty ? "" : "-") + "kernel\(kernel)-\(arch)"
-                FileSystem.makeDirectories("\(staging)/dkms_main_tree/\(kernel)")
+                fileSystem.makeDirectories("\(staging)/dkms_main_tree/\(kernel)")
                 _ = await run("cp", ["--reflink=auto", "-rf", built, "\(staging)/dkms_main_tree/\(kernel)"])
             }
         }
@@ -39,15 +39,15 @@ extension Engine {
             let binaries = staging + "/dkms_binaries_only"
             console.line()
             console.line("Creating tarball structure to specifically accommodate binaries.")
-            FileSystem.makeDirectories(binaries)
-            FileSystem.writeText(module + "\n", to: binaries + "/PACKAGE_NAME")
-            FileSystem.writeText(version + "\n", to: binaries + "/PACKAGE_VERSION")
+            fileSystem.makeDirectories(binaries)
+            fileSystem.writeText(module + "\n", to: binaries + "/PACKAGE_NAME")
+            fileSystem.writeText(version + "\n", to: binaries + "/PACKAGE_VERSION")
             let conf = settings.conf.isEmpty ? sourceDir + "/dkms.conf" : settings.conf
             _ = await run("cp", ["--reflink=auto", "-f", conf, binaries + "/"], error: .discard)
         } else {
             console.line()
             console.line("Marking \(sourceDir) for archiving...")
-            FileSystem.makeDirectories(staging + "/dkms_source_tree")
+            fileSystem.makeDirectories(staging + "/dkms_source_tree")
             _ = await run("cp", ["--reflink=auto", "-fprT", sourceDir + "/", staging + "/dkms_source_tree"])
         }
         if kernelList.utf8.count + 1 > 200 { kernelList = "manykernels" }
@@ -64,10 +64,10 @@ extension Engine {
         }
         console.line()
         console.line("Tarball location: \(destination)/\(name)")
-        if !FileSystem.isDirectory(destination) && !FileSystem.makeDirectories(destination) {
+        if !fileSystem.isDirectory(destination) && !fileSystem.makeDirectories(destination) {
             throw DKMSError(.missingConfOrPermission, "Missing write permissions for \(destination).")
         }
-        guard FileSystem.isWritable(destination) else { throw DKMSError(.missingConfOrPermission, "Missing write permissions for \(destination).") }
+        guard fileSystem.isWritable(destination) else { throw DKMSError(.missingConfOrPermission, "Missing write permissions for \(destination).") }
         let outcome = await run("tar", ["-C", staging, "-caf", "\(destination)/\(name)", "."], error: .discard)
         if outcome.status != 0 { throw DKMSError(.patchOrInstallFailed, "Failed to make tarball.") }
     }
@@ -81,7 +81,7 @@ extension Engine {
     @discardableResult
     func loadTarball() async throws(DKMSError) -> Bool {
         let archive = settings.archive
-        guard FileSystem.exists(archive) else { throw DKMSError(.notFoundOrConflictingKernels, "\(archive) does not exist.") }
+        guard fileSystem.exists(archive) else { throw DKMSError(.notFoundOrConflictingKernels, "\(archive) does not exist.") }
         if archive.hasSuffix(".rpm") {
             if await run("rpm", ["-Uvh", archive]).status == 0 {
                 try await autoinstall()
@@ -90,17 +90,17 @@ extension Engine {
             throw DKMSError(.missingConfOrPermission, "Unable to install \(archive) using rpm.", "Check to ensure that your system can install .rpm files.")
         }
         let listed = try await refuseHostileMembers(archive)
-        guard let staging = FileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms.XXXXXX") else {
+        guard let staging = fileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms.XXXXXX") else {
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
         }
-        defer { FileSystem.removeTree(staging) }
+        defer { fileSystem.removeTree(staging) }
         let unpacked = await run("tar", ["-xaf", archive, "-C", staging, "--no-same-owner"])
         if listed && unpacked.status != 0 {
             throw DKMSError(.moduleNotBuilt, "Refusing to load \(archive): tar cannot unpack it.", "\(archive) is not a valid DKMS tarball.")
         }
 
-        if !FileSystem.isDirectory(staging + "/dkms_main_tree") {
-            let confs = FileSystem.findFiles(under: staging + "/") { $0 == "dkms.conf" }
+        if !fileSystem.isDirectory(staging + "/dkms_main_tree") {
+            let confs = fileSystem.findFiles(under: staging + "/") { $0 == "dkms.conf" }
             guard let conf = confs.first else {
                 throw DKMSError(.alreadyThereOrMissingFromTree, "Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it.")
             }
@@ -111,7 +111,7 @@ extension Engine {
         var config: ModuleConfig?
         for location in ["dkms_source_tree", "dkms_binaries_only"] {
             let conf = "\(staging)/\(location)/dkms.conf"
-            guard FileSystem.isRegularFile(conf) else { continue }
+            guard fileSystem.isRegularFile(conf) else { continue }
             let read = try await readConfOrDie(kernel: firstKernel, arch: firstArch, module: settings.module,
                                                version: settings.moduleVersion, file: conf)
             if read.packageName.isEmpty || read.packageVersion.isEmpty {
@@ -138,30 +138,30 @@ extension Engine {
         console.line("Loading tarball for \(module)/\(version)")
         if chosen == "dkms_source_tree" {
             try await addSourceTree(staging + "/dkms_source_tree", kernel: firstKernel, arch: firstArch)
-        } else if !FileSystem.isDirectory("\(sourceTree)/\(module)-\(version)") {
+        } else if !fileSystem.isDirectory("\(sourceTree)/\(module)-\(version)") {
             let sourceDir = tree.sourceDirectory(module, version)
             console.line("Creating \(sourceDir)")
-            FileSystem.makeDirectories(sourceDir)
+            fileSystem.makeDirectories(sourceDir)
             console.line("Copying dkms.conf to \(sourceDir) ...")
             _ = await run("cp", ["--reflink=auto", "-rf", staging + "/dkms_binaries_only/dkms.conf", sourceDir])
         }
         let mainTree = staging + "/dkms_main_tree"
-        for kernel in FileSystem.globEntries(of: mainTree) {
-            for arch in FileSystem.globEntries(of: "\(mainTree)/\(kernel)") where FileSystem.isDirectory("\(mainTree)/\(kernel)/\(arch)") {
+        for kernel in fileSystem.globEntries(of: mainTree) {
+            for arch in fileSystem.globEntries(of: "\(mainTree)/\(kernel)") where fileSystem.isDirectory("\(mainTree)/\(kernel)/\(arch)") {
                 let target = tree.builtDirectory(module, version, kernel, arch)
-                if FileSystem.isDirectory(target) && !state.force {
+                if fileSystem.isDirectory(target) && !state.force {
                     console.warning("\(target) already exists. Skipping...")
                     continue
                 }
                 console.line("Loading \(target)...")
-                FileSystem.removeTree(target)
-                FileSystem.makeDirectories(target)
-                for entry in FileSystem.globEntries(of: "\(mainTree)/\(kernel)/\(arch)") {
+                fileSystem.removeTree(target)
+                fileSystem.makeDirectories(target)
+                for entry in fileSystem.globEntries(of: "\(mainTree)/\(kernel)/\(arch)") {
                     _ = await run("cp", ["--reflink=auto", "-rf", "\(mainTree)/\(kernel)/\(arch)/\(entry)", target + "/"])
                 }
             }
         }
-        return chosen != "dkms_binaries_only" || FileSystem.isDirectory("\(sourceTree)/\(module)-\(version)")
+        return chosen != "dkms_binaries_only" || fileSystem.isDirectory("\(sourceTree)/\(module)-\(version)")
     }
 
     /// Lists the archive and refuses it unless every member is safe to

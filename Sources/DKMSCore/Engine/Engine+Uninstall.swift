@@ -34,7 +34,7 @@ extension Engine {
         }
         var excluded = false
         let conf = tree.confFile(module, version)
-        if FileSystem.isRegularFile(conf) {
+        if fileSystem.isRegularFile(conf) {
             let savedKey = state.lastConfKey, savedConfig = state.lastConfig
             if let (config, _) = try? await readConf(kernel: kernel, arch: arch, module: module, version: version, file: conf, quiet: true) {
                 excluded = config.modules.indices.contains { config.hasModuleExclusiveDirective($0) }
@@ -55,7 +55,7 @@ extension Engine {
         updateModuleSuffix(for: kernel)
         let config = try await readConfOrDie(kernel: kernel, arch: arch, module: module, version: version)
         let activeLink = tree.activeLink(module, kernel, arch)
-        let wasActive = FileSystem.canonicalPath(activeLink) == tree.builtDirectory(module, version, kernel, arch)
+        let wasActive = fileSystem.canonicalPath(activeLink) == tree.builtDirectory(module, version, kernel, arch)
         var entry: Journal.Entry?
         let uninstaller = ModuleUninstaller(fileSystem: fileSystem, journal: journal, console: console)
         if wasActive {
@@ -71,15 +71,15 @@ extension Engine {
         try await runScript(.postRemove, config.script(.postRemove), module: module, version: version, kernel: kernel, arch: arch)
         await depmodAfterChange(kernel: kernel, arch: arch)
         let originals = tree.originalModulesDirectory(module)
-        if wasActive && FileSystem.isDirectory("\(originals)/\(kernel)/\(arch)") {
+        if wasActive && fileSystem.isDirectory("\(originals)/\(kernel)/\(arch)") {
             console.line("Removing original module(s) from DKMS tree for kernel \(kernel) (\(arch))")
-            FileSystem.removeTree("\(originals)/\(kernel)/\(arch)")
-            if !FileSystem.globEntries(of: "\(originals)/\(kernel)").contains(where: { FileSystem.isDirectory("\(originals)/\(kernel)/\($0)") }) {
-                FileSystem.removeTree("\(originals)/\(kernel)")
+            fileSystem.removeTree("\(originals)/\(kernel)/\(arch)")
+            if !fileSystem.globEntries(of: "\(originals)/\(kernel)").contains(where: { fileSystem.isDirectory("\(originals)/\(kernel)/\($0)") }) {
+                fileSystem.removeTree("\(originals)/\(kernel)")
             }
         }
-        if !FileSystem.globEntries(of: originals).contains(where: { FileSystem.isDirectory("\(originals)/\($0)") }) {
-            FileSystem.removeTree(originals)
+        if !fileSystem.globEntries(of: originals).contains(where: { fileSystem.isDirectory("\(originals)/\($0)") }) {
+            fileSystem.removeTree(originals)
         }
         if let entry { uninstaller.commit(entry) }
     }
@@ -111,8 +111,8 @@ extension Engine {
     func unbuildDirectory(module: String, version: String, kernel: String, arch: String) {
         let kernelDir = tree.kernelDirectory(module, version, kernel)
         fileSystem.retire(tree.builtDirectory(module, version, kernel, arch), to: "\(kernelDir)/.tmp_unbuild_\(arch)")
-        if !FileSystem.globEntries(of: kernelDir).contains(where: { FileSystem.isDirectory("\(kernelDir)/\($0)") }) {
-            FileSystem.removeTree(kernelDir)
+        if !fileSystem.globEntries(of: kernelDir).contains(where: { fileSystem.isDirectory("\(kernelDir)/\($0)") }) {
+            fileSystem.removeTree(kernelDir)
         }
     }
 

@@ -42,7 +42,7 @@ package final class Engine {
     var suffixesByKernel: [String: Set<String>] = [:]
     /// The names in /etc/dkms, listed once (override files are looked up
     /// for every conf read).
-    lazy var etcEntries: Set<String> = Set(FileSystem.entries(of: etcDirectory))
+    lazy var etcEntries: Set<String> = Set(fileSystem.entries(of: etcDirectory))
     /// The kernel config file of each kernel source directory.
     var kernelConfigBySource: [String: String] = [:]
     /// The tree view (it remembers whether the root is canonical).

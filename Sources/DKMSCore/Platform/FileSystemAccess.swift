@@ -34,6 +34,34 @@ package protocol FileSystemAccess: Sendable {
     func readText(_ path: String) -> String?
     /// The bytes of a file, or nil.
     func readBytes(_ path: String) -> [UInt8]?
+    /// `[[ -x path ]]`.
+    func isExecutable(_ path: String) -> Bool
+    /// `[[ -r path ]]`.
+    func isReadable(_ path: String) -> Bool
+    /// `[[ -w path ]]`.
+    func isWritable(_ path: String) -> Bool
+    /// The permission bits of a path (following links), or nil.
+    func mode(of path: String) -> mode_t?
+    /// Sets permission bits; true on success.
+    @discardableResult
+    func setMode(_ mode: mode_t, of path: String) -> Bool
+    /// Writes bytes to a file (truncating, or appending), with `mode` for
+    /// a new file; false on failure.
+    @discardableResult
+    func writeBytes(_ bytes: [UInt8], to path: String, mode: mode_t, append: Bool) -> Bool
+    /// Writes bytes so that readers see the old file or all of the new one
+    /// (a flushed temporary name, then a rename); false on failure.
+    @discardableResult
+    func writeBytesAtomically(_ bytes: [UInt8], to destination: String, mode: mode_t) -> Bool
+    /// Creates a unique directory from a `mktemp -d` template ending in X's.
+    func makeTemporaryDirectory(template: String) -> String?
+    /// Creates a unique empty file from a `mktemp` template ending in X's.
+    func makeTemporaryFile(template: String) -> String?
+    /// `touch path`: updates the modification time, creating the file if needed.
+    func touch(_ path: String)
+    /// What a path names, as an identity stable while it exists
+    /// (`device:inode` on disk), or nil.
+    func identity(of path: String) -> String?
     /// The size in bytes of what `path` names (a final link is not
     /// followed: its size is its target's length), or nil when nothing is there.
     func size(of path: String) -> Int?
@@ -108,6 +136,17 @@ extension FileSystemAccess {
         return results
     }
 
+    /// Writes bytes to a file, truncating it, with mode 0666 for a new one.
+    @discardableResult
+    package func writeBytes(_ bytes: [UInt8], to path: String) -> Bool {
+        writeBytes(bytes, to: path, mode: 0o666, append: false)
+    }
+
+    /// Whether a directory has no entries.
+    package func isEmptyDirectory(_ path: String) -> Bool {
+        isDirectory(path) && entries(of: path).isEmpty
+    }
+
     /// Whether two files have the same bytes (false when one is unreadable).
     package func sameContent(_ a: String, _ b: String) -> Bool {
         guard let left = readBytes(a), let right = readBytes(b) else { return false }
@@ -155,6 +194,24 @@ package struct LocalFileSystem: FileSystemAccess {
     package func entries(of path: String) -> [String] { FileSystem.entries(of: path) }
     package func readText(_ path: String) -> String? { FileSystem.readText(path) }
     package func readBytes(_ path: String) -> [UInt8]? { FileSystem.readBytes(path) }
+    package func isExecutable(_ path: String) -> Bool { FileSystem.isExecutable(path) }
+    package func isReadable(_ path: String) -> Bool { FileSystem.isReadable(path) }
+    package func isWritable(_ path: String) -> Bool { FileSystem.isWritable(path) }
+    package func mode(of path: String) -> mode_t? { FileSystem.mode(of: path) }
+    @discardableResult
+    package func setMode(_ mode: mode_t, of path: String) -> Bool { FileSystem.setMode(mode, of: path) }
+    @discardableResult
+    package func writeBytes(_ bytes: [UInt8], to path: String, mode: mode_t, append: Bool) -> Bool {
+        FileSystem.writeBytes(bytes, to: path, mode: mode, append: append)
+    }
+    @discardableResult
+    package func writeBytesAtomically(_ bytes: [UInt8], to destination: String, mode: mode_t) -> Bool {
+        FileSystem.writeBytesAtomically(bytes, to: destination, mode: mode)
+    }
+    package func makeTemporaryDirectory(template: String) -> String? { FileSystem.makeTemporaryDirectory(template: template) }
+    package func makeTemporaryFile(template: String) -> String? { FileSystem.makeTemporaryFile(template: template) }
+    package func touch(_ path: String) { FileSystem.touch(path) }
+    package func identity(of path: String) -> String? { FileSystem.identity(of: path) }
     package func size(of path: String) -> Int? { FileSystem.size(of: path) }
     @discardableResult
     package func writeText(_ text: String, to path: String, append: Bool) -> Bool {
