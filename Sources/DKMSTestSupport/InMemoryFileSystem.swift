@@ -141,6 +141,14 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
 
     package func touch(_ path: String) {
         if !exists(path) { writeText("", to: path) }
+        state.withLock { tree in
+            guard let resolved = tree.locate(path, followLast: true) else { return }
+            tree.stamps[resolved] = tree.stamps.values.max().map { $0 + 1 } ?? 1
+        }
+    }
+
+    package func modificationStamp(of path: String) -> Int? {
+        state.withLock { tree in tree.locate(path, followLast: false).flatMap { tree.nodes[$0] == nil ? nil : tree.stamps[$0, default: 0] } }
     }
 
     package func identity(of path: String) -> String? {
@@ -293,6 +301,8 @@ extension InMemoryFileSystem {
         var nodes: [String: Node] = ["/": .directory([])]
         /// Permission bits set explicitly (others: 0644 files, 0755 the rest).
         var modes: [String: UInt32] = [:]
+        /// Modification stamps: a counter that grows with every touch.
+        var stamps: [String: Int] = [:]
         var failsWrites = false
         private var counter = 0
 

@@ -30,10 +30,14 @@ package struct CacheExporter: Sendable {
     /// The key that signs the manifests.
     package var signingKey: FleetSigningKey
 
+    /// Where the shared directory and the local entries are read and written.
+    package var fileSystem: any FileSystemAccess
+
     /// Creates an exporter.
-    package init(directory: String, signingKey: FleetSigningKey) {
+    package init(directory: String, signingKey: FleetSigningKey, fileSystem: any FileSystemAccess = LocalFileSystem()) {
         self.directory = directory
         self.signingKey = signingKey
+        self.fileSystem = fileSystem
     }
 
     /// Where entries go.
@@ -45,7 +49,7 @@ package struct CacheExporter: Sendable {
     /// Exports local entries, then rewrites the index.
     /// - Returns: what was done, or nil when the directory cannot be made.
     package func export(_ builds: [CachedBuild]) -> Report? {
-        guard FileSystem.makeDirectories(entriesDirectory) else { return nil }
+        guard fileSystem.makeDirectories(entriesDirectory) else { return nil }
         var report = Report()
         for build in builds {
             let key = build.manifest.key
@@ -53,7 +57,7 @@ package struct CacheExporter: Sendable {
             case .failure(let refusal):
                 report.damaged.append((key, refusal))
             case .success(let entry):
-                guard let manifest = FileSystem.readBytes(entry.path("manifest")) else {
+                guard let manifest = fileSystem.readBytes(entry.path("manifest")) else {
                     report.damaged.append((key, .init("it has no readable manifest")))
                     continue
                 }
@@ -74,8 +78,8 @@ package struct CacheExporter: Sendable {
     /// manifest bytes, signed by this key, and intact.
     func isExported(_ entry: CacheEntry, manifest: [UInt8]) -> Bool {
         let destination = entriesDirectory + "/" + entry.manifest.key.hex
-        guard FileSystem.readBytes(destination + "/manifest") == manifest,
-              let text = FileSystem.readText(destination + "/" + ManifestSignature.fileName),
+        guard fileSystem.readBytes(destination + "/manifest") == manifest,
+              let text = fileSystem.readText(destination + "/" + ManifestSignature.fileName),
               let signature = ManifestSignature(text: text)
         else { return false }
         let key = signingKey.publicKey
@@ -87,33 +91,33 @@ package struct CacheExporter: Sendable {
     /// Assembles an entry in a staging directory (readable by everyone, as
     /// a web server may run as another user) and renames it into place.
     func write(_ entry: CacheEntry, manifest: [UInt8]) -> Bool {
-        guard let staging = FileSystem.makeTemporaryDirectory(template: entriesDirectory + "/.staging-XXXXXX") else { return false }
-        var ok = FileSystem.setMode(0o755, of: staging)
+        guard let staging = fileSystem.makeTemporaryDirectory(template: entriesDirectory + "/.staging-XXXXXX") else { return false }
+        var ok = fileSystem.setMode(0o755, of: staging)
         for file in entry.manifest.files where ok {
             let path = staging + "/" + file.name
             let parent = FileSystem.split(path).directory
-            ok = FileSystem.makeDirectories(parent) && FileSystem.setMode(0o755, of: parent)
-                && FileSystem.copyFileAtomically(from: entry.path(file.name), to: path) && FileSystem.setMode(0o644, of: path)
+            ok = fileSystem.makeDirectories(parent) && fileSystem.setMode(0o755, of: parent)
+                && fileSystem.copyFileAtomically(from: entry.path(file.name), to: path) && fileSystem.setMode(0o644, of: path)
         }
         let signature = ManifestSignature(signing: manifest, with: signingKey)
-        ok = ok && FileSystem.writeBytes(manifest, to: staging + "/manifest", mode: 0o644)
-            && FileSystem.writeBytes(Array(signature.text.utf8), to: staging + "/" + ManifestSignature.fileName, mode: 0o644)
+        ok = ok && fileSystem.writeBytes(manifest, to: staging + "/manifest", mode: 0o644)
+            && fileSystem.writeBytes(Array(signature.text.utf8), to: staging + "/" + ManifestSignature.fileName, mode: 0o644)
         let destination = entriesDirectory + "/" + entry.manifest.key.hex
         let replaced = entriesDirectory + "/.replaced-" + entry.manifest.key.hex
-        FileSystem.removeTree(replaced)
-        let replacing = ok && FileSystem.existsNoFollow(destination)
-        if replacing { ok = FileSystem.rename(destination, to: replaced) }
-        ok = ok && FileSystem.rename(staging, to: destination)
-        if replacing && !ok { FileSystem.rename(replaced, to: destination) }
-        FileSystem.removeTree(replaced)
-        if !ok { FileSystem.removeTree(staging) }
+        fileSystem.removeTree(replaced)
+        let replacing = ok && fileSystem.existsNoFollow(destination)
+        if replacing { ok = fileSystem.rename(destination, to: replaced) }
+        ok = ok && fileSystem.rename(staging, to: destination)
+        if replacing && !ok { fileSystem.rename(replaced, to: destination) }
+        fileSystem.removeTree(replaced)
+        if !ok { fileSystem.removeTree(staging) }
         return ok
     }
 
     /// The index lines of the entries the directory holds, sorted (its
     /// `entries/KEY/manifest` layout is a local cache's).
     package func indexLines() -> [String] {
-        LocalCache(root: directory).entries().map { build in
+        LocalCache(root: directory, fileSystem: fileSystem).entries().map { build in
             let target = build.manifest.target
             return "\(build.manifest.key.hex) \(target.module) \(target.version) \(target.kernel) \(target.arch)"
         }.sorted()
@@ -125,7 +129,7 @@ package struct CacheExporter: Sendable {
     package func writeIndex() -> Bool {
         let lines = indexLines()
         let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
-        if FileSystem.readText(indexFile) == text { return true }
-        return FileSystem.writeBytesAtomically(Array(text.utf8), to: indexFile, mode: 0o644)
+        if fileSystem.readText(indexFile) == text { return true }
+        return fileSystem.writeBytesAtomically(Array(text.utf8), to: indexFile, mode: 0o644)
     }
 }

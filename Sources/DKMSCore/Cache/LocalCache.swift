@@ -15,9 +15,13 @@ package struct LocalCache: Sendable {
     /// `$dkms_tree/.cache`.
     package var root: String
 
-    /// Creates the view of a cache directory.
-    package init(root: String) {
+    /// Where the cache is read and changed.
+    package var fileSystem: any FileSystemAccess
+
+    /// Creates the view of a cache directory on `fileSystem`.
+    package init(root: String, fileSystem: any FileSystemAccess = LocalFileSystem()) {
         self.root = root
+        self.fileSystem = fileSystem
     }
 
     /// Where entries live.
@@ -31,7 +35,7 @@ package struct LocalCache: Sendable {
     /// - Returns: the entry, nil when there is none, or the refusal of a damaged one.
     package func lookup(_ key: CacheKey, modules: [String]) -> Result<CacheEntry, CacheRefusal>? {
         let directory = directory(of: key)
-        guard FileSystem.isDirectory(directory) else { return nil }
+        guard fileSystem.isDirectory(directory) else { return nil }
         let result = CacheEntry.verify(directory: directory, key: key, modules: modules)
         if case .failure = result { discard(directory) }
         return result
@@ -39,8 +43,8 @@ package struct LocalCache: Sendable {
 
     /// A new empty directory to assemble an entry in before it is adopted.
     package func stagingDirectory() -> String? {
-        guard FileSystem.makeDirectories(entriesDirectory) else { return nil }
-        return FileSystem.makeTemporaryDirectory(template: entriesDirectory + "/.staging-XXXXXX")
+        guard fileSystem.makeDirectories(entriesDirectory) else { return nil }
+        return fileSystem.makeTemporaryDirectory(template: entriesDirectory + "/.staging-XXXXXX")
     }
 
     /// Stores a build: copies the files into a staging directory, writes
@@ -56,18 +60,18 @@ package struct LocalCache: Sendable {
         var records: [CacheManifest.File] = []
         for (name, source) in files {
             let path = staging + "/" + name
-            guard CacheManifest.isSafeName(name), FileSystem.makeDirectories(FileSystem.split(path).directory),
-                  FileSystem.copyFileAtomically(from: source, to: path),
-                  let size = FileSystem.size(of: path), let sum = digest.fileDigest(path)
+            guard CacheManifest.isSafeName(name), fileSystem.makeDirectories(FileSystem.split(path).directory),
+                  fileSystem.copyFileAtomically(from: source, to: path),
+                  let size = fileSystem.size(of: path), let sum = digest.fileDigest(path)
             else {
-                FileSystem.removeTree(staging)
+                fileSystem.removeTree(staging)
                 return nil
             }
             records.append(.init(name: name, size: size, digest: sum))
         }
         let manifest = CacheManifest(key: key, target: target, created: created, files: records)
-        guard FileSystem.writeText(manifest.text, to: staging + "/manifest"), adopt(staging, as: key) else {
-            FileSystem.removeTree(staging)
+        guard fileSystem.writeText(manifest.text, to: staging + "/manifest"), adopt(staging, as: key) else {
+            fileSystem.removeTree(staging)
             return nil
         }
         return CacheEntry(directory: directory(of: key), manifest: manifest)
@@ -77,15 +81,15 @@ package struct LocalCache: Sendable {
     /// older entry of the same key.
     @discardableResult
     package func adopt(_ staging: String, as key: CacheKey) -> Bool {
-        FileSystem.touch(staging + "/used")
+        fileSystem.touch(staging + "/used")
         let destination = directory(of: key)
-        if FileSystem.exists(destination) { discard(destination) }
-        return FileSystem.rename(staging, to: destination)
+        if fileSystem.exists(destination) { discard(destination) }
+        return fileSystem.rename(staging, to: destination)
     }
 
     /// Marks an entry as just used (eviction keeps recently used entries).
     package func markUsed(_ key: CacheKey) {
-        FileSystem.touch(directory(of: key) + "/used")
+        fileSystem.touch(directory(of: key) + "/used")
     }
 
     /// Removes an entry directory: renamed away first, so it disappears at once.
@@ -96,10 +100,10 @@ package struct LocalCache: Sendable {
     /// The entries (manifests that parse), most recently used first.
     package func entries() -> [CachedBuild] {
         var found: [CachedBuild] = []
-        for name in FileSystem.entries(of: entriesDirectory) where CacheKey(hex: name) != nil {
+        for name in fileSystem.entries(of: entriesDirectory) where CacheKey(hex: name) != nil {
             let directory = entriesDirectory + "/" + name
-            guard let text = FileSystem.readText(directory + "/manifest"), let manifest = CacheManifest(text: text) else { continue }
-            let stamp = FileSystem.modificationStamp(of: directory + "/used") ?? CacheNumber.product(manifest.created, 1_000_000_000)
+            guard let text = fileSystem.readText(directory + "/manifest"), let manifest = CacheManifest(text: text) else { continue }
+            let stamp = fileSystem.modificationStamp(of: directory + "/used") ?? CacheNumber.product(manifest.created, 1_000_000_000)
             found.append(CachedBuild(manifest: manifest, lastUsed: stamp / 1_000_000_000, usedStamp: stamp, directory: directory))
         }
         return found.sorted { ($0.usedStamp, $0.manifest.key.hex) > ($1.usedStamp, $1.manifest.key.hex) }
@@ -110,8 +114,8 @@ package struct LocalCache: Sendable {
     /// - Returns: the entries removed.
     @discardableResult
     package func evict(toAtMost limit: Int) -> [CachedBuild] {
-        for name in FileSystem.entries(of: entriesDirectory) where name.hasPrefix(".staging-") || name.hasPrefix(".discarded-") {
-            FileSystem.removeTree(entriesDirectory + "/" + name)
+        for name in fileSystem.entries(of: entriesDirectory) where name.hasPrefix(".staging-") || name.hasPrefix(".discarded-") {
+            fileSystem.removeTree(entriesDirectory + "/" + name)
         }
         var total = 0
         var removed: [CachedBuild] = []
@@ -134,7 +138,7 @@ package struct LocalCache: Sendable {
     /// (a value that is not a plain number is left out).
     package func counters() -> [String: Int] {
         var counters: [String: Int] = [:]
-        for line in (FileSystem.readText(statsFile) ?? "").split(separator: "\n") {
+        for line in (fileSystem.readText(statsFile) ?? "").split(separator: "\n") {
             let words = line.split(separator: " ")
             if words.count == 2, let value = CacheNumber.parse(words[1], in: 0...Int.max) { counters[String(words[0])] = value }
         }
@@ -144,11 +148,11 @@ package struct LocalCache: Sendable {
     /// Adds to counters (commands that change the tree hold its lock, so
     /// updates do not race).
     package func count(_ increments: [String: Int]) {
-        guard !increments.isEmpty, FileSystem.makeDirectories(root) else { return }
+        guard !increments.isEmpty, fileSystem.makeDirectories(root) else { return }
         var counters = self.counters()
         for (name, value) in increments { counters[name] = CacheNumber.sum(counters[name] ?? 0, value) }
         let text = counters.keys.sorted().map { "\($0) \(counters[$0] ?? 0)" }.joined(separator: "\n") + "\n"
-        FileSystem.writeBytesAtomically(Array(text.utf8), to: statsFile)
+        fileSystem.writeBytesAtomically(Array(text.utf8), to: statsFile)
     }
 }
 

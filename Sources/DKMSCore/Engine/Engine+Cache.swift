@@ -10,7 +10,7 @@ struct CacheUse: Sendable {
 
 extension Engine {
     /// The module cache of this tree.
-    var localCache: LocalCache { LocalCache(root: tree.cacheDirectory) }
+    var localCache: LocalCache { LocalCache(root: tree.cacheDirectory, fileSystem: fileSystem) }
 
     /// Whether builds of a module use the cache: `build_cache` is on, the
     /// command did not say `--no-cache` or `--force`, and the admin has not

@@ -62,7 +62,7 @@ extension Engine {
                             "Make one with 'dkms cache keygen \(keyFile.hasSuffix(".key") ? String(keyFile.dropLast(4)) : keyFile)'"
                                 + " or name yours with build_cache_signing_key in framework.conf.")
         }
-        let exporter = CacheExporter(directory: directory, signingKey: key)
+        let exporter = CacheExporter(directory: directory, signingKey: key, fileSystem: fileSystem)
         guard let report = exporter.export(localCache.entries()) else {
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to create \(exporter.entriesDirectory).")
         }
@@ -87,8 +87,8 @@ extension Engine {
             throw DKMSError(.notPermittedOrMissingArguments, "\(privateFile) already exists; dkms cache keygen does not replace a key.")
         }
         let key = FleetSigningKey()
-        guard fileSystem.writeBytes(Array(key.pem.utf8), to: privateFile, mode: 0o600, append: false), fileSystem.setMode(0o600, of: privateFile),
-              fileSystem.writeBytes(Array(key.publicKey.pem.utf8), to: publicFile, mode: 0o644, append: false)
+        guard fileSystem.writeBytes(Array(key.pem.utf8), to: privateFile, mode: 0o600), fileSystem.setMode(0o600, of: privateFile),
+              fileSystem.writeBytes(Array(key.publicKey.pem.utf8), to: publicFile, mode: 0o644)
         else {
             fileSystem.removeFile(privateFile)
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to write \(privateFile) and \(publicFile).")

@@ -59,6 +59,9 @@ package protocol FileSystemAccess: Sendable {
     func makeTemporaryFile(template: String) -> String?
     /// `touch path`: updates the modification time, creating the file if needed.
     func touch(_ path: String)
+    /// The modification time in nanoseconds since the epoch (not following
+    /// a link), or nil.
+    func modificationStamp(of path: String) -> Int?
     /// What a path names, as an identity stable while it exists
     /// (`device:inode` on disk), or nil.
     func identity(of path: String) -> String?
@@ -136,10 +139,17 @@ extension FileSystemAccess {
         return results
     }
 
-    /// Writes bytes to a file, truncating it, with mode 0666 for a new one.
+    /// Writes bytes atomically with mode 0644.
     @discardableResult
-    package func writeBytes(_ bytes: [UInt8], to path: String) -> Bool {
-        writeBytes(bytes, to: path, mode: 0o666, append: false)
+    package func writeBytesAtomically(_ bytes: [UInt8], to destination: String) -> Bool {
+        writeBytesAtomically(bytes, to: destination, mode: 0o644)
+    }
+
+    /// Writes bytes to a file, truncating it, with `mode` (default 0666)
+    /// for a new one.
+    @discardableResult
+    package func writeBytes(_ bytes: [UInt8], to path: String, mode: mode_t = 0o666) -> Bool {
+        writeBytes(bytes, to: path, mode: mode, append: false)
     }
 
     /// Whether a directory has no entries.
@@ -212,6 +222,7 @@ package struct LocalFileSystem: FileSystemAccess {
     package func makeTemporaryFile(template: String) -> String? { FileSystem.makeTemporaryFile(template: template) }
     package func touch(_ path: String) { FileSystem.touch(path) }
     package func identity(of path: String) -> String? { FileSystem.identity(of: path) }
+    package func modificationStamp(of path: String) -> Int? { FileSystem.modificationStamp(of: path) }
     package func size(of path: String) -> Int? { FileSystem.size(of: path) }
     @discardableResult
     package func writeText(_ text: String, to path: String, append: Bool) -> Bool {
