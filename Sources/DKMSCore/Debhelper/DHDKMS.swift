@@ -49,15 +49,19 @@ package struct DHDKMS {
     let console: any Console
     let runner: any ProcessRunning
     let environment: [String: String]
+    /// Where the package's files are read and written.
+    let fileSystem: any FileSystemAccess
 
     /// Creates the addon for a source package directory.
     package init(directory: String, options: DHDKMSOptions, console: any Console,
-                runner: any ProcessRunning, environment: [String: String]) {
+                runner: any ProcessRunning, environment: [String: String],
+                fileSystem: any FileSystemAccess = LocalFileSystem()) {
         self.directory = directory
         self.options = options
         self.console = console
         self.runner = runner
         self.environment = environment
+        self.fileSystem = fileSystem
     }
 
     /// The postinst snippet (NAME and VERSION substituted).
@@ -103,7 +107,7 @@ package struct DHDKMS {
 
     /// The binary packages to act on.
     func selectedPackages() throws(DHDKMSError) -> [DebianControl.BinaryPackage] {
-        guard let text = FileSystem.readText(directory + "/debian/control") else {
+        guard let text = fileSystem.readText(directory + "/debian/control") else {
             throw DHDKMSError("cannot read debian/control")
         }
         var packages = DebianControl(text: text).packages
@@ -121,7 +125,7 @@ package struct DHDKMS {
 
     /// Runs dh_dkms for every selected package.
     package func run() async throws(DHDKMSError) {
-        guard let text = FileSystem.readText(directory + "/debian/control") else {
+        guard let text = fileSystem.readText(directory + "/debian/control") else {
             throw DHDKMSError("cannot read debian/control")
         }
         let mainPackage = DebianControl(text: text).packages.first?.name
@@ -133,8 +137,8 @@ package struct DHDKMS {
     /// debhelper's `pkgfile`: debian/PACKAGE.dkms, or debian/dkms for the main package.
     func packageFile(_ package: String, isMain: Bool) -> String? {
         let specific = "debian/\(package).dkms"
-        if FileSystem.isRegularFile(directory + "/" + specific) { return specific }
-        if isMain && FileSystem.isRegularFile(directory + "/debian/dkms") { return "debian/dkms" }
+        if fileSystem.isRegularFile(directory + "/" + specific) { return specific }
+        if isMain && fileSystem.isRegularFile(directory + "/debian/dkms") { return "debian/dkms" }
         return nil
     }
 
@@ -142,7 +146,7 @@ package struct DHDKMS {
         let staging = "debian/\(package)"
         var confPath: String
         if let listed = packageFile(package, isMain: isMain) {
-            let text = FileSystem.readText(directory + "/" + listed) ?? ""
+            let text = fileSystem.readText(directory + "/" + listed) ?? ""
             if Self.assignment("PACKAGE_NAME", in: text, requireQuotes: true) != nil {
                 confPath = listed
             } else {
@@ -152,7 +156,7 @@ package struct DHDKMS {
                 guard let first = names.first else { throw DHDKMSError("cannot read \(listed): empty") }
                 let searchDirs = [options.sourceDirectory ?? ".", "debian/tmp"]
                 confPath = searchDirs.map { $0 == "." ? first : "\($0)/\(first)" }
-                    .first { FileSystem.exists(directory + "/" + $0) } ?? first
+                    .first { fileSystem.exists(directory + "/" + $0) } ?? first
             }
         } else if let file = options.file {
             confPath = file
@@ -160,7 +164,7 @@ package struct DHDKMS {
             return
         }
         if options.verbose { console.line("\tinstalling \(confPath) as dkms.conf") }
-        guard let conf = FileSystem.readText(directory + "/" + confPath) ?? FileSystem.readText(confPath) else {
+        guard let conf = fileSystem.readText(directory + "/" + confPath) ?? fileSystem.readText(confPath) else {
             throw DHDKMSError("cannot read \(confPath): No such file or directory")
         }
         let name = Self.assignment("PACKAGE_NAME", in: conf, requireQuotes: false)
@@ -242,7 +246,7 @@ package struct DHDKMS {
     func addDependency(_ package: String, _ dependency: String) {
         if options.noAct { return }
         let path = "\(directory)/debian/\(package).substvars"
-        var lines = (FileSystem.readText(path) ?? "").split(separator: "\n").map(String.init)
+        var lines = (fileSystem.readText(path) ?? "").split(separator: "\n").map(String.init)
         if let index = lines.firstIndex(where: { $0.hasPrefix("misc:Depends=") }) {
             let existing = lines[index].dropFirst("misc:Depends=".count).split(separator: ",").map { $0.trimmingCharacters() }
             if !existing.contains(dependency) {
@@ -251,7 +255,7 @@ package struct DHDKMS {
         } else {
             lines.append("misc:Depends=\(dependency)")
         }
-        FileSystem.writeText(lines.joined(separator: "\n") + "\n", to: path)
+        fileSystem.writeText(lines.joined(separator: "\n") + "\n", to: path)
     }
 
     /// debhelper's `autoscript`: appends (postinst) or prepends (prerm) a
@@ -266,8 +270,8 @@ package struct DHDKMS {
         }.joined(separator: "\n")
         let block = "# Automatically added by dh_dkms/\(Self.version)\n" + body + "# End automatically added section\n"
         let path = "\(directory)/debian/\(package).\(script).debhelper"
-        let existing = FileSystem.readText(path) ?? ""
+        let existing = fileSystem.readText(path) ?? ""
         let prepend = script == "prerm" || script == "postrm"
-        FileSystem.writeText(prepend ? block + existing : existing + block, to: path)
+        fileSystem.writeText(prepend ? block + existing : existing + block, to: path)
     }
 }
