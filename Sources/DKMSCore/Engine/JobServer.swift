@@ -69,6 +69,12 @@ package final class JobServer: @unchecked Sendable {
         """
     }
 
+    /// Lets builds that run as `identity` use the token pipe (it becomes
+    /// theirs; the directory that holds it stays root's).
+    package func admit(_ identity: BuildIdentity) {
+        _ = lchown(fifo, identity.uid, identity.gid)
+    }
+
     /// Takes one of the `2N` build-job places, waiting for one.
     package func acquire() async {
         while !lock.withLock({ () -> Bool in
