@@ -77,7 +77,7 @@ package struct BuildLimits: Sendable, Hashable {
                     let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
                     return pages > 0 && size > 0 ? pages * size : 0
                 }()
-                return total / 100 * percent
+                return total * percent / 100
             }
             return Settings.byteCount(text)
         }

@@ -56,7 +56,8 @@ package struct BuildSandbox: Sendable, Hashable {
     /// bubblewrap's arguments for one step whose build directory
     /// `buildDirectory` is backed by `backing`, up to and including `--`.
     package func arguments(buildDirectory: String, backing: String, workingDirectory: String?) -> [String] {
-        var arguments = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]
+        var arguments = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                         "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/var/tmp"]
         for directory in hiddenDirectories where FileSystem.isDirectory(directory) {
             arguments += ["--tmpfs", directory]
         }
@@ -77,6 +78,11 @@ package struct BuildSandbox: Sendable, Hashable {
         }
         arguments += ["--bind", backing, buildDirectory]
         for directory in sharedDirectories where FileSystem.isDirectory(directory) {
+            for ancestor in Self.ancestors(of: directory) where Self.isUnderPrivateDirectory(ancestor) && !made.contains(ancestor) {
+                made.insert(ancestor)
+                let mode = (FileSystem.mode(of: ancestor) ?? 0o755) & 0o777
+                arguments += ["--perms", String(mode, radix: 8), "--dir", ancestor]
+            }
             arguments += ["--bind", directory, directory]
         }
         // bubblewrap's own first process of the PID namespace runs the

@@ -73,6 +73,7 @@ package final class JobServer: @unchecked Sendable {
     /// theirs; the directory that holds it stays root's).
     package func admit(_ identity: BuildIdentity) {
         _ = lchown(fifo, identity.uid, identity.gid)
+        FileSystem.setMode(0o755, of: FileSystem.split(fifo).directory)
     }
 
     /// Takes one of the `2N` build-job places, waiting for one.
