@@ -235,4 +235,43 @@ struct SandboxTests {
         _ = sandbox.dkms(["add", writeModule(sandbox, name: "slowish", command: "sleep 3")])
         #expect(sandbox.dkms(["build", "slowish/1.0", "-k", Self.kernels[0]]).status == 0)
     }
+
+    /// The processes whose command line contains `marker`.
+    static func processes(containing marker: String) -> [Int32] {
+        FileSystem.entries(of: "/proc").compactMap { name -> Int32? in
+            guard let pid = Int32(name), pid != getpid(),
+                  let bytes = FileSystem.readBytes("/proc/\(name)/cmdline"),
+                  String(decoding: bytes.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(marker) else { return nil }
+            return pid
+        }
+    }
+
+    /// SIGKILL of the dkms process alone (not its group) in the middle of a
+    /// build: within a second no process of the build is left.
+    @Test func aBuildDiesWithDkms() throws {
+        let sandbox = sandbox(kernels: [Self.kernels[0]])
+        let marker = "sandbox-kill-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        let source = writeModule(sandbox, name: "stays", command: "sh ./stay.sh")
+        Files.write("python3 -c 'import time; time.sleep(60)' \(marker)\n", to: source + "/stay.sh")
+        _ = sandbox.dkms(["add", source])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: DKMSBinary.path)
+        process.arguments = ["build", "stays/1.0", "-k", Self.kernels[0]] + sandbox.treeOptions
+        process.environment = sandbox.environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var started = false
+        for _ in 0..<300 where !started {
+            started = !Self.processes(containing: marker).isEmpty
+            if !started { usleep(100_000) }
+        }
+        try #require(started, "the build did not start")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        usleep(1_000_000)
+        let left = Self.processes(containing: marker)
+        #expect(left.isEmpty, "still running 1 s after dkms died: \(left)")
+        for pid in left { kill(pid, SIGKILL) }
+    }
 }
