@@ -288,7 +288,11 @@ extension Engine {
             if let setpriv = SubprocessRunner.lookUp("setpriv", in: path) ?? SubprocessRunner.lookUp("setpriv", in: "/usr/bin:/bin") {
                 made.setpriv = setpriv
             }
-            if FileSystem.isDirectory("/run/systemd/system"), let systemdRun = SubprocessRunner.lookUp("systemd-run", in: path) {
+            // Where systemd is PID 1 and can make a transient scope (tried
+            // once: a host without a working manager keeps the rlimits).
+            if FileSystem.isDirectory("/run/systemd/system"), let systemdRun = SubprocessRunner.lookUp("systemd-run", in: path),
+               await runner.run(ProcessSpec(systemdRun, SandboxWatcher.scopeArguments(limits: made.limits) + ["/bin/true"],
+                                            environment: childEnvironment, output: .discard, error: .discard)).status == 0 {
                 made.systemdRun = systemdRun
             }
             sandbox = made
