@@ -26,6 +26,7 @@ module=${FLOW_MODULE:-v4l2loopback}
 passed=0
 failed=0
 work=$(mktemp -d /tmp/swift-dkms-flow.XXXXXX)
+chmod 755 "$work"   # sandboxed builds (the fleet part) run as an unprivileged user that must reach the trees
 installed_headers=()
 start=$SECONDS
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
