@@ -146,6 +146,7 @@ fi
 
 # --- work dir ------------------------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dkms-bench-autoinstall.XXXXXX") || die "mktemp failed"
+chmod 755 "$WORK"   # sandboxed builds run as an unprivileged user that must reach the trees
 cleanup() {
     if [[ ${BENCH_KEEP:-} = 1 ]]; then echo "bench/autoinstall: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }

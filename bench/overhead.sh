@@ -134,6 +134,7 @@ fi
 
 # --- work dir ------------------------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dkms-bench-overhead.XXXXXX") || die "mktemp failed"
+chmod 755 "$WORK"   # sandboxed builds run as an unprivileged user that must reach the trees
 cleanup() {
     if [[ ${OVERHEAD_KEEP:-} = 1 ]]; then echo "bench/overhead: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }

@@ -56,6 +56,7 @@ gzip -9n < packaging/debian/changelog > "$doc/changelog.Debian.gz"
 
 install -d "$stage/DEBIAN"
 install -m755 packaging/debian/postrm "$stage/DEBIAN/postrm"
+install -m755 packaging/debian/postinst "$stage/DEBIAN/postinst"
 echo /etc/dkms/framework.conf > "$stage/DEBIAN/conffiles"
 for hook in postinst.d header_postinst.d preinst.d prerm.d; do echo "/etc/kernel/$hook/dkms" >> "$stage/DEBIAN/conffiles"; done
 (cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum) > "$stage/DEBIAN/md5sums"
@@ -75,7 +76,7 @@ Version: $version
 Architecture: $arch
 Maintainer: swift-dkms maintainers <swift-dkms@swift-dkms.invalid>
 Installed-Size: $size
-Depends: $libs, kmod, gcc | c-compiler, make | build-essential, patch, dpkg-dev, xz-utils, bubblewrap
+Depends: $libs, kmod, gcc | c-compiler, make | build-essential, patch, dpkg-dev, xz-utils, bubblewrap, util-linux (>= 2.33), adduser | passwd
 Recommends: linux-headers-amd64 | linux-headers-generic, openssl, fakeroot, curl
 Provides: dkms (= 3.4.3), dh-dkms (= 3.4.3), dh-sequence-dkms
 Conflicts: dkms, dh-dkms

@@ -11,6 +11,9 @@ package final class TemporaryDirectory: @unchecked Sendable {
         var template = Array("\(NSTemporaryDirectory())/\(prefix).XXXXXX".utf8CString)
         guard let pointer = mkdtemp(&template) else { fatalError("mkdtemp failed") }
         path = URL(fileURLWithPath: String(cString: pointer)).standardizedFileURL.path
+        // Sandboxed builds run as an unprivileged user, which must be able
+        // to reach the trees (as it can reach /var/lib/dkms and /usr/src).
+        chmod(path, 0o755)
     }
 
     deinit {

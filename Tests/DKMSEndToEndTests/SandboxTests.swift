@@ -155,4 +155,123 @@ struct SandboxTests {
             }
         }
     }
+
+    /// A module whose build command runs `command` before making the module.
+    func writeModule(_ sandbox: DKMSSandbox, name: String, command: String) -> String {
+        sandbox.writeModule(name: name, version: "1.0", conf: """
+            PACKAGE_NAME=\(name)
+            PACKAGE_VERSION=1.0
+            BUILT_MODULE_NAME[0]=\(name)
+            DEST_MODULE_LOCATION[0]=/extra
+            AUTOINSTALL=yes
+            MAKE[0]="\(command) ; make -C ${kernel_source_dir} M=${dkms_tree}/${PACKAGE_NAME}/${PACKAGE_VERSION}/build"
+            """)
+    }
+
+    /// The build runs as an unprivileged user (nobody here: the test host
+    /// has no dkms-build user) that cannot read root's files, and what it
+    /// leaves is root's again afterwards.
+    @Test func theBuildRunsAsAUserThatOwnsNothing() throws {
+        try #require(geteuid() == 0, "dkms switches users only as root")
+        let sandbox = sandbox(kernels: [Self.kernels[0]])
+        FileSystem.makeDirectories(sandbox.dkmsTree)
+        let secret = sandbox.dkmsTree + "/secret"
+        Files.write("root-only-\(getpid())\n", to: secret)
+        chmod(secret, 0o600)
+        let source = writeModule(sandbox, name: "who", command: "sh ./probe.sh")
+        Files.write("echo BUILD-UID=$(id -u):$(id -g)\ncat \(secret)\ntrue\n", to: source + "/probe.sh")
+        _ = sandbox.dkms(["add", source])
+        let r = sandbox.dkms(["build", "who/1.0", "-k", Self.kernels[0]])
+        #expect(r.status == 0, "\(r)")
+        let log = Files.read("\(sandbox.dkmsTree)/who/1.0/\(Self.kernels[0])/\(DKMSSandbox.arch)/log/make.log") ?? ""
+        let identity = BuildIdentity.resolve(user: "")
+        #expect(log.contains("BUILD-UID=\(identity.uid):\(identity.gid)"), "\(log)")
+        #expect(log.contains("Permission denied"))
+        #expect(!log.contains("root-only-"), "the build could read a root 0600 file")
+        #expect(!r.combined.contains("root-only-"))
+    }
+
+    @Test func aBuildThatNeverEndsStopsAtTheTimeLimitAndTheAutoinstallGoesOn() {
+        let sandbox = sandbox(kernels: [Self.kernels[0]])
+        Files.write("build_time_limit=2\n", to: sandbox.etc + "/framework.conf")
+        _ = sandbox.dkms(["add", writeModule(sandbox, name: "aaslow", command: "sleep 60")])
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "bbfine", version: "1.0")])
+        let start = Date()
+        let r = sandbox.dkms(["autoinstall", "-k", Self.kernels[0]])
+        #expect(Date().timeIntervalSince(start) < 30)
+        #expect(r.status == 11, "autoinstall's status when a module failed, as upstream")
+        let build = "\(sandbox.dkmsTree)/aaslow/1.0/build"
+        #expect(r.stderr.contains("Error! The build of aaslow/1.0 for kernel \(Self.kernels[0]) (\(DKMSSandbox.arch)) ran longer than its time limit (build_time_limit=2 seconds) and was stopped."), "\(r)")
+        #expect(r.stderr.contains("Consult \(build)/make.log for more information."))
+        #expect((Files.read(build + "/make.log") ?? "").contains("# stopped by dkms: build_time_limit=2 seconds reached"))
+        #expect(sandbox.dkms(["status"]).stdout.contains("bbfine/1.0, \(Self.kernels[0]), \(DKMSSandbox.arch): installed"))
+    }
+
+    @Test func aBuildStoppedAtTheProcessLimitSaysSoWithExit10() {
+        let sandbox = sandbox(kernels: [Self.kernels[0]])
+        Files.write("build_max_processes=20\nbuild_time_limit=60\n", to: sandbox.etc + "/framework.conf")
+        let source = writeModule(sandbox, name: "forks", command: "sh ./forks.sh")
+        // At a pace dkms sees (a burst that meets the kernel backstop, twice the limit, first
+        // fails as the build itself fails: docs/sandbox.md).
+        Files.write("for i in $(seq 100); do sleep 10 & sleep 0.02; done\nwait\n", to: source + "/forks.sh")
+        _ = sandbox.dkms(["add", source])
+        let r = sandbox.dkms(["build", "forks/1.0", "-k", Self.kernels[0]])
+        #expect(r.status == 10)
+        #expect(r.stderr.contains("ran more processes at once than its process limit (build_max_processes=20 processes)"), "\(r)")
+    }
+
+    @Test func aBadLimitIsAWarningAndTheDefault() {
+        let sandbox = sandbox(kernels: [Self.kernels[0]])
+        Files.write("build_max_memory=lots\n", to: sandbox.etc + "/framework.conf")
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "plain", version: "1.0")])
+        let r = sandbox.dkms(["build", "plain/1.0", "-k", Self.kernels[0]])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("build_max_memory=\"lots\" in framework.conf is not a valid limit; the default build_max_memory="))
+    }
+
+    @Test func withTheSandboxOffNoLimitApplies() {
+        let sandbox = sandbox(kernels: [Self.kernels[0]])
+        Files.write("build_sandbox=no\nbuild_time_limit=1\n", to: sandbox.etc + "/framework.conf")
+        _ = sandbox.dkms(["add", writeModule(sandbox, name: "slowish", command: "sleep 3")])
+        #expect(sandbox.dkms(["build", "slowish/1.0", "-k", Self.kernels[0]]).status == 0)
+    }
+
+    /// The processes whose command line contains `marker`.
+    static func processes(containing marker: String) -> [Int32] {
+        FileSystem.entries(of: "/proc").compactMap { name -> Int32? in
+            guard let pid = Int32(name), pid != getpid(),
+                  let bytes = FileSystem.readBytes("/proc/\(name)/cmdline"),
+                  String(decoding: bytes.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(marker) else { return nil }
+            return pid
+        }
+    }
+
+    /// SIGKILL of the dkms process alone (not its group) in the middle of a
+    /// build: within a second no process of the build is left.
+    @Test func aBuildDiesWithDkms() throws {
+        let sandbox = sandbox(kernels: [Self.kernels[0]])
+        let marker = "sandbox-kill-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        let source = writeModule(sandbox, name: "stays", command: "sh ./stay.sh")
+        Files.write("python3 -c 'import time; time.sleep(60)' \(marker)\n", to: source + "/stay.sh")
+        _ = sandbox.dkms(["add", source])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: DKMSBinary.path)
+        process.arguments = ["build", "stays/1.0", "-k", Self.kernels[0]] + sandbox.treeOptions
+        process.environment = sandbox.environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var started = false
+        for _ in 0..<300 where !started {
+            started = !Self.processes(containing: marker).isEmpty
+            if !started { usleep(100_000) }
+        }
+        try #require(started, "the build did not start")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        usleep(1_000_000)
+        let left = Self.processes(containing: marker)
+        #expect(left.isEmpty, "still running 1 s after dkms died: \(left)")
+        for pid in left { kill(pid, SIGKILL) }
+    }
 }

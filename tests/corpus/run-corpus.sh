@@ -72,6 +72,7 @@ fi
 
 # --- work dir, cleaned up on exit ----------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dkms-corpus.XXXXXX") || die "mktemp failed"
+chmod 755 "$WORK"   # sandboxed builds run as an unprivileged user that must reach the trees
 cleanup() {
     if [[ ${CORPUS_KEEP:-} = 1 ]]; then
         echo "run-corpus: kept $WORK" >&2

@@ -18,6 +18,12 @@ declare -gA FX_MODVER=()     # module name -> version
 fx_init() {
     FX_ROOT=$1
     mkdir -p "$FX_ROOT"/{d,s,i,etc,tmp,pk,ref}
+    # Sandboxed builds run as an unprivileged user, which must reach the trees (mktemp -d
+    # makes 0700 directories; /var/lib/dkms and /usr/src are 0755): the root is opened, and
+    # the temporary directories above it become searchable (not listable).
+    chmod 755 "$FX_ROOT"
+    local d=$FX_ROOT
+    while d=$(dirname "$d"); [[ $d == /tmp/* || $d == /var/tmp/* ]]; do chmod a+x "$d"; done
 }
 
 # fx_env: the environment every dkms invocation gets (no signing, private /etc/dkms).

@@ -35,6 +35,7 @@ ROUNDS=${CONCURRENCY_ROUNDS:-3}
 NAP=${CONCURRENCY_SLEEP:-1}
 FX_TIMEOUT=${CONCURRENCY_TIMEOUT:-120}
 WORK=$(mktemp -d /tmp/dkms-concurrency.XXXXXX)
+chmod 755 "$WORK"   # sandboxed builds run as an unprivileged user that must reach the trees
 # Run a private copy: the original may be relinked by a concurrent build during the run.
 ORIGINAL=$FX_DKMS
 cp -- "$ORIGINAL" "$WORK/dkms" && FX_DKMS=$WORK/dkms || { echo "cannot copy $ORIGINAL" >&2; exit 2; }

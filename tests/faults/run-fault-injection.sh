@@ -65,6 +65,7 @@ now_us() { local t=$EPOCHREALTIME; echo $((${t%.*} * 1000000 + 10#${t#*.})); }
 elapsed_s() { echo $((($(now_us) - ${T0%.*} * 1000000 - 10#${T0#*.}) / 1000000)); }
 
 WORK=$(mktemp -d "${FAULT_WORKDIR:-/tmp}/dkms-faults.XXXXXX")
+chmod 755 "$WORK"   # sandboxed builds run as an unprivileged user that must reach the trees
 # Run a private copy: the original may be relinked by a concurrent build during the run
 # ("Text file busy"). Our binary re-executes itself through /proc/self/exe, so a copy works.
 ORIGINAL=$FX_DKMS

@@ -36,6 +36,7 @@ FX_DKMS=$(readlink -f -- "$1") || exit 2
 LEVELS=${2:-0 30 60 90}
 PADKB=${FAULT_MODULE_KB:-256}
 WORK=$(mktemp -d "${FAULT_WORKDIR:-/tmp}/dkms-space.XXXXXX")
+chmod 755 "$WORK"   # sandboxed builds run as an unprivileged user that must reach the trees
 cp -- "$FX_DKMS" "$WORK/dkms" && chmod +x "$WORK/dkms" && FX_DKMS=$WORK/dkms
 ROOT=$WORK/root
 cleanup() {

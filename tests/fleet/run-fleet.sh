@@ -50,6 +50,7 @@ started=$SECONDS
 
 WORK=$(mktemp -d /tmp/dkms-fleet.XXXXXX)
 BIN=$(mktemp -d /run/dkms-fleet-bin.XXXXXX 2>/dev/null || mktemp -d /var/cache/dkms-fleet-bin.XXXXXX)
+chmod 755 "$BIN"   # the build user runs the wrapper tools from here
 SERVER=
 cleanup() {
     [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null

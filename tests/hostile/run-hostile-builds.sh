@@ -17,6 +17,24 @@
 #   network          connect to a listener on 127.0.0.1
 #   leave-process    leave a process running after the build
 #   pre-build        PRE_BUILD (not make) writes to /etc
+#   read-shadow      read /etc/shadow into the build log
+#   read-rootfile    read a fresh root-only (0600) file dkms knows nothing about
+#   write-rootfile   append to a root-owned 0644 file outside the trees
+#   setuid-left      leave a setuid copy of a shell in the (failed, kept) build directory
+#   symlink-module   make the module a symbolic link to /etc/shadow
+#   tiocsti          push "echo INJECTED" into the terminal (TIOCSTI on stdin/out/err and
+#                    /dev/tty), with dkms run on a real pseudo-terminal (python3 pty); it
+#                    counts as allowed when the "shell" on that terminal would read it
+#   kill-dkms        SIGKILL of the dkms process (only its pid) in the middle of a build:
+#                    allowed when a process of the build still exists 1 s later
+#   fork-bomb        start 400 processes (build_max_processes=64 in the test's framework.conf)
+#   memory-hog       allocate up to 1.5 GiB in 8 MiB steps (build_max_memory=256M)
+#   endless          a build that does not end for 40 s (build_time_limit=10)
+# The last three are blocked when dkms stops the build with an `Error!` naming the limit
+# and exit 10; the others (but kill-dkms) when nothing escaped. The bounded versions keep
+# the report against upstream (which has no limits) from taking the machine.
+# Then (expect mode) the build user must own no file on the host outside the build
+# directories (find / -xdev -uid U -o -gid G, U:G = dkms-build or nobody).
 # After each build the suite checks whether the attempt had an effect outside the build
 # directory. `expect` (default) requires every attempt to be blocked and the build to
 # succeed: one line per attempt, then "N passed, M failed"; exit 1 on any failure.
@@ -41,6 +59,16 @@ printf -- '-----BEGIN PRIVATE KEY-----\n%s\n-----END PRIVATE KEY-----\n' "$SECRE
 chmod 600 "$D/mok.key"
 printf -- '-----BEGIN PRIVATE KEY-----\n%s-fleet\n-----END PRIVATE KEY-----\n' "$SECRET" >"$WORK/fleet.key"
 chmod 600 "$WORK/fleet.key"
+# A root-only file that dkms does not know about, outside the trees and /tmp.
+ROOTFILE=/var/lib/dkms-hostile-rootonly-$ID
+printf 'hostile-rootonly-%s\n' "$SECRET" >"$ROOTFILE"
+chmod 600 "$ROOTFILE"
+ROOTOWNED=/var/lib/dkms-hostile-rootowned-$ID
+: >"$ROOTOWNED"
+chmod 644 "$ROOTOWNED"
+SHADOW_LINE=$(grep -m1 -v '^$' /etc/shadow)
+# Small limits, so the limit attempts end fast (framework.conf of the dkms under test).
+printf 'build_time_limit=10\nbuild_max_processes=64\nbuild_max_memory=256M\n' >"$WORK/etc/framework.conf"
 
 # A listener on the loopback that records each connection it accepts.
 PORT=$((20000 + RANDOM % 20000))
@@ -60,7 +88,9 @@ LISTENER=$!
 cleanup() {
     kill "$LISTENER" 2>/dev/null
     pkill -f "hostile-sleeper-$ID" 2>/dev/null
-    rm -f "/etc/dkms-hostile-$ID" "/root/.dkms-hostile-$ID" "/etc/dkms-hostile-pre-$ID"
+    pkill -f "hostile-killed-$ID" 2>/dev/null
+    pkill -f "hostile-bomb-$ID" 2>/dev/null
+    rm -f "/etc/dkms-hostile-$ID" "/root/.dkms-hostile-$ID" "/etc/dkms-hostile-pre-$ID" "$ROOTFILE" "$ROOTOWNED"
     [[ ${HOSTILE_KEEP:-} == 1 ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -78,7 +108,21 @@ declare -A ATTEMPT=(
     [network]="python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $PORT), 5)'"
     [leave-process]="setsid python3 -c 'import time; time.sleep(300)' hostile-sleeper-$ID </dev/null >/dev/null 2>&1 &"
     [pre-build]=":"
+    [read-shadow]="cat /etc/shadow"
+    [read-rootfile]="cat $ROOTFILE"
+    [write-rootfile]="echo hostile >>$ROOTOWNED"
+    [setuid-left]="cp /bin/sh rootsh && chmod 4755 rootsh && false"
+    [symlink-module]=":"
+    [tiocsti]="python3 tiocsti.py"
+    [kill-dkms]="python3 -c 'import time; time.sleep(60)' hostile-killed-$ID"
+    [fork-bomb]="for i in \$(seq 400); do python3 -c 'import time; time.sleep(8)' hostile-bomb-$ID & done; wait"
+    [memory-hog]="python3 hog.py"
+    [endless]="sleep 40"
 )
+# The exit codes a blocked attempt may have (default: the build succeeds).
+declare -A EXPECT_RC=([setuid-left]='[1-9]*' [symlink-module]='[1-9]*' [kill-dkms]='*'
+    [fork-bomb]=10 [memory-hog]=10 [endless]=10)
+declare -A LIMIT=([fork-bomb]=build_max_processes [memory-hog]=build_max_memory [endless]=build_time_limit)
 # Whether the attempt had an effect (0 = it did).
 effect() {
     case $1 in
@@ -93,11 +137,69 @@ effect() {
         network) sleep 0.2; [[ -s $WORK/connections ]] ;;
         leave-process) sleep 0.5; pgrep -f "hostile-sleeper-$ID" >/dev/null ;;
         pre-build) [[ -e /etc/dkms-hostile-pre-$ID ]] ;;
+        read-shadow|symlink-module) grep -rqsF -- "$SHADOW_LINE" "$D" ;;
+        read-rootfile) grep -rqs -- "hostile-rootonly-$SECRET" "$D" ;;
+        write-rootfile) [[ -s $ROOTOWNED ]] ;;
+        setuid-left) [[ -n $(find "$D" -perm -4000 -user root 2>/dev/null) ]] ;;
+        tiocsti) grep -q "INJECTED-$ID" "$WORK/tty-input" ;;
+        kill-dkms) sleep 1; pgrep -f "hostile-killed-$ID" >/dev/null && { [[ -n ${HOSTILE_DEBUG:-} ]] && ps -o pid,ppid,user,stat,args -p "$(pgrep -d, -f "hostile-killed-$ID")"; true; } ;;
+        fork-bomb|memory-hog|endless) ! { [[ $rc == 10 ]] && grep -q "^Error!" <<<"$out" && grep -q "${LIMIT[$1]}" <<<"$out" && grep -q "hostile-$1/1.0" <<<"$out" && grep -q "make.log" <<<"$out"; } ;;
     esac
 }
 
+# run_on_pty CMD...: runs CMD with a pseudo-terminal as its controlling terminal and
+# standard streams, like an admin's shell; afterwards saves what that shell would read
+# next from the terminal (input pushed into it) in $WORK/tty-input, and prints the output.
+run_on_pty() {
+    python3 - "$WORK/tty-input" "$@" <<'PYEOF'
+import os, pty, sys, termios, select
+out = sys.argv[1]
+import fcntl
+master, slave = os.openpty()
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for fd in (0, 1, 2): os.dup2(slave, fd)
+    os.close(master); os.close(slave)
+    os.execvp(sys.argv[2], sys.argv[2:])
+# The shell's own hold on the terminal (its slave side), read from at the end.
+os.set_blocking(slave, False)
+data = b""
+done = 0
+while True:
+    try:
+        r, _, _ = select.select([master], [], [], 1)
+        if r:
+            chunk = os.read(master, 65536)
+            if not chunk: break
+            data += chunk
+    except OSError:
+        break
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done: break
+if not done:
+    _, status = os.waitpid(pid, 0)
+sys.stdout.write(data.decode(errors="replace"))
+# What the shell would read next: what is queued on the terminal's input.
+attrs = termios.tcgetattr(slave); attrs[3] &= ~termios.ICANON; termios.tcsetattr(slave, termios.TCSANOW, attrs)
+queued = b""
+try:
+    while True:
+        chunk = os.read(slave, 4096)
+        if not chunk: break
+        queued += chunk
+except OSError:
+    pass
+open(out, "wb").write(queued)
+sys.exit(os.waitstatus_to_exitcode(status))
+PYEOF
+}
+
 passed=0 failed=0
-for name in write-etc write-root write-source write-modules write-dkmstree poison-cache read-key read-fleet-key network leave-process pre-build; do
+ALL="write-etc write-root write-source write-modules write-dkmstree poison-cache read-key read-fleet-key network leave-process pre-build"
+ALL+=" read-shadow read-rootfile write-rootfile setuid-left symlink-module tiocsti kill-dkms fork-bomb memory-hog endless"
+for name in ${HOSTILE_ONLY:-$ALL}; do
     m=hostile-$name
     src=$S/$m-1.0
     mkdir -p "$src"
@@ -109,27 +211,80 @@ for name in write-etc write-root write-source write-modules write-dkmstree poiso
         echo 'MAKE[0]="make -f hostile.mk"'
         [[ $name == pre-build ]] && echo 'PRE_BUILD="pre.sh"'
     } >"$src/dkms.conf"
-    printf 'all:\n\t-%s\n\tcc -c hostile.c -o hostile.ko\n' "${ATTEMPT[$name]//\$/\$\$}" >"$src/hostile.mk"
+    if [[ $name == symlink-module ]]; then
+        printf 'all:\n\tln -sf /etc/shadow hostile.ko\n' >"$src/hostile.mk"
+    else
+        printf 'all:\n\t%s%s\n\tcc -c hostile.c -o hostile.ko\n' "$([[ $name == setuid-left ]] || echo -)" "${ATTEMPT[$name]//\$/\$\$}" >"$src/hostile.mk"
+    fi
     echo 'static const char m[] __attribute__((used)) = "hostile";' >"$src/hostile.c"
     printf '#!/bin/sh\ntouch /etc/dkms-hostile-pre-%s\nexit 0\n' "$ID" >"$src/pre.sh"
+    cat >"$src/tiocsti.py" <<PYEOF
+import fcntl, os, termios
+for fd in (0, 1, 2, -1):
+    try:
+        f = os.open("/dev/tty", os.O_RDWR) if fd < 0 else fd
+        for c in b"echo INJECTED-$ID\\n":
+            fcntl.ioctl(f, termios.TIOCSTI, bytes([c]))
+        print("TIOCSTI worked on", fd if fd >= 0 else "/dev/tty")
+    except OSError as e:
+        print("TIOCSTI on", fd if fd >= 0 else "/dev/tty", "failed:", e)
+PYEOF
+    printf 'import time\na = []\nfor i in range(192):\n    a.append(b"x" * (8 << 20))\n    time.sleep(0.01)\n' >"$src/hog.py"
     chmod +x "$src/pre.sh"
     rm -f "$WORK/connections"
-    out=$(fx_env mok_signing_key="$D/mok.key" build_cache_signing_key="$WORK/fleet.key" build_sandbox="${build_sandbox:-}" timeout -k 5 120 "$FX_DKMS" build "$m/1.0" -k "$FX_KVER" \
-        --dkmstree "$D" --sourcetree "$S" --installtree "$I" 2>&1)
-    rc=$?
+    cmd=(fx_env mok_signing_key="$D/mok.key" build_cache_signing_key="$WORK/fleet.key" build_sandbox="${build_sandbox:-}")
+    # fx_env's environment, as one command (env) for what must run dkms as a direct child.
+    direct=(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$WORK" TMPDIR="$WORK/tmp" SWIFT_DKMS_SYSCONFDIR="$WORK/etc"
+        try_sign_modules=false parallel_jobs=1 LC_ALL=C mok_signing_key="$D/mok.key" build_cache_signing_key="$WORK/fleet.key"
+        build_sandbox="${build_sandbox:-}")
+    args=(build "$m/1.0" -k "$FX_KVER" --dkmstree "$D" --sourcetree "$S" --installtree "$I")
+    case $name in
+        tiocsti)
+            out=$(run_on_pty "${direct[@]}" timeout -k 5 120 "$FX_DKMS" "${args[@]}" 2>&1)
+            rc=$? ;;
+        kill-dkms)
+            # Started directly (not through a shell function): $! is dkms itself.
+            "${direct[@]}" "$FX_DKMS" "${args[@]}" >"$WORK/kill.out" 2>&1 &
+            dkms_pid=$!
+            for _ in $(seq 100); do pgrep -f "hostile-killed-$ID" >/dev/null && break; sleep 0.1; done
+            kill -KILL "$dkms_pid"
+            wait "$dkms_pid" 2>/dev/null
+            rc=$?
+            out=$(cat "$WORK/kill.out") ;;
+        *)
+            out=$("${cmd[@]}" timeout -k 5 120 "$FX_DKMS" "${args[@]}" 2>&1)
+            rc=$? ;;
+    esac
     if effect "$name"; then verdict=allowed; else verdict=blocked; fi
     if [[ $MODE == report ]]; then
         printf '%-15s %s (build exit %s)\n' "$name" "$verdict" "$rc"
-    elif [[ $verdict == blocked && $rc == 0 ]]; then
+    elif [[ $verdict == blocked && $rc == ${EXPECT_RC[$name]:-0} ]]; then
         passed=$((passed + 1)); printf 'ok    %s blocked\n' "$name"
     else
-        failed=$((failed + 1)); printf 'FAIL  %s %s (build exit %s)\n%s\n' "$name" "$verdict" "$rc" "$out" | sed '2,$s/^/      | /'
+        failed=$((failed + 1))
+        printf 'FAIL  %s %s (build exit %s)\n%s\n%s\n' "$name" "$verdict" "$rc" "$out" "$(tail -8 "$D/$m/1.0/build/make.log" 2>/dev/null)" | sed '2,$s/^/      | /'
     fi
     # Undo what an allowed attempt left, so the next one starts clean.
     rm -f "/etc/dkms-hostile-$ID" "/root/.dkms-hostile-$ID" "/etc/dkms-hostile-pre-$ID" "$D/injected" "$D/.cache/entries/injected" \
-        "$I/$FX_KVER/updates/injected.ko" "$src/injected"
+        "$I/$FX_KVER/updates/injected.ko" "$src/injected" "$WORK/tty-input"
+    : >"$ROOTOWNED"
     pkill -f "hostile-sleeper-$ID" 2>/dev/null
+    pkill -KILL -f "hostile-killed-$ID" 2>/dev/null
+    pkill -KILL -f "hostile-bomb-$ID" 2>/dev/null
+    # A failed build leaves its directory (as upstream): remove it, so that a setuid file
+    # there is not left behind.
+    rm -rf "$D/$m"
 done
 [[ $MODE == report ]] && exit 0
+# The build user owns nothing on the host (the trees of this suite are removed above).
+if [[ -z ${HOSTILE_ONLY:-} ]]; then
+    U=$(id -u dkms-build 2>/dev/null || id -u nobody) G=$(id -g dkms-build 2>/dev/null || id -g nobody)
+    owned=$(find / -xdev \( -uid "$U" -o -gid "$G" \) -print 2>/dev/null | head -20)
+    if [[ -z $owned ]]; then
+        passed=$((passed + 1)); printf 'ok    the build user (%s:%s) owns no file on the host\n' "$U" "$G"
+    else
+        failed=$((failed + 1)); printf 'FAIL  the build user (%s:%s) owns:\n%s\n' "$U" "$G" "$owned"
+    fi
+fi
 echo "$passed passed, $failed failed"
 ((failed == 0))

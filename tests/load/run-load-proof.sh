@@ -114,6 +114,7 @@ note "kernel $K, dkms $DKMS"
 
 # --- work dir, cleaned up on exit ------------------------------------------------------------
 W=$(mktemp -d "${TMPDIR:-/tmp}/dkms-load-proof.XXXXXX") || die "mktemp failed"
+chmod 755 "$W"   # the build user must reach the trees below
 cleanup() {
     if [[ ${LOAD_PROOF_KEEP:-} = 1 ]]; then note "kept $W"; else rm -rf "$W"; fi
 }

@@ -26,6 +26,7 @@ module=${FLOW_MODULE:-v4l2loopback}
 passed=0
 failed=0
 work=$(mktemp -d /tmp/swift-dkms-flow.XXXXXX)
+chmod 755 "$work"   # sandboxed builds (the fleet part) run as an unprivileged user that must reach the trees
 installed_headers=()
 start=$SECONDS
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
@@ -64,6 +65,9 @@ remove_policy_modules() {
     done
 }
 
+build_user_before=0
+getent passwd dkms-build >/dev/null && build_user_before=1
+
 cleanup() {
     remove_policy_modules
     dpkg --configure -a >/dev/null 2>&1
@@ -80,6 +84,8 @@ cleanup() {
         apt_get purge -y -qq dkms >/dev/null 2>&1
     fi
     ((mok_before)) || rm -f /var/lib/dkms/mok.key /var/lib/dkms/mok.pub
+    # The package keeps its build user on purge (postinst says why); this machine had none.
+    ((build_user_before)) || userdel dkms-build >/dev/null 2>&1
     ((${#dirs_before[@]})) && mkdir -p "${dirs_before[@]}"
     rm -rf "$work"
 }
@@ -186,6 +192,9 @@ if ((!swap)); then
     check "$package installs with apt" apt_quiet install "$package"
     check "$package installed for a kernel with headers" bash -c "dkms status -m $module | grep -q ': installed'"
 fi
+check "the package made the build user dkms-build (system uid, its own group, no login, no home)" bash -c \
+    'IFS=: read -r _ _ u g _ h sh < <(getent passwd dkms-build) && ((u > 0 && u < 1000)) && [[ $(getent group "$g" | cut -d: -f1) == dkms-build && $sh == */nologin && ! -e $h ]]'
+check "the build user owns no file on the host after the builds" bash -c '[[ -z $(find / -xdev \( -user dkms-build -o -group dkms-build \) -print -quit 2>/dev/null) ]]'
 check "kernel hooks installed" test -x /etc/kernel/header_postinst.d/dkms -a -x /usr/lib/dkms/common.postinst
 check "module file present" bash -c "[[ -n \$(find /lib/modules/*/updates/dkms -name '$module.ko*' 2>/dev/null) ]]"
 

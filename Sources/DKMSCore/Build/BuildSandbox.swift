@@ -5,11 +5,16 @@
 /// build's own directory, bound at the canonical `$dkms_tree/m/v/build` so
 /// that dkms.conf files that hard-code that path keep working while the same
 /// module builds for several kernels at once. `/tmp` and `/root` are private
-/// and empty, the signing keys are hidden, there is no network, and the
-/// build runs as `nobody` in a user namespace of its own without any
-/// capability (what it writes belongs to root outside, as upstream's
-/// builds do). A process the build leaves running dies with its PID
-/// namespace when the step ends. Signing, installing and depmod stay outside.
+/// and empty, the signing keys are hidden, there is no network. When dkms
+/// runs as root the build runs as ``BuildIdentity`` (the `dkms-build`
+/// user, or `nobody`), switched to by setpriv inside the sandbox with no
+/// capability, no supplementary group and `no_new_privs`: a user that owns
+/// no file on the host, so the build cannot read root's private files nor
+/// write anything but its directory. The build has a session of its own
+/// without a terminal and `/dev/null` as input. A root-owned watcher
+/// (``SandboxWatcher``) kills the step when dkms dies or a limit is met.
+/// A process the build leaves running dies with its PID namespace when the
+/// step ends. Signing, installing and depmod stay outside.
 package struct BuildSandbox: Sendable, Hashable {
     /// The bubblewrap program.
     package var bwrap: String
@@ -22,8 +27,20 @@ package struct BuildSandbox: Sendable, Hashable {
     package var hiddenFiles: [String]
     /// Directories replaced by an empty one.
     package var hiddenDirectories: [String]
-    /// The build runs as `nobody` in its own user namespace.
+    /// Without an identity (dkms is not root): the build runs as
+    /// `nobody` in a user namespace of its own.
     package var unprivileged: Bool
+    /// The user the build runs as (when dkms is root).
+    package var identity: BuildIdentity?
+    /// setpriv, which switches to ``identity``.
+    package var setpriv = "/usr/bin/setpriv"
+    /// bash, which runs the watcher.
+    package var bash = Shell.bash
+    /// systemd-run, when systemd is PID 1: each step gets a transient
+    /// scope with cgroup limits.
+    package var systemdRun: String?
+    /// The limits.
+    package var limits = BuildLimits()
 
     /// Creates a sandbox description.
     package init(bwrap: String, readOnlyDirectories: [String] = [], sharedDirectories: [String] = [],
@@ -39,11 +56,21 @@ package struct BuildSandbox: Sendable, Hashable {
     /// bubblewrap's arguments for one step whose build directory
     /// `buildDirectory` is backed by `backing`, up to and including `--`.
     package func arguments(buildDirectory: String, backing: String, workingDirectory: String?) -> [String] {
-        var arguments = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]
+        var arguments = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                         "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/var/tmp"]
         for directory in hiddenDirectories where FileSystem.isDirectory(directory) {
             arguments += ["--tmpfs", directory]
         }
+        var made: Set<String> = []
         for directory in Self.outermost(readOnlyDirectories.filter(Self.isUnderPrivateDirectory)) {
+            // bubblewrap would make the directories leading to the mount
+            // point on the private /tmp root's only (0700): they get the
+            // host's modes, so that the build user can reach the tree.
+            for ancestor in Self.ancestors(of: directory) where Self.isUnderPrivateDirectory(ancestor) && !made.contains(ancestor) {
+                made.insert(ancestor)
+                let mode = (FileSystem.mode(of: ancestor) ?? 0o755) & 0o777
+                arguments += ["--perms", String(mode, radix: 8), "--dir", ancestor]
+            }
             arguments += ["--ro-bind", directory, directory]
         }
         for file in hiddenFiles where FileSystem.exists(file) {
@@ -51,25 +78,39 @@ package struct BuildSandbox: Sendable, Hashable {
         }
         arguments += ["--bind", backing, buildDirectory]
         for directory in sharedDirectories where FileSystem.isDirectory(directory) {
+            for ancestor in Self.ancestors(of: directory) where Self.isUnderPrivateDirectory(ancestor) && !made.contains(ancestor) {
+                made.insert(ancestor)
+                let mode = (FileSystem.mode(of: ancestor) ?? 0o755) & 0o777
+                arguments += ["--perms", String(mode, radix: 8), "--dir", ancestor]
+            }
             arguments += ["--bind", directory, directory]
         }
-        // The step's command is the PID namespace's first process: when it
-        // ends, the kernel ends whatever the build left running. No
-        // --die-with-parent or --new-session: the sandbox stays in dkms'
-        // process group, so whatever ends dkms' group ends the build too.
-        arguments += ["--unshare-net", "--unshare-pid", "--as-pid-1", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
-        if unprivileged { arguments += ["--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL"] }
+        // bubblewrap's own first process of the PID namespace runs the
+        // step: when the step ends it ends, and the kernel ends whatever the
+        // build left running; --die-with-parent ends it with bubblewrap,
+        // which the watcher kills when dkms dies or a limit is met. A
+        // session of its own: no controlling terminal.
+        arguments += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+                      "--new-session", "--die-with-parent", "--info-fd", "4"]
+        if identity == nil && unprivileged {
+            arguments += ["--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL"]
+        }
         arguments += ["--chdir", workingDirectory ?? buildDirectory, "--"]
         return arguments
     }
 
-    /// `spec` run inside the sandbox.
-    package func wrap(_ spec: ProcessSpec, buildDirectory: String, backing: String) -> ProcessSpec {
+    /// `spec` run inside the sandbox, under its watcher: the spec's input
+    /// must be the step's ``Lifeline`` and `infoFile` a file only dkms
+    /// writes, where bubblewrap reports its first process.
+    package func wrap(_ spec: ProcessSpec, buildDirectory: String, backing: String, infoFile: String) -> ProcessSpec {
         var wrapped = spec
-        wrapped.executable = bwrap
-        wrapped.arguments = arguments(buildDirectory: buildDirectory, backing: backing,
-                                      workingDirectory: spec.workingDirectory)
-            + [Self.resolve(spec.executable, path: spec.environment["PATH"])] + spec.arguments
+        var command = [bwrap] + arguments(buildDirectory: buildDirectory, backing: backing, workingDirectory: spec.workingDirectory)
+        if let identity { command += [setpriv] + identity.setprivArguments() }
+        command += [Self.resolve(spec.executable, path: spec.environment["PATH"])] + spec.arguments
+        var line = SandboxWatcher.commandLine(bash: bash, infoFile: infoFile, limits: limits, command: command)
+        if let systemdRun { line = [systemdRun] + SandboxWatcher.scopeArguments(limits: limits) + line }
+        wrapped.executable = line[0]
+        wrapped.arguments = Array(line.dropFirst())
         wrapped.workingDirectory = nil
         return wrapped
     }
@@ -82,6 +123,13 @@ package struct BuildSandbox: Sendable, Hashable {
         }
     }
 
+    /// The directories above `path` below the top one (`/a/b/c`: `/a/b`).
+    static func ancestors(of path: String) -> [String] {
+        let parts = path.split(separator: "/")
+        guard parts.count > 2 else { return [] }
+        return (2..<parts.count).map { "/" + parts[0..<$0].joined(separator: "/") }
+    }
+
     /// Whether `path` lies under a directory the sandbox replaces.
     static func isUnderPrivateDirectory(_ path: String) -> Bool {
         ["/tmp", "/var/tmp", "/root"].contains { path == $0 || path.hasPrefix($0 + "/") }
@@ -92,16 +140,24 @@ package struct BuildSandbox: Sendable, Hashable {
     }
 
     /// bubblewrap on `PATH`, if it is installed and can make a sandbox
-    /// here, and whether it can make one with a user namespace.
-    package static func find(path: String?, runner: any ProcessRunning) async -> (bwrap: String, unprivileged: Bool)? {
+    /// here, and how: as root, with `identity` switched to by setpriv
+    /// (no user namespace needed); otherwise with a user namespace when
+    /// there is one.
+    package static func find(path: String?, identity: BuildIdentity?, runner: any ProcessRunning) async
+        -> (bwrap: String, unprivileged: Bool, identity: BuildIdentity?)?
+    {
         guard let bwrap = SubprocessRunner.lookUp("bwrap", in: path) else { return nil }
-        func works(_ extra: [String]) async -> Bool {
+        func works(_ extra: [String], command: [String] = ["/bin/true"]) async -> Bool {
             await runner.run(ProcessSpec(
-                bwrap, ["--ro-bind", "/", "/", "--unshare-net", "--unshare-pid"] + extra + ["--", "/bin/true"],
+                bwrap, ["--ro-bind", "/", "/", "--unshare-net", "--unshare-pid"] + extra + ["--"] + command,
                 environment: ["PATH": path ?? "/usr/bin:/bin"], output: .discard, error: .discard)).status == 0
         }
-        if await works(["--unshare-user", "--uid", "65534", "--gid", "65534"]) { return (bwrap, true) }
-        if await works([]) { return (bwrap, false) }
+        if let identity, let setpriv = SubprocessRunner.lookUp("setpriv", in: path ?? "/usr/bin:/bin") ?? SubprocessRunner.lookUp("setpriv", in: "/usr/bin:/bin"),
+           await works([], command: [setpriv] + identity.setprivArguments() + ["/bin/true"]) {
+            return (bwrap, false, identity)
+        }
+        if await works(["--unshare-user", "--uid", "65534", "--gid", "65534"]) { return (bwrap, true, nil) }
+        if await works([]) { return (bwrap, false, nil) }
         return nil
     }
 }

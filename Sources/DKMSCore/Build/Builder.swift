@@ -144,6 +144,8 @@ struct Builder: Sendable {
     /// - Throws: ``DKMSError`` with upstream's status where a step fails.
     func compile() async throws(DKMSError) {
         let target = plan.target
+        let deadline = startBuildSteps()
+        defer { finishBuildSteps() }
         for patch in plan.patches {
             if ("patches/" + patch).contains("/../") {
                 throw DKMSError(.refusedPatchOrAlreadyInstalled, "Patch \(patch) as specified in dkms.conf contains '..' path component.")
@@ -152,17 +154,22 @@ struct Builder: Sendable {
                 throw DKMSError(.refusedPatchOrAlreadyInstalled, "Patch \(patch) as specified in dkms.conf cannot be", "found in \(plan.buildDirectory)/patches/.")
             }
             let command = "patch -p1 < ./patches/\(patch)"
+            var hit: BuildLimits.Kind?
             let status = await presenter.invoke(command, description: "Applying patch \(patch)", log: log, background: true) { target in
-                await run(command, workingDirectory: plan.buildDirectory, output: target)
+                await run(command, workingDirectory: plan.buildDirectory, output: target, deadline: deadline, limitHit: &hit)
             }
+            try stopAtLimit(hit)
             if status != 0 {
                 throw DKMSError(.patchOrInstallFailed, "Application of patch \(patch) failed.", "Consult \(plan.logPath) for more information.")
             }
         }
-        try await runScript(plan.preBuild, kind: .preBuild)
+        try await runScript(plan.preBuild, kind: .preBuild, deadline: deadline)
+        var hit: BuildLimits.Kind?
         let status = await presenter.invoke(plan.makeCommand, description: "Building module(s)", log: log, background: true) { target in
-            await run(plan.makeCommand, workingDirectory: plan.buildDirectory, output: target)
+            await run(plan.makeCommand, workingDirectory: plan.buildDirectory, output: target, deadline: deadline, limitHit: &hit)
         }
+        try stopAtLimit(hit)
+        finishBuildSteps()
         if status != 0 {
             throw DKMSError(.buildFailed, "Bad return status for module build on kernel: \(target.kernel) (\(target.arch))",
                             "Consult \(plan.logPath) for more information.")
@@ -176,7 +183,33 @@ struct Builder: Sendable {
 
     /// Runs `POST_BUILD`.
     func postBuild() async throws(DKMSError) {
-        try await runScript(plan.postBuild, kind: .postBuild)
+        let deadline = startBuildSteps()
+        defer { finishBuildSteps() }
+        try await runScript(plan.postBuild, kind: .postBuild, deadline: deadline)
+    }
+
+    /// Before the build's steps: with an identity, the build's directory
+    /// becomes the build user's. Returns the build's deadline.
+    private func startBuildSteps() -> UInt64? {
+        guard let sandbox else { return nil }
+        if let identity = sandbox.identity { BuildHandOver.give(directory, to: identity) }
+        guard sandbox.limits.timeSeconds > 0 else { return nil }
+        return BuildMonitor.monotonicNanoseconds() + UInt64(sandbox.limits.timeSeconds) * 1_000_000_000
+    }
+
+    /// After the build's steps (no process of the build is left): root
+    /// takes the directory back, without links out of it, special files
+    /// or setuid bits, before anything reads or publishes its results.
+    private func finishBuildSteps() {
+        guard sandbox?.identity != nil else { return }
+        BuildHandOver.takeBack(directory)
+    }
+
+    /// Ends the build with the error of the limit it met.
+    private func stopAtLimit(_ hit: BuildLimits.Kind?) throws(DKMSError) {
+        guard let hit, let sandbox else { return }
+        FileSystem.writeText("\n# stopped by dkms: \(sandbox.limits.describe(hit)) reached\n", to: log, append: true)
+        throw sandbox.limits.exceeded(hit, target: plan.target, log: plan.logPath)
     }
 
     /// Removes the build's directory after a successful build (upstream
@@ -205,16 +238,18 @@ struct Builder: Sendable {
 
     /// Upstream's `run_build_script` with a log: a failure ends the build
     /// with the script's own status.
-    private func runScript(_ script: BuildPlan.Script?, kind: ScriptKind) async throws(DKMSError) {
+    private func runScript(_ script: BuildPlan.Script?, kind: ScriptKind, deadline: UInt64?) async throws(DKMSError) {
         guard let script else { return }
         guard let resolved = resolve(script, isExecutable: { FileSystem.isExecutable(backingPath($0)) }) else {
             warnNotExecutable(kind)
             return
         }
         let command = resolved.loggedCommand
+        var hit: BuildLimits.Kind?
         let status = await presenter.invoke(command, description: "Running the \(kind.rawValue) script", log: log, background: true) { target in
-            await run(command, workingDirectory: nil, output: target)
+            await run(command, workingDirectory: nil, output: target, deadline: deadline, limitHit: &hit)
         }
+        try stopAtLimit(hit)
         if status != 0 {
             presenter.console.line("Consult \(plan.logPath) for more information.")
             throw DKMSError.exit(status)
@@ -233,16 +268,34 @@ struct Builder: Sendable {
         presenter.console.warning("The \(kind.rawValue) script is not executable.")
     }
 
-    /// Runs a command string of the build, in the sandbox when there is one.
-    private func run(_ command: String, workingDirectory: String?, output: CommandOutput) async -> Int32 {
+    /// Runs a command string of the build, in the sandbox when there is
+    /// one, under its watcher and monitor; `limitHit` tells which limit
+    /// stopped it.
+    private func run(_ command: String, workingDirectory: String?, output: CommandOutput,
+                     deadline: UInt64?, limitHit: inout BuildLimits.Kind?) async -> Int32 {
         var environment = plan.environment
         if let pathPrefix { environment["PATH"] = pathPrefix + ":" + (environment["PATH"] ?? "/usr/bin:/bin") }
         var spec = ShellCommand.spec(command, variables: plan.shellVariables, environment: environment,
                                      programName: programName, workingDirectory: workingDirectory,
                                      output: output.output, error: output.error)
-        if let sandbox {
-            spec = sandbox.wrap(spec, buildDirectory: plan.buildDirectory, backing: directory)
+        guard let sandbox, let lifeline = Lifeline(),
+              let infoFile = FileSystem.makeTemporaryFile(template: "/tmp/.dkms-sandbox.XXXXXX")
+        else {
+            return await runner.run(spec).status
         }
-        return await runner.run(spec).status
+        defer { FileSystem.removeFile(infoFile) }
+        if let deadline, BuildMonitor.monotonicNanoseconds() >= deadline {
+            limitHit = .time
+            return 124
+        }
+        spec = sandbox.wrap(spec, buildDirectory: plan.buildDirectory, backing: directory, infoFile: infoFile)
+        spec.input = .fileDescriptor(lifeline.readEnd)
+        let monitor = BuildMonitor(limits: sandbox.limits, deadline: deadline, infoFile: infoFile)
+        let watching = Task { await monitor.watch(lifeline) }
+        let status = await runner.run(spec).status
+        watching.cancel()
+        limitHit = await watching.value
+        lifeline.cut()
+        return status
     }
 }

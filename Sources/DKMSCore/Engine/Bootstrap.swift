@@ -18,7 +18,7 @@ package enum Bootstrap {
         "compress_xz_opts", "compress_zstd_opts", "build_environment", "post_transaction",
         "report_build_logs", "build_sandbox", "kernel_hook_failures",
         "build_cache", "build_cache_size", "build_cache_shared", "build_cache_trusted_keys",
-        "build_cache_signing_key", "build_cache_shared_budget",
+        "build_cache_signing_key", "build_cache_shared_budget", "build_user", "build_time_limit", "build_max_processes", "build_max_memory",
     ]
 
     /// Prepares the settings of one invocation.
@@ -99,6 +99,20 @@ package enum Bootstrap {
         settings.postTransaction = value("post_transaction", env["post_transaction"] ?? "")
         settings.reportBuildLogs = !value("report_build_logs", env["report_build_logs"] ?? "").isEmpty
         settings.buildSandbox = !Settings.turnsOff(value("build_sandbox", env["build_sandbox"] ?? ""))
+        settings.buildUser = value("build_user", env["build_user"] ?? "")
+        for kind in BuildLimits.Kind.allCases {
+            let text = value(kind.rawValue, env[kind.rawValue] ?? "")
+            guard !text.trimmingBlanks().isEmpty else { continue }
+            if let limit = BuildLimits.parse(text, as: kind) {
+                switch kind {
+                case .time: settings.buildLimits.timeSeconds = limit
+                case .processes: settings.buildLimits.maxProcesses = limit
+                case .memory: settings.buildLimits.maxMemory = limit
+                }
+            } else {
+                console.warning("\(kind.rawValue)=\"\(text)\" in framework.conf is not a valid limit; the default \(settings.buildLimits.describe(kind)) applies.")
+            }
+        }
         settings.kernelHookFailures = value("kernel_hook_failures", env["kernel_hook_failures"] ?? "")
         settings.buildCache = !Settings.turnsOff(value("build_cache", env["build_cache"] ?? ""))
         if let size = Settings.byteCount(value("build_cache_size", env["build_cache_size"] ?? "")) {

@@ -142,7 +142,10 @@ extension Engine {
                                          FileSystem.canonicalPath(plan.sourceDirectory) ?? plan.sourceDirectory]
             found.hiddenFiles = Array(Set([signingValue("mok_signing_key"), "/var/lib/dkms/mok.key", tree.root + "/mok.key", signingKeyFile]
                 .filter { !$0.isEmpty && !$0.hasPrefix("pkcs11:") })).sorted()
-            if let jobServer { found.sharedDirectories = [FileSystem.split(jobServer.fifo).directory] }
+            if let jobServer {
+                found.sharedDirectories = [FileSystem.split(jobServer.fifo).directory]
+                if let identity = found.identity { jobServer.admit(identity) }
+            }
             sandbox = found
             if !sharesMountPoint {
                 FileSystem.removeTree(plan.buildDirectory)
@@ -276,8 +279,23 @@ extension Engine {
         guard settings.buildSandbox else { return nil }
         if let known = sandboxProbe { return known }
         var sandbox: BuildSandbox?
-        if let (bwrap, unprivileged) = await BuildSandbox.find(path: childEnvironment["PATH"], runner: runner) {
-            sandbox = BuildSandbox(bwrap: bwrap, unprivileged: unprivileged)
+        let identity = geteuid() == 0 ? BuildIdentity.resolve(user: settings.buildUser) : nil
+        if let found = await BuildSandbox.find(path: childEnvironment["PATH"], identity: identity, runner: runner) {
+            var made = BuildSandbox(bwrap: found.bwrap, unprivileged: found.unprivileged)
+            made.identity = found.identity
+            made.limits = settings.buildLimits
+            let path = childEnvironment["PATH"] ?? "/usr/bin:/bin"
+            if let setpriv = SubprocessRunner.lookUp("setpriv", in: path) ?? SubprocessRunner.lookUp("setpriv", in: "/usr/bin:/bin") {
+                made.setpriv = setpriv
+            }
+            // Where systemd is PID 1 and can make a transient scope (tried
+            // once: a host without a working manager keeps the rlimits).
+            if FileSystem.isDirectory("/run/systemd/system"), let systemdRun = SubprocessRunner.lookUp("systemd-run", in: path),
+               await runner.run(ProcessSpec(systemdRun, SandboxWatcher.scopeArguments(limits: made.limits) + ["/bin/true"],
+                                            environment: childEnvironment, output: .discard, error: .discard)).status == 0 {
+                made.systemdRun = systemdRun
+            }
+            sandbox = made
         } else {
             let marker = tree.sandboxUnavailableMarker
             if !FileSystem.exists(marker) {

@@ -69,6 +69,13 @@ package final class JobServer: @unchecked Sendable {
         """
     }
 
+    /// Lets builds that run as `identity` use the token pipe (it becomes
+    /// theirs; the directory that holds it stays root's).
+    package func admit(_ identity: BuildIdentity) {
+        _ = lchown(fifo, identity.uid, identity.gid)
+        FileSystem.setMode(0o755, of: FileSystem.split(fifo).directory)
+    }
+
     /// Takes one of the `2N` build-job places, waiting for one.
     package func acquire() async {
         while !lock.withLock({ () -> Bool in

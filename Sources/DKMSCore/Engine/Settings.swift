@@ -44,6 +44,13 @@ package struct Settings: Sendable {
     /// `build_sandbox` (not in upstream): builds run in a bubblewrap
     /// sandbox when bubblewrap is installed (`no` turns it off).
     package var buildSandbox = true
+    /// `build_user` (not in upstream): the user sandboxed builds run as
+    /// when dkms is root; empty for the package's `dkms-build` (or
+    /// `nobody` when that user does not exist).
+    package var buildUser = ""
+    /// `build_time_limit`, `build_max_processes`, `build_max_memory` (not
+    /// in upstream): the limits of a sandboxed build.
+    package var buildLimits = BuildLimits()
     /// `build_cache` (not in upstream): builds are looked up in and stored
     /// into the module cache (`no` turns it off).
     package var buildCache = true

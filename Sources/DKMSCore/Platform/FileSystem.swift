@@ -221,10 +221,16 @@ package enum FileSystem {
     /// Writes bytes to a file (truncating), with the given mode for a new file.
     @discardableResult
     package static func writeBytes(_ bytes: [UInt8], to path: String, mode: mode_t = 0o666, append: Bool = false) -> Bool {
-        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
+        // Appending (to logs) follows no symbolic link and writes only to a
+        // regular file: a build owns the directory of its make.log.
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND | O_NOFOLLOW | O_NONBLOCK : O_TRUNC)
         let fd = open(path, flags, mode)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        if append {
+            var st = stat()
+            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
+        }
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

@@ -30,6 +30,14 @@ package enum ProcessErrorTarget: Sendable, Equatable {
     case mergeWithOutput
 }
 
+/// Where a child process' standard input comes from.
+package enum ProcessInputTarget: Sendable, Equatable {
+    /// `/dev/null`.
+    case none
+    /// An open descriptor of dkms (dkms keeps it open; the child gets a copy).
+    case fileDescriptor(CInt)
+}
+
 /// A description of one child process to run.
 package struct ProcessSpec: Sendable {
     /// A program name looked up in `PATH`, or a path.
@@ -44,6 +52,8 @@ package struct ProcessSpec: Sendable {
     package var output: ProcessOutputTarget
     /// Standard error.
     package var error: ProcessErrorTarget
+    /// Standard input (`/dev/null` unless set).
+    package var input: ProcessInputTarget = .none
 
     /// Creates a process description.
     package init(
@@ -108,6 +118,21 @@ package struct SubprocessRunner: ProcessRunning {
         return nil
     }
 
+    /// Opens a log for appending without following a symbolic link and
+    /// only if it is a regular file: a build may have replaced its
+    /// make.log with a link to a file only root may write, or a FIFO.
+    static func openLog(_ path: String) -> CInt? {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o666)
+        guard fd >= 0 else { return nil }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            return nil
+        }
+        _ = fcntl(fd, F_SETFL, O_WRONLY | O_APPEND)
+        return fd
+    }
+
     package func run(_ spec: ProcessSpec) async -> ProcessOutcome {
         var opened: [CInt] = []
         defer { for fd in opened { close(fd) } }
@@ -131,7 +156,7 @@ package struct SubprocessRunner: ProcessRunning {
         case .inherit: outFD = STDOUT_FILENO
         case .discard: outFD = open("/dev/null", O_WRONLY)
         case .capture: outFD = memoryFile()
-        case .appendToFile(let path): outFD = open(path, O_WRONLY | O_CREAT | O_APPEND)
+        case .appendToFile(let path): outFD = Self.openLog(path).flatMap { fd in opened.append(fd); return fd }
         }
         var errFD: CInt? = nil
         switch spec.error {
@@ -157,22 +182,42 @@ package struct SubprocessRunner: ProcessRunning {
             ? Arguments(spec.arguments)
             : Arguments(executablePathOverride: spec.executable, remainingValues: spec.arguments)
         let output = FileDescriptorOutput.fileDescriptor(FileDescriptor(rawValue: outFD), closeAfterSpawningProcess: false)
+        var inputFD: CInt? = nil
+        if case .fileDescriptor(let fd) = spec.input { inputFD = fd }
         let status: Int32
         do {
             let termination: TerminationStatus
             if let errFD {
                 let error = FileDescriptorOutput.fileDescriptor(FileDescriptor(rawValue: errFD), closeAfterSpawningProcess: false)
-                termination = try await Subprocess.run(
-                    executable, arguments: arguments, environment: .custom(environment),
-                    workingDirectory: spec.workingDirectory.map { FilePath($0) },
-                    output: output, error: error
-                ).terminationStatus
+                if let inputFD {
+                    termination = try await Subprocess.run(
+                        executable, arguments: arguments, environment: .custom(environment),
+                        workingDirectory: spec.workingDirectory.map { FilePath($0) },
+                        input: .fileDescriptor(FileDescriptor(rawValue: inputFD), closeAfterSpawningProcess: false),
+                        output: output, error: error
+                    ).terminationStatus
+                } else {
+                    termination = try await Subprocess.run(
+                        executable, arguments: arguments, environment: .custom(environment),
+                        workingDirectory: spec.workingDirectory.map { FilePath($0) },
+                        output: output, error: error
+                    ).terminationStatus
+                }
             } else {
-                termination = try await Subprocess.run(
-                    executable, arguments: arguments, environment: .custom(environment),
-                    workingDirectory: spec.workingDirectory.map { FilePath($0) },
-                    output: output, error: .combinedWithOutput
-                ).terminationStatus
+                if let inputFD {
+                    termination = try await Subprocess.run(
+                        executable, arguments: arguments, environment: .custom(environment),
+                        workingDirectory: spec.workingDirectory.map { FilePath($0) },
+                        input: .fileDescriptor(FileDescriptor(rawValue: inputFD), closeAfterSpawningProcess: false),
+                        output: output, error: .combinedWithOutput
+                    ).terminationStatus
+                } else {
+                    termination = try await Subprocess.run(
+                        executable, arguments: arguments, environment: .custom(environment),
+                        workingDirectory: spec.workingDirectory.map { FilePath($0) },
+                        output: output, error: .combinedWithOutput
+                    ).terminationStatus
+                }
             }
             switch termination {
             case .exited(let code): status = code
