@@ -89,6 +89,26 @@ struct SandboxIdentityTests {
         #expect(BuildLimits.parse("50%", as: .memory, physicalMemory: 8 << 30) == 4 << 30)
         #expect(BuildLimits.parse("150%", as: .memory, physicalMemory: 8 << 30) == nil)
         #expect(BuildLimits.parse("lots", as: .memory) == nil)
+        // Out of range: refused, so that no figure derived from a limit
+        // (backstops at twice it, deadlines in nanoseconds) can overflow.
+        #expect(BuildLimits.parse("9223372036854775807", as: .processes) == nil)
+        #expect(BuildLimits.parse("4194304", as: .processes) == 4_194_304)
+        #expect(BuildLimits.parse("4194305", as: .processes) == nil)
+        #expect(BuildLimits.parse("99999999999999", as: .time) == nil)
+        #expect(BuildLimits.parse("8760h", as: .time) == 31_536_000)
+        #expect(BuildLimits.parse("8761h", as: .time) == nil)
+        #expect(BuildLimits.parse("1024T", as: .memory) == 1 << 50)
+        #expect(BuildLimits.parse("1025T", as: .memory) == nil)
+        #expect(BuildLimits.parse("9999999999999999T", as: .memory) == nil)
+        for kind in BuildLimits.Kind.allCases {
+            var limits = BuildLimits()
+            limits.timeSeconds = BuildLimits.Kind.time.maximum
+            limits.maxProcesses = BuildLimits.Kind.processes.maximum
+            limits.maxMemory = BuildLimits.Kind.memory.maximum
+            _ = SandboxWatcher.commandLine(bash: "bash", infoFile: "i", limits: limits, command: ["true"])
+            _ = SandboxWatcher.scopeArguments(limits: limits)
+            #expect(!limits.describe(kind).isEmpty)
+        }
     }
 
     @Test func theDefaultsAreGenerous() {

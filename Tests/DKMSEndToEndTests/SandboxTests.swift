@@ -191,6 +191,24 @@ struct SandboxTests {
         #expect(!r.combined.contains("root-only-"))
     }
 
+    /// An admin's tree in a private directory (`mktemp -d`, under /root)
+    /// cannot be entered by the build user: the build says so and how to
+    /// fix it, instead of a make "Permission denied" in the log.
+    @Test func aTreeTheBuildUserCannotEnterIsAClearError() throws {
+        try #require(geteuid() == 0, "dkms switches users only as root")
+        let sandbox = sandbox(kernels: [Self.kernels[0]])
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "hidden", version: "1.0")])
+        chmod(sandbox.root.path, 0o700)
+        defer { chmod(sandbox.root.path, 0o755) }
+        let r = sandbox.dkms(["build", "hidden/1.0", "-k", Self.kernels[0]])
+        #expect(r.status == 10)
+        let identity = BuildIdentity.resolve(user: "")
+        #expect(r.stderr.contains("Error! The build of hidden/1.0 for kernel \(Self.kernels[0]) (\(DKMSSandbox.arch)) runs as \(identity) in its sandbox, which cannot enter \(sandbox.root.path) (mode 0700)."), "\(r)")
+        #expect(r.stderr.contains("chmod o+x \(sandbox.root.path)"))
+        chmod(sandbox.root.path, 0o711)
+        #expect(sandbox.dkms(["build", "hidden/1.0", "-k", Self.kernels[0]]).status == 0, "search permission is enough")
+    }
+
     @Test func aBuildThatNeverEndsStopsAtTheTimeLimitAndTheAutoinstallGoesOn() {
         let sandbox = sandbox(kernels: [Self.kernels[0]])
         Files.write("build_time_limit=2\n", to: sandbox.etc + "/framework.conf")

@@ -29,8 +29,10 @@
 #                    allowed when a process of the build still exists 1 s later
 #   fork-bomb        start 400 processes (build_max_processes=64 in the test's framework.conf)
 #   memory-hog       allocate up to 1.5 GiB in 8 MiB steps (build_max_memory=256M)
+#   tmpfs-hog        write up to 1.5 GiB into a file in /tmp in 8 MiB steps: the sandbox's
+#                    /tmp is memory, so it counts against build_max_memory too
 #   endless          a build that does not end for 40 s (build_time_limit=10)
-# The last three are blocked when dkms stops the build with an `Error!` naming the limit
+# The last four are blocked when dkms stops the build with an `Error!` naming the limit
 # and exit 10; the others (but kill-dkms) when nothing escaped. The bounded versions keep
 # the report against upstream (which has no limits) from taking the machine.
 # Then (expect mode) the build user must own no file on the host outside the build
@@ -90,7 +92,7 @@ cleanup() {
     pkill -f "hostile-sleeper-$ID" 2>/dev/null
     pkill -f "hostile-killed-$ID" 2>/dev/null
     pkill -f "hostile-bomb-$ID" 2>/dev/null
-    rm -f "/etc/dkms-hostile-$ID" "/root/.dkms-hostile-$ID" "/etc/dkms-hostile-pre-$ID" "$ROOTFILE" "$ROOTOWNED"
+    rm -f "/etc/dkms-hostile-$ID" "/root/.dkms-hostile-$ID" "/etc/dkms-hostile-pre-$ID" "$ROOTFILE" "$ROOTOWNED" "/tmp/hostile-tmpfs-$ID"
     [[ ${HOSTILE_KEEP:-} == 1 ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -117,12 +119,13 @@ declare -A ATTEMPT=(
     [kill-dkms]="python3 -c 'import time; time.sleep(60)' hostile-killed-$ID"
     [fork-bomb]="for i in \$(seq 400); do python3 -c 'import time; time.sleep(8)' hostile-bomb-$ID & done; wait"
     [memory-hog]="python3 hog.py"
+    [tmpfs-hog]="python3 tmphog.py"
     [endless]="sleep 40"
 )
 # The exit codes a blocked attempt may have (default: the build succeeds).
 declare -A EXPECT_RC=([setuid-left]='[1-9]*' [symlink-module]='[1-9]*' [kill-dkms]='*'
-    [fork-bomb]=10 [memory-hog]=10 [endless]=10)
-declare -A LIMIT=([fork-bomb]=build_max_processes [memory-hog]=build_max_memory [endless]=build_time_limit)
+    [fork-bomb]=10 [memory-hog]=10 [tmpfs-hog]=10 [endless]=10)
+declare -A LIMIT=([fork-bomb]=build_max_processes [memory-hog]=build_max_memory [tmpfs-hog]=build_max_memory [endless]=build_time_limit)
 # Whether the attempt had an effect (0 = it did).
 effect() {
     case $1 in
@@ -143,7 +146,7 @@ effect() {
         setuid-left) [[ -n $(find "$D" -perm -4000 -user root 2>/dev/null) ]] ;;
         tiocsti) grep -q "INJECTED-$ID" "$WORK/tty-input" ;;
         kill-dkms) sleep 1; pgrep -f "hostile-killed-$ID" >/dev/null && { [[ -n ${HOSTILE_DEBUG:-} ]] && ps -o pid,ppid,user,stat,args -p "$(pgrep -d, -f "hostile-killed-$ID")"; true; } ;;
-        fork-bomb|memory-hog|endless) ! { [[ $rc == 10 ]] && grep -q "^Error!" <<<"$out" && grep -q "${LIMIT[$1]}" <<<"$out" && grep -q "hostile-$1/1.0" <<<"$out" && grep -q "make.log" <<<"$out"; } ;;
+        fork-bomb|memory-hog|tmpfs-hog|endless) ! { [[ $rc == 10 ]] && grep -q "^Error!" <<<"$out" && grep -q "${LIMIT[$1]}" <<<"$out" && grep -q "hostile-$1/1.0" <<<"$out" && grep -q "make.log" <<<"$out"; } ;;
     esac
 }
 
@@ -198,7 +201,7 @@ PYEOF
 
 passed=0 failed=0
 ALL="write-etc write-root write-source write-modules write-dkmstree poison-cache read-key read-fleet-key network leave-process pre-build"
-ALL+=" read-shadow read-rootfile write-rootfile setuid-left symlink-module tiocsti kill-dkms fork-bomb memory-hog endless"
+ALL+=" read-shadow read-rootfile write-rootfile setuid-left symlink-module tiocsti kill-dkms fork-bomb memory-hog tmpfs-hog endless"
 for name in ${HOSTILE_ONLY:-$ALL}; do
     m=hostile-$name
     src=$S/$m-1.0
@@ -230,6 +233,7 @@ for fd in (0, 1, 2, -1):
         print("TIOCSTI on", fd if fd >= 0 else "/dev/tty", "failed:", e)
 PYEOF
     printf 'import time\na = []\nfor i in range(192):\n    a.append(b"x" * (8 << 20))\n    time.sleep(0.01)\n' >"$src/hog.py"
+    printf 'import time\nwith open("/tmp/hostile-tmpfs-%s", "wb") as f:\n    for i in range(192):\n        f.write(b"x" * (8 << 20))\n        f.flush()\n        time.sleep(0.05)\n' "$ID" >"$src/tmphog.py"
     chmod +x "$src/pre.sh"
     rm -f "$WORK/connections"
     cmd=(fx_env mok_signing_key="$D/mok.key" build_cache_signing_key="$WORK/fleet.key" build_sandbox="${build_sandbox:-}")

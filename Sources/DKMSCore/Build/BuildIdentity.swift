@@ -67,4 +67,24 @@ package struct BuildIdentity: Sendable, Hashable, CustomStringConvertible {
         ["--reuid", String(uid), "--regid", String(gid), "--clear-groups",
          "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     }
+
+    /// The first directory on the way to `path` (and `path` itself) that
+    /// this identity may not enter, with its permission bits; nil when it
+    /// can reach `path`. Checked on the real path (links resolved) of
+    /// `path` or of its nearest existing ancestor, with the identity's one
+    /// group (builds have no supplementary group).
+    package func barrier(to path: String) -> (directory: String, mode: mode_t)? {
+        var existing = path
+        while existing.count > 1 && !FileSystem.exists(existing) { existing = FileSystem.split(existing).directory }
+        guard let real = FileSystem.realPath(existing) else { return nil }
+        var directories = ["/"]
+        for component in real.split(separator: "/") { directories.append((directories.count == 1 ? "" : directories.last!) + "/" + component) }
+        for directory in directories {
+            var st = stat()
+            guard stat(directory, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { continue }
+            let search: mode_t = st.st_uid == uid ? 0o100 : (st.st_gid == gid ? 0o010 : 0o001)
+            if st.st_mode & search == 0 { return (directory, st.st_mode & 0o7777) }
+        }
+        return nil
+    }
 }

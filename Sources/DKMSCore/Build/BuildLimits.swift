@@ -48,6 +48,19 @@ package struct BuildLimits: Sendable, Hashable {
         case processes = "build_max_processes"
         /// `build_max_memory`.
         case memory = "build_max_memory"
+
+        /// The largest value a setting may have (larger ones are refused
+        /// like any invalid value): a year of seconds, Linux's highest pid
+        /// count, a pebibyte. Every figure derived from a limit (the kernel
+        /// backstops at twice it, deadlines in nanoseconds) stays far
+        /// within 64 bits.
+        package var maximum: Int {
+            switch self {
+            case .time: 365 * 24 * 3600
+            case .processes: 1 << 22
+            case .memory: 1 << 50
+            }
+        }
     }
 
     /// The value of a framework.conf setting: a number of seconds
@@ -55,6 +68,12 @@ package struct BuildLimits: Sendable, Hashable {
     /// (`512M`, `4G`, `50%` of the machine's memory) for memory. nil when
     /// the text is none of these; empty text is nil too (the default).
     package static func parse(_ text: String, as kind: Kind, physicalMemory: Int? = nil) -> Int? {
+        guard let value = unbounded(text, as: kind, physicalMemory: physicalMemory), value <= kind.maximum else { return nil }
+        return value
+    }
+
+    /// ``parse(_:as:physicalMemory:)`` before the range check.
+    private static func unbounded(_ text: String, as kind: Kind, physicalMemory: Int?) -> Int? {
         let text = text.trimmingBlanks()
         guard !text.isEmpty else { return nil }
         switch kind {

@@ -56,8 +56,13 @@ package struct BuildSandbox: Sendable, Hashable {
     /// bubblewrap's arguments for one step whose build directory
     /// `buildDirectory` is backed by `backing`, up to and including `--`.
     package func arguments(buildDirectory: String, backing: String, workingDirectory: String?) -> [String] {
-        var arguments = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                         "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/var/tmp"]
+        var arguments = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        // The private /tmp and /var/tmp are memory: the monitor counts
+        // what they hold with the processes' memory, and the kernel stops
+        // each at twice the limit, as the other backstops.
+        for directory in ["/tmp", "/var/tmp"] {
+            arguments += ["--perms", "1777"] + (limits.maxMemory > 0 ? ["--size", String(2 * limits.maxMemory)] : []) + ["--tmpfs", directory]
+        }
         for directory in hiddenDirectories where FileSystem.isDirectory(directory) {
             arguments += ["--tmpfs", directory]
         }

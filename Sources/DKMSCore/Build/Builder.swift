@@ -143,6 +143,7 @@ struct Builder: Sendable {
     /// checks that every module was made.
     /// - Throws: ``DKMSError`` with upstream's status where a step fails.
     func compile() async throws(DKMSError) {
+        try requireReachableByBuildUser()
         let target = plan.target
         let deadline = startBuildSteps()
         defer { finishBuildSteps() }
@@ -186,6 +187,22 @@ struct Builder: Sendable {
         let deadline = startBuildSteps()
         defer { finishBuildSteps() }
         try await runScript(plan.postBuild, kind: .postBuild, deadline: deadline)
+    }
+
+    /// With an identity, the build user must be able to enter the build
+    /// directory's tree and the kernel's headers (a tree kept in a private
+    /// directory, such as one made by `mktemp -d` or under `/root`, would
+    /// otherwise fail in make with "Permission denied").
+    private func requireReachableByBuildUser() throws(DKMSError) {
+        guard let identity = sandbox?.identity else { return }
+        let headers = plan.shellVariables.first { $0.name == "kernel_source_dir" }?.value ?? ""
+        for path in [FileSystem.split(plan.buildDirectory).directory, headers] where !path.isEmpty {
+            guard let (directory, mode) = identity.barrier(to: path) else { continue }
+            throw DKMSError(.buildFailed,
+                "The build of \(plan.target) runs as \(identity) in its sandbox, which cannot enter \(directory) (mode 0\(String(mode, radix: 8))).",
+                "Let that user reach the trees (for example: chmod o+x \(directory)), or build this module without the sandbox",
+                "(BUILD_SANDBOX=no in /etc/dkms/\(plan.target.module).conf, or build_sandbox=no in framework.conf).")
+        }
     }
 
     /// Before the build's steps: with an identity, the build's directory

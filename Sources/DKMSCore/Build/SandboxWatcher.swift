@@ -114,6 +114,7 @@ package struct BuildMonitor: Sendable {
     /// cuts `lifeline` and returns the limit.
     package func watch(_ lifeline: Lifeline) async -> BuildLimits.Kind? {
         var namespace: (dev: UInt64, ino: UInt64)?
+        var firstProcess: Int32?
         while !Task.isCancelled {
             let now = Self.monotonicNanoseconds()
             if let deadline, now >= deadline {
@@ -125,9 +126,14 @@ package struct BuildMonitor: Sendable {
             do { try await Task.sleep(nanoseconds: pause) } catch { return nil }
             if namespace == nil, let pid = Self.childPid(infoFile: infoFile) {
                 namespace = Self.pidNamespace(of: pid)
+                firstProcess = pid
             }
-            guard let namespace, limits.maxProcesses > 0 || limits.maxMemory > 0 else { continue }
-            let usage = Self.usage(namespace: namespace)
+            guard let namespace, let firstProcess, limits.maxProcesses > 0 || limits.maxMemory > 0 else { continue }
+            var usage = Self.usage(namespace: namespace)
+            if limits.maxMemory > 0 {
+                let (sum, overflow) = usage.memory.addingReportingOverflow(Self.privateFileSystemBytes(of: firstProcess))
+                usage.memory = overflow ? Int.max : sum
+            }
             if limits.maxProcesses > 0 && usage.processes > limits.maxProcesses {
                 lifeline.cut()
                 return .processes
@@ -171,6 +177,20 @@ package struct BuildMonitor: Sendable {
             }
         }
         return (processes, memory)
+    }
+
+    /// What the step's private `/tmp` and `/var/tmp` hold (they are
+    /// memory), seen through its first process' root.
+    static func privateFileSystemBytes(of pid: Int32) -> Int {
+        var total = 0
+        for directory in ["/tmp", "/var/tmp"] {
+            var fs = statvfs()
+            guard statvfs("/proc/\(pid)/root\(directory)", &fs) == 0, fs.f_blocks >= fs.f_bfree else { continue }
+            let (used, tooLarge) = (fs.f_blocks - fs.f_bfree).multipliedReportingOverflow(by: fs.f_frsize)
+            let (sum, overflow) = total.addingReportingOverflow(tooLarge ? Int.max : Int(clamping: used))
+            total = overflow ? Int.max : sum
+        }
+        return total
     }
 
     /// CLOCK_MONOTONIC in nanoseconds.
