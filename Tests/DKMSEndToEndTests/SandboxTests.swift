@@ -209,6 +209,25 @@ struct SandboxTests {
         #expect(sandbox.dkms(["build", "hidden/1.0", "-k", Self.kernels[0]]).status == 0, "search permission is enough")
     }
 
+    /// Where the sandbox cannot switch to the build user (setpriv fails),
+    /// builds still run sandboxed, and dkms says once per tree that the
+    /// "owns nothing" promise does not hold there.
+    @Test func withoutTheBuildUserDkmsSaysSoOnce() throws {
+        try #require(geteuid() == 0, "dkms switches users only as root")
+        var sandbox = sandbox(kernels: [Self.kernels[0]])
+        let tools = sandbox.root.child("tools")
+        Files.write("#!/bin/sh\nexit 1\n", to: tools + "/setpriv", executable: true)
+        sandbox.environment["PATH"] = tools + ":" + (sandbox.environment["PATH"] ?? "/usr/bin:/bin")
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "first", version: "1.0")])
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "second", version: "1.0")])
+        let first = sandbox.dkms(["build", "first/1.0", "-k", Self.kernels[0]])
+        #expect(first.status == 0, "\(first)")
+        #expect(first.stderr.contains("dkms: builds cannot run as \(BuildIdentity.resolve(user: "")) here (setpriv failed in the sandbox)"), "\(first)")
+        let second = sandbox.dkms(["build", "second/1.0", "-k", Self.kernels[0]])
+        #expect(second.status == 0)
+        #expect(!second.stderr.contains("cannot run as"), "once per tree")
+    }
+
     @Test func aBuildThatNeverEndsStopsAtTheTimeLimitAndTheAutoinstallGoesOn() {
         let sandbox = sandbox(kernels: [Self.kernels[0]])
         Files.write("build_time_limit=2\n", to: sandbox.etc + "/framework.conf")

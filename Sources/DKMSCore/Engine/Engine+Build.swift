@@ -283,6 +283,14 @@ extension Engine {
         if let found = await BuildSandbox.find(path: childEnvironment["PATH"], identity: identity, runner: runner) {
             var made = BuildSandbox(bwrap: found.bwrap, unprivileged: found.unprivileged)
             made.identity = found.identity
+            if let identity, found.identity == nil {
+                // The promise that a build owns nothing does not hold here: say so once.
+                let marker = tree.sandboxWithoutIdentityMarker
+                if !fileSystem.exists(marker) {
+                    console.errorLine("dkms: builds cannot run as \(identity) here (setpriv failed in the sandbox): they run sandboxed but with root's identity, which can read files only root may read.")
+                    fileSystem.writeText("setpriv could not switch to \(identity) in the sandbox.\n", to: marker)
+                }
+            }
             made.limits = settings.buildLimits
             let path = childEnvironment["PATH"] ?? "/usr/bin:/bin"
             if let setpriv = SubprocessRunner.lookUp("setpriv", in: path) ?? SubprocessRunner.lookUp("setpriv", in: "/usr/bin:/bin") {

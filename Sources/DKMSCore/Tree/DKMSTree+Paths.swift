@@ -61,6 +61,10 @@ extension DKMSTree {
     /// that builds run without a sandbox.
     package var sandboxUnavailableMarker: String { "\(root)/.sandbox-unavailable" }
 
+    /// `$dkms_tree/.sandbox-without-build-user` (not in upstream): dkms
+    /// said once that sandboxed builds cannot run as the build user here.
+    package var sandboxWithoutIdentityMarker: String { "\(root)/.sandbox-without-build-user" }
+
     /// `$dkms_tree/.cache` (not in upstream): the module cache (``LocalCache``).
     package var cacheDirectory: String { "\(root)/.cache" }
 
