@@ -295,10 +295,12 @@ struct Builder: Sendable {
         var spec = ShellCommand.spec(command, variables: plan.shellVariables, environment: environment,
                                      programName: programName, workingDirectory: workingDirectory,
                                      output: output.output, error: output.error)
-        guard let sandbox, let lifeline = Lifeline(),
-              let infoFile = FileSystem.makeTemporaryFile(template: "/tmp/.dkms-sandbox.XXXXXX")
-        else {
-            return await runner.run(spec).status
+        guard let sandbox else { return await runner.run(spec).status }
+        guard let lifeline = Lifeline(), let infoFile = FileSystem.makeTemporaryFile(template: "/tmp/.dkms-sandbox.XXXXXX") else {
+            // A sandboxed build never runs outside its sandbox: the step fails.
+            FileSystem.writeText("# dkms: the sandbox could not be prepared (no socket pair, or no file in /tmp); the step was not run\n",
+                                 to: log, append: true)
+            return 126
         }
         defer { FileSystem.removeFile(infoFile) }
         if let deadline, BuildMonitor.monotonicNanoseconds() >= deadline {
