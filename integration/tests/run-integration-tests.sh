@@ -103,6 +103,7 @@ fi
 base_tmp=${TMPDIR:-/tmp}
 [[ $base_tmp == *-* || ! -d $base_tmp ]] && base_tmp=/tmp
 work=$(mktemp -d "$base_tmp/dkmsintegration.XXXXXX")
+chmod 755 "$work"   # sandboxed builds run as a user that must reach the trees below
 if [[ ${KEEP:-} != 1 ]]; then
     trap 'rm -rf "$work"' EXIT
 else
