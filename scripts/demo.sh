@@ -11,6 +11,8 @@ dkms=$PWD/.build/release/dkms
 kernel=$(scripts/kernel-with-headers.sh)
 
 scratch=$(mktemp -d /tmp/swift-dkms-demo.XXXXXX)
+# Builds run in a sandbox as an unprivileged user, which must reach the trees.
+chmod 755 "$scratch"
 mkdir -p "$scratch"/{dkms,src,modules/"$kernel"}
 ln -s "/lib/modules/$kernel/build" "$scratch/modules/$kernel/build"
 trees=(--dkmstree "$scratch/dkms" --sourcetree "$scratch/src" --installtree "$scratch/modules")
