@@ -65,7 +65,13 @@ struct BuildPlanTests {
                                           workingDirectory: nil)
         let text = arguments.joined(separator: " ")
         #expect(text.hasPrefix("--ro-bind / / "))
-        #expect(text.contains("--perms 1777 --tmpfs /tmp"), "a private /tmp the build user can write")
+        let size = "--size \(2 * sandbox.limits.maxMemory)"
+        #expect(text.contains("--perms 1777 \(size) --tmpfs /tmp "), "a private /tmp the build user can write, as large as the memory backstop")
+        #expect(text.contains("--perms 1777 \(size) --tmpfs /var/tmp "))
+        var unlimited = sandbox
+        unlimited.limits.maxMemory = 0
+        #expect(unlimited.arguments(buildDirectory: "/b", backing: "/c", workingDirectory: nil).joined(separator: " ")
+            .contains("--perms 1777 --tmpfs /tmp "), "build_max_memory=0: no size")
         #expect(text.contains("--bind /var/lib/dkms/m/1/.build_K_A_x /var/lib/dkms/m/1/build"))
         #expect(text.contains("--ro-bind /dev/null /etc/hostname"))
         #expect(text.contains("--unshare-net"))
