@@ -47,6 +47,13 @@ struct StatusGoldenTests {
             AUTOINSTALL="yes"
 
             """, to: directory.child("src/benchmod02-1.0/dkms.conf"))
+        expectOnlyKernelChanged(picked, before: before)
+    }
+
+    /// benchmod02's status now shows, for `picked` alone, a built module
+    /// that is missing where it was installed (its BUILT_MODULE_NAME changed
+    /// there), every other line as `before`.
+    func expectOnlyKernelChanged(_ picked: String, before: [String]) {
         let r = status(["-m", "benchmod02"])
         #expect(r.status == 0 && r.stderr == "")
         let expected = before.map { line in
@@ -68,15 +75,7 @@ struct StatusGoldenTests {
         try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
         Files.write("BUILT_MODULE_NAME[0]=\"other\"\n", to: etc + "/benchmod02-1.0-\(picked)-x86_64.conf")
         Files.write("BUILT_MODULE_NAME[0]=\"other\"\n", to: etc + "/benchmod03-1.0-\(picked).conf")
-        let r = status(["-m", "benchmod02"])
-        #expect(r.status == 0 && r.stderr == "")
-        let expected = before.map { line in
-            guard line.contains(", \(picked), ") else { return line }
-            return line.replacingOccurrences(of: " (Differences between built and installed modules)", with: "")
-                + " (Built modules are missing in the kernel modules folder)"
-        }
-        #expect(r.stdout.split(separator: "\n").map(String.init) == expected)
-        #expect(expected != before)
+        expectOnlyKernelChanged(picked, before: before)
     }
 
     @Test(.enabled(if: testingOurBinary, "swift-dkms only"))
