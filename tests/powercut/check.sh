@@ -1,0 +1,79 @@
+#!/bin/bash
+# The checks after a power cut, run by run-powercut.sh in a namespace where /var/lib/dkms,
+# /usr/src and /lib/modules are the disk's (after e2fsck replayed its journal).
+# Usage: check.sh OURS K WORKDIR CUTDIR   (OURS=1: the dkms has fsck and status --json)
+# Prints one "[class] detail" line per problem (nothing when consistent) and writes
+# CUTDIR/summary (hello's state as first read, and what the next commands said).
+#   the SIGKILL suite's checks (tests/faults/lib.sh fx_check) on the first `dkms status`, read
+#   before any command that repairs: r-CLASS (reader check); then, ours only, `dkms fsck` and
+#   status again: [r-changed] if the state the reader saw is not the one fsck left;
+#   fx_check after that ([a-..] [b-..] [c-..] [d-..] [x-source], strict for ours: no pending
+#   journal, no temporaries);
+#   [k-original]  a file of the kernel's own modules changed or lost
+#   [k-index]     modules.dep does not list a kernel module, or modprobe cannot resolve one
+#   [b-modinfo]   an installed dkms module that modinfo cannot read (or of another kernel)
+#   [x-bystander] bystander-dkms/1.0 not installed any more
+#   [e-next]      the next commands (remove hello --all when listed, add hello) failed or left
+#                 anything behind
+set -u
+OURS=$1 K=$2 W=$3 DIR=$4
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/../faults/lib.sh"
+A=$(uname -m)
+FX_ROOT=$DIR/fx
+FX_DKMS=$W/dkms-under-test
+mkdir -p "$FX_ROOT/tmp"
+ln -sfn "$W/ref" "$FX_ROOT/ref"; ln -sfn "$W/pk" "$FX_ROOT/pk"
+FX_MODFILES=([hello-dkms]=hello_dkms [bystander-dkms]=bystander_dkms)
+dk() { env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$FX_ROOT" TMPDIR="$FX_ROOT/tmp" try_sign_modules=false LC_ALL=C \
+    timeout -k 5 300 "$FX_DKMS" "$@"; }
+
+dk status >"$DIR/status1" 2>"$DIR/status1.err"; rc=$?
+((rc != 0)) && echo "[a-status-rc] status exited $rc: $(head -2 "$DIR/status1.err" | tr '\n' ' ')"
+fx_reader_check "$DIR/status1" | sed 's/$/ (first status after the cut)/'
+first=$(grep -m1 '^hello-dkms/1.0[,:]' "$DIR/status1" | sed 's/.*: //')
+final=$DIR/status1 strict=0 next=""
+if ((OURS)); then
+    dk fsck >"$DIR/fsck.out" 2>&1; rc=$?
+    ((rc != 0)) && echo "[f-recover] dkms fsck exited $rc: $(tail -2 "$DIR/fsck.out" | tr '\n' ' ')"
+    next="fsck: $(grep -v '^$' "$DIR/fsck.out" | tr '\n' '|')"
+    dk status >"$DIR/status2" 2>&1
+    final=$DIR/status2 strict=3
+    cmp -s "$DIR/status1" "$final" ||
+        echo "[r-changed] status after fsck differs from the first status: $(diff "$DIR/status1" "$final" | grep '^[<>]' | head -2 | tr '\n' ' ')"
+fi
+fx_check "$final" "$strict" | grep -v '^(note)'
+grep -qx "bystander-dkms/1.0, $K, $A: installed" "$final" || echo "[x-bystander] bystander-dkms/1.0 is not installed any more"
+
+# the kernel's own modules: every file intact, and indexed
+(cd / && sha256sum --quiet -c "$W/original.sha256" 2>&1) | head -3 | sed 's/^/[k-original] /'
+while read -r _ f; do
+    grep -q "^${f#lib/modules/"$K"/}:" "/lib/modules/$K/modules.dep" 2>/dev/null ||
+        { echo "[k-index] modules.dep does not list ${f##*/}"; break; }
+done <"$W/original.sha256"
+modprobe -S "$K" --show-depends ext4 >/dev/null 2>&1 || echo "[k-index] modprobe --show-depends ext4 fails (modules.dep.bin)"
+# installed dkms modules are whole
+for f in "/lib/modules/$K/updates/dkms"/*.ko*; do
+    [[ -e $f ]] || continue
+    v=$(modinfo -F vermagic "$f" 2>&1)
+    [[ $v == "$K "* ]] || echo "[b-modinfo] modinfo $f: $v"
+done
+# installed per status but unknown to depmod: not counted (depmod runs after the copy)
+if grep -q "^hello-dkms/1.0, $K, $A: installed" "$final" &&
+    ! grep -q '^updates/dkms/hello_dkms.ko' "/lib/modules/$K/modules.dep"; then
+    echo "(note) hello installed but not yet in modules.dep" >>"$DIR/notes"
+fi
+
+# the next commands
+listed=0; grep -q '^hello-dkms/1.0[,:]' "$final" && listed=1
+dk remove hello-dkms/1.0 --all >"$DIR/e-remove.out" 2>&1; rc=$?
+((rc != 0 && listed)) && echo "[e-next] remove --all exited $rc with hello listed: $(grep -m1 -A1 Error "$DIR/e-remove.out" | tr '\n' ' ')"
+dk add hello-dkms/1.0 >"$DIR/e-add.out" 2>&1; rc=$?
+((rc != 0)) && echo "[e-next] add exited $rc: $(grep -m1 -A1 Error "$DIR/e-add.out" | tr '\n' ' ')"
+dk status >"$DIR/status3" 2>&1
+grep -qx "hello-dkms/1.0: added" "$DIR/status3" || echo "[e-next] hello-dkms/1.0 not 'added' after remove and add: $(tr '\n' ' ' <"$DIR/status3")"
+fx_check "$DIR/status3" "$strict" | grep -v '^(note)' | sed 's/^\[\([^]]*\)\]/[e-next] after remove and add: [\1]/'
+[[ -z $(find "/lib/modules/$K/updates" -name 'hello_dkms.ko*' 2>/dev/null) ]] ||
+    echo "[e-next] hello_dkms.ko still in /lib/modules/$K/updates after remove --all"
+echo "hello=${first:-absent} ${next:0:160}" >"$DIR/summary"
+exit 0
