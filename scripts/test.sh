@@ -32,6 +32,14 @@ if [[ ${SKIP_FAULTS:-} != 1 ]]; then
         echo "tests/faults/run-space.sh skipped: needs root for its tmpfs mounts" >&2
     fi
 fi
+# Power cuts: QEMU is killed at a uniform random instant of install, uninstall, unbuild,
+# autoinstall from the module cache, remove, add and fsck running in the real Debian kernel
+# on an ext4 disk; the replayed disk must be consistent (docs/consistency.md has the full
+# campaign). A seeded slice of about 3-4 minutes.
+if [[ ${SKIP_POWERCUT:-} != 1 ]]; then
+    POWERCUT_SEED=${POWERCUT_SEED:-1904} POWERCUT_KERNEL=$kernel \
+        tests/powercut/run-powercut.sh "$PWD/.build/debug/dkms" "${POWERCUT_CUTS:-15}" 240
+fi
 # Module builds that try to write outside their build directory, read the
 # signing key, reach the network or leave a process behind: each attempt
 # is blocked by the build sandbox.

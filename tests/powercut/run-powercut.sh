@@ -36,7 +36,8 @@
 # Environment:
 #   POWERCUT_SEED      seed of the delays (default random, printed); a cut is repeated by the
 #                      seed and its index: POWERCUT_ONLY=I runs cut I of that seed only
-#   POWERCUT_KERNEL    kernel version (default: newest /boot/vmlinuz-*-amd64 with headers)
+#   POWERCUT_KERNEL    kernel version (default: the newest -amd64 with headers, generic first;
+#                      its linux-image package is installed when /boot has no image)
 #   POWERCUT_KEEP=1    keep the work directory
 #   POWERCUT_WORKDIR   where to make it (default /tmp)
 #   VM_ACCEL           qemu accelerator (default tcg: a KVM guest did not start in this
@@ -57,14 +58,15 @@ export VM_ACCEL=${VM_ACCEL:-tcg}
 START=$SECONDS
 
 vm_packages bubblewrap e2fsprogs coreutils findutils diffutils sed grep mawk
-has_headers() { [[ -f /lib/modules/$1/build/Makefile && -f /boot/vmlinuz-$1 ]]; }
+has_headers() { [[ -f /lib/modules/$1/build/Makefile ]]; }
 if [[ -n ${POWERCUT_KERNEL:-} ]]; then
     K=$POWERCUT_KERNEL
 else
-    K=$(for f in /boot/vmlinuz-*-amd64; do k=${f#/boot/vmlinuz-}; has_headers "$k" && echo "$k"; done |
+    K=$(for d in /lib/modules/*-amd64; do k=${d#/lib/modules/}; has_headers "$k" && echo "$k"; done |
         grep -Ev -- '-(cloud|rt)-amd64$' | sort -V | tail -n 1)
 fi
-[[ -n $K ]] && has_headers "$K" || vm_die "no kernel with an image in /boot and headers (set POWERCUT_KERNEL; apt-get install linux-image-K linux-headers-K)"
+[[ -n $K ]] && has_headers "$K" || vm_die "no kernel with headers (set POWERCUT_KERNEL; apt-get install linux-headers-K)"
+[[ -f /boot/vmlinuz-$K ]] || vm_packages "linux-image-$K"
 A=$(uname -m)
 HEADERS=$(readlink -f "/lib/modules/$K/build")
 
