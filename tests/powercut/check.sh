@@ -18,12 +18,14 @@
 set -u
 OURS=$1 K=$2 W=$3 DIR=$4
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/faults/lib.sh
 . "$HERE/../faults/lib.sh"
 A=$(uname -m)
 FX_ROOT=$DIR/fx
 FX_DKMS=$W/dkms-under-test
 mkdir -p "$FX_ROOT/tmp"
 ln -sfn "$W/ref" "$FX_ROOT/ref"; ln -sfn "$W/pk" "$FX_ROOT/pk"
+# shellcheck disable=SC2034 # read by fx_check
 FX_MODFILES=([hello-dkms]=hello_dkms [bystander-dkms]=bystander_dkms)
 dk() { env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$FX_ROOT" TMPDIR="$FX_ROOT/tmp" try_sign_modules=false LC_ALL=C \
     timeout -k 5 300 "$FX_DKMS" "$@"; }

@@ -46,6 +46,7 @@
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source=tests/powercut/vm.sh
 . "$HERE/vm.sh"
 
 [[ $# -ge 1 ]] || { echo "usage: $0 DKMS_BINARY [CUTS] [SECONDS_LIMIT]" >&2; exit 2; }
@@ -65,7 +66,7 @@ else
     K=$(for d in /lib/modules/*-amd64; do k=${d#/lib/modules/}; has_headers "$k" && echo "$k"; done |
         grep -Ev -- '-(cloud|rt)-amd64$' | sort -V | tail -n 1)
 fi
-[[ -n $K ]] && has_headers "$K" || vm_die "no kernel with headers (set POWERCUT_KERNEL; apt-get install linux-headers-K)"
+{ [[ -n $K ]] && has_headers "$K"; } || vm_die "no kernel with headers (set POWERCUT_KERNEL; apt-get install linux-headers-K)"
 [[ -f /boot/vmlinuz-$K ]] || vm_packages "linux-image-$K"
 A=$(uname -m)
 HEADERS=$(readlink -f "/lib/modules/$K/build")

@@ -129,6 +129,7 @@ vm_expect() {
         if IFS= read -r -t 1 -u "$VM_FD" l; then
             l=${l%$'\r'}
             printf '%s\n' "$l" >>"$VM_SERIAL"
+            # shellcheck disable=SC2034 # VM_LINE is for the caller
             if [[ $l =~ $re ]]; then VM_LINE=$l; return 0; fi
         elif ! kill -0 "$VM_PID" 2>/dev/null; then
             return 2
