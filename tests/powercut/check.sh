@@ -13,7 +13,9 @@
 #   [k-index]     modules.dep does not list a kernel module, or modprobe cannot resolve one
 #   [b-modinfo]   an installed dkms module that modinfo cannot read (or of another kernel)
 #   [x-bystander] bystander-dkms/1.0 not installed any more
-#   [e-next]      the next commands (remove hello --all when listed, add hello) failed or left
+#   [g-cache]     (ours) the module cache lost an entry
+#   [e-next]      the next commands (remove hello --all when listed, add hello, and for ours
+#                 install hello, which only the module cache can serve) failed or left
 #                 anything behind
 set -u
 OURS=$1 K=$2 W=$3 DIR=$4
@@ -60,6 +62,14 @@ for f in "/lib/modules/$K/updates/dkms"/*.ko*; do
     v=$(modinfo -F vermagic "$f" 2>&1)
     [[ $v == "$K "* ]] || echo "[b-modinfo] modinfo $f: $v"
 done
+# ours: the module cache still holds both builds, whole (a lookup re-hashes every file and
+# refuses a damaged entry: hello's is used by the next autoinstall)
+if ((OURS)); then
+    dk cache list >"$DIR/cache.list" 2>&1
+    for m in hello-dkms bystander-dkms; do
+        grep -q " $m/1.0, $K, $A " "$DIR/cache.list" || echo "[g-cache] the module cache lost $m/1.0: $(tr '\n' ' ' <"$DIR/cache.list")"
+    done
+fi
 # installed per status but unknown to depmod: not counted (depmod runs after the copy)
 if grep -q "^hello-dkms/1.0, $K, $A: installed" "$final" &&
     ! grep -q '^updates/dkms/hello_dkms.ko' "/lib/modules/$K/modules.dep"; then
@@ -72,9 +82,18 @@ dk remove hello-dkms/1.0 --all >"$DIR/e-remove.out" 2>&1; rc=$?
 ((rc != 0 && listed)) && echo "[e-next] remove --all exited $rc with hello listed: $(grep -m1 -A1 Error "$DIR/e-remove.out" | tr '\n' ' ')"
 dk add hello-dkms/1.0 >"$DIR/e-add.out" 2>&1; rc=$?
 ((rc != 0)) && echo "[e-next] add exited $rc: $(grep -m1 -A1 Error "$DIR/e-add.out" | tr '\n' ' ')"
+want="hello-dkms/1.0: added"
+if ((OURS)); then
+    # and install: the headers here are the disk's stand-in, so only the module cache can
+    # serve it (the entry must have survived whole)
+    dk install hello-dkms/1.0 -k "$K" >"$DIR/e-install.out" 2>&1; rc=$?
+    ((rc != 0)) && echo "[e-next] install (from the module cache) exited $rc: $(grep -m1 -A1 Error "$DIR/e-install.out" | tr '\n' ' ')"
+    want="hello-dkms/1.0, $K, $A: installed"
+fi
 dk status >"$DIR/status3" 2>&1
-grep -qx "hello-dkms/1.0: added" "$DIR/status3" || echo "[e-next] hello-dkms/1.0 not 'added' after remove and add: $(tr '\n' ' ' <"$DIR/status3")"
-fx_check "$DIR/status3" "$strict" | grep -v '^(note)' | sed 's/^\[\([^]]*\)\]/[e-next] after remove and add: [\1]/'
+grep -qx "$want" "$DIR/status3" || echo "[e-next] hello-dkms/1.0 is not '${want#*: }' after the next commands: $(tr '\n' ' ' <"$DIR/status3")"
+fx_check "$DIR/status3" "$strict" | grep -v '^(note)' | sed 's/^\[\([^]]*\)\]/[e-next] after the next commands: [\1]/'
+((OURS)) && dk remove hello-dkms/1.0 --all >>"$DIR/e-remove.out" 2>&1
 [[ -z $(find "/lib/modules/$K/updates" -name 'hello_dkms.ko*' 2>/dev/null) ]] ||
     echo "[e-next] hello_dkms.ko still in /lib/modules/$K/updates after remove --all"
 echo "hello=${first:-absent} ${next:0:160}" >"$DIR/summary"

@@ -28,8 +28,9 @@
 # After each cut, on the host: e2fsck -fy replays the ext4 journal, debugfs copies the three
 # directories out, and tests/powercut/check.sh runs in the namespace with the guest's paths:
 # the checks of the SIGKILL suite (tests/faults/lib.sh fx_check, read before any repair), the
-# kernel's own modules intact and indexed, installed modules readable by modinfo, then the next
-# commands (ours: fsck; both: remove --all, add) succeed and leave no leftovers.
+# kernel's own modules intact and indexed, installed modules readable by modinfo, the module
+# cache's entries kept (ours), then the next commands (ours: fsck; both: remove --all, add;
+# ours: install, which only the module cache can serve) succeed and leave no leftovers.
 # Prints one line per cut, "N cuts, M inconsistent" at the end; exits 1 if M > 0, 2 when the
 # harness could not set up.
 #
