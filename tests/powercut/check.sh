@@ -9,7 +9,10 @@
 #   status again: [r-changed] if the state the reader saw is not the one fsck left;
 #   fx_check after that ([a-..] [b-..] [c-..] [d-..] [x-source], strict for ours: no pending
 #   journal, no temporaries);
-#   [k-original]  a file of the kernel's own modules changed or lost
+#   [k-original]  a file of the kernel's own modules changed or lost (hello's namesake
+#                 kernel/drivers/misc/hello_dkms.ko may be archived, intact, in
+#                 original_module/ while hello is installed; after the next commands, which
+#                 end with hello removed, every file must be back in place)
 #   [k-index]     modules.dep does not list a kernel module, or modprobe cannot resolve one
 #   [b-modinfo]   an installed dkms module that modinfo cannot read (or of another kernel)
 #   [x-bystander] bystander-dkms/1.0 not installed any more
@@ -50,8 +53,21 @@ fx_check "$final" "$strict" | grep -v '^(note)'
 grep -qx "bystander-dkms/1.0, $K, $A: installed" "$final" || echo "[x-bystander] bystander-dkms/1.0 is not installed any more"
 
 # the kernel's own modules: every file intact, and indexed
-(cd / && sha256sum --quiet -c "$W/original.sha256" 2>&1) | head -3 | sed 's/^/[k-original] /'
+# hello's namesake, the kernel's own, is in place or archived whole while hello is installed
+OWN=lib/modules/$K/kernel/drivers/misc/hello_dkms.ko
+own_sum=$(grep " $OWN\$" "$W/original.sha256" | cut -d' ' -f1)
+own_ok() { # own_ok WHEN: the original in place, or archived intact by an installed hello
+    [[ -f /$OWN && $(sha256sum </$OWN | cut -d' ' -f1) == "$own_sum" ]] && return 0
+    local a
+    for a in /var/lib/dkms/hello-dkms/original_module/"$K"/*/hello_dkms.ko; do
+        [[ -f $a && $(sha256sum <"$a" | cut -d' ' -f1) == "$own_sum" ]] && return 0
+    done
+    echo "[k-original] $1: the kernel's own /$OWN is neither in place nor archived intact ($(ls -l /$OWN /var/lib/dkms/hello-dkms/original_module/"$K"/*/ 2>&1 | tr '\n' ' '))"
+}
+own_ok "first read"
+(cd / && grep -v " $OWN\$" "$W/original.sha256" | sha256sum --quiet -c 2>&1) | head -3 | sed 's/^/[k-original] /'
 while read -r _ f; do
+    [[ $f == "$OWN" ]] && continue
     grep -q "^${f#lib/modules/"$K"/}:" "/lib/modules/$K/modules.dep" 2>/dev/null ||
         { echo "[k-index] modules.dep does not list ${f##*/}"; break; }
 done <"$W/original.sha256"
@@ -96,5 +112,9 @@ fx_check "$DIR/status3" "$strict" | grep -v '^(note)' | sed 's/^\[\([^]]*\)\]/[e
 ((OURS)) && dk remove hello-dkms/1.0 --all >>"$DIR/e-remove.out" 2>&1
 [[ -z $(find "/lib/modules/$K/updates" -name 'hello_dkms.ko*' 2>/dev/null) ]] ||
     echo "[e-next] hello_dkms.ko still in /lib/modules/$K/updates after remove --all"
+# after the final remove, the kernel's own modules are all in place, intact and indexed
+(cd / && sha256sum --quiet -c "$W/original.sha256" 2>&1) | head -3 | sed 's/^/[k-original] after the next commands: /'
+grep -q "^${OWN#lib/modules/"$K"/}:" "/lib/modules/$K/modules.dep" ||
+    echo "[k-index] after the next commands: modules.dep does not list the kernel's own hello_dkms.ko"
 echo "hello=${first:-absent} ${next:0:160}" >"$DIR/summary"
 exit 0

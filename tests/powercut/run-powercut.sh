@@ -10,7 +10,9 @@
 # at the real paths, so the trees hold the same absolute links they will in the guest):
 #   hello-dkms/1.0 (examples/hello-dkms) added and built for K, bystander-dkms/1.0 (a renamed
 #   copy) installed; /lib/modules/K holds the kernel's own modules the guest boots with plus a
-#   few more, with depmod's indexes; the module cache (swift-dkms) holds hello's build.
+#   few more, and kernel/drivers/misc/hello_dkms.ko (a copy of dummy.ko): the kernel's own
+#   module of hello's name, which install archives and uninstall restores; with depmod's
+#   indexes; the module cache (swift-dkms) holds hello's build.
 #   /lib/modules/K/build is a stand-in for the headers: .config, Module.symvers and
 #   include/config/auto.conf only (what the cache key reads). There is no compiler in the
 #   guest: gcc and gcc-12 are stubs that print the host compiler's --version line (part of the
@@ -107,6 +109,11 @@ for m in "${ORIG_MODS[@]}"; do
         mkdir -p "$P$(dirname "$f")"; cp "$f" "$P$f"
     done < <(modprobe -S "$K" --show-depends "$m" 2>/dev/null)
 done
+# ... and one with hello's name, which installing hello archives and uninstalling restores:
+# the kernel's own module that must never be lost (a copy of dummy.ko under that name).
+OWN=lib/modules/$K/kernel/drivers/misc/hello_dkms.ko
+mkdir -p "$(dirname "$P/$OWN")"
+cp "$(modinfo -k "$K" -n dummy)" "$P/$OWN" || vm_die "no dummy.ko for $K"
 cp /lib/modules/"$K"/modules.{order,builtin,builtin.modinfo} "$P/lib/modules/$K/" 2>/dev/null
 depmod -b "$P" "$K" || vm_die "depmod -b $P $K failed"
 ln -s "$HEADERS" "$P/lib/modules/$K/build"
