@@ -41,6 +41,11 @@
 #                      seed and its index: POWERCUT_ONLY=I runs cut I of that seed only
 #   POWERCUT_KERNEL    kernel version (default: the newest -amd64 with headers, generic first;
 #                      its linux-image package is installed when /boot has no image)
+#   POWERCUT_STEPS     the workload instead of the default: dkms argument lists separated by
+#                      '|' ($K stands for the kernel), e.g. 'install hello-dkms/1.0 -k $K'
+#   POWERCUT_TAIL      seconds the guest runs on after the last command, part of the measured
+#                      duration (default 0): cuts after dkms returned, before the guest kernel
+#                      wrote back what dkms left in its page cache (ext4: up to ~30 s)
 #   POWERCUT_KEEP=1    keep the work directory
 #   POWERCUT_WORKDIR   where to make it (default /tmp)
 #   VM_ACCEL           qemu accelerator (default tcg: a KVM guest did not start in this
@@ -191,7 +196,12 @@ STEPS=("install hello-dkms/1.0 -k $K" "uninstall hello-dkms/1.0 -k $K" "unbuild 
 ((OURS)) && STEPS+=("autoinstall -k $K")
 STEPS+=("remove hello-dkms/1.0 --all" "add hello-dkms/1.0")
 ((OURS)) && STEPS+=("fsck")
+if [[ -n ${POWERCUT_STEPS:-} ]]; then
+    IFS='|' read -r -a STEPS <<<"${POWERCUT_STEPS//\$K/$K}"
+fi
 printf '%s\n' "${STEPS[@]}" >"$R/steps"
+TAIL=${POWERCUT_TAIL:-0}
+echo "$TAIL" >"$R/tail"
 cat >"$R/init" <<'EOF'
 #!/bin/sh
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -214,6 +224,8 @@ for s in "${steps[@]}"; do
     echo "POWERCUT RC $n $rc"
     if [ "$mode" = measure ] || [ $rc -ne 0 ]; then sed "s/^/OUT $n /" /tmp/out; fi
 done
+# the tail: the machine runs on after the last command (its page cache not yet written back)
+sleep "$(cat /tail)"
 echo "POWERCUT END"
 if [ "$mode" = measure ]; then sync; echo "POWERCUT SYNCED"; fi
 while :; do sleep 60; done
@@ -266,7 +278,7 @@ for i in 1 2; do
     [[ -z $reasons ]] || { echo "$reasons" >&2; vm_die "the uninterrupted run is already inconsistent"; }
 done
 ((OURS)) && note "autoinstall (no compiler in the guest, so from the module cache): $(grep '^OUT 4 Building' "$W/measure-1/serial")"
-echo "workload duration (max of 2): $((DUR / 1000))ms; steps: $(printf '%s; ' "${STEPS[@]}")" | tee -a "$LOG"
+echo "workload duration (max of 2): $((DUR / 1000))ms; steps: $(printf '%s; ' "${STEPS[@]}")tail ${TAIL}s" | tee -a "$LOG"
 
 # --- cuts ------------------------------------------------------------------------------------
 RANDOM=$SEED
