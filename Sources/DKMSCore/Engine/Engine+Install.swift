@@ -115,7 +115,13 @@ extension Engine {
                             throw DKMSError(.patchOrInstallFailed, "Archiving the original module \(candidate) failed.")
                         }
                         moduleIndex?.removed(candidate)
-                        FileSystem.writeText(candidate + "\n", to: "\(backupDir)/\(fileName).origin")
+                        // Flushed now: the commit below makes the archive durable, and
+                        // an empty .origin after a power cut would leave the original
+                        // unrestorable (uninstall skips it, remove --all deletes it).
+                        // One that cannot be written fails the install, which rolls back.
+                        if FileSystem.writeTextDurably(candidate + "\n", to: "\(backupDir)/\(fileName).origin") != nil {
+                            throw DKMSError(.patchOrInstallFailed, "Archiving the original module \(candidate) failed.")
+                        }
                         break
                     }
                 }
