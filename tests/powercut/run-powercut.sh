@@ -282,7 +282,9 @@ echo "workload duration (max of 2): $((DUR / 1000))ms; steps: $(printf '%s; ' "$
 
 # --- cuts ------------------------------------------------------------------------------------
 RANDOM=$SEED
-rand_us() { echo $((((RANDOM << 30) | (RANDOM << 15) | RANDOM) % ($1 + 1))); }
+# a delay is a fraction (30 random bits) of the duration: a seed draws the same fractions on
+# every machine, whatever the duration measured there
+rand_us() { echo $(($1 * ((RANDOM << 15) | RANDOM) / (1 << 30))); }
 declare -A CLASS=() ATSTEP=()
 done_cuts=0 bad=0 stopped=0
 for ((c = 0; c < CUTS; c++)); do
