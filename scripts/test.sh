@@ -32,6 +32,17 @@ if [[ ${SKIP_FAULTS:-} != 1 ]]; then
         echo "tests/faults/run-space.sh skipped: needs root for its tmpfs mounts" >&2
     fi
 fi
+# Power cuts: QEMU is killed at a uniform random instant while install, uninstall,
+# unbuild, an autoinstall served from the module cache and fsck run in the real Debian
+# kernel on an ext4 disk, or in the 10 s after them (before the guest's page cache is
+# written back); the replayed disk must be consistent and the kernel's own module of the
+# same name never lost (docs/consistency.md has the full campaigns). A seeded slice of
+# about 4-5 minutes.
+if [[ ${SKIP_POWERCUT:-} != 1 ]]; then
+    POWERCUT_SEED=${POWERCUT_SEED:-1904} POWERCUT_KERNEL=$kernel POWERCUT_TAIL=10 \
+        POWERCUT_STEPS='install hello-dkms/1.0 -k $K|uninstall hello-dkms/1.0 -k $K|unbuild hello-dkms/1.0 -k $K|autoinstall -k $K|fsck' \
+        tests/powercut/run-powercut.sh "$PWD/.build/debug/dkms" "${POWERCUT_CUTS:-15}" 240
+fi
 # Module builds that try to write outside their build directory, read the
 # signing key, reach the network or leave a process behind: each attempt
 # is blocked by the build sandbox.

@@ -178,6 +178,10 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
         appendDurably(text, to: path, truncating: false)
     }
 
+    package func writeTextDurably(_ text: String, to path: String) -> String? {
+        appendDurably(text, to: path, truncating: true)
+    }
+
     package func syncDirectory(_ path: String) {}
 
     @discardableResult

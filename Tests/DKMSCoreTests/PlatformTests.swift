@@ -30,6 +30,17 @@ struct PlatformTests {
         #expect(!ExtendedRegex.matches("x", pattern: "("))
     }
 
+    @Test func writeTextDurablyReplacesTheWholeFileOrSaysWhyNot() {
+        let dir = TemporaryDirectory()
+        let file = dir.child("record")
+        Files.write("a much longer earlier content\n", to: file)
+        #expect(FileSystem.writeTextDurably("short\n", to: file) == nil)
+        #expect(Files.read(file) == "short\n")
+        #expect(FileSystem.writeTextDurably("x\n", to: dir.child("missing/record")) == "No such file or directory")
+        Files.makeDirectory(dir.child("directory"))
+        #expect(FileSystem.writeTextDurably("x\n", to: dir.child("directory")) == "Is a directory")
+    }
+
     @Test func treeStatesFollowTheFileSystem() {
         let dir = TemporaryDirectory()
         let tree = DKMSTree(root: dir.child("dkms"), sourceTree: dir.child("src"))

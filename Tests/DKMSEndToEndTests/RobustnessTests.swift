@@ -93,6 +93,30 @@ struct RobustnessTests {
         #expect(sandbox.dkms(["status"]).stdout == "half/1.0, \(kernel), \(arch): built\n")
     }
 
+    /// A power cut while uninstall restores the kernel's own module across
+    /// file systems (a copy) leaves the copy's temporary name next to the
+    /// original's place: completing the uninstall removes it (tests/powercut).
+    @Test func completingAnUninstallRemovesAnInterruptedRestoreCopy() {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "rest", version: "1.0")])
+        _ = sandbox.dkms(["install", "-k", kernel, "rest/1.0"])
+        let installed = "\(sandbox.installTree)/\(kernel)/updates/dkms/rest.ko"
+        let link = "\(sandbox.dkmsTree)/rest/kernel-\(kernel)-\(arch)"
+        let archive = "\(sandbox.dkmsTree)/rest/original_module/\(kernel)/\(arch)/rest.ko"
+        let place = "\(sandbox.installTree)/\(kernel)/kernel/drivers/rest.ko"
+        Files.write("the kernel's own", to: archive)
+        Files.write(place + "\n", to: archive + ".origin")
+        // Killed during the restore's copy: its temporary is next to the place.
+        Files.write("partial", to: "\(sandbox.installTree)/\(kernel)/kernel/drivers/.rest.ko.dkms-new.77")
+        try? FileManager.default.removeItem(atPath: installed)
+        Files.write("begin\tuninstall\trest\t1.0\t\(kernel)\t\(arch)\ndelete\t\(installed)\nrestore\t\(archive)\t\(place)\nunlink\t\(link)\n",
+                    to: sandbox.dkmsTree + "/.journal/uninstall-1-1")
+        let r = sandbox.dkms(["fsck"])
+        #expect(r.stderr.contains("completed an interrupted uninstall of rest/1.0"))
+        #expect(Files.read(place) == "the kernel's own")
+        #expect(!Files.exists("\(sandbox.installTree)/\(kernel)/kernel/drivers/.rest.ko.dkms-new.77"))
+        #expect(!Files.exists(archive))
+    }
+
     @Test func fsckReinstallsMissingFilesAndCleansPartialCopies() {
         _ = sandbox.dkms(["add", sandbox.writeModule(name: "lost", version: "1.0")])
         _ = sandbox.dkms(["install", "-k", kernel, "lost/1.0"])

@@ -70,7 +70,13 @@ package struct ModuleInstaller: Sendable {
             guard fileSystem.move(archive.original, to: archive.archived) else {
                 throw DKMSError(.patchOrInstallFailed, "Archiving the original module \(archive.original) failed.")
             }
-            fileSystem.writeText(archive.original + "\n", to: archive.archived + ".origin")
+            // Flushed now: the commit makes the archive durable, and an
+            // empty .origin after a power cut would leave the original
+            // unrestorable (uninstall skips it, remove --all deletes it).
+            // One that cannot be written fails the install, which rolls back.
+            if fileSystem.writeTextDurably(archive.original + "\n", to: archive.archived + ".origin") != nil {
+                throw DKMSError(.patchOrInstallFailed, "Archiving the original module \(archive.original) failed.")
+            }
         }
         console.line("Installing \(copy.destination)")
         fileSystem.makeDirectories(FileSystem.split(copy.destination).directory)

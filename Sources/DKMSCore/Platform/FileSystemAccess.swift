@@ -74,6 +74,9 @@ package protocol FileSystemAccess: Sendable {
     /// Appends text with one write and flushes it to disk before returning.
     /// - Returns: why it could not be written whole and flushed, or nil.
     func appendDurably(_ text: String, to path: String) -> String?
+    /// Writes text to a file (truncating) and flushes it before returning.
+    /// - Returns: why it could not be written whole and flushed, or nil.
+    func writeTextDurably(_ text: String, to path: String) -> String?
     /// Flushes a directory's entries (new and removed names) to disk.
     func syncDirectory(_ path: String)
     /// `mkdir -p path`; false when it could not be created.
@@ -230,6 +233,9 @@ package struct LocalFileSystem: FileSystemAccess {
     }
     package func appendDurably(_ text: String, to path: String) -> String? {
         FileSystem.appendDurably(text, to: path)
+    }
+    package func writeTextDurably(_ text: String, to path: String) -> String? {
+        FileSystem.writeTextDurably(text, to: path)
     }
     package func syncDirectory(_ path: String) { FileSystem.syncDirectory(path) }
     @discardableResult

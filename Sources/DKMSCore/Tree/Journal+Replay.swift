@@ -79,11 +79,27 @@ extension Journal {
                     fileSystem.makeDirectories(FileSystem.split(step[1]).directory)
                     fileSystem.move(step[2], to: step[1])
                 }
+                removeInterruptedCopies(to: step[1])
+                removeInterruptedCopies(to: step[2])
                 fileSystem.removeFile(step[2] + ".origin")
                 fileSystem.deleteEmptyDirectories(under: FileSystem.split(FileSystem.split(step[2]).directory).directory)
             default:
                 break
             }
+        }
+    }
+
+    /// Removes what a copy to `destination` left when it was interrupted:
+    /// the temporary `.NAME.dkms-new.PID` that `FileSystem.writeBytesAtomically`
+    /// writes next to it. A move across file systems (archiving or restoring
+    /// the kernel's own module when `/var` is another file system) is such a
+    /// copy; a power cut during it leaves that name in the kernel's module
+    /// directory, where nothing else would ever remove it.
+    func removeInterruptedCopies(to destination: String) {
+        let (directory, name) = FileSystem.split(destination)
+        let prefix = ".\(name).dkms-new."
+        for entry in fileSystem.entries(of: directory) where entry.hasPrefix(prefix) {
+            fileSystem.removeFile(directory + "/" + entry)
         }
     }
 
@@ -99,6 +115,7 @@ extension Journal {
                     fileSystem.makeDirectories(FileSystem.split(step[2]).directory)
                     fileSystem.move(step[1], to: step[2])
                 }
+                removeInterruptedCopies(to: step[2])
                 // A restore that failed (no room) keeps its archived copy and
                 // where it belongs: the original is never lost.
                 if !fileSystem.existsNoFollow(step[1]) { fileSystem.removeFile(step[1] + ".origin") }
