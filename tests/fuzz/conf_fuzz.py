@@ -318,11 +318,17 @@ def case_commands(case):
 TEMPLATES = {}
 
 
+def reachable(directory):
+    """A work directory the sandbox's build user can enter (mkdtemp makes it 0700)."""
+    os.chmod(directory, 0o755)
+    return directory
+
+
 def template_for(prog):
     """The tree every command-line case starts from (one added and one built module), made
     once per program by running CMD_SETUP; cases get a copy."""
     if prog not in TEMPLATES:
-        root = tempfile.mkdtemp(prefix="fz-template.", dir=os.environ.get("FUZZ_TMP", "/tmp"))
+        root = reachable(tempfile.mkdtemp(prefix="fz-template.", dir=os.environ.get("FUZZ_TMP", "/tmp")))
         setup_case(root, {"kind": "cmd"})
         for argv in CMD_SETUP:
             run_one(prog, root, argv, 60)
@@ -342,7 +348,7 @@ def copy_template(template, root):
 
 
 def execute(prog, case, keep=None):
-    root = tempfile.mkdtemp(prefix="fz.", dir=os.environ.get("FUZZ_TMP", "/tmp"))
+    root = reachable(tempfile.mkdtemp(prefix="fz.", dir=os.environ.get("FUZZ_TMP", "/tmp")))
     try:
         if case["kind"] == "cmd":
             copy_template(template_for(prog), root)
