@@ -377,14 +377,7 @@ extension FileSystem {
     /// - Returns: why it could not be written whole and flushed (no room, a
     ///   read-only file system), or nil.
     package static func appendDurably(_ text: String, to path: String) -> String? {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return String(cString: strerror(errno)) }
-        defer { close(fd) }
-        let length = text.utf8.count
-        let written = text.withCString { write(fd, $0, strlen($0)) }
-        if written != length { return written < 0 ? String(cString: strerror(errno)) : "short write" }
-        if fsync(fd) != 0 { return String(cString: strerror(errno)) }
-        return nil
+        writeDurably(text, to: path, flags: O_APPEND)
     }
 
     /// Writes text to a file (truncating) with one `write(2)` and `fsync(2)`s
@@ -395,7 +388,14 @@ extension FileSystem {
     /// about 30 s later).
     /// - Returns: why it could not be written whole and flushed, or nil.
     package static func writeTextDurably(_ text: String, to path: String) -> String? {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        writeDurably(text, to: path, flags: O_TRUNC)
+    }
+
+    /// Opens `path` for writing (created 0644, with `flags`: appending or
+    /// truncating), writes `text` with one `write(2)` and `fsync(2)`s it.
+    /// - Returns: why it could not be written whole and flushed, or nil.
+    private static func writeDurably(_ text: String, to path: String, flags: Int32) -> String? {
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0o644)
         guard fd >= 0 else { return String(cString: strerror(errno)) }
         defer { close(fd) }
         let length = text.utf8.count
