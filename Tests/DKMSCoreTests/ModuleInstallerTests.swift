@@ -130,9 +130,9 @@ struct ModuleInstallerTests {
             originals: originals, activeLink: tree.activeLink("hello", kernel, "x86_64"), compressedSuffix: "",
             steps: [
                 .init(name: "hello", location: "/updates/dkms", files: ["\(kernelDirectory)/updates/dkms/hello.ko"],
-                      restores: restores, declaredLocation: "/updates/dkms"),
+                      originals: restores, declaredLocation: "/updates/dkms"),
                 .init(name: "world", location: "/updates/dkms", files: ["\(kernelDirectory)/updates/dkms/world.ko"],
-                      restores: [], declaredLocation: "/updates/dkms"),
+                      originals: [], declaredLocation: "/updates/dkms"),
             ])
         #expect(plan.journalSteps == [
             ["delete", "\(kernelDirectory)/updates/dkms/hello.ko"], ["restore", originals + "/hello.ko", own],
@@ -160,10 +160,31 @@ struct ModuleInstallerTests {
             module: "hello", version: "1.0", kernel: kernel, arch: "x86_64", kernelDirectory: kernelDirectory,
             originals: originals, activeLink: tree.activeLink("hello", kernel, "x86_64"), compressedSuffix: "",
             steps: [.init(name: "hello", location: "/updates/dkms", files: ["\(kernelDirectory)/updates/dkms/hello.ko"],
-                          restores: ArchivedOriginals(fileSystem: files).of("hello", in: originals), declaredLocation: "/updates/dkms")])
+                          originals: ArchivedOriginals(fileSystem: files).of("hello", in: originals), declaredLocation: "/updates/dkms")])
         let error = #expect(throws: DKMSError.self) { try ModuleUninstaller(fileSystem: files, journal: journal, console: console).apply(plan) }
         #expect(error?.code == .patchOrInstallFailed)
         #expect(journal.pending().count == 1, "the next command completes it")
         #expect(files.readText(originals + "/hello.ko") == "the kernel's own", "the archived copy is kept")
+    }
+
+    /// The restore its `.origin` asks for is refused with a warning; the
+    /// file is then put back where the module is declared, as upstream's
+    /// restore of an original without a known place does.
+    @Test func anOriginalThatBelongsOutsideTheKernelIsNotPutThere() throws {
+        let originals = tree.originalModulesDirectory("hello", kernel, "x86_64")
+        files.create("elsewhere", at: originals + "/hello.ko")
+        files.create("/etc/hello.ko\n", at: originals + "/hello.ko.origin")
+        let listed = ArchivedOriginals(fileSystem: files).of("hello", in: originals)
+        let plan = UninstallPlan(
+            module: "hello", version: "1.0", kernel: kernel, arch: "x86_64", kernelDirectory: kernelDirectory,
+            originals: originals, activeLink: tree.activeLink("hello", kernel, "x86_64"), compressedSuffix: "",
+            steps: [.init(name: "hello", location: nil, files: [], originals: listed, declaredLocation: "/updates/dkms")])
+        #expect(listed.count == 1 && plan.restores(of: plan.steps[0]).isEmpty)
+        #expect(plan.journalSteps == [["unlink", tree.activeLink("hello", kernel, "x86_64")]], "nothing outside the kernel is restored")
+        let uninstaller = ModuleUninstaller(fileSystem: files, journal: journal, console: console)
+        uninstaller.commit(try uninstaller.apply(plan))
+        #expect(!files.exists("/etc/hello.ko"))
+        #expect(files.readText("\(kernelDirectory)/updates/dkms/hello.ko") == "elsewhere")
+        #expect(console.transcript.items.contains(.diagnostic(Diagnostic(kind: .warning, lines: ["Bad original location '/etc/hello.ko' in \(originals)/hello.ko.origin"]))))
     }
 }

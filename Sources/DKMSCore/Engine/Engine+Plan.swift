@@ -136,7 +136,7 @@ extension Engine {
                 console.line("  delete \(plan.kernelDirectory)\(location)/\(step.name)\(moduleSuffix)")
             }
         }
-        for restore in plan.steps.flatMap(\.restores) {
+        for restore in plan.steps.flatMap(plan.restores(of:)) {
             console.line("  restore the original \(restore.origin)")
         }
         console.line("Would run depmod for kernel \(kernel).")

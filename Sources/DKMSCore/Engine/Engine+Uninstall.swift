@@ -98,7 +98,7 @@ extension Engine {
             let files = location.map { location in listings.files(in: kernelDir + location, named: name).map { "\(kernelDir)\(location)/\($0)" } } ?? []
             steps.append(UninstallPlan.Step(
                 name: name, location: location, files: files,
-                restores: originals.of(name, in: backupDir).filter { $0.origin.hasPrefix(kernelDir + "/") },
+                originals: originals.of(name, in: backupDir),
                 declaredLocation: config.modules[index].declaredDestLocation))
         }
         return UninstallPlan(module: module, version: version, kernel: kernel, arch: arch, kernelDirectory: kernelDir,

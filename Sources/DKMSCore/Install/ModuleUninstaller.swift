@@ -38,7 +38,7 @@ package struct ModuleUninstaller: Sendable {
                 console.line("Module \(step.name)\(suffix) was not found within \(plan.kernelDirectory)/")
             }
             if fileSystem.isDirectory(plan.originals) {
-                if let failed = restoreOriginals(named: step.name, from: plan.originals, kernelDirectory: plan.kernelDirectory) {
+                if let failed = restoreOriginals(step.originals, kernelDirectory: plan.kernelDirectory) {
                     throw DKMSError(.patchOrInstallFailed, "Restoring the original module \(failed) failed.",
                                     "The archived copy is kept in \(plan.originals); the next dkms command retries.")
                 }
@@ -75,12 +75,14 @@ package struct ModuleUninstaller: Sendable {
         }
     }
 
-    /// Puts archived originals back where their `.origin` file says.
+    /// Puts archived originals back where their `.origin` file says (the
+    /// plan's listing of them; one that belongs outside the kernel's
+    /// directory stays, with a warning).
     /// - Returns: the first original that could not be put back (its archived
     ///   copy and `.origin` are kept), or nil.
-    func restoreOriginals(named name: String, from directory: String, kernelDirectory: String) -> String? {
+    func restoreOriginals(_ originals: [ArchivedOriginals.Original], kernelDirectory: String) -> String? {
         var failed: String?
-        for original in ArchivedOriginals(fileSystem: fileSystem).of(name, in: directory) {
+        for original in originals {
             if original.origin.hasPrefix(kernelDirectory + "/") {
                 console.line("Restoring archived original module \(original.origin)")
                 fileSystem.makeDirectories(FileSystem.split(original.origin).directory)

@@ -13,20 +13,20 @@ package struct UninstallPlan: Sendable, Equatable {
         package var location: String?
         /// The installed files deleted (`NAME.ko`, compressed forms).
         package var files: [String]
-        /// The archived originals that go back (those that belong in the
-        /// kernel's directory).
-        package var restores: [ArchivedOriginals.Original]
+        /// The module's archived originals (``UninstallPlan/restores(of:)``
+        /// are those that go back).
+        package var originals: [ArchivedOriginals.Original]
         /// Where an original archived by an old dkms without an `.origin`
         /// file goes back (`DEST_MODULE_LOCATION` as declared).
         package var declaredLocation: String
 
         /// A step.
-        package init(name: String, location: String?, files: [String], restores: [ArchivedOriginals.Original],
+        package init(name: String, location: String?, files: [String], originals: [ArchivedOriginals.Original],
                      declaredLocation: String) {
             self.name = name
             self.location = location
             self.files = files
-            self.restores = restores
+            self.originals = originals
             self.declaredLocation = declaredLocation
         }
     }
@@ -61,13 +61,19 @@ package struct UninstallPlan: Sendable, Equatable {
         self.steps = steps
     }
 
+    /// The originals of a step that go back: those whose `.origin` names a
+    /// place in the kernel's directory (the others stay archived, with a warning).
+    package func restores(of step: Step) -> [ArchivedOriginals.Original] {
+        step.originals.filter { $0.origin.hasPrefix(kernelDirectory + "/") }
+    }
+
     /// The journal's record of the plan: `delete FILE`, `restore ARCHIVED
     /// ORIGIN`, `unlink LINK`, in the order they are carried out.
     package var journalSteps: [[String]] {
         var steps: [[String]] = []
         for step in self.steps {
             steps += step.files.map { ["delete", $0] }
-            steps += step.restores.map { ["restore", $0.archived, $0.origin] }
+            steps += restores(of: step).map { ["restore", $0.archived, $0.origin] }
         }
         return steps + [["unlink", activeLink]]
     }
