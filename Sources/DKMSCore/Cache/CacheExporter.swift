@@ -6,6 +6,8 @@
 /// DIR/entries/KEY/manifest.sig    its signature by the fleet key
 /// DIR/entries/KEY/FILE            the files it lists
 /// DIR/index                       KEY MODULE VERSION KERNEL ARCH, one line per entry
+/// DIR/identities/LOOKUP           a fleet lookup record (``FleetLookupRecord``)
+/// DIR/identities/LOOKUP.sig       its signature by the fleet key
 /// ```
 /// Each entry is assembled in a staging directory and renamed into place,
 /// so a client never sees half of one; entries already there, signed by
@@ -23,6 +25,10 @@ package struct CacheExporter: Sendable {
         package var failed: [CacheKey] = []
         /// Whether the index was written.
         package var indexWritten = false
+        /// Fleet lookup records written or already there.
+        package var lookups = 0
+        /// Fleet lookup records that could not be written.
+        package var failedLookups: [FleetLookupKey] = []
     }
 
     /// The shared cache directory.
@@ -48,7 +54,9 @@ package struct CacheExporter: Sendable {
 
     /// Exports local entries, then rewrites the index.
     /// - Returns: what was done, or nil when the directory cannot be made.
-    package func export(_ builds: [CachedBuild]) -> Report? {
+    /// - Parameter records: the fleet lookup records of the local cache;
+    ///   those whose entry is exported are published, signed.
+    package func export(_ builds: [CachedBuild], records: [FleetLookupRecord] = []) -> Report? {
         guard fileSystem.makeDirectories(entriesDirectory) else { return nil }
         var report = Report()
         for build in builds {
@@ -70,8 +78,28 @@ package struct CacheExporter: Sendable {
                 }
             }
         }
+        let exported = Set(report.written + report.unchanged)
+        for record in records where exported.contains(record.entry) {
+            if write(record) { report.lookups += 1 } else { report.failedLookups.append(record.lookup) }
+        }
         report.indexWritten = writeIndex()
         return report
+    }
+
+    /// Where lookup records go.
+    package var identitiesDirectory: String { directory + "/identities" }
+
+    /// Writes a lookup record and its signature (each renamed into place,
+    /// the signature first: a client that reads a new record with an old
+    /// signature refuses it and builds or retries later).
+    func write(_ record: FleetLookupRecord) -> Bool {
+        let path = identitiesDirectory + "/" + record.lookup.hex
+        let bytes = Array(record.text.utf8)
+        let signature = ManifestSignature(signing: bytes, with: signingKey)
+        if fileSystem.readBytes(path) == bytes, fileSystem.readText(path + ".sig") == signature.text { return true }
+        return fileSystem.makeDirectories(identitiesDirectory) && fileSystem.setMode(0o755, of: identitiesDirectory)
+            && fileSystem.writeBytesAtomically(Array(signature.text.utf8), to: path + ".sig", mode: 0o644)
+            && fileSystem.writeBytesAtomically(bytes, to: path, mode: 0o644)
     }
 
     /// Whether the shared directory already holds the entry, with the same

@@ -134,9 +134,16 @@ package struct CacheKeyMaterial: Sendable, Hashable, Codable {
     /// Feeds the material to a hasher in a fixed order, each field framed
     /// by its length so that no two materials feed the same bytes.
     func feed(into hasher: inout SHA256) {
-        var fields: [String] = [Self.formatVersion, target.module, target.version, target.kernel, target.arch,
-                                makeCommand, stripTool, sourceDigest, patchOverlayDigest ?? "-",
-                                kernel.release, kernel.arch, kernel.configDigest, kernel.symversDigest, kernel.compiler]
+        feed(into: &hasher, format: Self.formatVersion, stripTool: stripTool, environment: environment,
+             kernel: [kernel.release, kernel.arch, kernel.configDigest, kernel.symversDigest, kernel.compiler])
+    }
+
+    /// Feeds the build's fields with the given format, strip tool,
+    /// environment and kernel fields (a fleet lookup puts the kernel's
+    /// build identity where a key has the headers').
+    func feed(into hasher: inout SHA256, format: String, stripTool: String, environment: [String: String], kernel: [String]) {
+        var fields: [String] = [format, target.module, target.version, target.kernel, target.arch,
+                                makeCommand, stripTool, sourceDigest, patchOverlayDigest ?? "-"] + kernel
         for name in scripts.keys.sorted() { fields += ["script", name, (scripts[name] ?? nil) ?? "-"] }
         for name in patchOrder { fields += ["patch", name, (patches[name] ?? nil) ?? "-"] }
         for variable in shellVariables { fields += ["var", variable.name, variable.value] }

@@ -129,6 +129,41 @@ package struct LocalCache: Sendable {
         return removed
     }
 
+    // MARK: Fleet lookups
+
+    /// Where the fleet lookup records of the entries live
+    /// (`.cache/identities/LOOKUP`, see ``FleetLookupRecord``).
+    package var identitiesDirectory: String { root + "/identities" }
+
+    /// Records that a build's lookup key names an entry (written when a
+    /// build is stored or adopted; `cache export` publishes them signed).
+    @discardableResult
+    package func record(_ record: FleetLookupRecord) -> Bool {
+        let path = identitiesDirectory + "/" + record.lookup.hex
+        if fileSystem.readText(path) == record.text { return true }
+        return fileSystem.makeDirectories(identitiesDirectory)
+            && fileSystem.writeBytesAtomically(Array(record.text.utf8), to: path, mode: 0o644)
+    }
+
+    /// The record of a lookup key when its entry is still in the cache (a
+    /// record whose entry was evicted is removed).
+    package func record(for lookup: FleetLookupKey) -> FleetLookupRecord? {
+        let path = identitiesDirectory + "/" + lookup.hex
+        guard let text = fileSystem.readText(path) else { return nil }
+        guard let record = FleetLookupRecord(text: text), record.lookup == lookup, fileSystem.isDirectory(directory(of: record.entry)) else {
+            fileSystem.removeFile(path)
+            return nil
+        }
+        return record
+    }
+
+    /// Every record whose entry is in the cache.
+    package func records() -> [FleetLookupRecord] {
+        fileSystem.entries(of: identitiesDirectory).sorted().compactMap { name in
+            FleetLookupKey(hex: name).flatMap { record(for: $0) }
+        }
+    }
+
     // MARK: Counters
 
     /// The counters file.

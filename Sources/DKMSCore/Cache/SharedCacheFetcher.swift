@@ -65,6 +65,46 @@ package struct SharedCacheFetcher: Sendable {
         return .adopted(CacheEntry(directory: cache.directory(of: key), manifest: entry.manifest))
     }
 
+    /// Looks a build up by its fleet lookup key (a client without the
+    /// kernel's headers): fetches `identities/LOOKUP` and its signature,
+    /// takes the record only when a trusted key signed it and it answers
+    /// this build and kernel, then fetches the entry it names as
+    /// ``fetch(_:target:modules:from:into:seconds:)`` does, with the same checks.
+    /// - Returns: the outcome, with the record when one was taken.
+    package func fetch(lookup: FleetLookupKey, kernel: KernelBuildIdentity, target: BuildPlan.Target,
+                       modules: [BuildPlan.CollectedModule], from location: SharedCacheLocation, into cache: LocalCache,
+                       seconds: Int = SharedCacheLocation.downloadTimeout) async -> (Outcome, FleetLookupRecord?) {
+        guard let staging = cache.stagingDirectory() else { return (.unreadable("the local cache cannot be written"), nil) }
+        defer { FileSystem.removeTree(staging) }
+        let started = ContinuousClock.now
+        let path = "identities/\(lookup.hex)"
+        var texts: [String?] = []
+        for (file, shown) in [(path, "lookup record \(lookup.short)"), (path + ".sig", "its signature")] {
+            let destination = staging + "/" + (file.hasSuffix(".sig") ? "record.sig" : "record")
+            switch await location.fetch(path: file, shownAs: shown, to: destination, maxSize: FleetLookupRecord.sizeLimit,
+                                        seconds: seconds, runner: runner, environment: environment) {
+            case .fetched: texts.append(FileSystem.readText(destination))
+            case .absent:
+                if texts.isEmpty { return (.absent, nil) }
+                texts.append(nil)
+            case .failed(let reason): return (.unreadable(reason), nil)
+            }
+        }
+        guard let text = texts[0] else { return (.unreadable("the lookup record cannot be read back"), nil) }
+        if case .failure(let refusal) = trusted.check(manifest: Array(text.utf8), signature: texts[1]) {
+            return (.refused(.init("its lookup record \(lookup.short): " + refusal.description)), nil)
+        }
+        guard let record = FleetLookupRecord(text: text) else { return (.refused(.init("its lookup record \(lookup.short) is malformed")), nil) }
+        guard record.answers(lookup, target: target, kernel: kernel) else {
+            return (.refused(.init("its lookup record \(lookup.short) names another build (\(record.target), kernel \(record.banner))")), nil)
+        }
+        let left = seconds - SharedCacheLedger.wholeSeconds(started.duration(to: .now))
+        guard left > 0 else { return (.unreadable("its time for this command ran out before entry \(record.entry.short)"), nil) }
+        let outcome = await fetch(record.entry, target: target, modules: modules, from: location, into: cache, seconds: left)
+        if case .absent = outcome { return (.refused(.init("its lookup record names entry \(record.entry.short), which it does not have")), nil) }
+        return (outcome, record)
+    }
+
     /// Fetches and checks an entry in `staging` (an adopted entry's
     /// directory is then `staging`).
     private func fetch(_ key: CacheKey, target: BuildPlan.Target, modules: [BuildPlan.CollectedModule],

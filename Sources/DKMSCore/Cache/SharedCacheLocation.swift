@@ -29,9 +29,15 @@ package struct SharedCacheLocation: Sendable, Hashable, CustomStringConvertible 
     /// segment of `file` (a name from a manifest) is percent-encoded, so
     /// `?`, `#`, `%`, spaces or brackets stay part of the name.
     package func address(of key: CacheKey, file: String) -> String {
-        guard isRemote else { return "\(address)/entries/\(key.hex)/\(file)" }
-        let segments = file.split(separator: "/", omittingEmptySubsequences: false).map { Self.percentEncoded(String($0)) }
-        return "\(address)/entries/\(key.hex)/\(segments.joined(separator: "/"))"
+        address(ofPath: "entries/\(key.hex)/\(file)")
+    }
+
+    /// The address of a file below the location (`entries/KEY/FILE`,
+    /// `identities/LOOKUP`), percent-encoded for a web location.
+    package func address(ofPath path: String) -> String {
+        guard isRemote else { return "\(address)/\(path)" }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).map { Self.percentEncoded(String($0)) }
+        return "\(address)/\(segments.joined(separator: "/"))"
     }
 
     /// A path segment with every byte but RFC 3986's unreserved ones
@@ -82,7 +88,16 @@ package struct SharedCacheLocation: Sendable, Hashable, CustomStringConvertible 
     ///   - runner, environment: run curl for web locations.
     package func fetch(_ key: CacheKey, file: String, to destination: String, maxSize: Int, seconds: Int = downloadTimeout,
                        runner: any ProcessRunning, environment: [String: String]) async -> Fetch {
-        let source = address(of: key, file: file)
+        await fetch(path: "entries/\(key.hex)/\(file)", shownAs: file, to: destination, maxSize: maxSize, seconds: seconds,
+                    runner: runner, environment: environment)
+    }
+
+    /// Copies or downloads one file below the location (see
+    /// ``fetch(_:file:to:maxSize:seconds:runner:environment:)``).
+    /// - Parameter file: how messages name it.
+    package func fetch(path: String, shownAs file: String, to destination: String, maxSize: Int, seconds: Int = downloadTimeout,
+                       runner: any ProcessRunning, environment: [String: String]) async -> Fetch {
+        let source = address(ofPath: path)
         let tooLarge = Fetch.failed("\(file) is larger than expected")
         guard isRemote else {
             guard FileSystem.existsNoFollow(source) else { return .absent }
