@@ -32,7 +32,8 @@ package enum StatusJSON {
             }
             if entry.kernel != nil {
                 let origin = entry.facts.origin.map {
-                    "{\"from_cache\": \($0.fromCache), \"key\": \($0.key.map(quote) ?? "null")}"
+                    "{\"from_cache\": \($0.fromCache), \"key\": \($0.key.map(quote) ?? "null"), "
+                        + "\"shared_location\": \($0.sharedLocation.map(quote) ?? "null"), \"lookup\": \($0.lookup.map(quote) ?? "null")}"
                 }
                 fields.append("\"origin\": \(origin ?? "null")")
             }

@@ -120,6 +120,10 @@ package struct BuildPlan: Sendable, Codable, Hashable {
     package var sign: Bool
     /// Modules are published compressed.
     package var compression: Compression?
+    /// The variables dkms set from the compiler the kernel's configuration
+    /// names (`CC`, `KERNEL_CC`, `LD`, `KERNEL_LD`); ``environment`` has them
+    /// unless `build_environment` changed them.
+    package var compilerChoice: [String: String] = [:]
 
     /// The `make.log` path the build's messages name.
     package var logPath: String { buildDirectory + "/make.log" }

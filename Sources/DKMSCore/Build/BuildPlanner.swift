@@ -27,6 +27,8 @@ enum BuildPlanner {
         var compressedSuffix: String
         /// `compress_gzip_opts`, `compress_xz_opts`, `compress_zstd_opts`.
         var compressOptions: (gzip: String, xz: String, zstd: String)
+        /// What dkms chose from the compiler the kernel names.
+        var compilerChoice: [String: String] = [:]
     }
 
     /// The plan.
@@ -48,7 +50,8 @@ enum BuildPlanner {
             makeCommand: rewriteMake(config.makeCommand, jobs: inputs.parallelJobs, kernel: inputs.target.kernel),
             shellVariables: inputs.shellVariables, environment: inputs.environment, modules: modules,
             stripTool: inputs.environment["CC"] == "clang" ? "llvm-strip" : "strip",
-            sign: inputs.sign, compression: compression(inputs.compressedSuffix, options: inputs.compressOptions))
+            sign: inputs.sign, compression: compression(inputs.compressedSuffix, options: inputs.compressOptions),
+            compilerChoice: inputs.compilerChoice)
     }
 
     /// `${make_command/#make/make -jN KERNELRELEASE=K}`.

@@ -110,6 +110,7 @@ struct BuildPublisher {
         }
         if FileSystem.isRegularFile(builder.log) { files.append((CacheManifest.logFile, builder.log)) }
         if cache.store(key: key, target: planned.plan.target, files: files) != nil {
+            if let record = planned.cache.lookupRecord { cache.record(record) }
             let evicted = cache.evict(toAtMost: limit)
             cache.count(["stored": 1, "evicted": evicted.count].filter { $0.value > 0 })
         }

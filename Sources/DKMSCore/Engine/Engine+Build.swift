@@ -25,7 +25,7 @@ extension Engine {
     /// decision, once per kernel/arch in a shell.
     func prepareKernelAndSigning(kernel: String, arch: String, module: String, version: String) async throws(DKMSError) {
         if state.preparedKernel == "\(kernel)/\(arch)" { return }
-        try requireKernelHeaders(kernel)
+        try requireKernelHeadersOrFleet(kernel, arch: arch)
         await prepareSigning(kernel: kernel, arch: arch, module: module, version: version)
         state.preparedKernel = "\(kernel)/\(arch)"
         console.line()
@@ -105,7 +105,7 @@ extension Engine {
         }
         announceChosenKernels()
         try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: module, version: version)
-        await selectCompiler(kernel: kernel)
+        let compilerChoice = await selectCompiler(kernel: kernel)
         await loadBuildEnvironment()
         try checkBuildDependencies(config, module: module, version: version, kernel: kernel, arch: arch)
         let overlay = "\(etcDirectory)/\(module)/patches"
@@ -116,10 +116,17 @@ extension Engine {
             shellVariables: shellVariables(kernel: kernel, arch: arch, module: module, version: version),
             environment: childEnvironment, parallelJobs: settings.parallelJobs, sign: state.signing.enabled,
             compressedSuffix: state.compressedSuffix,
-            compressOptions: (settings.compressGzipOptions, settings.compressXzOptions, settings.compressZstdOptions)))
+            compressOptions: (settings.compressGzipOptions, settings.compressXzOptions, settings.compressZstdOptions),
+            compilerChoice: compilerChoice))
+        let cache: CacheUse
+        if case .success(let identity)? = headerlessFleetIdentity(kernel: kernel, arch: arch) {
+            cache = try await adoptFromFleet(plan, kernel: identity)
+        } else {
+            cache = await useCache(for: plan)
+        }
         return PlannedBuild(plan: plan, config: config, sandboxAllowed: await sandboxAllowed(module: module),
                             signer: moduleSigner, writesDependencyMarkers: config.rebuildOnDependencyChange && !state.force,
-                            cache: await useCache(for: plan))
+                            cache: cache)
     }
 
     /// The builder of a plan: in its own directory and sandbox when the
@@ -181,7 +188,12 @@ extension Engine {
 
     /// Chooses the compiler (and linker) the kernel was built with, as
     /// upstream does, and exports it to the build.
-    func selectCompiler(kernel: String) async {
+    /// - Returns: the variables it set (`CC`, `KERNEL_CC`, `LD`,
+    ///   `KERNEL_LD`): the compiler the kernel names, which a fleet lookup
+    ///   leaves to the kernel's identity.
+    @discardableResult
+    func selectCompiler(kernel: String) async -> [String: String] {
+        var choice: [String: String] = [:]
         let source = kernelSourceDirectory(for: kernel)
         let variables = source + "/.kernelvariables"
         if FileSystem.isRegularFile(variables) {
@@ -191,32 +203,35 @@ extension Engine {
                 environment: childEnvironment, output: .capture, error: .inherit))
             var cc = outcome.outputText
             while cc.hasSuffix("\n") { cc.removeLast() }
-            state.environment["CC"] = cc
+            choice["CC"] = cc
         } else {
             state.environment.removeValue(forKey: "CC")
         }
-        let configPath = kernelConfigPath(sourceDirectory: source)
-        guard FileSystem.exists(configPath), let text = FileSystem.readText(configPath) else { return }
-        let versionLines = text.contains("CONFIG_CC_VERSION_TEXT=")
-            ? text.split(separator: "\n").filter { $0.hasPrefix("CONFIG_CC_VERSION_TEXT=") } : []
-        for line in versionLines {
-            var rest = line.dropFirst("CONFIG_CC_VERSION_TEXT=".count)
-            while rest.first == "\"" { rest = rest.dropFirst() }
-            let word = rest.prefix { $0 != "\"" && $0 != " " }
-            let after = rest.dropFirst(word.count)
-            if after.first == " " && commandExists(String(word)) {
-                state.environment["CC"] = String(word)
-                state.environment["KERNEL_CC"] = String(word)
+        let configPath = kernelConfigForReading(kernel)
+        if let text = fileSystem.readText(configPath) {
+            let versionLines = text.contains("CONFIG_CC_VERSION_TEXT=")
+                ? text.split(separator: "\n").filter { $0.hasPrefix("CONFIG_CC_VERSION_TEXT=") } : []
+            for line in versionLines {
+                var rest = line.dropFirst("CONFIG_CC_VERSION_TEXT=".count)
+                while rest.first == "\"" { rest = rest.dropFirst() }
+                let word = rest.prefix { $0 != "\"" && $0 != " " }
+                let after = rest.dropFirst(word.count)
+                if after.first == " " && commandExists(String(word)) {
+                    choice["CC"] = String(word)
+                    choice["KERNEL_CC"] = String(word)
+                }
+            }
+            if text.contains("CONFIG_CC_IS_CLANG=y") && commandExists("clang") {
+                choice["CC"] = "clang"
+                choice["KERNEL_CC"] = "clang"
+            }
+            if text.contains("CONFIG_LD_IS_LLD=y") && commandExists("ld.lld") {
+                choice["LD"] = "ld.lld"
+                choice["KERNEL_LD"] = "ld.lld"
             }
         }
-        if text.contains("CONFIG_CC_IS_CLANG=y") && commandExists("clang") {
-            state.environment["CC"] = "clang"
-            state.environment["KERNEL_CC"] = "clang"
-        }
-        if text.contains("CONFIG_LD_IS_LLD=y") && commandExists("ld.lld") {
-            state.environment["LD"] = "ld.lld"
-            state.environment["KERNEL_LD"] = "ld.lld"
-        }
+        state.environment.merge(choice) { $1 }
+        return choice
     }
 
     /// Sources framework.conf's `build_environment` file and exports what it exports.

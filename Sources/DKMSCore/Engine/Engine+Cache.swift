@@ -6,6 +6,13 @@ struct CacheUse: Sendable {
     var entry: CacheEntry?
     /// Where the entry came from, as messages say (`the local cache`, a shared location).
     var origin = "the local cache"
+    /// The shared location it was fetched from by this command.
+    var sharedLocation: String?
+    /// It was found by the kernel's identity (a kernel without headers here).
+    var foundByIdentity = false
+    /// The build's fleet lookup record, kept with the entry so that `cache
+    /// export` publishes it (nil: the kernel's identity is not known).
+    var lookupRecord: FleetLookupRecord?
 }
 
 extension Engine {
@@ -28,8 +35,13 @@ extension Engine {
         let policy = await cachePolicy(module: plan.target.module)
         guard policy.store else { return CacheUse() }
         let identity = await kernelIdentity(kernel: plan.target.kernel, arch: plan.target.arch, environment: plan.environment)
-        let key = CacheKey(CacheKeyMaterial(plan: plan, kernel: identity, files: TreeDigest(), inherited: settings.environment))
+        let material = CacheKeyMaterial(plan: plan, kernel: identity, files: TreeDigest(), inherited: settings.environment)
+        let key = CacheKey(material)
         var use = CacheUse(key: key)
+        if case .success(let build)? = headersBuildIdentity(kernel: plan.target.kernel, arch: plan.target.arch) {
+            let lookup = FleetLookupKey(material, kernel: build, compilerChoice: plan.compilerChoice)
+            use.lookupRecord = FleetLookupRecord(lookup: lookup, target: plan.target, kernel: build, entry: key)
+        }
         guard policy.lookUp else { return use }
         let cache = localCache
         let modules = plan.modules.map(\.destName)
@@ -39,10 +51,16 @@ extension Engine {
         case .failure(let refusal)?:
             console.errorLine("dkms: the cached build \(key.short) of \(plan.target) is damaged (\(refusal)); it is removed and the module is built.")
         case nil:
-            use.entry = await fetchFromSharedCaches(key, plan: plan, into: cache)
-            if use.entry != nil { use.origin = "a shared cache" }
+            if let found = await fetchFromSharedCaches(key, plan: plan, into: cache) {
+                use.entry = found.entry
+                use.origin = "a shared cache"
+                use.sharedLocation = found.location.address
+            }
         }
-        if let entry = use.entry { cache.markUsed(entry.manifest.key) }
+        if let entry = use.entry {
+            cache.markUsed(entry.manifest.key)
+            if let record = use.lookupRecord { cache.record(record) }
+        }
         cache.count([use.entry == nil ? "misses" : "hits": 1])
         return use
     }
@@ -82,7 +100,8 @@ extension Engine {
     func recordCacheOrigin(of target: BuildPlan.Target, use: CacheUse) {
         let record = tree.cacheRecord(target.module, target.version, target.kernel, target.arch)
         guard fileSystem.makeDirectories(FileSystem.split(record).directory) else { return }
-        let text = use.key.map { (use.entry == nil ? "built " : "cache ") + $0.hex } ?? "built"
-        fileSystem.writeText(text + "\n", to: record)
+        let origin = BuildOrigin(fromCache: use.entry != nil, key: use.key?.hex, sharedLocation: use.sharedLocation,
+                                 lookup: use.foundByIdentity ? use.lookupRecord?.lookup.hex : nil)
+        fileSystem.writeText(origin.record, to: record)
     }
 }

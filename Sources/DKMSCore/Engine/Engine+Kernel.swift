@@ -87,7 +87,7 @@ extension Engine {
             let outcome = await run("readelf", ["-p", ".comment", source + "/vmlinux"], output: .capture, error: .mergeWithOutput)
             return outcome.outputText.contains("clang")
         }
-        let config = kernelConfigPath(sourceDirectory: source)
+        let config = kernelConfigForReading(kernel)
         guard fileSystem.exists(config) else { return false }
         return fileSystem.readText(config)?.contains("CONFIG_CC_IS_CLANG=y") ?? false
     }

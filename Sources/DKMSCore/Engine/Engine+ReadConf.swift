@@ -72,7 +72,7 @@ extension Engine {
             let source = kernelSourceDirectory(for: kernel)
             let context = ModuleConfig.Context(
                 kernel: kernel, arch: arch, module: module, moduleVersion: version, dkmsTree: dkmsTree,
-                kernelSourceDir: source, kernelConfigPath: kernelConfigPath(sourceDirectory: source),
+                kernelSourceDir: source, kernelConfigPath: kernelConfigForReading(kernel),
                 destination: settings.destinationPolicy, kernelUsesClang: await kernelUsesClang(kernel))
             let (interpreted, problems) = ModuleConfig.interpret(variables, context: context)
             config = interpreted

@@ -18,7 +18,24 @@ extension Engine {
     /// that cannot be read (or has used its `build_cache_shared_budget`)
     /// is one line on standard error, and is skipped for the rest of the
     /// command.
-    func fetchFromSharedCaches(_ key: CacheKey, plan: BuildPlan, into cache: LocalCache) async -> CacheEntry? {
+    func fetchFromSharedCaches(_ key: CacheKey, plan: BuildPlan, into cache: LocalCache) async
+        -> (entry: CacheEntry, record: FleetLookupRecord?, location: SharedCacheLocation)? {
+        await fetchFromSharedCaches(build: "build \(key.short) of \(plan.target)", afterLast: "building locally", into: cache) {
+            fetcher, location, seconds in
+            (await fetcher.fetch(key, target: plan.target, modules: plan.modules, from: location, into: cache, seconds: seconds), nil)
+        }
+    }
+
+    /// Tries each shared location in turn with `fetch` until one adopts an
+    /// entry (see ``fetchFromSharedCaches(_:plan:into:)`` for the
+    /// messages, counters and time budget).
+    /// - Parameters:
+    ///   - build: how messages name what is looked up.
+    ///   - afterLast: what happens when the last location fails, as messages say it.
+    func fetchFromSharedCaches(
+        build: String, afterLast: String, into cache: LocalCache,
+        _ fetch: (SharedCacheFetcher, SharedCacheLocation, Int) async -> (SharedCacheFetcher.Outcome, FleetLookupRecord?)
+    ) async -> (entry: CacheEntry, record: FleetLookupRecord?, location: SharedCacheLocation)? {
         let locations = settings.buildCacheShared.map(SharedCacheLocation.init)
         guard !locations.isEmpty else { return nil }
         let fetcher = SharedCacheFetcher(trusted: TrustedKeys(directory: trustedKeysDirectory), runner: runner,
@@ -26,27 +43,27 @@ extension Engine {
         var ledger = sharedCacheLedger ?? SharedCacheLedger(budget: settings.buildCacheSharedBudget)
         defer { sharedCacheLedger = ledger }
         for (index, location) in locations.enumerated() {
-            let next = index == locations.count - 1 ? "building locally" : "trying the next shared cache"
+            let next = index == locations.count - 1 ? afterLast : "trying the next shared cache"
             guard ledger.failure(of: location) == nil else { continue }
             let seconds = ledger.secondsLeft(for: location)
             let started = ContinuousClock.now
-            let outcome: SharedCacheFetcher.Outcome = seconds > 0
-                ? await fetcher.fetch(key, target: plan.target, modules: plan.modules, from: location, into: cache, seconds: seconds)
-                : .unreadable("it used its \(ledger.budget) s of build_cache_shared_budget")
+            let (outcome, record): (SharedCacheFetcher.Outcome, FleetLookupRecord?) = seconds > 0
+                ? await fetch(fetcher, location, seconds)
+                : (.unreadable("it used its \(ledger.budget) s of build_cache_shared_budget"), nil)
             ledger.record(started.duration(to: .now), for: location)
             switch outcome {
             case .absent:
                 continue
             case .unreadable(let reason):
                 ledger.fail(location, because: reason)
-                console.errorLine("dkms: the shared cache \(location) could not be read for build \(key.short) of \(plan.target) (\(reason));"
+                console.errorLine("dkms: the shared cache \(location) could not be read for \(build) (\(reason));"
                                   + " it is not used again by this command; \(next).")
             case .refused(let refusal):
-                console.errorLine("dkms: build \(key.short) of \(plan.target) from the shared cache \(location) refused: \(refusal); \(next).")
+                console.errorLine("dkms: \(build) from the shared cache \(location) refused: \(refusal); \(next).")
                 cache.count(["refused": 1])
             case .adopted(let entry):
                 cache.count(["fetched": 1])
-                return entry
+                return (entry, record, location)
             }
         }
         return nil
@@ -63,7 +80,8 @@ extension Engine {
                                 + " or name yours with build_cache_signing_key in framework.conf.")
         }
         let exporter = CacheExporter(directory: directory, signingKey: key, fileSystem: fileSystem)
-        guard let report = exporter.export(localCache.entries()) else {
+        let cache = localCache
+        guard let report = exporter.export(cache.entries(), records: cache.records()) else {
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to create \(exporter.entriesDirectory).")
         }
         for (damaged, refusal) in report.damaged {
@@ -71,8 +89,12 @@ extension Engine {
         }
         console.line("Exported \(report.written.count + report.unchanged.count) cached build(s) to \(directory)"
                      + " (\(report.written.count) written, \(report.unchanged.count) already there), signed with key \(key.publicKey.id).")
-        guard report.failed.isEmpty, report.indexWritten else {
-            let what = report.failed.map(\.short) + (report.indexWritten ? [] : ["the index"])
+        if report.lookups > 0 {
+            console.line("Published \(report.lookups) fleet lookup(s) by kernel identity, for clients without kernel headers.")
+        }
+        guard report.failed.isEmpty, report.failedLookups.isEmpty, report.indexWritten else {
+            let what = report.failed.map(\.short) + report.failedLookups.map { "lookup \($0.short)" }
+                + (report.indexWritten ? [] : ["the index"])
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to write \(what.joined(separator: ", ")) in \(directory).")
         }
         return 0

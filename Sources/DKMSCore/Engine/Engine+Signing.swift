@@ -14,6 +14,9 @@ struct SigningState {
     var enabled = false
     /// `sign_hash`.
     var hash = ""
+    /// Modules are signed with openssl: the kernel has no headers here
+    /// (they ship `sign-file`) and its modules come from the fleet.
+    var viaOpenSSL = false
 }
 
 extension Engine {
@@ -49,6 +52,7 @@ extension Engine {
     func prepareSigning(kernel: String, arch: String, module: String, version: String) async {
         await readSigningFramework(kernel: kernel, arch: arch, module: module, version: version)
         state.signing.enabled = false
+        state.signing.viaOpenSSL = false
         let policy = signingValue("try_sign_modules")
         if policy == "false" {
             console.line("Module signing is disabled by policy, modules won't be signed")
@@ -58,7 +62,7 @@ extension Engine {
             console.line("Running in chroot, modules won't be signed")
             return
         }
-        let configPath = kernelConfigPath(for: kernel)
+        let configPath = kernelConfigForReading(kernel)
         guard fileSystem.isRegularFile(configPath) else {
             console.line("Kernel config \(configPath) not found, modules won't be signed")
             return
@@ -85,6 +89,12 @@ extension Engine {
         }
         console.line("Sign command: \(signFile)")
         guard fileSystem.isRegularFile(signFile), fileSystem.isExecutable(signFile) else {
+            if case .success? = headerlessFleetIdentity(kernel: kernel, arch: arch), commandExists("openssl") {
+                console.line("Binary \(signFile) not found (the kernel headers are not installed): modules are signed with openssl")
+                state.signing.viaOpenSSL = true
+                if await prepareMOK(kernel: kernel) { state.signing.enabled = true }
+                return
+            }
             console.line("Binary \(signFile) not found, modules won't be signed")
             return
         }
@@ -193,6 +203,7 @@ extension Engine {
     var moduleSigner: ModuleSigner? {
         guard state.signing.enabled else { return nil }
         return ModuleSigner(signFile: signingValue("sign_file"), hash: state.signing.hash,
-                            key: signingValue("mok_signing_key"), certificate: signingValue("mok_certificate"))
+                            key: signingValue("mok_signing_key"), certificate: signingValue("mok_certificate"),
+                            viaOpenSSL: state.signing.viaOpenSSL)
     }
 }

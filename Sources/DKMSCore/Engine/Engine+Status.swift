@@ -120,13 +120,41 @@ package struct BuildOrigin: Sendable, Equatable {
     package var fromCache: Bool
     /// The build's cache key, when the cache was used.
     package var key: String?
+    /// The shared cache location the entry was fetched from (nil: built
+    /// here, or the local cache held it).
+    package var sharedLocation: String?
+    /// The fleet lookup key the entry was found by (a kernel without
+    /// headers here), nil otherwise.
+    package var lookup: String?
 
-    /// Reads a record (`cache KEY`, `built KEY` or `built`); nil when absent or unknown.
+    /// Reads a record (`cache KEY`, `built KEY` or `built`, then optional
+    /// `shared LOCATION` and `lookup LOOKUP` lines); nil when absent or unknown.
     package init?(record: String?) {
-        let words = (record ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        let lines = (record ?? "").split(separator: "\n").map(String.init)
+        let words = (lines.first ?? "").split(separator: " ").map(String.init)
         guard let first = words.first, ["cache", "built"].contains(first), words.count <= 2 else { return nil }
         fromCache = first == "cache"
         key = words.count == 2 ? words[1] : nil
+        for line in lines.dropFirst() {
+            if line.hasPrefix("shared ") { sharedLocation = String(line.dropFirst(7)) }
+            if line.hasPrefix("lookup "), CacheKey(hex: String(line.dropFirst(7))) != nil { lookup = String(line.dropFirst(7)) }
+        }
+    }
+
+    /// The record's text.
+    package var record: String {
+        var text = (fromCache ? "cache" : "built") + (key.map { " " + $0 } ?? "") + "\n"
+        if let sharedLocation { text += "shared \(sharedLocation)\n" }
+        if let lookup { text += "lookup \(lookup)\n" }
+        return text
+    }
+
+    /// Creates an origin.
+    package init(fromCache: Bool, key: String?, sharedLocation: String? = nil, lookup: String? = nil) {
+        self.fromCache = fromCache
+        self.key = key
+        self.sharedLocation = sharedLocation
+        self.lookup = lookup
     }
 }
 

@@ -58,6 +58,9 @@ package final class Engine {
     var confEvaluations = ConfEvaluations()
     /// The identity of each kernel/arch's headers, for cache keys.
     var kernelIdentities: [String: KernelIdentity] = [:]
+    /// The build identity of each kernel/arch, read from `/boot` or from
+    /// the headers (fleet lookups), by `boot K/A` or `headers K/A`.
+    var buildIdentities: [String: Result<KernelBuildIdentity, KernelIdentityProblem>] = [:]
     /// The time each shared cache location has taken in this command, and
     /// those that failed (made on the first lookup). Not scoped by subshells.
     var sharedCacheLedger: SharedCacheLedger?
