@@ -82,13 +82,26 @@ extension Engine {
             console.line("Would fail: the dkms.conf of \(module)/\(version) is not valid.")
             return
         }
-        if !built {
+        planBuild: if !built {
             if config.buildExcluded {
                 console.line("Would skip \(label): its BUILD_EXCLUSIVE directives do not match.")
                 return
             }
             guard fileSystem.exists(kernelSourceDirectory(for: kernel) + "/include") else {
-                console.line("Would fail: no kernel headers for \(kernel) at \(kernelSourceDirectory(for: kernel)).")
+                switch headerlessFleetIdentity(kernel: kernel, arch: arch) {
+                case .success(let identity)?:
+                    let locations = settings.buildCacheShared.joined(separator: ", ")
+                    console.line("Would take \(label) from the shared module caches (\(locations)) by the kernel's identity"
+                                 + " (\(identity.banner)): no kernel headers for \(kernel), nothing is built.")
+                case .failure(let problem)?:
+                    console.line("Would fail: no kernel headers for \(kernel) at \(kernelSourceDirectory(for: kernel)),"
+                                 + " and its identity for the shared module caches is unknown (\(problem)).")
+                    return
+                case nil:
+                    console.line("Would fail: no kernel headers for \(kernel) at \(kernelSourceDirectory(for: kernel)).")
+                    return
+                }
+                if thenInstall { break planBuild }
                 return
             }
             let make = BuildPlanner.rewriteMake(config.makeCommand, jobs: settings.parallelJobs, kernel: kernel)

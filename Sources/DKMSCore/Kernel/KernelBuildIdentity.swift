@@ -82,7 +82,8 @@ package struct KernelBuildIdentity: Sendable, Hashable, Codable {
                                   fileSystem: any FileSystemAccess = LocalFileSystem()) -> Result<Self, KernelIdentityProblem> {
         let image = "\(bootDirectory)/vmlinuz-\(release)"
         let config = "\(bootDirectory)/config-\(release)"
-        guard fileSystem.isRegularFile(image), let bytes = FileSystem.readBytes(image, atMost: imageReadLimit) else {
+        guard fileSystem.isRegularFile(image), (fileSystem.size(of: image) ?? .max) <= imageReadLimit,
+              let bytes = fileSystem.readBytes(image) else {
             return .failure(.init("\(image) cannot be read"))
         }
         guard let version = imageVersion(bytes) else {
@@ -96,8 +97,7 @@ package struct KernelBuildIdentity: Sendable, Hashable, Codable {
                              configDigest: configDigest(of: text)))
     }
 
-    /// How much of an image is read: the x86 boot header's version string
-    /// lies in its first pages; an uncompressed image is read up to here.
+    /// The largest image read (a Debian vmlinuz has about 8 MB).
     static let imageReadLimit = 64 << 20
 
     /// The version string of a kernel image: the one the x86 boot protocol
