@@ -142,22 +142,13 @@ extension Engine {
     /// `--rpm_safe_upgrade` on add: a marker naming the module and the
     /// start time of the grandparent (the rpm transaction).
     func recordRPMSafeUpgrade(module: String, version: String) async {
-        guard let pppid = Self.grandparentPID() else { return }
+        guard let pppid = ProcessFacts.grandparentPID() else { return }
         guard let marker = fileSystem.makeTemporaryFile(template: "\(settings.tmpLocation)/dkms_rpm_safe_upgrade_lock.\(pppid).XXXXXX") else { return }
         var text = "\(module)-\(version)\n"
         if let start = await processStartText(pppid) { text += start + "\n" }
         fileSystem.writeText(text, to: marker, append: true)
     }
 
-    /// The parent of our parent process.
-    static func grandparentPID() -> Int32? {
-        let parent = getppid()
-        guard let status = FileSystem.readText("/proc/\(parent)/status") else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("PPid:") {
-            return Int32(line.dropFirst(5).trimmingCharacters())
-        }
-        return nil
-    }
 
     /// `ps -o lstart --no-headers -p PID`.
     func processStartText(_ pid: Int32) async -> String? {

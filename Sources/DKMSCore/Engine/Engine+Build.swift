@@ -87,7 +87,7 @@ extension Engine {
         let store = tree
         let sourceDir = store.sourceDirectory(module, version)
         let baseDir = store.builtDirectory(module, version, kernel, arch)
-        if FileSystem.isDirectory(baseDir) {
+        if fileSystem.isDirectory(baseDir) {
             throw DKMSError(.alreadyThereOrMissingFromTree, "This module/version has already been built on: \(kernel)",
                             "Directory \(baseDir) already exists. Use the dkms remove function before trying to build again.")
         }
@@ -99,7 +99,7 @@ extension Engine {
                                     "which do not match this kernel/arch/config for any modules.",
                                     "This indicates that it should not be built.")
         }
-        if FileSystem.globEntries(of: sourceDir).count < 2 {
+        if fileSystem.globEntries(of: sourceDir).count < 2 {
             throw DKMSError(.badConfOrNoSource, "The directory \(sourceDir) does not appear to have module source located within it.",
                             "Build halted.")
         }
@@ -112,7 +112,7 @@ extension Engine {
         let plan = BuildPlanner.plan(.init(
             target: .init(module: module, version: version, kernel: kernel, arch: arch), config: config,
             sourceDirectory: sourceDir, buildDirectory: store.buildDirectory(module, version),
-            overrideDirectory: "\(etcDirectory)/\(module)", patchOverlay: FileSystem.isDirectory(overlay) ? overlay : nil,
+            overrideDirectory: "\(etcDirectory)/\(module)", patchOverlay: fileSystem.isDirectory(overlay) ? overlay : nil,
             shellVariables: shellVariables(kernel: kernel, arch: arch, module: module, version: version),
             environment: childEnvironment, parallelJobs: settings.parallelJobs, sign: state.signing.enabled,
             compressedSuffix: state.compressedSuffix,
@@ -146,7 +146,7 @@ extension Engine {
         var directory = plan.buildDirectory
         if sandboxAllowed, var found = await buildSandbox() {
             found.readOnlyDirectories = [dkmsTree, sourceTree, installTree, kernelSourceDirectory(for: target.kernel),
-                                         FileSystem.canonicalPath(plan.sourceDirectory) ?? plan.sourceDirectory]
+                                         fileSystem.canonicalPath(plan.sourceDirectory) ?? plan.sourceDirectory]
             found.hiddenFiles = Array(Set([signingValue("mok_signing_key"), "/var/lib/dkms/mok.key", tree.root + "/mok.key", signingKeyFile]
                 .filter { !$0.isEmpty && !$0.hasPrefix("pkcs11:") })).sorted()
             if let jobServer {
@@ -155,10 +155,10 @@ extension Engine {
             }
             sandbox = found
             if !sharesMountPoint {
-                FileSystem.removeTree(plan.buildDirectory)
+                fileSystem.removeTree(plan.buildDirectory)
             }
-            FileSystem.makeDirectories(plan.buildDirectory)
-            directory = FileSystem.makeTemporaryDirectory(
+            fileSystem.makeDirectories(plan.buildDirectory)
+            directory = fileSystem.makeTemporaryDirectory(
                 template: tree.privateBuildTemplate(target.module, target.version, target.kernel, target.arch))
                 ?? plan.buildDirectory
             if directory == plan.buildDirectory { sandbox = nil }
@@ -196,7 +196,7 @@ extension Engine {
         var choice: [String: String] = [:]
         let source = kernelSourceDirectory(for: kernel)
         let variables = source + "/.kernelvariables"
-        if FileSystem.isRegularFile(variables) {
+        if fileSystem.isRegularFile(variables) {
             let makefile = "show-%:\n\t@echo $($*)\ninclude \(variables)\n"
             let outcome = await runner.run(ProcessSpec(
                 Shell.bash, ["-c", "printf '%s' \"$1\" | make -f - show-CC", "dkms", makefile],
@@ -237,7 +237,7 @@ extension Engine {
     /// Sources framework.conf's `build_environment` file and exports what it exports.
     func loadBuildEnvironment() async {
         let file = settings.buildEnvironment
-        guard !file.isEmpty, FileSystem.isRegularFile(file) else { return }
+        guard !file.isEmpty, fileSystem.isRegularFile(file) else { return }
         let outcome = await runner.run(ProcessSpec(
             Shell.bash, ["-c", "source \"$1\" &>/dev/null; env -0", "dkms", file],
             environment: childEnvironment, output: .capture, error: .discard))
@@ -313,7 +313,7 @@ extension Engine {
             }
             // Where systemd is PID 1 and can make a transient scope (tried
             // once: a host without a working manager keeps the rlimits).
-            if FileSystem.isDirectory("/run/systemd/system"), let systemdRun = SubprocessRunner.lookUp("systemd-run", in: path),
+            if fileSystem.isDirectory("/run/systemd/system"), let systemdRun = SubprocessRunner.lookUp("systemd-run", in: path),
                await runner.run(ProcessSpec(systemdRun, SandboxWatcher.scopeArguments(limits: made.limits) + ["/bin/true"],
                                             environment: childEnvironment, output: .discard, error: .discard)).status == 0 {
                 made.systemdRun = systemdRun
@@ -321,9 +321,9 @@ extension Engine {
             sandbox = made
         } else {
             let marker = tree.sandboxUnavailableMarker
-            if !FileSystem.exists(marker) {
+            if !fileSystem.exists(marker) {
                 console.errorLine("dkms: bubblewrap (bwrap) is not available: modules are built without a sandbox, one build of a module version at a time.")
-                FileSystem.writeText("bubblewrap was not available; builds run without a sandbox.\n", to: marker)
+                fileSystem.writeText("bubblewrap was not available; builds run without a sandbox.\n", to: marker)
             }
         }
         sandboxProbe = .some(sandbox)
@@ -344,7 +344,7 @@ extension Engine {
         if let known = adminChoicesByModule[module] { return known }
         var choices = AdminModuleChoices()
         let file = "\(etcDirectory)/\(module).conf"
-        if etcEntries.contains("\(module).conf"), FileSystem.isRegularFile(file) {
+        if etcEntries.contains("\(module).conf"), fileSystem.isRegularFile(file) {
             let values = await ShellSourcer(runner: runner).evaluate(.init(
                 globals: [], environment: childEnvironment, files: [file], names: ["BUILD_SANDBOX", "BUILD_CACHE"], unsetFirst: true))
             choices.sandbox = !Settings.turnsOff(values["BUILD_SANDBOX"].value)

@@ -5,9 +5,9 @@
 enum InstalledKernels {
     /// Kernels with a `build` entry (headers) under `installTree`, in
     /// version order.
-    static func withHeaders(installTree: String) -> [String] {
-        let kernels = FileSystem.entries(of: installTree).filter { name in
-            !name.hasPrefix(".") && FileSystem.exists("\(installTree)/\(name)/build/include")
+    static func withHeaders(installTree: String, fileSystem: any FileSystemAccess) -> [String] {
+        let kernels = fileSystem.entries(of: installTree).filter { name in
+            !name.hasPrefix(".") && fileSystem.exists("\(installTree)/\(name)/build/include")
         }
         return VersionSort.sorted(kernels)
     }
@@ -36,7 +36,7 @@ extension Engine {
         guard let action = settings.action, [.build, .install, .autoinstall].contains(action),
               !settings.kernelSourceDirFromCommandLine,
               !fileSystem.exists(kernelSourceDirectory(for: running) + "/include") else { return [running] }
-        let installed = InstalledKernels.withHeaders(installTree: installTree).filter { $0 != running }
+        let installed = InstalledKernels.withHeaders(installTree: installTree, fileSystem: fileSystem).filter { $0 != running }
         guard !installed.isEmpty else { return [running] }
         let plural = installed.count == 1 ? "" : "s"
         kernelChoiceNote = "dkms: the running kernel \(running) has no headers here; using the installed kernel\(plural) \(installed.joined(separator: " ")) instead."

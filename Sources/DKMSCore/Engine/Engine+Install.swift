@@ -22,10 +22,10 @@ extension Engine {
     /// (`m_version-override`).
     func forcedInstallation(_ module: String) -> String? {
         let dir = "/usr/share/dkms/modules_to_force_install"
-        guard FileSystem.isDirectory(dir) else { return nil }
+        guard fileSystem.isDirectory(dir) else { return nil }
         var words: [String] = []
-        for name in FileSystem.globEntries(of: dir) {
-            words += ShellText.words(FileSystem.readText("\(dir)/\(name)") ?? "")
+        for name in fileSystem.globEntries(of: dir) {
+            words += ShellText.words(fileSystem.readText("\(dir)/\(name)") ?? "")
         }
         for word in words {
             if word == module { return "force" }
@@ -59,7 +59,7 @@ extension Engine {
             console.line("Forcing version override of \(module)")
         default: break
         }
-        guard FileSystem.exists(libTree) else {
+        guard fileSystem.exists(libTree) else {
             throw DKMSError(.patchOrInstallFailed, "The directory \(libTree) doesn't exist.", "You cannot install a module onto a non-existent kernel.")
         }
         updateModuleSuffix(for: kernel)
@@ -68,7 +68,7 @@ extension Engine {
         for index in buildable {
             let name = config.modules[index].destName
             let found = compressedOrUncompressed(baseDir + "/module", name)
-            if found.isEmpty || !FileSystem.isRegularFile(found) {
+            if found.isEmpty || !fileSystem.isRegularFile(found) {
                 throw DKMSError(.patchOrInstallFailed, "Missing module \(name) in \(baseDir)/module")
             }
         }

@@ -63,7 +63,7 @@ extension Engine {
     /// The `--rpm_safe_upgrade` check of remove: a marker left by the add
     /// of the same rpm transaction cancels the removal.
     func rpmUpgradeCancelsRemoval(module: String, version: String) async throws(DKMSError) -> Bool {
-        guard let pppid = Self.grandparentPID() else { return false }
+        guard let pppid = ProcessFacts.grandparentPID() else { return false }
         let start = await processStartText(pppid) ?? ""
         let prefix = "dkms_rpm_safe_upgrade_lock.\(pppid)."
         for name in fileSystem.globEntries(of: settings.tmpLocation) where name.hasPrefix(prefix) {

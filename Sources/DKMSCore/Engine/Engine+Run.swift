@@ -110,7 +110,7 @@ extension Engine {
         }
         settings.kernelsFromCommandLine = settings.kernels.count
         if settings.allKernels && settings.action == .autoinstall && settings.kernels.isEmpty {
-            settings.kernels = InstalledKernels.withHeaders(installTree: installTree)
+            settings.kernels = InstalledKernels.withHeaders(installTree: installTree, fileSystem: fileSystem)
         }
         if !isStatus {
             if settings.kernels.isEmpty && !settings.all { settings.kernels = defaultKernels() }

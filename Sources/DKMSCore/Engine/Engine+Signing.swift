@@ -58,7 +58,7 @@ extension Engine {
             console.line("Module signing is disabled by policy, modules won't be signed")
             return
         }
-        if policy != "true" && Self.runningInChroot() {
+        if policy != "true" && ProcessFacts.runningInChroot() {
             console.line("Running in chroot, modules won't be signed")
             return
         }
@@ -179,25 +179,6 @@ extension Engine {
         SubprocessRunner.lookUp(name, in: childEnvironment["PATH"])
     }
 
-    /// Whether dkms runs inside a chroot (Debian's `ischroot` logic). When
-    /// the root of process 1 cannot be examined, the answer is yes, as
-    /// upstream concludes, but without its error message.
-    static func runningInChroot() -> Bool {
-        let env = ProcessEnvironment.current
-        if env["FAKECHROOT"] == "true" && env["FAKECHROOT_BASE"] != nil && (env["LD_PRELOAD"] ?? "").contains("libfakechroot.so") {
-            return true
-        }
-        if FileSystem.isReadable("/proc/1/mountinfo") && FileSystem.isReadable("/proc/self/mountinfo") {
-            if FileSystem.readBytes("/proc/1/mountinfo") != FileSystem.readBytes("/proc/self/mountinfo") { return true }
-        }
-        if getuid() == 0 {
-            var initRoot = stat()
-            var ourRoot = stat()
-            guard stat("/proc/1/root", &initRoot) == 0, stat("/", &ourRoot) == 0 else { return true }
-            if initRoot.st_dev != ourRoot.st_dev || initRoot.st_ino != ourRoot.st_ino { return true }
-        }
-        return false
-    }
 
     /// The signer prepared for the current kernel, when modules are signed.
     var moduleSigner: ModuleSigner? {
