@@ -119,7 +119,7 @@ extension Engine {
             compressOptions: (settings.compressGzipOptions, settings.compressXzOptions, settings.compressZstdOptions),
             compilerChoice: compilerChoice))
         let cache: CacheUse
-        if case .success(let identity)? = headerlessFleetIdentity(kernel: kernel, arch: arch) {
+        if case .success(let identity)? = kernels.fleetIdentity(kernel: kernel, arch: arch) {
             cache = try await adoptFromFleet(plan, kernel: identity)
         } else {
             cache = await useCache(for: plan)
@@ -145,7 +145,7 @@ extension Engine {
         var sandbox: BuildSandbox?
         var directory = plan.buildDirectory
         if sandboxAllowed, var found = await buildSandbox() {
-            found.readOnlyDirectories = [dkmsTree, sourceTree, installTree, kernelSourceDirectory(for: target.kernel),
+            found.readOnlyDirectories = [dkmsTree, sourceTree, installTree, kernels.sourceDirectory(for: target.kernel),
                                          fileSystem.canonicalPath(plan.sourceDirectory) ?? plan.sourceDirectory]
             found.hiddenFiles = Array(Set([signingValue("mok_signing_key"), "/var/lib/dkms/mok.key", tree.root + "/mok.key", signingKeyFile]
                 .filter { !$0.isEmpty && !$0.hasPrefix("pkcs11:") })).sorted()
@@ -194,7 +194,7 @@ extension Engine {
     @discardableResult
     func selectCompiler(kernel: String) async -> [String: String] {
         var choice: [String: String] = [:]
-        let source = kernelSourceDirectory(for: kernel)
+        let source = kernels.sourceDirectory(for: kernel)
         let variables = source + "/.kernelvariables"
         if fileSystem.isRegularFile(variables) {
             let makefile = "show-%:\n\t@echo $($*)\ninclude \(variables)\n"
@@ -207,7 +207,7 @@ extension Engine {
         } else {
             state.environment.removeValue(forKey: "CC")
         }
-        let configPath = kernelConfigForReading(kernel)
+        let configPath = kernels.configForReading(kernel)
         if let text = fileSystem.readText(configPath) {
             let versionLines = text.contains("CONFIG_CC_VERSION_TEXT=")
                 ? text.split(separator: "\n").filter { $0.hasPrefix("CONFIG_CC_VERSION_TEXT=") } : []

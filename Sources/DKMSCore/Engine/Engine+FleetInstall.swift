@@ -4,51 +4,10 @@
 /// Without `build_cache_shared`, or with the headers installed, nothing
 /// here applies and dkms behaves as upstream's.
 extension Engine {
-    /// Where the kernel images and configurations are.
-    static let bootDirectory = "/boot"
-
-    /// The identity of a kernel whose modules come from the fleet because
-    /// its headers are not here: nil when the headers are installed (or
-    /// `--kernelsourcedir` names a directory), or when the module cache
-    /// is off or no shared location is configured; a failure says why the
-    /// identity cannot be read from `/boot`. Read once per kernel and arch.
-    func headerlessFleetIdentity(kernel: String, arch: String) -> Result<KernelBuildIdentity, KernelIdentityProblem>? {
-        guard !settings.kernelSourceDirFromCommandLine, settings.buildCache, !settings.buildCacheShared.isEmpty,
-              !fileSystem.exists(kernelSourceDirectory(for: kernel) + "/include") else { return nil }
-        let id = "boot \(kernel)/\(arch)"
-        if let known = buildIdentities[id] { return known }
-        let found = KernelBuildIdentity.installed(release: kernel, arch: arch, bootDirectory: Self.bootDirectory, fileSystem: fileSystem)
-        buildIdentities[id] = found
-        return found
-    }
-
-    /// The identity of a kernel read from its headers (what an exporter
-    /// publishes its lookups under), once per kernel and arch.
-    func headersBuildIdentity(kernel: String, arch: String) -> Result<KernelBuildIdentity, KernelIdentityProblem>? {
-        let id = "headers \(kernel)/\(arch)"
-        if let known = buildIdentities[id] { return known }
-        let found = KernelBuildIdentity.headers(release: kernel, arch: arch, sourceDirectory: kernelSourceDirectory(for: kernel),
-                                                fileSystem: fileSystem)
-        buildIdentities[id] = found
-        return found
-    }
-
-    /// The kernel configuration dkms reads (compiler choice, BUILD_EXCLUSIVE_CONFIG,
-    /// signing): the headers' (``kernelConfigPath(for:)``), or `/boot/config-K`
-    /// when the modules of a kernel without headers come from the fleet.
-    func kernelConfigForReading(_ kernel: String) -> String {
-        let path = kernelConfigPath(for: kernel)
-        guard !fileSystem.exists(path), !settings.kernelConfigFromCommandLine, !settings.kernelSourceDirFromCommandLine,
-              settings.buildCache, !settings.buildCacheShared.isEmpty,
-              !fileSystem.exists(kernelSourceDirectory(for: kernel) + "/include") else { return path }
-        let boot = "\(Self.bootDirectory)/config-\(kernel)"
-        return fileSystem.isRegularFile(boot) ? boot : path
-    }
-
     /// Upstream's headers check, except that a kernel whose modules can
     /// come from the fleet needs none.
     func requireKernelHeadersOrFleet(_ kernel: String, arch: String) throws(DKMSError) {
-        switch headerlessFleetIdentity(kernel: kernel, arch: arch) {
+        switch kernels.fleetIdentity(kernel: kernel, arch: arch) {
         case .success?:
             return
         case .failure(let problem)?:

@@ -1,40 +1,8 @@
 extension Engine {
-    /// The kernel headers directory (`$install_tree/K/build`, or
-    /// `--kernelsourcedir`).
-    func kernelSourceDirectory(for kernel: String) -> String {
-        settings.kernelSourceDirFromCommandLine ? settings.kernelSourceDir : "\(installTree)/\(kernel)/build"
-    }
-
-    /// The kernel config: `--config`, else `include/config/auto.conf`
-    /// when it exists, else `.config`.
-    func kernelConfigPath(sourceDirectory: String) -> String {
-        if settings.kernelConfigFromCommandLine { return settings.kernelConfig }
-        if let known = kernelConfigBySource[sourceDirectory] { return known }
-        let auto = sourceDirectory + "/include/config/auto.conf"
-        let path = fileSystem.exists(auto) ? auto : sourceDirectory + "/.config"
-        kernelConfigBySource[sourceDirectory] = path
-        return path
-    }
-
-    /// The kernel config of `kernel`.
-    func kernelConfigPath(for kernel: String) -> String {
-        kernelConfigPath(sourceDirectory: kernelSourceDirectory(for: kernel))
-    }
-
     /// Upstream's `set_module_suffix`: looks for compressed modules in the
     /// kernel's module directory. The compressed suffix sticks once found.
     func updateModuleSuffix(for kernel: String) {
-        let found = suffixesByKernel[kernel] ?? {
-            var found: Set<String> = []
-            _ = fileSystem.findFiles(under: "\(installTree)/\(kernel)/") { name in
-                if name.hasSuffix(".ko.gz") { found.insert(".gz") }
-                if name.hasSuffix(".ko.xz") { found.insert(".xz") }
-                if name.hasSuffix(".ko.zst") { found.insert(".zst") }
-                return false
-            }
-            suffixesByKernel[kernel] = found
-            return found
-        }()
+        let found = kernels.compressedSuffixes(for: kernel)
         for suffix in [".gz", ".xz", ".zst"] where found.contains(suffix) { state.compressedSuffix = suffix }
     }
 
@@ -66,31 +34,13 @@ extension Engine {
 
     /// Upstream's `prepare_kernel`: the headers must exist.
     func requireKernelHeaders(_ kernel: String) throws(DKMSError) {
-        guard fileSystem.exists(kernelSourceDirectory(for: kernel) + "/include") else {
+        guard kernels.hasHeaders(kernel) else {
             throw DKMSError(.missingKernelHeaders,
                 "Your kernel headers for kernel \(kernel) cannot be found at \(installTree)/\(kernel)/build or \(installTree)/\(kernel)/source.",
                 "Please install your distribution's kernel headers package matching \(kernel), or use the --kernelsourcedir option to tell DKMS where it's located.")
         }
     }
 
-    /// Whether the kernel was built with clang (`LLVM=1` is added to make).
-    func kernelUsesClang(_ kernel: String) async -> Bool {
-        if let known = clangByKernel[kernel] { return known }
-        let answer = await detectClang(kernel)
-        clangByKernel[kernel] = answer
-        return answer
-    }
-
-    private func detectClang(_ kernel: String) async -> Bool {
-        let source = kernelSourceDirectory(for: kernel)
-        if fileSystem.exists(source + "/vmlinux") {
-            let outcome = await run("readelf", ["-p", ".comment", source + "/vmlinux"], output: .capture, error: .mergeWithOutput)
-            return outcome.outputText.contains("clang")
-        }
-        let config = kernelConfigForReading(kernel)
-        guard fileSystem.exists(config) else { return false }
-        return fileSystem.readText(config)?.contains("CONFIG_CC_IS_CLANG=y") ?? false
-    }
 }
 
 extension Engine {

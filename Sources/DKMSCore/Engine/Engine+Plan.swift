@@ -87,18 +87,18 @@ extension Engine {
                 console.line("Would skip \(label): its BUILD_EXCLUSIVE directives do not match.")
                 return
             }
-            guard fileSystem.exists(kernelSourceDirectory(for: kernel) + "/include") else {
-                switch headerlessFleetIdentity(kernel: kernel, arch: arch) {
+            guard fileSystem.exists(kernels.sourceDirectory(for: kernel) + "/include") else {
+                switch kernels.fleetIdentity(kernel: kernel, arch: arch) {
                 case .success(let identity)?:
                     let locations = settings.buildCacheShared.joined(separator: ", ")
                     console.line("Would take \(label) from the shared module caches (\(locations)) by the kernel's identity"
                                  + " (\(identity.banner)): no kernel headers for \(kernel), nothing is built.")
                 case .failure(let problem)?:
-                    console.line("Would fail: no kernel headers for \(kernel) at \(kernelSourceDirectory(for: kernel)),"
+                    console.line("Would fail: no kernel headers for \(kernel) at \(kernels.sourceDirectory(for: kernel)),"
                                  + " and its identity for the shared module caches is unknown (\(problem)).")
                     return
                 case nil:
-                    console.line("Would fail: no kernel headers for \(kernel) at \(kernelSourceDirectory(for: kernel)).")
+                    console.line("Would fail: no kernel headers for \(kernel) at \(kernels.sourceDirectory(for: kernel)).")
                     return
                 }
                 if thenInstall { break planBuild }

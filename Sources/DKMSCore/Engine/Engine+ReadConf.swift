@@ -69,11 +69,11 @@ extension Engine {
                 if !silent { console.line("DIRECTIVE: \(name)=\"\(value)\"") }
             }
             state.packageName = variables["PACKAGE_NAME"].value
-            let source = kernelSourceDirectory(for: kernel)
+            let source = kernels.sourceDirectory(for: kernel)
             let context = ModuleConfig.Context(
                 kernel: kernel, arch: arch, module: module, moduleVersion: version, dkmsTree: dkmsTree,
-                kernelSourceDir: source, kernelConfigPath: kernelConfigForReading(kernel),
-                destination: settings.destinationPolicy, kernelUsesClang: await kernelUsesClang(kernel))
+                kernelSourceDir: source, kernelConfigPath: kernels.configForReading(kernel),
+                destination: settings.destinationPolicy, kernelUsesClang: await kernels.usesClang(kernel, environment: childEnvironment))
             let (interpreted, problems) = ModuleConfig.interpret(variables, context: context)
             config = interpreted
             if !quiet { for line in problems { console.errorLine(line) } }

@@ -62,7 +62,7 @@ extension Engine {
             console.line("Running in chroot, modules won't be signed")
             return
         }
-        let configPath = kernelConfigForReading(kernel)
+        let configPath = kernels.configForReading(kernel)
         guard fileSystem.isRegularFile(configPath) else {
             console.line("Kernel config \(configPath) not found, modules won't be signed")
             return
@@ -89,7 +89,7 @@ extension Engine {
         }
         console.line("Sign command: \(signFile)")
         guard fileSystem.isRegularFile(signFile), fileSystem.isExecutable(signFile) else {
-            if case .success? = headerlessFleetIdentity(kernel: kernel, arch: arch), commandExists("openssl") {
+            if case .success? = kernels.fleetIdentity(kernel: kernel, arch: arch), commandExists("openssl") {
                 console.line("Binary \(signFile) not found (the kernel headers are not installed): modules are signed with openssl")
                 state.signing.viaOpenSSL = true
                 if await prepareMOK(kernel: kernel) { state.signing.enabled = true }
@@ -135,10 +135,10 @@ extension Engine {
                 }
                 if key.isEmpty { key = portage("MODULES_SIGN_KEY") }
                 if certificate.isEmpty { certificate = portage("MODULES_SIGN_CERT") }
-                let configPath = kernelConfigPath(for: kernel)
+                let configPath = kernels.configPath(for: kernel)
                 if key.isEmpty, let config = KernelConfigFile.load(configPath) {
                     let relative = config.unquoted("CONFIG_MODULE_SIG_KEY") ?? ""
-                    let base = kernelSourceDirectory(for: kernel)
+                    let base = kernels.sourceDirectory(for: kernel)
                     let path = relative.hasPrefix("/") ? relative : base + "/" + relative
                     key = fileSystem.canonicalPath(path) ?? path
                     certificate = key

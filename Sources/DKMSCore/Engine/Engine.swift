@@ -38,17 +38,14 @@ package final class Engine {
     /// The command's change to the trees: the lock (held until the engine
     /// goes away, that is the process ends), its baselines, depmod's timing.
     let transaction = Transaction()
-    /// Compressed-module suffixes found per kernel directory (one walk each).
-    var suffixesByKernel: [String: Set<String>] = [:]
+    /// What the command learns about its kernels (headers, configuration,
+    /// identities), each read once.
+    lazy var kernels = KernelFacts(KernelFacts.Inputs(settings), fileSystem: fileSystem, runner: runner)
     /// The names in /etc/dkms, listed once (override files are looked up
     /// for every conf read).
     lazy var etcEntries: Set<String> = Set(fileSystem.entries(of: etcDirectory))
-    /// The kernel config file of each kernel source directory.
-    var kernelConfigBySource: [String: String] = [:]
     /// The tree view (it remembers whether the root is canonical).
     var cachedTree: DKMSTree?
-    /// Whether each kernel was built with clang.
-    var clangByKernel: [String: Bool] = [:]
     /// The build sandbox found on the first build (nil inside: none).
     var sandboxProbe: BuildSandbox??
     /// What /etc/dkms/MODULE.conf lets each module do (sandbox, cache).
@@ -56,11 +53,6 @@ package final class Engine {
     /// dkms.conf evaluations of this command by their inputs, with what
     /// each printed (``evaluateConf(_:quiet:)``). Not scoped by subshells.
     var confEvaluations = ConfEvaluations()
-    /// The identity of each kernel/arch's headers, for cache keys.
-    var kernelIdentities: [String: KernelIdentity] = [:]
-    /// The build identity of each kernel/arch, read from `/boot` or from
-    /// the headers (fleet lookups), by `boot K/A` or `headers K/A`.
-    var buildIdentities: [String: Result<KernelBuildIdentity, KernelIdentityProblem>] = [:]
     /// The time each shared cache location has taken in this command, and
     /// those that failed (made on the first lookup). Not scoped by subshells.
     var sharedCacheLedger: SharedCacheLedger?
@@ -119,14 +111,14 @@ package final class Engine {
     /// The shell variables upstream has defined when it evaluates a
     /// command string or sources a configuration file.
     func shellGlobals(kernel: String, arch: String, module: String, version: String) -> [(name: String, value: ShellArray)] {
-        let source = kernelSourceDirectory(for: kernel)
+        let source = kernels.sourceDirectory(for: kernel)
         var globals: [(name: String, value: ShellArray)] = [
             ("kernelver", ShellArray(scalar: kernel)),
             ("arch", ShellArray(scalar: arch)),
             ("module", ShellArray(scalar: module)),
             ("module_version", ShellArray(scalar: version)),
             ("kernel_source_dir", ShellArray(scalar: source)),
-            ("kernel_config", ShellArray(scalar: kernelConfigPath(sourceDirectory: source))),
+            ("kernel_config", ShellArray(scalar: kernels.configPath(sourceDirectory: source))),
             ("dkms_tree", ShellArray(scalar: dkmsTree)),
             ("source_tree", ShellArray(scalar: sourceTree)),
             ("install_tree", ShellArray(scalar: installTree)),
