@@ -34,11 +34,11 @@ extension Engine {
     func useCache(for plan: BuildPlan) async -> CacheUse {
         let policy = await cachePolicy(module: plan.target.module)
         guard policy.store else { return CacheUse() }
-        let identity = await kernelIdentity(kernel: plan.target.kernel, arch: plan.target.arch, environment: plan.environment)
+        let identity = await kernels.headersIdentity(kernel: plan.target.kernel, arch: plan.target.arch, environment: plan.environment)
         let material = CacheKeyMaterial(plan: plan, kernel: identity, files: TreeDigest(), inherited: settings.environment)
         let key = CacheKey(material)
         var use = CacheUse(key: key)
-        if case .success(let build)? = headersBuildIdentity(kernel: plan.target.kernel, arch: plan.target.arch) {
+        if case .success(let build) = kernels.buildIdentityFromHeaders(kernel: plan.target.kernel, arch: plan.target.arch) {
             let lookup = FleetLookupKey(material, kernel: build, compilerChoice: plan.compilerChoice)
             use.lookupRecord = FleetLookupRecord(lookup: lookup, target: plan.target, kernel: build, entry: key)
         }
@@ -65,35 +65,6 @@ extension Engine {
         return use
     }
 
-    /// What identifies a kernel's headers to a build, read once per kernel
-    /// and architecture in a command.
-    func kernelIdentity(kernel: String, arch: String, environment: [String: String]) async -> KernelIdentity {
-        let id = "\(kernel)/\(arch)"
-        if let known = kernelIdentities[id] { return known }
-        let source = kernelSourceDirectory(for: kernel)
-        let digest = TreeDigest()
-        let compiler = environment["CC"].flatMap { $0.isEmpty ? nil : $0 } ?? "gcc"
-        let version = await runner.run(ProcessSpec(compiler, ["--version"], environment: environment,
-                                                   output: .capture, error: .discard))
-        let firstLine = version.outputText.split(separator: "\n").first.map(String.init) ?? ""
-        let identity = KernelIdentity(
-            release: kernel, arch: arch,
-            configDigest: configDigest(source: source, digest: digest),
-            symversDigest: digest.fileDigest(source + "/Module.symvers") ?? "-",
-            compiler: "\(compiler): \(firstLine)")
-        kernelIdentities[id] = identity
-        return identity
-    }
-
-    /// The digest of the kernel configuration a build reads: the headers'
-    /// `.config` and, when it is another file, the config dkms hands the
-    /// build (`include/config/auto.conf` or `--config`).
-    private func configDigest(source: String, digest: TreeDigest) -> String {
-        let files = Array(Set([source + "/.config", kernelConfigPath(sourceDirectory: source)])).sorted()
-        let parts = files.map { "\($0.hasPrefix(source + "/") ? String($0.dropFirst(source.count)) : $0)=\(digest.fileDigest($0) ?? "-")" }
-        return HexDigest.sha256(Array(parts.joined(separator: "\n").utf8))
-    }
-
     /// Records where the modules of a build came from (`status --json`):
     /// `cache KEY` for a hit, `built KEY` for a build the cache stored,
     /// `built` for a build without the cache.
@@ -103,5 +74,15 @@ extension Engine {
         let origin = BuildOrigin(fromCache: use.entry != nil, key: use.key?.hex, sharedLocation: use.sharedLocation,
                                  lookup: use.foundByIdentity ? use.lookupRecord?.lookup.hex : nil)
         fileSystem.writeText(origin.record, to: record)
+    }
+
+    /// `origin: M/V, K, A: …` for every built module version whose build
+    /// recorded where its modules came from (`dkms cache stats`).
+    func buildOriginLines() -> [String] {
+        tree.status().compactMap { record in
+            guard case .built(let m, let v, let k, let a, _) = record,
+                  let origin = BuildOrigin(record: fileSystem.readText(tree.cacheRecord(m, v, k, a))) else { return nil }
+            return "origin: \(m)/\(v), \(k), \(a): \(origin.shown)"
+        }
     }
 }

@@ -20,7 +20,7 @@ extension Engine {
         case ("list", 1):
             cacheReportText.list().forEach { console.line($0) }
         case ("stats", 1):
-            cacheReportText.stats().forEach { console.line($0) }
+            (cacheReportText.stats() + buildOriginLines()).forEach { console.line($0) }
         case ("prune", 1), ("prune", 2):
             try requireRoot()
             var limit = settings.buildCacheSize

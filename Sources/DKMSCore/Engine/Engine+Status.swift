@@ -149,6 +149,15 @@ package struct BuildOrigin: Sendable, Equatable {
         return text
     }
 
+    /// How `dkms cache stats` says it: where the modules came from.
+    package var shown: String {
+        let entry = key.map { " (entry \(String($0.prefix(12))))" } ?? ""
+        guard fromCache else { return key == nil ? "built here (module cache off)" : "built here, stored" + entry }
+        let how = lookup.map { " by the kernel's identity (lookup \(String($0.prefix(12))))" } ?? ""
+        guard let sharedLocation else { return "from the local cache\(how)\(entry)" }
+        return "fetched from \(sharedLocation)\(how)\(entry)"
+    }
+
     /// Creates an origin.
     package init(fromCache: Bool, key: String?, sharedLocation: String? = nil, lookup: String? = nil) {
         self.fromCache = fromCache
