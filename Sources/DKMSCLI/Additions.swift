@@ -72,7 +72,7 @@ enum Additions {
         .flag("--dry-run", for: [.build, .install, .uninstall, .unbuild, .remove, .autoinstall, .kernelPreinst, .kernelPostinst, .kernelPrerm],
               "Print what build, install, uninstall, unbuild, remove, autoinstall and the kernel_* actions would do, and change nothing.") { $0.dryRun = true },
         .flag("--all-kernels", for: [.autoinstall],
-              "With autoinstall: install for every kernel whose headers are installed, building for all of them at once.") { $0.allKernels = true },
+              "With autoinstall: install for every kernel whose headers are installed, building for all of them at once (with build_cache_shared, also every kernel with an image in /boot, from the shared caches).") { $0.allKernels = true },
         .flag("--no-cache", for: [.build, .install, .autoinstall, .kernelPostinst],
               "Build without looking up the module cache (the fresh build is still stored in it).") { $0.noCache = true },
         .flag("--json", for: [.status], "With status: print the status as JSON (schema swift-dkms.status/1).") { $0.jsonOutput = true },

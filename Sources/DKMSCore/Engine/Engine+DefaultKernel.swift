@@ -12,6 +12,18 @@ enum InstalledKernels {
         return VersionSort.sorted(kernels)
     }
 
+    /// The kernels `autoinstall --all-kernels` works on: those with headers
+    /// and, when their modules can come from the fleet, those with an image
+    /// in `bootDirectory` (a client without headers), in version order.
+    static func forAutoinstall(installTree: String, fleet: Bool, bootDirectory: String, fileSystem: any FileSystemAccess) -> [String] {
+        let withHeaders = withHeaders(installTree: installTree, fileSystem: fileSystem)
+        guard fleet else { return withHeaders }
+        let booted = fileSystem.entries(of: installTree).filter { name in
+            !name.hasPrefix(".") && fileSystem.isRegularFile("\(bootDirectory)/vmlinuz-\(name)")
+        }
+        return VersionSort.sorted(Array(Set(withHeaders + booted)))
+    }
+
 }
 
 extension Engine {

@@ -110,7 +110,8 @@ extension Engine {
         }
         settings.kernelsFromCommandLine = settings.kernels.count
         if settings.allKernels && settings.action == .autoinstall && settings.kernels.isEmpty {
-            settings.kernels = InstalledKernels.withHeaders(installTree: installTree, fileSystem: fileSystem)
+            settings.kernels = InstalledKernels.forAutoinstall(installTree: installTree, fleet: kernels.inputs.fleetConfigured,
+                                                               bootDirectory: kernels.inputs.bootDirectory, fileSystem: fileSystem)
         }
         if !isStatus {
             if settings.kernels.isEmpty && !settings.all { settings.kernels = defaultKernels() }
