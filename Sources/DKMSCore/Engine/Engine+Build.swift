@@ -272,14 +272,6 @@ extension Engine {
     }
 }
 
-/// What the admin lets one module do (from /etc/dkms/MODULE.conf).
-struct AdminModuleChoices: Sendable {
-    /// Its builds run in the sandbox.
-    var sandbox = true
-    /// Its builds use the module cache.
-    var cache = true
-}
-
 /// The version dkms reports.
 package enum DKMSVersion {
     /// `dkms-3.4.3`, the upstream release we are compatible with.
@@ -336,21 +328,8 @@ extension Engine {
         await adminChoices(module: module).sandbox
     }
 
-    /// What the admin lets a module do: `BUILD_SANDBOX=no` and
-    /// `BUILD_CACHE=no` in /etc/dkms/MODULE.conf turn the sandbox and the
-    /// module cache off for it. Only that file counts, never the module's
-    /// own dkms.conf. Read once per module and command.
+    /// What the admin lets a module do (``AdminPolicy``).
     func adminChoices(module: String) async -> AdminModuleChoices {
-        if let known = adminChoicesByModule[module] { return known }
-        var choices = AdminModuleChoices()
-        let file = "\(etcDirectory)/\(module).conf"
-        if etcEntries.contains("\(module).conf"), fileSystem.isRegularFile(file) {
-            let values = await ShellSourcer(runner: runner).evaluate(.init(
-                globals: [], environment: childEnvironment, files: [file], names: ["BUILD_SANDBOX", "BUILD_CACHE"], unsetFirst: true))
-            choices.sandbox = !Settings.turnsOff(values["BUILD_SANDBOX"].value)
-            choices.cache = !Settings.turnsOff(values["BUILD_CACHE"].value)
-        }
-        adminChoicesByModule[module] = choices
-        return choices
+        await adminPolicy.choices(module: module, environment: childEnvironment)
     }
 }

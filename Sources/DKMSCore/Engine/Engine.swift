@@ -49,7 +49,7 @@ package final class Engine {
     /// The build sandbox found on the first build (nil inside: none).
     var sandboxProbe: BuildSandbox??
     /// What /etc/dkms/MODULE.conf lets each module do (sandbox, cache).
-    var adminChoicesByModule: [String: AdminModuleChoices] = [:]
+    lazy var adminPolicy = AdminPolicy(etcDirectory: etcDirectory, etcEntries: etcEntries, fileSystem: fileSystem, runner: runner)
     /// dkms.conf evaluations of this command by their inputs, with what
     /// each printed (``evaluateConf(_:quiet:)``). Not scoped by subshells.
     var confEvaluations = ConfEvaluations()
