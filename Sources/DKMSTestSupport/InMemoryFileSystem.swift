@@ -3,15 +3,15 @@ import Synchronization
 
 /// A file system held in memory, for unit tests of the code that takes a
 /// ``FileSystemAccess`` (the tree store, the journal, the failure records):
-/// directories, text files and symbolic links with POSIX rules (links are
+/// directories, files (bytes) and symbolic links with POSIX rules (links are
 /// followed in every component but the last where `lstat` would not
 /// follow, `rename` replaces, `rmdir` wants an empty directory), absolute
 /// paths only. Safe to share between tasks.
 package final class InMemoryFileSystem: FileSystemAccess, Sendable {
     /// One entry.
     package enum Node: Sendable, Equatable {
-        /// A regular file and its text.
-        case file(String)
+        /// A regular file and its bytes.
+        case file([UInt8])
         /// A directory and its entries' names, in creation order.
         case directory([String])
         /// A symbolic link and its target.
@@ -20,8 +20,22 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
 
     private let state = Mutex(Tree())
 
+    /// The size of the chunks ``forEachChunk(of:_:)`` hands out: small, so
+    /// that code reading in chunks meets chunk boundaries in tests.
+    package let chunkSize: Int
+
     /// An empty file system (only `/`).
-    package init() {}
+    /// - Parameter chunkSize: the size of the chunks a file is read in.
+    package init(chunkSize: Int = 7) {
+        self.chunkSize = max(chunkSize, 1)
+    }
+
+    /// The clock ``now()`` reads, in seconds since the epoch (starts at
+    /// 1_700_000_000; tests move it).
+    package var clock: Int {
+        get { state.withLock { $0.clock } }
+        set { state.withLock { $0.clock = newValue } }
+    }
 
     /// Whether every change fails from now on (a read-only or full file
     /// system); reading still works.
@@ -42,8 +56,14 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
 
     /// Writes a file, creating its parent directories (a fixture helper).
     package func create(_ text: String, at path: String) {
+        create(bytes: Array(text.utf8), at: path)
+    }
+
+    /// Writes a file of bytes, creating its parent directories (a fixture helper).
+    package func create(bytes: [UInt8], at path: String, mode: UInt32? = nil) {
         makeDirectories(FileSystem.split(path).directory)
-        writeText(text, to: path, append: false)
+        writeBytes(bytes, to: path, mode: 0o644, append: false)
+        if let mode { setMode(mode, of: path) }
     }
 
     package func exists(_ path: String) -> Bool { lookUp(path, followLast: true) != nil }
@@ -83,8 +103,7 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
     }
 
     package func readText(_ path: String) -> String? {
-        if case .file(let text) = lookUp(path, followLast: true) { return text }
-        return nil
+        readBytes(path).map { String(decoding: $0, as: UTF8.self) }
     }
 
     package func isExecutable(_ path: String) -> Bool {
@@ -114,7 +133,7 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
     @discardableResult
     package func writeBytes(_ bytes: [UInt8], to path: String, mode: UInt32, append: Bool) -> Bool {
         let isNew = !exists(path)
-        guard writeText(String(decoding: bytes, as: UTF8.self), to: path, append: append) else { return false }
+        guard write(bytes, to: path, truncating: !append) == nil else { return false }
         if isNew { setMode(mode & 0o755, of: path) }
         return true
     }
@@ -123,7 +142,7 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
     package func writeBytesAtomically(_ bytes: [UInt8], to destination: String, mode: UInt32) -> Bool {
         guard !failsWrites else { return false }
         if isSymlink(destination) { removeFile(destination) }
-        guard writeText(String(decoding: bytes, as: UTF8.self), to: destination) else { return false }
+        guard write(bytes, to: destination, truncating: true) == nil else { return false }
         return setMode(mode, of: destination)
     }
 
@@ -158,12 +177,37 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
     }
 
     package func readBytes(_ path: String) -> [UInt8]? {
-        readText(path).map { Array($0.utf8) }
+        if case .file(let bytes) = lookUp(path, followLast: true) { return bytes }
+        return nil
+    }
+
+    package func readBytes(_ path: String, atMost limit: Int) -> [UInt8]? {
+        guard let bytes = readBytes(path), bytes.count <= limit else { return nil }
+        return bytes
+    }
+
+    package func forEachChunk(of path: String, _ body: (ArraySlice<UInt8>) -> Void) -> Bool {
+        guard let bytes = readBytes(path) else { return false }
+        var start = 0
+        while start < bytes.count {
+            let end = min(start + chunkSize, bytes.count)
+            body(bytes[start..<end])
+            start = end
+        }
+        return true
+    }
+
+    package func realPath(_ path: String) -> String? {
+        state.withLock { tree in
+            guard let resolved = tree.locate(path, followLast: true), tree.nodes[resolved] != nil else { return nil }
+            return resolved
+        }
     }
 
     package func size(of path: String) -> Int? {
         switch lookUp(path, followLast: false) {
-        case .file(let text), .symlink(let text): text.utf8.count
+        case .file(let bytes): bytes.count
+        case .symlink(let target): target.utf8.count
         case .directory: 0
         case nil: nil
         }
@@ -171,15 +215,41 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
 
     @discardableResult
     package func writeText(_ text: String, to path: String, append: Bool) -> Bool {
-        appendDurably(text, to: path, truncating: !append) == nil
+        write(Array(text.utf8), to: path, truncating: !append) == nil
     }
 
     package func appendDurably(_ text: String, to path: String) -> String? {
-        appendDurably(text, to: path, truncating: false)
+        write(Array(text.utf8), to: path, truncating: false)
     }
 
     package func writeTextDurably(_ text: String, to path: String) -> String? {
-        appendDurably(text, to: path, truncating: true)
+        write(Array(text.utf8), to: path, truncating: true)
+    }
+
+    package func now() -> Int { clock }
+
+    @discardableResult
+    package func copyTree(from source: String, to destination: String) -> Bool {
+        switch lookUp(source, followLast: false) {
+        case .directory(let names):
+            guard !failsWrites else { return false }
+            if !isDirectory(destination) {
+                guard state.withLock({ tree in
+                    tree.locate(destination, followLast: false).map { tree.add(.directory([]), at: $0) } ?? false
+                }) else { return false }
+            }
+            for name in names {
+                guard copyTree(from: source + "/" + name, to: destination + "/" + name) else { return false }
+            }
+        case .file(let bytes):
+            guard writeBytes(bytes, to: destination, mode: 0o644, append: false) else { return false }
+        case .symlink(let target):
+            return symlink(target: target, at: destination)
+        case nil:
+            return false
+        }
+        if let mode = mode(of: source) { setMode(mode, of: destination) }
+        return true
     }
 
     package func syncDirectory(_ path: String) {}
@@ -253,9 +323,9 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
     package func copyFileAtomically(from source: String, to destination: String) -> Bool {
         // The real copy renames a new file over the destination: a link
         // there is replaced, not followed.
-        guard let text = readText(source), !failsWrites else { return false }
+        guard let bytes = readBytes(source), !failsWrites else { return false }
         if isSymlink(destination) { removeFile(destination) }
-        return writeText(text, to: destination)
+        return write(bytes, to: destination, truncating: true) == nil
     }
 
     @discardableResult
@@ -283,17 +353,17 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
         state.withLock { tree in tree.locate(path, followLast: followLast).flatMap { tree.nodes[$0] } }
     }
 
-    private func appendDurably(_ text: String, to path: String, truncating: Bool) -> String? {
+    private func write(_ bytes: [UInt8], to path: String, truncating: Bool) -> String? {
         state.withLock { tree in
             guard let resolved = tree.locate(path, followLast: true) else { return "No such file or directory" }
             switch tree.nodes[resolved] {
             case .directory: return "Is a directory"
             case .file(let old):
                 guard !tree.failsWrites else { return "Read-only file system" }
-                tree.nodes[resolved] = .file(truncating ? text : old + text)
+                tree.nodes[resolved] = .file(truncating ? bytes : old + bytes)
                 return nil
             case .symlink, nil:
-                return tree.add(.file(text), at: resolved) ? nil : (tree.failsWrites ? "Read-only file system" : "No such file or directory")
+                return tree.add(.file(bytes), at: resolved) ? nil : (tree.failsWrites ? "Read-only file system" : "No such file or directory")
             }
         }
     }
@@ -308,6 +378,7 @@ extension InMemoryFileSystem {
         /// Modification stamps: a counter that grows with every touch.
         var stamps: [String: Int] = [:]
         var failsWrites = false
+        var clock = 1_700_000_000
         private var counter = 0
 
         /// A fresh name for a template ending in X's.

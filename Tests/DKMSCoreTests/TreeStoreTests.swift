@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import DKMSTestSupport
 import Testing
 @testable import DKMSCore
@@ -18,6 +21,19 @@ struct TreeStoreTests {
         #expect(tree.buildDirectory("m", "1") == "/var/lib/dkms/m/1/build")
         #expect(tree.builtDirectory("m", "1", "K", "A") == "/var/lib/dkms/m/1/K/A")
         #expect(tree.activeLink("m", "K", "A") == "/var/lib/dkms/m/kernel-K-A")
+    }
+
+    @Test func aBusyLockNamesItsHolderFromTheLockFile() throws {
+        _ = FileSystem.makeDirectories(directory.child("dkms"))
+        let holder = TreeLock(dkmsTree: directory.child("dkms"))
+        #expect(holder.acquire { _ in Issue.record("a free lock does not wait") })
+        // flock is per open file: a second lock in this process conflicts.
+        let other = TreeLock(dkmsTree: directory.child("dkms"))
+        #expect(other.tryAcquire() == .busy(getpid()))
+        holder.release()
+        #expect(other.tryAcquire() == .acquired)
+        other.release()
+        #expect(TreeLock(dkmsTree: directory.child("none")).tryAcquire() == .unavailable)
     }
 
     @Test func statesComeFromTheFiles() {

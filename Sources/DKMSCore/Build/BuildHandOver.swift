@@ -23,24 +23,28 @@ package enum BuildHandOver {
     }
 
     /// Makes `directory` and everything in it belong to `identity`.
+    /// - Parameter fileSystem: where the directories are listed (owners
+    ///   and modes are read and changed on the disk, which it does not model).
     @discardableResult
-    package static func give(_ directory: String, to identity: BuildIdentity) -> Bool {
+    package static func give(_ directory: String, to identity: BuildIdentity,
+                             fileSystem: any FileSystemAccess = LocalFileSystem()) -> Bool {
         var ok = true
-        walk(directory, relative: "") { path, _, _ in
+        walk(directory, relative: "", fileSystem: fileSystem) { path, _, _ in
             if lchown(path, identity.uid, identity.gid) != 0 { ok = false }
         }
         return ok
     }
 
     /// Makes `directory` root's again (see the type's description).
+    /// - Parameter fileSystem: where paths are resolved and directories listed.
     @discardableResult
-    package static func takeBack(_ directory: String) -> Report {
+    package static func takeBack(_ directory: String, fileSystem: any FileSystemAccess = LocalFileSystem()) -> Report {
         var report = Report()
-        guard let root = FileSystem.realPath(directory) else { return report }
-        walk(directory, relative: "") { path, relative, st in
+        guard let root = fileSystem.realPath(directory) else { return report }
+        walk(directory, relative: "", fileSystem: fileSystem) { path, relative, st in
             switch st.st_mode & S_IFMT {
             case S_IFLNK:
-                let resolved = FileSystem.realPath(path)
+                let resolved = fileSystem.realPath(path)
                 if let resolved, resolved == root || resolved.hasPrefix(root + "/") {
                     lchown(path, 0, 0)
                 } else {
@@ -64,13 +68,14 @@ package enum BuildHandOver {
 
     /// Calls `body` for `path` and, depth first, everything under it,
     /// never following a link; a directory is visited before its entries.
-    private static func walk(_ path: String, relative: String, _ body: (String, String, stat) -> Void) {
+    private static func walk(_ path: String, relative: String, fileSystem: any FileSystemAccess,
+                             _ body: (String, String, stat) -> Void) {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         body(path, relative.isEmpty ? "." : relative, st)
         guard (st.st_mode & S_IFMT) == S_IFDIR else { return }
-        for name in FileSystem.entries(of: path) {
-            walk(path + "/" + name, relative: relative.isEmpty ? name : relative + "/" + name, body)
+        for name in fileSystem.entries(of: path) {
+            walk(path + "/" + name, relative: relative.isEmpty ? name : relative + "/" + name, fileSystem: fileSystem, body)
         }
     }
 }

@@ -73,10 +73,12 @@ package struct BuildIdentity: Sendable, Hashable, CustomStringConvertible {
     /// can reach `path`. Checked on the real path (links resolved) of
     /// `path` or of its nearest existing ancestor, with the identity's one
     /// group (builds have no supplementary group).
-    package func barrier(to path: String) -> (directory: String, mode: mode_t)? {
+    /// - Parameter fileSystem: where the path is resolved (owners and
+    ///   modes are then read from the disk).
+    package func barrier(to path: String, fileSystem: any FileSystemAccess = LocalFileSystem()) -> (directory: String, mode: mode_t)? {
         var existing = path
-        while existing.count > 1 && !FileSystem.exists(existing) { existing = FileSystem.split(existing).directory }
-        guard let real = FileSystem.realPath(existing) else { return nil }
+        while existing.count > 1 && !fileSystem.exists(existing) { existing = FileSystem.split(existing).directory }
+        guard let real = fileSystem.realPath(existing) else { return nil }
         var directories = ["/"]
         for component in real.split(separator: "/") { directories.append((directories.count == 1 ? "" : directories.last!) + "/" + component) }
         for directory in directories {

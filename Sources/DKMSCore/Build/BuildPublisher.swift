@@ -13,6 +13,9 @@ struct BuildPublisher {
     /// compression), with its size bound; nil to store nothing.
     var cache: (store: LocalCache, limit: Int)?
 
+    /// Where the tree is written: the tree's own file system.
+    var fileSystem: any FileSystemAccess { tree.fileSystem }
+
     /// Strips, signs and compresses the modules a build made (outside its
     /// sandbox, with the machine's key), publishes them atomically in
     /// `m/v/K/A`, runs `POST_BUILD`, keeps the log, and removes the build
@@ -25,18 +28,18 @@ struct BuildPublisher {
         let baseDir = tree.builtDirectory(module, version, kernel, arch)
         let directory = builder.directory
         let suffix = ".ko" + (plan.compression?.suffix ?? "")
-        FileSystem.makeDirectories(kernelDir)
-        guard let temporary = FileSystem.makeTemporaryDirectory(template: "\(kernelDir)/.tmp_\(arch)_XXXXXX") else {
+        fileSystem.makeDirectories(kernelDir)
+        guard let temporary = fileSystem.makeTemporaryDirectory(template: "\(kernelDir)/.tmp_\(arch)_XXXXXX") else {
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
         }
-        FileSystem.makeDirectories(temporary + "/log")
-        FileSystem.makeDirectories(temporary + "/module")
-        if FileSystem.isRegularFile(directory + "/Module.symvers") {
-            FileSystem.copyFileAtomically(from: directory + "/Module.symvers", to: temporary + "/module/Module.symvers")
+        fileSystem.makeDirectories(temporary + "/log")
+        fileSystem.makeDirectories(temporary + "/module")
+        if fileSystem.isRegularFile(directory + "/Module.symvers") {
+            fileSystem.copyFileAtomically(from: directory + "/Module.symvers", to: temporary + "/module/Module.symvers")
         }
         let fromCache = planned.cache.entry != nil
         if !fromCache {
-            for entry in plan.modules where entry.strip && FileSystem.isRegularFile(builder.builtFile(entry)) {
+            for entry in plan.modules where entry.strip && fileSystem.isRegularFile(builder.builtFile(entry)) {
                 _ = await runner.run(ProcessSpec(plan.stripTool, ["-g", builder.builtFile(entry)], environment: plan.environment,
                                                  workingDirectory: directory))
             }
@@ -46,7 +49,7 @@ struct BuildPublisher {
             let built = builder.builtFile(entry)
             let shown = entry.builtFile.hasPrefix("/") ? entry.builtFile : "\(plan.buildDirectory)/\(entry.builtFile)"
             var compressed = builder.backingPath(shown.dropLast(3) + suffix)
-            guard FileSystem.isRegularFile(built) else {
+            guard fileSystem.isRegularFile(built) else {
                 console.warning("\(shown) has disappeared")
                 continue
             }
@@ -59,19 +62,20 @@ struct BuildPublisher {
                 if status != 0 { compressed = "" }
             }
             if !compressed.isEmpty && plan.compression != nil {
-                FileSystem.copyFileAtomically(from: compressed, to: "\(temporary)/module/\(entry.destName)\(suffix)")
+                fileSystem.copyFileAtomically(from: compressed, to: "\(temporary)/module/\(entry.destName)\(suffix)")
             } else {
-                FileSystem.copyFileAtomically(from: built, to: "\(temporary)/module/\(entry.destName).ko")
+                fileSystem.copyFileAtomically(from: built, to: "\(temporary)/module/\(entry.destName).ko")
             }
         }
         for entry in plan.modules {
-            let found = Engine.compressedOrUncompressed(temporary + "/module", entry.destName, suffix: plan.compression?.suffix ?? "")
-            if found.isEmpty || !FileSystem.isRegularFile(found) {
+            let found = Engine.compressedOrUncompressed(temporary + "/module", entry.destName, suffix: plan.compression?.suffix ?? "",
+                                                        exists: fileSystem.exists)
+            if found.isEmpty || !fileSystem.isRegularFile(found) {
                 throw DKMSError(.moduleNotBuilt, "Missing module '\(entry.destName)' in \(temporary)/module")
             }
         }
-        FileSystem.setMode(0o755, of: temporary)
-        if !FileSystem.rename(temporary, to: baseDir) {
+        fileSystem.setMode(0o755, of: temporary)
+        if !fileSystem.rename(temporary, to: baseDir) {
             throw DKMSError(.moduleNotBuilt, "do_build: final mv failed (1)")
         }
 
@@ -80,7 +84,7 @@ struct BuildPublisher {
         } else {
             try await builder.postBuild()
         }
-        FileSystem.rename(builder.log, to: baseDir + "/log/make.log")
+        fileSystem.rename(builder.log, to: baseDir + "/log/make.log")
         retainLog(baseDir + "/log/make.log", of: target)
         builder.removeDirectory()
 
@@ -88,7 +92,7 @@ struct BuildPublisher {
             for dependency in planned.config.buildDepends {
                 let versions = tree.status(module: dependency, kernel: kernel, arch: arch).map(\.version)
                 if let latest = VersionSort.sorted(versions).last, !latest.isEmpty {
-                    FileSystem.writeText(latest + "\n", to: "\(baseDir)/.dep_\(dependency)")
+                    fileSystem.writeText(latest + "\n", to: "\(baseDir)/.dep_\(dependency)")
                 }
             }
         }
@@ -102,13 +106,13 @@ struct BuildPublisher {
         var files: [(name: String, source: String)] = []
         for entry in planned.plan.modules {
             let built = builder.builtFile(entry)
-            guard FileSystem.isRegularFile(built) else { return }
+            guard fileSystem.isRegularFile(built) else { return }
             files.append((CacheManifest.moduleFile(entry.destName), built))
         }
-        if FileSystem.isRegularFile(builder.directory + "/Module.symvers") {
+        if fileSystem.isRegularFile(builder.directory + "/Module.symvers") {
             files.append((CacheManifest.symversFile, builder.directory + "/Module.symvers"))
         }
-        if FileSystem.isRegularFile(builder.log) { files.append((CacheManifest.logFile, builder.log)) }
+        if fileSystem.isRegularFile(builder.log) { files.append((CacheManifest.logFile, builder.log)) }
         if cache.store(key: key, target: planned.plan.target, files: files) != nil {
             if let record = planned.cache.lookupRecord { cache.record(record) }
             let evicted = cache.evict(toAtMost: limit)
@@ -122,7 +126,7 @@ struct BuildPublisher {
     /// is settled by ``settleSharedBuilds(_:)`` once they have all ended.
     func settleFailure(of builder: Builder) {
         let target = builder.plan.target
-        let kept = FileSystem.exists(builder.log) ? builder.log
+        let kept = fileSystem.exists(builder.log) ? builder.log
             : tree.builtDirectory(target.module, target.version, target.kernel, target.arch) + "/log/make.log"
         retainLog(kept, of: target)
         if !builder.sharesMountPoint { builder.settleAsCanonical() }
@@ -131,7 +135,7 @@ struct BuildPublisher {
     /// Keeps a copy of a build's log at ``DKMSTree/retainedLog(_:_:_:_:)``.
     func retainLog(_ source: String, of target: BuildPlan.Target) {
         let kept = tree.retainedLog(target.module, target.version, target.kernel, target.arch)
-        guard FileSystem.isRegularFile(source), FileSystem.makeDirectories(FileSystem.split(kept).directory) else { return }
-        FileSystem.copyFileAtomically(from: source, to: kept)
+        guard fileSystem.isRegularFile(source), fileSystem.makeDirectories(FileSystem.split(kept).directory) else { return }
+        fileSystem.copyFileAtomically(from: source, to: kept)
     }
 }

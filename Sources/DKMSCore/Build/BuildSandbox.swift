@@ -55,7 +55,9 @@ package struct BuildSandbox: Sendable, Hashable {
 
     /// bubblewrap's arguments for one step whose build directory
     /// `buildDirectory` is backed by `backing`, up to and including `--`.
-    package func arguments(buildDirectory: String, backing: String, workingDirectory: String?) -> [String] {
+    /// - Parameter fileSystem: where the directories and files it binds or hides are looked up.
+    package func arguments(buildDirectory: String, backing: String, workingDirectory: String?,
+                           fileSystem: any FileSystemAccess = LocalFileSystem()) -> [String] {
         var arguments = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         // The private /tmp and /var/tmp are memory: the monitor counts
         // what they hold with the processes' memory, and the kernel stops
@@ -63,29 +65,29 @@ package struct BuildSandbox: Sendable, Hashable {
         for directory in ["/tmp", "/var/tmp"] {
             arguments += ["--perms", "1777"] + (limits.maxMemory > 0 ? ["--size", String(2 * limits.maxMemory)] : []) + ["--tmpfs", directory]
         }
-        for directory in hiddenDirectories where FileSystem.isDirectory(directory) {
+        for directory in hiddenDirectories where fileSystem.isDirectory(directory) {
             arguments += ["--tmpfs", directory]
         }
         var made: Set<String> = []
-        for directory in Self.outermost(readOnlyDirectories.filter(Self.isUnderPrivateDirectory)) {
+        for directory in Self.outermost(readOnlyDirectories.filter(Self.isUnderPrivateDirectory), fileSystem: fileSystem) {
             // bubblewrap would make the directories leading to the mount
             // point on the private /tmp root's only (0700): they get the
             // host's modes, so that the build user can reach the tree.
             for ancestor in Self.ancestors(of: directory) where Self.isUnderPrivateDirectory(ancestor) && !made.contains(ancestor) {
                 made.insert(ancestor)
-                let mode = (FileSystem.mode(of: ancestor) ?? 0o755) & 0o777
+                let mode = (fileSystem.mode(of: ancestor) ?? 0o755) & 0o777
                 arguments += ["--perms", String(mode, radix: 8), "--dir", ancestor]
             }
             arguments += ["--ro-bind", directory, directory]
         }
-        for file in hiddenFiles where FileSystem.exists(file) {
+        for file in hiddenFiles where fileSystem.exists(file) {
             arguments += ["--ro-bind", "/dev/null", file]
         }
         arguments += ["--bind", backing, buildDirectory]
-        for directory in sharedDirectories where FileSystem.isDirectory(directory) {
+        for directory in sharedDirectories where fileSystem.isDirectory(directory) {
             for ancestor in Self.ancestors(of: directory) where Self.isUnderPrivateDirectory(ancestor) && !made.contains(ancestor) {
                 made.insert(ancestor)
-                let mode = (FileSystem.mode(of: ancestor) ?? 0o755) & 0o777
+                let mode = (fileSystem.mode(of: ancestor) ?? 0o755) & 0o777
                 arguments += ["--perms", String(mode, radix: 8), "--dir", ancestor]
             }
             arguments += ["--bind", directory, directory]
@@ -107,9 +109,11 @@ package struct BuildSandbox: Sendable, Hashable {
     /// `spec` run inside the sandbox, under its watcher: the spec's input
     /// must be the step's ``Lifeline`` and `infoFile` a file only dkms
     /// writes, where bubblewrap reports its first process.
-    package func wrap(_ spec: ProcessSpec, buildDirectory: String, backing: String, infoFile: String) -> ProcessSpec {
+    package func wrap(_ spec: ProcessSpec, buildDirectory: String, backing: String, infoFile: String,
+                      fileSystem: any FileSystemAccess = LocalFileSystem()) -> ProcessSpec {
         var wrapped = spec
-        var command = [bwrap] + arguments(buildDirectory: buildDirectory, backing: backing, workingDirectory: spec.workingDirectory)
+        var command = [bwrap] + arguments(buildDirectory: buildDirectory, backing: backing, workingDirectory: spec.workingDirectory,
+                                          fileSystem: fileSystem)
         if let identity { command += [setpriv] + identity.setprivArguments() }
         command += [Self.resolve(spec.executable, path: spec.environment["PATH"])] + spec.arguments
         var line = SandboxWatcher.commandLine(bash: bash, infoFile: infoFile, limits: limits, command: command)
@@ -121,8 +125,8 @@ package struct BuildSandbox: Sendable, Hashable {
     }
 
     /// The directories that exist, resolved, without those inside another.
-    static func outermost(_ directories: [String]) -> [String] {
-        let resolved = Set(directories.compactMap { FileSystem.isDirectory($0) ? FileSystem.canonicalPath($0) : nil })
+    static func outermost(_ directories: [String], fileSystem: any FileSystemAccess = LocalFileSystem()) -> [String] {
+        let resolved = Set(directories.compactMap { fileSystem.isDirectory($0) ? fileSystem.canonicalPath($0) : nil })
         return resolved.sorted().filter { path in
             !resolved.contains { $0 != path && path.hasPrefix($0 + "/") }
         }

@@ -23,6 +23,9 @@ struct Builder: Sendable {
     /// Other builds of the same module version use the canonical build
     /// directory as their mount point at the same time: it is left alone.
     var sharesMountPoint = false
+    /// Where the build's directory, the source and the log are read and
+    /// written (the build's own commands work on the disk).
+    var fileSystem: any FileSystemAccess = LocalFileSystem()
 
     /// The log this build writes (in its own directory).
     var log: String { directory + "/make.log" }
@@ -38,19 +41,19 @@ struct Builder: Sendable {
     /// Fills the build directory with a fresh copy of the source and the
     /// patch overlay, and starts the log.
     func prepareDirectory() async {
-        FileSystem.removeTree(directory)
-        let source = FileSystem.canonicalPath(plan.sourceDirectory) ?? plan.sourceDirectory
-        if !FileSystem.copyTree(from: source, to: directory) {
-            FileSystem.removeTree(directory)
+        fileSystem.removeTree(directory)
+        let source = fileSystem.canonicalPath(plan.sourceDirectory) ?? plan.sourceDirectory
+        if !fileSystem.copyTree(from: source, to: directory) {
+            fileSystem.removeTree(directory)
             _ = await runner.run(ProcessSpec("cp", ["--reflink=auto", "-a", plan.sourceDirectory + "/", directory],
                                              environment: plan.environment))
         }
-        if let overlay = plan.patchOverlay, FileSystem.isDirectory(overlay) {
-            FileSystem.makeDirectories(directory + "/patches")
+        if let overlay = plan.patchOverlay, fileSystem.isDirectory(overlay) {
+            fileSystem.makeDirectories(directory + "/patches")
             _ = await runner.run(ProcessSpec("cp", ["--reflink=auto", "-a", overlay + "/.", directory + "/patches/"],
                                              environment: plan.environment))
         }
-        FileSystem.writeText(logHeader(), to: log, append: true)
+        fileSystem.writeText(logHeader(), to: log, append: true)
     }
 
     /// The first two lines of make.log: what it is the log of, and when
@@ -84,11 +87,11 @@ struct Builder: Sendable {
     func restore(from entry: CacheEntry) async throws(DKMSError) {
         let target = plan.target
         let manifest = entry.manifest
-        FileSystem.removeTree(directory)
-        FileSystem.makeDirectories(directory)
-        var cachedLog = (FileSystem.readText(entry.path(CacheManifest.logFile)) ?? "").split(separator: "\n", omittingEmptySubsequences: false)
+        fileSystem.removeTree(directory)
+        fileSystem.makeDirectories(directory)
+        var cachedLog = (fileSystem.readText(entry.path(CacheManifest.logFile)) ?? "").split(separator: "\n", omittingEmptySubsequences: false)
         cachedLog = Array(cachedLog.dropFirst(min(2, cachedLog.count)))
-        FileSystem.writeText(logHeader(note: " (modules from the module cache: entry \(manifest.key.hex), built \(DateText.date(manifest.created)))")
+        fileSystem.writeText(logHeader(note: " (modules from the module cache: entry \(manifest.key.hex), built \(DateText.date(manifest.created)))")
                              + cachedLog.joined(separator: "\n"), to: log)
         let note = "# from the module cache (entry \(manifest.key.short)): "
         for patch in plan.patches {
@@ -100,15 +103,15 @@ struct Builder: Sendable {
         _ = await presenter.invoke(note + plan.makeCommand, description: "Building module(s)", log: nil, background: true) { _ in
             for module in plan.modules {
                 let destination = builtFile(module)
-                guard FileSystem.makeDirectories(FileSystem.split(destination).directory),
-                      FileSystem.copyFileAtomically(from: entry.path(CacheManifest.moduleFile(module.destName)), to: destination)
+                guard fileSystem.makeDirectories(FileSystem.split(destination).directory),
+                      fileSystem.copyFileAtomically(from: entry.path(CacheManifest.moduleFile(module.destName)), to: destination)
                 else {
                     missing = module
                     return 1
                 }
             }
             if manifest.file(CacheManifest.symversFile) != nil {
-                FileSystem.copyFileAtomically(from: entry.path(CacheManifest.symversFile), to: directory + "/Module.symvers")
+                fileSystem.copyFileAtomically(from: entry.path(CacheManifest.symversFile), to: directory + "/Module.symvers")
             }
             return 0
         }
@@ -129,7 +132,7 @@ struct Builder: Sendable {
     private func showCachedScript(_ script: BuildPlan.Script?, kind: ScriptKind, note: String) async {
         guard let script else { return }
         guard let resolved = resolve(script, isExecutable: { path in
-            FileSystem.isExecutable(path.hasPrefix(plan.buildDirectory + "/")
+            fileSystem.isExecutable(path.hasPrefix(plan.buildDirectory + "/")
                 ? plan.sourceDirectory + path.dropFirst(plan.buildDirectory.count) : path)
         }) else {
             warnNotExecutable(kind)
@@ -151,7 +154,7 @@ struct Builder: Sendable {
             if ("patches/" + patch).contains("/../") {
                 throw DKMSError(.refusedPatchOrAlreadyInstalled, "Patch \(patch) as specified in dkms.conf contains '..' path component.")
             }
-            if !FileSystem.exists("\(directory)/patches/\(patch)") {
+            if !fileSystem.exists("\(directory)/patches/\(patch)") {
                 throw DKMSError(.refusedPatchOrAlreadyInstalled, "Patch \(patch) as specified in dkms.conf cannot be", "found in \(plan.buildDirectory)/patches/.")
             }
             let command = "patch -p1 < ./patches/\(patch)"
@@ -175,7 +178,7 @@ struct Builder: Sendable {
             throw DKMSError(.buildFailed, "Bad return status for module build on kernel: \(target.kernel) (\(target.arch))",
                             "Consult \(plan.logPath) for more information.")
         }
-        for module in plan.modules where !FileSystem.exists(builtFile(module)) {
+        for module in plan.modules where !fileSystem.exists(builtFile(module)) {
             throw DKMSError(.moduleNotBuilt, "Build of \(module.builtFile) failed for: \(target.kernel) (\(target.arch))",
                             "Make sure the name and location of the generated module are correct,",
                             "or consult \(plan.logPath) for more information.")
@@ -197,7 +200,7 @@ struct Builder: Sendable {
         guard let identity = sandbox?.identity else { return }
         let headers = plan.shellVariables.first { $0.name == "kernel_source_dir" }?.value ?? ""
         for path in [FileSystem.split(plan.buildDirectory).directory, headers] where !path.isEmpty {
-            guard let (directory, mode) = identity.barrier(to: path) else { continue }
+            guard let (directory, mode) = identity.barrier(to: path, fileSystem: fileSystem) else { continue }
             throw DKMSError(.buildFailed,
                 "The build of \(plan.target) runs as \(identity) in its sandbox, which cannot enter \(directory) (mode 0\(String(mode, radix: 8))).",
                 "Let that user reach the trees (for example: chmod o+x \(directory)), or build this module without the sandbox",
@@ -209,7 +212,7 @@ struct Builder: Sendable {
     /// becomes the build user's. Returns the build's deadline.
     private func startBuildSteps() -> UInt64? {
         guard let sandbox else { return nil }
-        if let identity = sandbox.identity { BuildHandOver.give(directory, to: identity) }
+        if let identity = sandbox.identity { BuildHandOver.give(directory, to: identity, fileSystem: fileSystem) }
         guard sandbox.limits.timeSeconds > 0 else { return nil }
         return BuildMonitor.monotonicNanoseconds() + UInt64(sandbox.limits.timeSeconds) * 1_000_000_000
     }
@@ -219,22 +222,22 @@ struct Builder: Sendable {
     /// or setuid bits, before anything reads or publishes its results.
     private func finishBuildSteps() {
         guard sandbox?.identity != nil else { return }
-        BuildHandOver.takeBack(directory)
+        BuildHandOver.takeBack(directory, fileSystem: fileSystem)
     }
 
     /// Ends the build with the error of the limit it met.
     private func stopAtLimit(_ hit: BuildLimits.Kind?) throws(DKMSError) {
         guard let hit, let sandbox else { return }
-        FileSystem.writeText("\n# stopped by dkms: \(sandbox.limits.describe(hit)) reached\n", to: log, append: true)
+        fileSystem.writeText("\n# stopped by dkms: \(sandbox.limits.describe(hit)) reached\n", to: log, append: true)
         throw sandbox.limits.exceeded(hit, target: plan.target, log: plan.logPath)
     }
 
     /// Removes the build's directory after a successful build (upstream
     /// removes `build`).
     func removeDirectory() {
-        FileSystem.removeTree(directory)
+        fileSystem.removeTree(directory)
         if directory != plan.buildDirectory && !sharesMountPoint {
-            FileSystem.removeTree(plan.buildDirectory)
+            fileSystem.removeTree(plan.buildDirectory)
         }
     }
 
@@ -242,9 +245,9 @@ struct Builder: Sendable {
     /// directory, as upstream leaves it.
     func settleAsCanonical() {
         guard directory != plan.buildDirectory else { return }
-        FileSystem.removeTree(plan.buildDirectory)
-        if !FileSystem.rename(directory, to: plan.buildDirectory) {
-            FileSystem.removeTree(directory)
+        fileSystem.removeTree(plan.buildDirectory)
+        if !fileSystem.rename(directory, to: plan.buildDirectory) {
+            fileSystem.removeTree(directory)
         }
     }
 
@@ -257,7 +260,7 @@ struct Builder: Sendable {
     /// with the script's own status.
     private func runScript(_ script: BuildPlan.Script?, kind: ScriptKind, deadline: UInt64?) async throws(DKMSError) {
         guard let script else { return }
-        guard let resolved = resolve(script, isExecutable: { FileSystem.isExecutable(backingPath($0)) }) else {
+        guard let resolved = resolve(script, isExecutable: { fileSystem.isExecutable(backingPath($0)) }) else {
             warnNotExecutable(kind)
             return
         }
@@ -296,20 +299,20 @@ struct Builder: Sendable {
                                      programName: programName, workingDirectory: workingDirectory,
                                      output: output.output, error: output.error)
         guard let sandbox else { return await runner.run(spec).status }
-        guard let lifeline = Lifeline(), let infoFile = FileSystem.makeTemporaryFile(template: "/tmp/.dkms-sandbox.XXXXXX") else {
+        guard let lifeline = Lifeline(), let infoFile = fileSystem.makeTemporaryFile(template: "/tmp/.dkms-sandbox.XXXXXX") else {
             // A sandboxed build never runs outside its sandbox: the step fails.
-            FileSystem.writeText("# dkms: the sandbox could not be prepared (no socket pair, or no file in /tmp); the step was not run\n",
+            fileSystem.writeText("# dkms: the sandbox could not be prepared (no socket pair, or no file in /tmp); the step was not run\n",
                                  to: log, append: true)
             return 126
         }
-        defer { FileSystem.removeFile(infoFile) }
+        defer { fileSystem.removeFile(infoFile) }
         if let deadline, BuildMonitor.monotonicNanoseconds() >= deadline {
             limitHit = .time
             return 124
         }
-        spec = sandbox.wrap(spec, buildDirectory: plan.buildDirectory, backing: directory, infoFile: infoFile)
+        spec = sandbox.wrap(spec, buildDirectory: plan.buildDirectory, backing: directory, infoFile: infoFile, fileSystem: fileSystem)
         spec.input = .fileDescriptor(lifeline.readEnd)
-        let monitor = BuildMonitor(limits: sandbox.limits, deadline: deadline, infoFile: infoFile)
+        let monitor = BuildMonitor(limits: sandbox.limits, deadline: deadline, infoFile: infoFile, fileSystem: fileSystem)
         let watching = Task { await monitor.watch(lifeline) }
         let status = await runner.run(spec).status
         watching.cancel()

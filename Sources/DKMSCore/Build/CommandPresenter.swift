@@ -33,6 +33,8 @@ struct CommandPresenter: Sendable {
     /// Output that would go to the terminal is collected and written to
     /// the console instead, so a buffered console keeps it in order.
     var collectsTerminalOutput = false
+    /// Where the log's framing and collected output are written and read.
+    var fileSystem: any FileSystemAccess = LocalFileSystem()
 
     /// Runs `work` as `invoke_command` would.
     /// - Parameters:
@@ -63,24 +65,24 @@ struct CommandPresenter: Sendable {
         }
         let status: Int32
         if let log {
-            FileSystem.writeText(
+            fileSystem.writeText(
                 "\n" + ShellText.echoEscapes(description) + "\n# command: " + ShellText.echoEscapes(command) + "\n",
                 to: log, append: true)
             let start = Self.monotonicSeconds()
             status = await work(CommandOutput(output: .appendToFile(log), error: .mergeWithOutput))
             let elapsed = Self.monotonicSeconds() - start
-            FileSystem.writeText(
+            fileSystem.writeText(
                 "\n# exit code: \(status)\n# elapsed time: \(Self.clockText(elapsed))\n"
                     + String(repeating: "-", count: 64) + "\n",
                 to: log, append: true)
         } else if background && !verbose {
             status = await work(CommandOutput(output: .discard, error: .discard))
-        } else if collectsTerminalOutput, let file = FileSystem.makeTemporaryFile(template: "/tmp/.dkms-output.XXXXXX") {
+        } else if collectsTerminalOutput, let file = fileSystem.makeTemporaryFile(template: "/tmp/.dkms-output.XXXXXX") {
             status = await work(CommandOutput(output: .appendToFile(file), error: .mergeWithOutput))
-            if let bytes = FileSystem.readBytes(file), !bytes.isEmpty {
+            if let bytes = fileSystem.readBytes(file), !bytes.isEmpty {
                 console.write(String(decoding: bytes, as: UTF8.self), to: .standardOutput)
             }
-            FileSystem.removeFile(file)
+            fileSystem.removeFile(file)
         } else {
             status = await work(CommandOutput(output: .inherit, error: .inherit))
         }

@@ -22,28 +22,31 @@ package final class JobServer: @unchecked Sendable {
     /// A directory holding the `make` wrapper, to put first on `PATH`.
     package let wrapperDirectory: String
     private let descriptor: Int32
+    /// Where its directory and wrapper are made (the pipe is the kernel's).
+    private let fileSystem: any FileSystemAccess
     private let lock = Mutex()
     private var runningJobs = 0
 
     /// Creates the jobserver in `directory`; nil when it cannot.
-    package init?(size: Int, directory: String, realMake: String) {
-        guard size > 1, let base = FileSystem.makeTemporaryDirectory(template: "\(directory)/dkms-jobserver.XXXXXX") else { return nil }
+    package init?(size: Int, directory: String, realMake: String, fileSystem: any FileSystemAccess = LocalFileSystem()) {
+        self.fileSystem = fileSystem
+        guard size > 1, let base = fileSystem.makeTemporaryDirectory(template: "\(directory)/dkms-jobserver.XXXXXX") else { return nil }
         fifo = base + "/tokens"
         wrapperDirectory = base + "/bin"
-        guard mkfifo(fifo, 0o600) == 0 else { FileSystem.removeTree(base); return nil }
+        guard mkfifo(fifo, 0o600) == 0 else { fileSystem.removeTree(base); return nil }
         descriptor = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else { FileSystem.removeTree(base); return nil }
+        guard descriptor >= 0 else { fileSystem.removeTree(base); return nil }
         self.size = size
         let tokens = [UInt8](repeating: UInt8(ascii: "+"), count: size)
         _ = tokens.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        FileSystem.makeDirectories(wrapperDirectory)
-        FileSystem.writeText(Self.wrapper(realMake: realMake, fifo: fifo), to: wrapperDirectory + "/make")
-        FileSystem.setMode(0o755, of: wrapperDirectory + "/make")
+        fileSystem.makeDirectories(wrapperDirectory)
+        fileSystem.writeText(Self.wrapper(realMake: realMake, fifo: fifo), to: wrapperDirectory + "/make")
+        fileSystem.setMode(0o755, of: wrapperDirectory + "/make")
     }
 
     deinit {
         close(descriptor)
-        FileSystem.removeTree(FileSystem.split(fifo).directory)
+        fileSystem.removeTree(FileSystem.split(fifo).directory)
     }
 
     /// The wrapper: drop `-j`/`-jN`, open the token pipe as fd 3 and hand
@@ -73,7 +76,7 @@ package final class JobServer: @unchecked Sendable {
     /// theirs; the directory that holds it stays root's).
     package func admit(_ identity: BuildIdentity) {
         _ = lchown(fifo, identity.uid, identity.gid)
-        FileSystem.setMode(0o755, of: FileSystem.split(fifo).directory)
+        fileSystem.setMode(0o755, of: FileSystem.split(fifo).directory)
     }
 
     /// Takes one of the `2N` build-job places, waiting for one.

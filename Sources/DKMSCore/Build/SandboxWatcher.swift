@@ -109,6 +109,9 @@ package struct BuildMonitor: Sendable {
     package var infoFile: String
     /// Nanoseconds between two looks.
     package var interval: UInt64 = 200_000_000
+    /// Where the info file and `/proc` are read (namespaces and private
+    /// `/tmp` sizes are asked of the kernel directly).
+    package var fileSystem: any FileSystemAccess = LocalFileSystem()
 
     /// Watches until cancelled (the step ended) or a limit is met; then
     /// cuts `lifeline` and returns the limit.
@@ -124,12 +127,12 @@ package struct BuildMonitor: Sendable {
             var pause = interval
             if let deadline { pause = min(pause, deadline - now) }
             do { try await Task.sleep(nanoseconds: pause) } catch { return nil }
-            if namespace == nil, let pid = Self.childPid(infoFile: infoFile) {
+            if namespace == nil, let pid = Self.childPid(infoFile: infoFile, fileSystem: fileSystem) {
                 namespace = Self.pidNamespace(of: pid)
                 firstProcess = pid
             }
             guard let namespace, let firstProcess, limits.maxProcesses > 0 || limits.maxMemory > 0 else { continue }
-            var usage = Self.usage(namespace: namespace)
+            var usage = Self.usage(namespace: namespace, fileSystem: fileSystem)
             if limits.maxMemory > 0 {
                 let (sum, overflow) = usage.memory.addingReportingOverflow(Self.privateFileSystemBytes(of: firstProcess))
                 usage.memory = overflow ? Int.max : sum
@@ -147,8 +150,8 @@ package struct BuildMonitor: Sendable {
     }
 
     /// The `child-pid` bubblewrap wrote, if it has.
-    static func childPid(infoFile: String) -> Int32? {
-        guard let text = FileSystem.readText(infoFile), let key = text.firstRange(of: "\"child-pid\"") else { return nil }
+    static func childPid(infoFile: String, fileSystem: any FileSystemAccess = LocalFileSystem()) -> Int32? {
+        guard let text = fileSystem.readText(infoFile), let key = text.firstRange(of: "\"child-pid\"") else { return nil }
         let digits = text[key.upperBound...].drop { $0 == ":" || $0 == " " }.prefix { $0.isNumber }
         return Int32(digits)
     }
@@ -162,14 +165,15 @@ package struct BuildMonitor: Sendable {
 
     /// The processes of a PID namespace and their resident memory that
     /// is not shared with files (`statm`'s resident minus shared pages).
-    static func usage(namespace: (dev: UInt64, ino: UInt64)) -> (processes: Int, memory: Int) {
+    static func usage(namespace: (dev: UInt64, ino: UInt64),
+                      fileSystem: any FileSystemAccess = LocalFileSystem()) -> (processes: Int, memory: Int) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         var processes = 0, memory = 0
-        for name in FileSystem.entries(of: "/proc") where name.first?.isNumber == true {
+        for name in fileSystem.entries(of: "/proc") where name.first?.isNumber == true {
             var st = stat()
             guard stat("/proc/\(name)/ns/pid", &st) == 0, UInt64(st.st_dev) == namespace.dev, UInt64(st.st_ino) == namespace.ino else { continue }
             processes += 1
-            if let statm = FileSystem.readText("/proc/\(name)/statm") {
+            if let statm = fileSystem.readText("/proc/\(name)/statm") {
                 let fields = statm.split(separator: " ")
                 if fields.count > 2, let resident = Int(fields[1]), let shared = Int(fields[2]) {
                     memory += max(0, resident - shared) * page

@@ -12,15 +12,16 @@ struct ScriptResolution: Sendable, Equatable {
     /// arguments): an executable of the same name in `overrideDirectory`
     /// wins. Nil when the resolved program is not executable.
     /// - Parameter isExecutable: answers for a path as the command will see
-    ///   it (a build's directory may be backed by another one).
+    ///   it (a build's directory may be backed by another one), in the
+    ///   override directory too.
     static func resolve(
         _ script: String, in directory: String, overrideDirectory: String,
-        isExecutable: (String) -> Bool = FileSystem.isExecutable
+        isExecutable: (String) -> Bool = LocalFileSystem().isExecutable
     ) -> ScriptResolution? {
         let name = firstWord(script)
         var runDirectory = directory
         var command = "\(directory)/\(script)"
-        if FileSystem.isExecutable("\(overrideDirectory)/\(name)") {
+        if isExecutable("\(overrideDirectory)/\(name)") {
             runDirectory = overrideDirectory
             command = "\(overrideDirectory)/\(script)"
         }

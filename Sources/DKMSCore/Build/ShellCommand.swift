@@ -40,10 +40,10 @@ enum ShellCommand {
                                              "if", "then", "else", "fi", "for", "while", "do", "done", "case", "esac", "echo", "test", "read"]
 
     /// Whether a program can be found (`command -v`).
-    static func isCommand(_ name: String, path: String?) -> Bool {
+    static func isCommand(_ name: String, path: String?, fileSystem: any FileSystemAccess = LocalFileSystem()) -> Bool {
         if name.isEmpty { return false }
         // A directory is "executable" (searchable) but bash cannot run it.
-        if name.contains("/") { return FileSystem.isExecutable(name) && FileSystem.isRegularFile(name) }
+        if name.contains("/") { return fileSystem.isExecutable(name) && fileSystem.isRegularFile(name) }
         return SubprocessRunner.lookUp(name, in: path) != nil
     }
 }

@@ -61,7 +61,7 @@ package struct CacheExporter: Sendable {
         var report = Report()
         for build in builds {
             let key = build.manifest.key
-            switch CacheEntry.verify(directory: build.directory, key: key, modules: []) {
+            switch CacheEntry.verify(directory: build.directory, key: key, modules: [], fileSystem: fileSystem) {
             case .failure(let refusal):
                 report.damaged.append((key, refusal))
             case .success(let entry):
@@ -112,7 +112,7 @@ package struct CacheExporter: Sendable {
         else { return false }
         let key = signingKey.publicKey
         guard signature.keyID == key.id, key.isValidSignature(signature.signature, for: manifest) else { return false }
-        if case .success = CacheEntry.verify(directory: destination, key: entry.manifest.key, modules: []) { return true }
+        if case .success = CacheEntry.verify(directory: destination, key: entry.manifest.key, modules: [], fileSystem: fileSystem) { return true }
         return false
     }
 

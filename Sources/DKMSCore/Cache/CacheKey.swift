@@ -101,14 +101,14 @@ package struct CacheKeyMaterial: Sendable, Hashable, Codable {
         var scripts: [String: String?] = [:]
         for script in [plan.preBuild, plan.postBuild].compactMap({ $0 }) {
             let path = ScriptResolution.resolve(script.command, in: source, overrideDirectory: script.overrideDirectory,
-                                                isExecutable: { FileSystem.isExecutable($0) })?.program
+                                                isExecutable: { files.fileSystem.isExecutable($0) })?.program
             scripts[script.command] = path.flatMap(files.fileDigest)
         }
         self.scripts = scripts
         var patches: [String: String?] = [:]
         for patch in plan.patches {
             let overlaid = plan.patchOverlay.map { "\($0)/\(patch)" }
-            let path = overlaid.flatMap { FileSystem.isRegularFile($0) ? $0 : nil } ?? "\(source)/patches/\(patch)"
+            let path = overlaid.flatMap { files.fileSystem.isRegularFile($0) ? $0 : nil } ?? "\(source)/patches/\(patch)"
             patches[patch] = files.fileDigest(path)
         }
         self.patches = patches
@@ -117,7 +117,7 @@ package struct CacheKeyMaterial: Sendable, Hashable, Codable {
         environment = plan.environment.filter { Self.counts($0.key, $0.value, inherited: inherited) }
         modules = plan.modules
         stripTool = plan.stripTool
-        sourceDigest = files.treeDigest(FileSystem.canonicalPath(source) ?? source)
+        sourceDigest = files.treeDigest(files.fileSystem.canonicalPath(source) ?? source)
         patchOverlayDigest = plan.patchOverlay.map { files.treeDigest($0) }
         self.kernel = kernel
     }

@@ -36,7 +36,7 @@ package struct LocalCache: Sendable {
     package func lookup(_ key: CacheKey, modules: [String]) -> Result<CacheEntry, CacheRefusal>? {
         let directory = directory(of: key)
         guard fileSystem.isDirectory(directory) else { return nil }
-        let result = CacheEntry.verify(directory: directory, key: key, modules: modules)
+        let result = CacheEntry.verify(directory: directory, key: key, modules: modules, fileSystem: fileSystem)
         if case .failure = result { discard(directory) }
         return result
     }
@@ -49,14 +49,17 @@ package struct LocalCache: Sendable {
 
     /// Stores a build: copies the files into a staging directory, writes
     /// their manifest and moves the entry into place.
-    /// - Parameter files: entry names and the paths to copy them from.
+    /// - Parameters:
+    ///   - files: entry names and the paths to copy them from.
+    ///   - created: when the build was made (seconds since the epoch); now when nil.
     /// - Returns: the stored entry, or nil when it could not be written
     ///   (the cache is an optimisation: the build goes on).
     @discardableResult
     package func store(key: CacheKey, target: BuildPlan.Target, files: [(name: String, source: String)],
-                       created: Int = FileSystem.now()) -> CacheEntry? {
+                       created: Int? = nil) -> CacheEntry? {
         guard let staging = stagingDirectory() else { return nil }
-        let digest = TreeDigest()
+        let created = created ?? fileSystem.now()
+        let digest = TreeDigest(fileSystem: fileSystem)
         var records: [CacheManifest.File] = []
         for (name, source) in files {
             let path = staging + "/" + name
@@ -94,7 +97,7 @@ package struct LocalCache: Sendable {
 
     /// Removes an entry directory: renamed away first, so it disappears at once.
     package func discard(_ directory: String) {
-        LocalFileSystem().retire(directory, to: entriesDirectory + "/.discarded-")
+        fileSystem.retire(directory, to: entriesDirectory + "/.discarded-")
     }
 
     /// The entries (manifests that parse), most recently used first.

@@ -38,7 +38,8 @@ package struct SharedCacheFetcher: Sendable {
 
     /// Looks a build up in a location and, when it is there and passes
     /// every check, adopts it into `cache`. A staging directory of the
-    /// local cache holds what is fetched; it is removed unless adopted.
+    /// local cache holds what is fetched (on the cache's file system, which
+    /// a directory location is read from too); it is removed unless adopted.
     /// No file it fetches grows beyond what it may have (the manifest's
     /// limit, then the size the manifest declares) plus
     /// ``SharedCacheLocation/writeSlack``.
@@ -52,14 +53,16 @@ package struct SharedCacheFetcher: Sendable {
                        seconds: Int = SharedCacheLocation.downloadTimeout) async -> Outcome {
         guard let staging = cache.stagingDirectory() else { return .unreadable("the local cache cannot be written") }
         let deadline = ContinuousClock.now + .seconds(max(seconds, 0))
-        let outcome = await fetch(key, target: target, modules: modules, from: location, staging: staging, deadline: deadline)
+        let fileSystem = cache.fileSystem
+        let outcome = await fetch(key, target: target, modules: modules, from: location, staging: staging, deadline: deadline,
+                                  fileSystem: fileSystem)
         guard case .adopted(let entry) = outcome else {
-            FileSystem.removeTree(staging)
+            fileSystem.removeTree(staging)
             return outcome
         }
-        FileSystem.removeFile(staging + "/" + ManifestSignature.fileName)
+        fileSystem.removeFile(staging + "/" + ManifestSignature.fileName)
         guard cache.adopt(staging, as: key) else {
-            FileSystem.removeTree(staging)
+            fileSystem.removeTree(staging)
             return .unreadable("the local cache cannot be written")
         }
         return .adopted(CacheEntry(directory: cache.directory(of: key), manifest: entry.manifest))
@@ -75,15 +78,16 @@ package struct SharedCacheFetcher: Sendable {
                        modules: [BuildPlan.CollectedModule], from location: SharedCacheLocation, into cache: LocalCache,
                        seconds: Int = SharedCacheLocation.downloadTimeout) async -> (Outcome, FleetLookupRecord?) {
         guard let staging = cache.stagingDirectory() else { return (.unreadable("the local cache cannot be written"), nil) }
-        defer { FileSystem.removeTree(staging) }
+        let fileSystem = cache.fileSystem
+        defer { fileSystem.removeTree(staging) }
         let started = ContinuousClock.now
         let path = "identities/\(lookup.hex)"
         var texts: [String?] = []
         for (file, shown) in [(path, "lookup record \(lookup.short)"), (path + ".sig", "its signature")] {
             let destination = staging + "/" + (file.hasSuffix(".sig") ? "record.sig" : "record")
             switch await location.fetch(path: file, shownAs: shown, to: destination, maxSize: FleetLookupRecord.sizeLimit,
-                                        seconds: seconds, runner: runner, environment: environment) {
-            case .fetched: texts.append(FileSystem.readText(destination))
+                                        seconds: seconds, runner: runner, environment: environment, fileSystem: fileSystem) {
+            case .fetched: texts.append(fileSystem.readText(destination))
             case .absent:
                 if texts.isEmpty { return (.absent, nil) }
                 texts.append(nil)
@@ -108,14 +112,15 @@ package struct SharedCacheFetcher: Sendable {
     /// Fetches and checks an entry in `staging` (an adopted entry's
     /// directory is then `staging`).
     private func fetch(_ key: CacheKey, target: BuildPlan.Target, modules: [BuildPlan.CollectedModule],
-                       from location: SharedCacheLocation, staging: String, deadline: ContinuousClock.Instant) async -> Outcome {
+                       from location: SharedCacheLocation, staging: String, deadline: ContinuousClock.Instant,
+                       fileSystem: any FileSystemAccess) async -> Outcome {
         func get(_ file: String, _ maxSize: Int) async -> SharedCacheLocation.Fetch {
             let left = SharedCacheLedger.wholeSeconds(ContinuousClock.now.duration(to: deadline))
             guard left > 0 else { return .failed("its time for this command ran out before \(file)") }
             let destination = staging + "/" + file
-            guard FileSystem.makeDirectories(FileSystem.split(destination).directory) else { return .failed("\(file) cannot be stored") }
+            guard fileSystem.makeDirectories(FileSystem.split(destination).directory) else { return .failed("\(file) cannot be stored") }
             return await location.fetch(key, file: file, to: destination, maxSize: maxSize, seconds: left,
-                                        runner: runner, environment: environment)
+                                        runner: runner, environment: environment, fileSystem: fileSystem)
         }
         switch await get("manifest", Self.manifestLimit) {
         case .fetched: break
@@ -124,11 +129,11 @@ package struct SharedCacheFetcher: Sendable {
         }
         var signature: String?
         switch await get(ManifestSignature.fileName, Self.manifestLimit) {
-        case .fetched: signature = FileSystem.readText(staging + "/" + ManifestSignature.fileName)
+        case .fetched: signature = fileSystem.readText(staging + "/" + ManifestSignature.fileName)
         case .absent: signature = nil
         case .failed(let reason): return .unreadable(reason)
         }
-        guard let bytes = FileSystem.readBytes(staging + "/manifest") else { return .unreadable("manifest cannot be read back") }
+        guard let bytes = fileSystem.readBytes(staging + "/manifest") else { return .unreadable("manifest cannot be read back") }
         if case .failure(let refusal) = trusted.check(manifest: bytes, signature: signature) { return .refused(refusal) }
         guard let manifest = CacheManifest(text: String(decoding: bytes, as: UTF8.self)) else {
             return .refused(.init("its manifest is malformed"))
@@ -143,7 +148,7 @@ package struct SharedCacheFetcher: Sendable {
             case .failed(let reason): return .unreadable(reason)
             }
         }
-        switch CacheEntry.verify(manifest, in: staging, key: key, modules: modules.map(\.destName)) {
+        switch CacheEntry.verify(manifest, in: staging, key: key, modules: modules.map(\.destName), fileSystem: fileSystem) {
         case .failure(let refusal): return .refused(refusal)
         case .success(let entry):
             if let refusal = Self.moduleRefusal(entry, kernel: target.kernel, modules: modules) { return .refused(refusal) }

@@ -86,28 +86,31 @@ package struct SharedCacheLocation: Sendable, Hashable, CustomStringConvertible 
     ///   - maxSize: the most bytes the file may have; a larger one fails.
     ///   - seconds: the most a download may take (at least 1).
     ///   - runner, environment: run curl for web locations.
+    ///   - fileSystem: where a directory location is read and `destination` written.
     package func fetch(_ key: CacheKey, file: String, to destination: String, maxSize: Int, seconds: Int = downloadTimeout,
-                       runner: any ProcessRunning, environment: [String: String]) async -> Fetch {
+                       runner: any ProcessRunning, environment: [String: String],
+                       fileSystem: any FileSystemAccess = LocalFileSystem()) async -> Fetch {
         await fetch(path: "entries/\(key.hex)/\(file)", shownAs: file, to: destination, maxSize: maxSize, seconds: seconds,
-                    runner: runner, environment: environment)
+                    runner: runner, environment: environment, fileSystem: fileSystem)
     }
 
     /// Copies or downloads one file below the location (see
-    /// ``fetch(_:file:to:maxSize:seconds:runner:environment:)``).
+    /// ``fetch(_:file:to:maxSize:seconds:runner:environment:fileSystem:)``).
     /// - Parameter file: how messages name it.
     package func fetch(path: String, shownAs file: String, to destination: String, maxSize: Int, seconds: Int = downloadTimeout,
-                       runner: any ProcessRunning, environment: [String: String]) async -> Fetch {
+                       runner: any ProcessRunning, environment: [String: String],
+                       fileSystem: any FileSystemAccess = LocalFileSystem()) async -> Fetch {
         let source = address(ofPath: path)
         let tooLarge = Fetch.failed("\(file) is larger than expected")
         guard isRemote else {
-            guard FileSystem.existsNoFollow(source) else { return .absent }
-            guard FileSystem.isRegularFile(source), !FileSystem.isSymlink(source) else { return .failed("\(file) is not a regular file") }
-            guard let size = FileSystem.size(of: source), size <= maxSize else { return tooLarge }
+            guard fileSystem.existsNoFollow(source) else { return .absent }
+            guard fileSystem.isRegularFile(source), !fileSystem.isSymlink(source) else { return .failed("\(file) is not a regular file") }
+            guard let size = fileSystem.size(of: source), size <= maxSize else { return tooLarge }
             // Read with the same bound: a file that grows meanwhile (a share) is cut off, not read whole.
-            guard let bytes = FileSystem.readBytes(source, atMost: maxSize) else {
-                return (FileSystem.size(of: source) ?? 0) > maxSize ? tooLarge : .failed("\(file) cannot be read")
+            guard let bytes = fileSystem.readBytes(source, atMost: maxSize) else {
+                return (fileSystem.size(of: source) ?? 0) > maxSize ? tooLarge : .failed("\(file) cannot be read")
             }
-            return FileSystem.writeBytesAtomically(bytes, to: destination, mode: 0o644) ? .fetched : .failed("\(file) cannot be stored")
+            return fileSystem.writeBytesAtomically(bytes, to: destination, mode: 0o644) ? .fetched : .failed("\(file) cannot be stored")
         }
         // curl runs under a file-size limit (prlimit) with SIGXFSZ ignored
         // (env), so a body without Content-Length, or longer than it said,
@@ -126,12 +129,12 @@ package struct SharedCacheLocation: Sendable, Hashable, CustomStringConvertible 
         switch outcome.status {
         case 0:
             // Some curl versions create no file for an empty body.
-            if !FileSystem.existsNoFollow(destination) { FileSystem.writeBytes([], to: destination) }
-            guard let size = FileSystem.size(of: destination), size <= maxSize else { return tooLarge }
+            if !fileSystem.existsNoFollow(destination) { fileSystem.writeBytes([], to: destination) }
+            guard let size = fileSystem.size(of: destination), size <= maxSize else { return tooLarge }
             return .fetched
         case 63:
             return tooLarge
-        case 23 where (FileSystem.size(of: destination) ?? 0) >= limit:
+        case 23 where (fileSystem.size(of: destination) ?? 0) >= limit:
             return tooLarge
         case 127:
             return .failed("curl or prlimit is not installed")

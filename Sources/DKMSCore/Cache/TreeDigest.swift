@@ -1,20 +1,20 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Crypto
 
 /// SHA-256 digests of files and of whole directory trees, as the cache
 /// key needs them.
 package struct TreeDigest: Sendable {
-    /// Creates a digester.
-    package init() {}
+    /// Where the files are read.
+    package var fileSystem: any FileSystemAccess
+
+    /// Creates a digester reading `fileSystem`.
+    package init(fileSystem: any FileSystemAccess = LocalFileSystem()) {
+        self.fileSystem = fileSystem
+    }
 
     /// The SHA-256 of a file's bytes, or nil when it cannot be read.
     package func fileDigest(_ path: String) -> String? {
         var hasher = SHA256()
-        guard FileSystem.forEachChunk(of: path, { hasher.update(data: $0) }) else { return nil }
+        guard fileSystem.forEachChunk(of: path, { hasher.update(data: $0) }) else { return nil }
         return HexDigest.hex(hasher.finalize())
     }
 
@@ -27,24 +27,26 @@ package struct TreeDigest: Sendable {
         var hasher = SHA256()
         func feed(_ text: String) { hasher.updateFramed(text) }
         func walk(_ directory: String, _ relative: String) {
-            for name in FileSystem.entries(of: directory).sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+            for name in fileSystem.entries(of: directory).sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
                 let path = directory + "/" + name
                 let shown = relative.isEmpty ? name : relative + "/" + name
-                var info = stat()
-                guard lstat(path, &info) == 0 else {
+                // What lstat(2) says: a link is not followed, so only
+                // entries that are not links are asked for type and mode.
+                guard fileSystem.existsNoFollow(path) else {
                     feed("? \(shown)")
                     continue
                 }
-                let permissions = String(info.st_mode & 0o7777, radix: 8)
-                switch info.st_mode & S_IFMT {
-                case S_IFDIR:
+                if fileSystem.isSymlink(path) {
+                    feed("l \(shown) \(fileSystem.readLink(path) ?? "")")
+                    continue
+                }
+                let permissions = String((fileSystem.mode(of: path) ?? 0) & 0o7777, radix: 8)
+                if fileSystem.isDirectory(path) {
                     feed("d \(permissions) \(shown)")
                     walk(path, shown)
-                case S_IFREG:
+                } else if fileSystem.isRegularFile(path) {
                     feed("f \(permissions) \(shown) \(fileDigest(path) ?? "unreadable")")
-                case S_IFLNK:
-                    feed("l \(shown) \(FileSystem.readLink(path) ?? "")")
-                default:
+                } else {
                     feed("o \(permissions) \(shown)")
                 }
             }

@@ -12,12 +12,12 @@ package struct TrustedKeys: Sendable {
 
     /// The keys of a directory's `*.pub` files; files that hold no key are
     /// skipped (and listed in ``unreadable``).
-    package init(directory: String) {
+    package init(directory: String, fileSystem: any FileSystemAccess = LocalFileSystem()) {
         var found: [FleetPublicKey] = []
         var unreadable: [String] = []
-        for name in FileSystem.entries(of: directory).sorted() where name.hasSuffix(".pub") {
+        for name in fileSystem.entries(of: directory).sorted() where name.hasSuffix(".pub") {
             let path = directory + "/" + name
-            if let text = FileSystem.readText(path), let key = FleetPublicKey(pem: text) {
+            if let text = fileSystem.readText(path), let key = FleetPublicKey(pem: text) {
                 found.append(key)
             } else {
                 unreadable.append(path)

@@ -26,10 +26,12 @@ package enum Bootstrap {
     ///   - environment: the process environment.
     ///   - console: where warnings go.
     ///   - runner: runs bash for framework.conf.
+    ///   - fileSystem: where the configuration files are read.
     /// - Throws: ``DKMSError`` 4 when no os-release file exists, 1 when no
     ///   temporary file can be made.
     package static func prepare(
-        environment: [String: String], console: any Console, runner: any ProcessRunning
+        environment: [String: String], console: any Console, runner: any ProcessRunning,
+        fileSystem: any FileSystemAccess = LocalFileSystem()
     ) async throws(DKMSError) -> Settings {
         umask(0o022)
         var settings = Settings()
@@ -50,15 +52,15 @@ package enum Bootstrap {
         let message = "Hello, DKMS!\n"
         let written = write(fd, message, message.utf8.count)
         close(fd)
-        if written != message.utf8.count || FileSystem.readText(probe) != message {
+        if written != message.utf8.count || fileSystem.readText(probe) != message {
             console.warning("dkms will not function properly without some free space in $TMPDIR (\(settings.tmpLocation)).")
         }
         unlink(probe)
 
         settings.addonModulesDirectory = env["ADDON_MODULES_DIR"] ?? ""
         let sysconfig = "/etc/sysconfig/module-init-tools"
-        if settings.addonModulesDirectory.isEmpty && FileSystem.exists(sysconfig) {
-            let values = await ShellSourcer(runner: runner).evaluate(.init(
+        if settings.addonModulesDirectory.isEmpty && fileSystem.exists(sysconfig) {
+            let values = await ShellSourcer(runner: runner, fileSystem: fileSystem).evaluate(.init(
                 globals: [], environment: env, files: [sysconfig], names: ["ADDON_MODULES_DIR"], unsetFirst: false))
             settings.addonModulesDirectory = values["ADDON_MODULES_DIR"].value
         }
@@ -78,7 +80,7 @@ package enum Bootstrap {
             ("current_kernel", ShellArray(scalar: settings.runningKernel)),
         ]
         let values = await FrameworkFiles.read(
-            names: frameworkNames, globals: globals, environment: env, runner: runner)
+            names: frameworkNames, globals: globals, environment: env, runner: runner, fileSystem: fileSystem)
         func value(_ name: String, _ fallback: String) -> String {
             guard let values else { return fallback }
             return values.isSet(name) ? values[name].value : fallback
@@ -138,11 +140,11 @@ package enum FrameworkFiles {
     }
 
     /// The files that exist, in upstream's order.
-    package static func files(_ environment: [String: String]) -> [String] {
+    package static func files(_ environment: [String: String], fileSystem: any FileSystemAccess = LocalFileSystem()) -> [String] {
         let dir = directory(environment)
         var files: [String] = []
-        if FileSystem.exists(dir + "/framework.conf") { files.append(dir + "/framework.conf") }
-        for name in FileSystem.globEntries(of: dir + "/framework.conf.d") where name.hasSuffix(".conf") {
+        if fileSystem.exists(dir + "/framework.conf") { files.append(dir + "/framework.conf") }
+        for name in fileSystem.globEntries(of: dir + "/framework.conf.d") where name.hasSuffix(".conf") {
             files.append(dir + "/framework.conf.d/" + name)
         }
         return files
@@ -152,11 +154,12 @@ package enum FrameworkFiles {
     /// nil when there is no framework file at all.
     package static func read(
         names: [String], globals: [(name: String, value: ShellArray)],
-        environment: [String: String], runner: any ProcessRunning
+        environment: [String: String], runner: any ProcessRunning,
+        fileSystem: any FileSystemAccess = LocalFileSystem()
     ) async -> ShellVariables? {
-        let files = files(environment)
+        let files = files(environment, fileSystem: fileSystem)
         guard !files.isEmpty else { return nil }
-        return await ShellSourcer(runner: runner).evaluate(.init(
+        return await ShellSourcer(runner: runner, fileSystem: fileSystem).evaluate(.init(
             globals: globals, environment: environment, files: files, names: names, unsetFirst: false))
     }
 }

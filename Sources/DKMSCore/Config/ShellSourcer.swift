@@ -48,10 +48,14 @@ package struct ShellSourcer: Sendable {
     }
 
     private let runner: any ProcessRunning
+    /// Where plain files are read without bash.
+    private let fileSystem: any FileSystemAccess
 
-    /// Creates a sourcer that runs bash through `runner`.
-    package init(runner: any ProcessRunning) {
+    /// Creates a sourcer that runs bash through `runner` and reads plain
+    /// files from `fileSystem`.
+    package init(runner: any ProcessRunning, fileSystem: any FileSystemAccess = LocalFileSystem()) {
         self.runner = runner
+        self.fileSystem = fileSystem
     }
 
     /// The bash program. `$__dkms_names` holds the whitelist; the result
@@ -136,7 +140,7 @@ wait "$__dkms_filter"
 
     /// `$0` of the program: this executable's path, as bash names a script
     /// by its path in diagnostics (`/usr/sbin/dkms: eval: line 566: …`).
-    static let programName: String = FileSystem.realPath("/proc/self/exe") ?? "dkms"
+    static let programName: String = ProcessEnvironment.executablePath ?? "dkms"
 
     /// Renders shell variable definitions (`name=([i]='v' …)`).
     package static func definitions(_ globals: [(name: String, value: ShellArray)]) -> String {
@@ -172,7 +176,7 @@ wait "$__dkms_filter"
             // Only valid UTF-8 without NUL bytes, and only assignments to
             // the variables read back (an IFS= or PATH= changes how bash
             // reads everything after it).
-            guard let bytes = FileSystem.readBytes(file), !bytes.contains(0),
+            guard let bytes = fileSystem.readBytes(file), !bytes.contains(0),
                   let text = String(validating: bytes, as: UTF8.self),
                   let assignments = PlainAssignments.parse(text),
                   assignments.allSatisfy({ wanted.contains($0.name) }) else { return nil }

@@ -15,8 +15,8 @@ package struct KernelConfigFile: Sendable {
     }
 
     /// Reads a config file, or nil when it cannot be read.
-    package static func load(_ path: String) -> KernelConfigFile? {
-        guard !path.isEmpty, let text = FileSystem.readText(path) else { return nil }
+    package static func load(_ path: String, fileSystem: any FileSystemAccess = LocalFileSystem()) -> KernelConfigFile? {
+        guard !path.isEmpty, let text = fileSystem.readText(path) else { return nil }
         return KernelConfigFile(text: text)
     }
 

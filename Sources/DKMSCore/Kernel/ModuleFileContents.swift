@@ -7,10 +7,18 @@ struct ModuleFileContents {
     /// Contents by path; nil when unreadable.
     private var known: [String: [UInt8]?] = [:]
 
+    /// Where whole files are read (the `.modinfo` reads go to the disk).
+    let fileSystem: any FileSystemAccess
+
+    /// No file read yet.
+    init(fileSystem: any FileSystemAccess = LocalFileSystem()) {
+        self.fileSystem = fileSystem
+    }
+
     /// The bytes of a file, read on first use.
     mutating func bytes(of path: String) -> [UInt8]? {
         if let cached = known[path] { return cached }
-        let read = FileSystem.readBytes(path)
+        let read = fileSystem.readBytes(path)
         known[path] = read
         return read
     }

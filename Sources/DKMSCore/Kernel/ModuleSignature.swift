@@ -128,8 +128,8 @@ extension ModuleInfoReader {
     /// The signature appended to the uncompressed module at `path`, as
     /// `modinfo` reports `signer`, `sig_key` and `sig_hashalgo`; nil when
     /// the file is unreadable or unsigned.
-    package static func signature(path: String) -> ModuleSignature? {
-        guard let bytes = FileSystem.readBytes(path) else { return nil }
+    package static func signature(path: String, fileSystem: any FileSystemAccess = LocalFileSystem()) -> ModuleSignature? {
+        guard let bytes = fileSystem.readBytes(path) else { return nil }
         return ModuleSignature.parse(bytes)
     }
 }

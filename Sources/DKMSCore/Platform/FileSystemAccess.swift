@@ -34,6 +34,15 @@ package protocol FileSystemAccess: Sendable {
     func readText(_ path: String) -> String?
     /// The bytes of a file, or nil.
     func readBytes(_ path: String) -> [UInt8]?
+    /// The content of a file that has at most `limit` bytes; nil when it
+    /// cannot be read or is longer (never more than `limit` + 1 bytes are
+    /// read, even from a file that grows while it is read).
+    func readBytes(_ path: String, atMost limit: Int) -> [UInt8]?
+    /// Reads a file from start to end in chunks, handing each to `body`.
+    /// - Returns: false when the file cannot be opened or read to its end.
+    func forEachChunk(of path: String, _ body: (ArraySlice<UInt8>) -> Void) -> Bool
+    /// `realpath(3)`: the canonical path of something that exists, or nil.
+    func realPath(_ path: String) -> String?
     /// `[[ -x path ]]`.
     func isExecutable(_ path: String) -> Bool
     /// `[[ -r path ]]`.
@@ -112,6 +121,14 @@ package protocol FileSystemAccess: Sendable {
     /// `find root -type d -empty -delete`: removes empty directories
     /// bottom-up, including `root` itself when it ends up empty.
     func deleteEmptyDirectories(under root: String)
+    /// `cp -a SOURCE/ DESTINATION` for trees of plain files, directories
+    /// and symlinks: contents, modes (and, on disk, owners and times) are
+    /// kept. False (leaving a partial copy for the caller to remove) when
+    /// the tree holds anything else or a copy fails.
+    func copyTree(from source: String, to destination: String) -> Bool
+    /// The file system's clock: seconds since the epoch now (what a new
+    /// file's modification time would say).
+    func now() -> Int
 }
 
 extension FileSystemAccess {
@@ -207,6 +224,11 @@ package struct LocalFileSystem: FileSystemAccess {
     package func entries(of path: String) -> [String] { FileSystem.entries(of: path) }
     package func readText(_ path: String) -> String? { FileSystem.readText(path) }
     package func readBytes(_ path: String) -> [UInt8]? { FileSystem.readBytes(path) }
+    package func readBytes(_ path: String, atMost limit: Int) -> [UInt8]? { FileSystem.readBytes(path, atMost: limit) }
+    package func forEachChunk(of path: String, _ body: (ArraySlice<UInt8>) -> Void) -> Bool {
+        FileSystem.forEachChunk(of: path, body)
+    }
+    package func realPath(_ path: String) -> String? { FileSystem.realPath(path) }
     package func isExecutable(_ path: String) -> Bool { FileSystem.isExecutable(path) }
     package func isReadable(_ path: String) -> Bool { FileSystem.isReadable(path) }
     package func isWritable(_ path: String) -> Bool { FileSystem.isWritable(path) }
@@ -262,4 +284,8 @@ package struct LocalFileSystem: FileSystemAccess {
         FileSystem.findFiles(under: root, where: matches)
     }
     package func deleteEmptyDirectories(under root: String) { FileSystem.deleteEmptyDirectories(under: root) }
+    package func copyTree(from source: String, to destination: String) -> Bool {
+        FileSystem.copyTree(from: source, to: destination)
+    }
+    package func now() -> Int { FileSystem.now() }
 }

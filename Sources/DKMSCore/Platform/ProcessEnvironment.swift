@@ -19,4 +19,9 @@ package enum ProcessEnvironment {
         }
         return result
     }
+
+    /// The path of this program's executable (`/proc/self/exe` resolved),
+    /// or nil. A fact of the running process, read once: no injected file
+    /// system can stand for it.
+    package static let executablePath: String? = FileSystem.realPath("/proc/self/exe")
 }

@@ -34,8 +34,7 @@ package final class TreeLock {
         guard fd >= 0 else { return false }
         descriptor = fd
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let text = FileSystem.readText(path)?.trimmingTrailingNewlines() ?? ""
-            waiting(Int32(text) ?? 0)
+            waiting(Self.holder(reading: fd))
             while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
         }
         ftruncate(fd, 0)
@@ -59,8 +58,8 @@ package final class TreeLock {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return .unavailable }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            return .busy(Self.holder(of: path))
+            defer { close(fd) }
+            return .busy(Self.holder(reading: fd))
         }
         descriptor = fd
         ftruncate(fd, 0)
@@ -69,9 +68,20 @@ package final class TreeLock {
         return .acquired
     }
 
-    /// The PID the last holder wrote into the lock file (0 when unknown).
-    package static func holder(of path: String) -> Int32 {
-        Int32(FileSystem.readText(path)?.trimmingTrailingNewlines() ?? "") ?? 0
+    /// The PID the last holder wrote into the lock file, read through the
+    /// descriptor this process opened it with (0 when unknown). The lock
+    /// is a kernel object on a real descriptor, so the file is read there
+    /// rather than through a file-system value.
+    private static func holder(reading descriptor: Int32) -> Int32 {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64)
+        while bytes.count < 4096 {
+            let count = chunk.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(bytes.count)) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+        return Int32(String(decoding: bytes, as: UTF8.self).trimmingTrailingNewlines()) ?? 0
     }
 
     /// Releases the lock.
