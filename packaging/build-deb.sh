@@ -70,14 +70,19 @@ printf 'Source: swift-dkms\n\nPackage: swift-dkms\nArchitecture: any\n' >"$shlib
 libs=$(cd "$shlibs" && dpkg-shlibdeps -O "$stage/usr/sbin/dkms" "$stage/usr/bin/dh_dkms" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 rm -rf "$shlibs"
 [[ -n $libs ]] || { echo "dpkg-shlibdeps found no library dependencies" >&2; exit 1; }
+# A fleet client (docs/fleet.md) installs modules built elsewhere: it needs
+# no compiler, make or headers, so those are recommended, not required
+# (dpkg-dev too: it depends on make and binutils; dh_dkms runs where
+# debhelper brings it). curl fetches http(s) shared caches, which the fleet
+# recipe installs with --no-install-recommends: it is required.
 cat > "$stage/DEBIAN/control" <<CONTROL
 Package: swift-dkms
 Version: $version
 Architecture: $arch
 Maintainer: swift-dkms maintainers <swift-dkms@swift-dkms.invalid>
 Installed-Size: $size
-Depends: $libs, kmod, gcc | c-compiler, make | build-essential, patch, dpkg-dev, xz-utils, bubblewrap, util-linux (>= 2.33), adduser | passwd
-Recommends: linux-headers-amd64 | linux-headers-generic, openssl, fakeroot, curl
+Depends: $libs, kmod, patch, xz-utils, bubblewrap, util-linux (>= 2.33), adduser | passwd, curl
+Recommends: gcc | c-compiler, make | build-essential, dpkg-dev, linux-headers-amd64 | linux-headers-generic, openssl, fakeroot
 Provides: dkms (= 3.4.3), dh-dkms (= 3.4.3), dh-sequence-dkms
 Conflicts: dkms, dh-dkms
 Replaces: dkms, dh-dkms

@@ -32,14 +32,18 @@ struct Addition: Sendable {
     let choices: [String]
     /// The actions an option applies to (the completions offer it there); empty for all.
     let actions: [Action]
+    /// The words an action takes as its first argument (its subcommands,
+    /// offered by the completions); empty for none.
+    var words: [String] = []
     /// What it does, in one sentence.
     let summary: String
     /// Applies a parsed option (with its value, empty for a flag) to the settings.
     let apply: @Sendable (inout Settings, String) -> Effect
 
-    /// An action (the `Action` case carries the implementation).
-    static func action(_ action: Action, _ summary: String) -> Addition {
-        Addition(kind: .action, name: action.rawValue, value: nil, choices: [], actions: [], summary: summary) { _, _ in .accepted }
+    /// An action (the `Action` case carries the implementation), with the
+    /// subcommands it takes as its first argument, if any.
+    static func action(_ action: Action, words: [String] = [], _ summary: String) -> Addition {
+        Addition(kind: .action, name: action.rawValue, value: nil, choices: [], actions: [], words: words, summary: summary) { _, _ in .accepted }
     }
 
     /// An option without a value.
@@ -68,7 +72,7 @@ enum Additions {
     static let table: [Addition] = [
         .action(.fsck, "Report and repair leftovers in the dkms tree: temporary and incomplete build directories, partial source copies, versions whose source is gone, links to nothing, module files in updates/dkms that no installed module owns."),
         .action(.mkbmdeb, "Package the modules of MODULE/VERSION built for one kernel (-k) as a Debian binary package (written to the directory given with --archive) that installs them without compiler or headers."),
-        .action(.cache, "The module cache: cache list (the cached builds), cache stats (size, hits, misses), cache prune [SIZE] (evict least recently used entries down to SIZE, default build_cache_size), cache export DIR (copy the cached builds, signed with the fleet key, to a directory a web server or file share serves), cache keygen NAME (a fleet key pair NAME.key and NAME.pub)."),
+        .action(.cache, words: Engine.cacheSubcommands, "The module cache: cache list (the cached builds), cache stats (size, hits, misses), cache locations (print the shared caches builds are fetched from, one a line; exit status 1 and nothing printed when there is none or build_cache is no), cache prune [SIZE] (evict least recently used entries down to SIZE, default build_cache_size), cache export DIR (copy the cached builds, signed with the fleet key, to a directory a web server or file share serves), cache keygen NAME (a fleet key pair NAME.key and NAME.pub)."),
         .flag("--dry-run", for: [.build, .install, .uninstall, .unbuild, .remove, .autoinstall, .kernelPreinst, .kernelPostinst, .kernelPrerm],
               "Print what build, install, uninstall, unbuild, remove, autoinstall and the kernel_* actions would do, and change nothing.") { $0.dryRun = true },
         .flag("--all-kernels", for: [.autoinstall],

@@ -103,7 +103,8 @@ enum AdditionsRenderer {
     // MARK: bash
 
     /// `_dkms_added_actions`, `_dkms_added_options ACTION` and
-    /// `_dkms_added_values OPTION` for the bash completion.
+    /// `_dkms_added_values OPTION` and `_dkms_added_words ACTION` for the
+    /// bash completion.
     static func bash(_ table: [Addition]) -> String {
         let actions = table.filter { $0.kind == .action }
         let options = table.filter { $0.kind == .option }
@@ -125,14 +126,21 @@ enum AdditionsRenderer {
         for option in options where option.value != nil {
             out += "        \(option.name)) echo \"\(option.choices.joined(separator: " "))\" ;;\n"
         }
+        out += "        *) return 1 ;;\n    esac\n}\n\n"
+        out += "# The subcommands added action $1 takes as its first argument; status 1 if none.\n"
+        out += "_dkms_added_words()\n{\n    case $1 in\n"
+        for action in actions where !action.words.isEmpty {
+            out += "        \(action.name)) echo \"\(action.words.joined(separator: " "))\" ;;\n"
+        }
         out += "        *) return 1 ;;\n    esac\n}\n"
         return out
     }
 
     // MARK: zsh
 
-    /// `dkms_added_actions` (for _describe) and `dkms_added_options` (for
-    /// _arguments) for the zsh completion.
+    /// `dkms_added_actions` (for _describe), `dkms_added_options` (for
+    /// _arguments) and `dkms_added_words` (an associative array: action,
+    /// its subcommands) for the zsh completion.
     static func zsh(_ table: [Addition]) -> String {
         var out = "# Added by swift-dkms (\(generatedNote)).\n"
         out += "dkms_added_actions=(\n"
@@ -147,6 +155,10 @@ enum AdditionsRenderer {
                 spec += ":\(option.name.dropFirst(2)):(\(option.choices.joined(separator: " ")))"
             }
             out += "  \(zshQuote(spec))\n"
+        }
+        out += ")\ndkms_added_words=(\n"
+        for action in table where action.kind == .action && !action.words.isEmpty {
+            out += "  \(action.name) \(zshQuote(action.words.joined(separator: " ")))\n"
         }
         return out + ")\n"
     }

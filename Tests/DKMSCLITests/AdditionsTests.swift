@@ -112,6 +112,19 @@ struct AdditionsTests {
         }
     }
 
+    /// The completions offer an action's subcommands; cache's come from
+    /// the engine's own list.
+    @Test func subcommandsReachTheCompletions() {
+        let words = Engine.cacheSubcommands.joined(separator: " ")
+        #expect(Engine.cacheSubcommands.contains("locations"))
+        #expect(AdditionsRenderer.render(.bash).contains("        cache) echo \"\(words)\" ;;\n"))
+        #expect(AdditionsRenderer.render(.zsh).contains("dkms_added_words=(\n  cache '\(words)'\n)\n"))
+        #expect(AdditionsRenderer.render(.man).contains("cache locations"))
+        let table = [Addition.action(.fsck, "No subcommands.")]
+        #expect(AdditionsRenderer.render(.bash, table: table).contains("_dkms_added_words()\n{\n    case $1 in\n        *) return 1 ;;"))
+        #expect(AdditionsRenderer.render(.zsh, table: table).hasSuffix("dkms_added_words=(\n)\n"))
+    }
+
     @Test func aNewEntryReachesEveryRendering() {
         let table = Additions.table + [
             .flag("--frobnicate", for: [.build], "Frobnicate the build.") { _ in },

@@ -10,8 +10,8 @@ _dkms_actions="add remove build unbuild install uninstall match autoinstall
     mktarball ldtarball status generate_mok
     kernel_preinst kernel_postinst kernel_prerm"
 
-# What swift-dkms adds: _dkms_added_actions, _dkms_added_options ACTION and
-# _dkms_added_values OPTION, rendered here from the table in the code
+# What swift-dkms adds: _dkms_added_actions, _dkms_added_options ACTION,
+# _dkms_added_values OPTION and _dkms_added_words ACTION, rendered here from the table in the code
 # (integration/render-additions runs dkms --print-additions bash).
 # @ADDITIONS_BASH@
 _dkms_actions="$_dkms_actions $_dkms_added_actions"
@@ -225,6 +225,20 @@ _dkms()
 
     if [[ $cur == -* ]]; then
         _dkms_complete_words "$_dkms_common_options $(_dkms_action_options "$action") $(_dkms_added_options "$action")" "$cur"
+        return 0
+    fi
+
+    # An added action with subcommands (cache list, ...): the subcommand
+    # first, then paths for its argument.
+    local subcommands i
+    if [[ $action ]] && subcommands=$(_dkms_added_words "$action"); then
+        for ((i = 1; i < COMP_CWORD; i++)); do
+            if [[ " $subcommands " == *" ${COMP_WORDS[i]} "* ]]; then
+                _dkms_complete_paths -f "$cur"
+                return 0
+            fi
+        done
+        _dkms_complete_words "$subcommands" "$cur"
         return 0
     fi
 

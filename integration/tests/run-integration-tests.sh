@@ -362,6 +362,54 @@ normalized() {
         -e 's|^\(<ROOT>/[^:]*\): [0-9][0-9]*: |\1: N: |' -e 's|"time": [0-9]*}|"time": N}|' "$1"
 }
 
+# Issue 18, a fleet client: puts a stand-in for dkms first on PATH. It
+# records each call (and DKMS_KERNEL_HOOK) in $E/calls; "cache locations"
+# reports a shared cache unless $E/no-fleet exists; "build" and
+# "autoinstall" for a kernel without headers succeed without building (as
+# a fetch from the fleet would), or exit with the status in $E/fails;
+# everything else goes to the scenario's dkms.
+fleet_dkms() {
+    mv "$E/bin/dkms" "$E/bin/dkms.real"
+    cat >"$E/bin/dkms" <<STANDIN
+#!/bin/sh
+echo "dkms \$* (hook: \${DKMS_KERNEL_HOOK:-none})" >>'$E/calls'
+if [ "\$1 \$2" = "cache locations" ]; then
+    [ -e '$E/no-fleet' ] && exit 1
+    echo "http://fleet.example/"
+    exit 0
+fi
+k=
+prev=
+for a in "\$@"; do
+    case \$prev in -k | --kernelver) k=\$a ;; esac
+    prev=\$a
+done
+case \$1 in
+build | autoinstall)
+    if [ -n "\$k" ] && [ ! -d '$E/lib/modules/'"\$k/build/include" ]; then
+        [ -e '$E/fails' ] && exit "\$(cat '$E/fails')"
+        echo "(stand-in) \$1 for \$k from the shared cache"
+        exit 0
+    fi
+    ;;
+esac
+exec '$E/bin/dkms.real' "\$@"
+STANDIN
+    chmod 755 "$E/bin/dkms"
+    : >"$E/calls"
+}
+
+# Appends the stand-in's calls since the last time to the transcript.
+fleet_calls() {
+    { echo "### dkms calls"; cat "$E/calls"; } >>"$E/transcript"
+    : >"$E/calls"
+}
+
+# How many lines of the transcript's last "### dkms calls" block hold $1.
+calls_matching() {
+    awk -v want="$1" '/^### dkms calls$/ { n = 0; on = 1; next } /^### / { on = 0 } on && index($0, want) { n++ } END { print n + 0 }' <<<"$transcript"
+}
+
 # ------------------------------------------------------------------------
 # Expectations on our own transcript.
 
@@ -730,6 +778,79 @@ check_autoinstaller() {
     expect_exit "bogus action" 2
 }
 
+# Not upstream (issue 18): a kernel without headers on a machine whose dkms
+# reads a shared module cache is autoinstalled (its modules come from the
+# fleet), with the usual exit handling; without one, the old notice.
+sc_autoinstaller_fleet() {
+    kernel "$K1"
+    kernel "$K3" noheaders
+    module dkms_alpha_test 1.0
+    run add dkms add dkms_alpha_test/1.0
+    fleet_dkms
+    run "start $K3 (shared cache)" "$(lib dkms_autoinstaller)" start "$K3"
+    fleet_calls
+    echo 1 >"$E/fails"
+    run "start $K3 (the fleet lacks a build)" "$(lib dkms_autoinstaller)" start "$K3"
+    rm "$E/fails"
+    fleet_calls
+    run "postinst.d $K3 (shared cache)" "$(hook postinst.d)" "$K3"
+    fleet_calls
+    touch "$E/no-fleet"
+    run "start $K3 (no shared cache)" "$(lib dkms_autoinstaller)" start "$K3"
+    fleet_calls
+    run "start $K1 (headers, no shared cache)" "$(lib dkms_autoinstaller)" start "$K1"
+    snapshot
+}
+check_autoinstaller_fleet() {
+    local skipped="Automatic installation of modules for kernel $K3 was skipped since the kernel headers for this kernel do not seem to be installed."
+    expect_exit "start $K3 (shared cache)" 0
+    expect "asks dkms for a shared cache" "dkms cache locations (hook: none)"
+    expect "autoinstalls the kernel without headers" "dkms autoinstall --kernelver $K3 (hook: none)"
+    expect_exit "start $K3 (the fleet lacks a build)" 1
+    expect_exit "postinst.d $K3 (shared cache)" 0
+    expect "the kernel hook autoinstalls too" "dkms autoinstall --kernelver $K3 (hook: postinst)"
+    expect_exit "start $K3 (no shared cache)" 0
+    expect "without a shared cache: the old notice" "$skipped"
+    if [[ $(grep -cF -- "$skipped" <<<"$transcript") == 1 ]]; then
+        pass "$scenario: the notice only without a shared cache"
+    else
+        fail "$scenario: the notice only without a shared cache" "$(grep -F -- "$skipped" <<<"$transcript")"
+    fi
+    if [[ $(calls_matching "autoinstall") == 0 ]]; then
+        pass "$scenario: no autoinstall without headers or shared cache"
+    else
+        fail "$scenario: no autoinstall without headers or shared cache"
+    fi
+    expect_exit "start $K1 (headers, no shared cache)" 0
+    expect "a kernel with headers still builds" "dkms_alpha_test/1.0, $K1, $ARCH: installed"
+}
+
+# The same with the dkms under test: build_cache_shared in a framework.conf
+# drop-in makes "cache locations" succeed, so the autoinstaller runs dkms
+# for the kernel without headers (which has nothing to do: no module is
+# added); build_cache="no" brings the old notice back.
+sc_autoinstaller_fleet_dkms() {
+    kernel "$K3" noheaders
+    echo "build_cache_shared=\"$E/fleet\"" >"$E/etc/dkms/framework.conf.d/fleet.conf"
+    run "cache locations" dkms cache locations
+    run "start $K3 (shared cache)" "$(lib dkms_autoinstaller)" start "$K3"
+    framework 'build_cache="no"'
+    run "cache locations (build_cache=no)" dkms cache locations
+    run "start $K3 (build_cache=no)" "$(lib dkms_autoinstaller)" start "$K3"
+}
+check_autoinstaller_fleet_dkms() {
+    expect_exit "cache locations" 0
+    expect "the location" "<ROOT>/fleet"
+    expect_exit "start $K3 (shared cache)" 0
+    expect_exit "cache locations (build_cache=no)" 1
+    expect_exit "start $K3 (build_cache=no)" 0
+    if [[ $(grep -c "was skipped since the kernel headers" <<<"$transcript") == 1 ]]; then
+        pass "$scenario: the notice only with build_cache=no"
+    else
+        fail "$scenario: the notice only with build_cache=no" "$transcript"
+    fi
+}
+
 sc_autoinstaller_failure() {
     kernel "$K1" failing
     module dkms_alpha_test 1.0
@@ -927,6 +1048,46 @@ check_postinst_all_kernels() {
     expect "headers missing for K3" "Module build for kernel $K3 was skipped since the"
     expect "headers missing (2)" "kernel headers for this kernel do not seem to be installed."
     expect "installed on K2" "dkms_alpha_test/1.0, $K2, $ARCH: installed"
+}
+
+# Not upstream (issue 18): with a shared module cache, a kernel without
+# headers is built for (dkms takes the module from the fleet) instead of
+# skipped; the cache is asked about once; a failure counts as a failed
+# build. Without one: upstream's lines, unchanged.
+sc_postinst_fleet() {
+    kernel "$K1" headers boot
+    kernel "$K2" noheaders
+    kernel "$K3" noheaders
+    framework 'autoinstall_all_kernels="yes"'
+    module dkms_alpha_test 1.0
+    fleet_dkms
+    postinst dkms_alpha_test 1.0
+    fleet_calls
+    echo 21 >"$E/fails"
+    postinst dkms_alpha_test 1.0 "" "" upgrade
+    fleet_calls
+    rm "$E/fails"
+    touch "$E/no-fleet"
+    postinst dkms_alpha_test 1.0 "" "" again
+    fleet_calls
+    snapshot
+}
+check_postinst_fleet() {
+    expect_exit "common.postinst dkms_alpha_test 1.0" 0
+    expect "builds for K2 from the fleet" "Building initial module dkms_alpha_test/1.0 for $K2"
+    expect "builds for K3 from the fleet" "Building initial module dkms_alpha_test/1.0 for $K3"
+    expect "the stand-in built K3" "(stand-in) build for $K3 from the shared cache"
+    expect "still builds K1 with its headers" "dkms_alpha_test/1.0, $K1, $ARCH: installed"
+    expect_exit "common.postinst dkms_alpha_test 1.0   upgrade" 21
+    expect "failures listed" "Builds for the following kernel(s) failed: $K2 $K3"
+    expect_exit "common.postinst dkms_alpha_test 1.0   again" 0
+    expect "without a shared cache: skipped" "Module build for kernel $K3 was skipped since the"
+    expect "without a shared cache: skipped (2)" "kernel headers for this kernel do not seem to be installed."
+    local n
+    n=$(grep -c "was skipped since the" <<<"$transcript")
+    if [[ $n == 2 ]]; then pass "$scenario: skipped only without a shared cache"; else fail "$scenario: skipped only without a shared cache" "$n skip notices"; fi
+    n=$(calls_matching "cache locations")
+    if [[ $n == 1 ]]; then pass "$scenario: the shared cache is asked about once"; else fail "$scenario: the shared cache is asked about once" "$n times in the last run"; fi
 }
 
 sc_postinst_all_kernels_dropin() {
@@ -1544,6 +1705,9 @@ completion_checks() {
     expect_completion bash_complete "dkms status -k " "$K1 $K2"
     expect_completion bash_complete "dkms match --templatekernel " "$K1 $K2"
     expect_completion bash_complete "dkms build -a " "$ARCH"
+    expect_completion bash_complete "dkms cache " "export keygen list locations prune stats"
+    expect_completion bash_complete "dkms cache lo" "locations"
+    expect_completion bash_complete "dkms cache export $t/sr" "$t/src"
 
     if ! command -v zsh >/dev/null; then
         skip "completion: zsh" "zsh is not installed"
@@ -1579,6 +1743,8 @@ completion_checks() {
     expect_completion zsh_complete "dkms remove --dkmstree $t/dkms " "dkms_alpha_test dkms_alpha_test/1.0 dkms_alpha_test/2.0 dkms_beta_test dkms_beta_test/3.1"
     expect_completion zsh_complete "dkms remove --dkmstree $t/dkms -m dkms_alpha_test -v " "1.0 2.0"
     expect_completion zsh_complete "dkms status -k " "$K1 $K2"
+    expect_completion zsh_complete "dkms cache " "export keygen list locations prune stats"
+    expect_completion zsh_complete "dkms cache lo" "locations"
 }
 
 # ======================================================================
@@ -1602,6 +1768,8 @@ scenario autoinstaller
 scenario autoinstaller_failure
 scenario autoinstaller_without_dkms
 scenario autoinstaller_disabled
+scenario autoinstaller_fleet differs
+scenario autoinstaller_fleet_dkms differs
 scenario postinst_usage
 scenario postinst_disabled
 scenario postinst_current_and_newest
@@ -1614,6 +1782,7 @@ scenario postinst_chroot_two_kernels
 scenario postinst_chroot_upgrade
 scenario postinst_all_kernels
 scenario postinst_all_kernels_dropin
+scenario postinst_fleet differs
 scenario postinst_reinstall
 scenario postinst_no_autoinstall
 scenario postinst_autoinstall_no

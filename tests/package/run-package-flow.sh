@@ -1,7 +1,9 @@
 #!/bin/bash
 # The real package flow on this machine, with full clean-up:
 #  1. build the swift-dkms .deb; lintian finds no error in it, its root
-#     entry is 0755 and it ships copyright and changelog;
+#     entry is 0755 and it ships copyright and changelog; it installs with
+#     apt in a Debian root without gcc, make or headers, where dkms works
+#     (tests/chroot/run-fleet-client.sh, a fleet client);
 #  2. as a Debian admin would: Debian's dkms with an unmodified *-dkms
 #     package (its postinst builds the module), then our .deb swapped in
 #     with apt (it Provides and replaces dkms), the kernel hooks run as a
@@ -158,6 +160,18 @@ if command -v lintian >/dev/null; then
     echo "# lintian: $(grep -c '^E:' "$work/lintian.log") errors, $(grep -c '^W:' "$work/lintian.log") warnings"
 else
     echo "SKIP lintian is not installed"
+fi
+
+# A fleet client (issue 18): the package installs with apt and dkms works
+# in a Debian root without gcc, make or headers (tests/chroot's cached
+# root; nothing on this machine is touched).
+"$repo/tests/chroot/run-fleet-client.sh" "$deb" >"$work/fleet-client.log" 2>&1
+client_rc=$?
+sed 's/^/# client: /' "$work/fleet-client.log"
+if ((client_rc == 77)); then
+    echo "SKIP fleet client: $(tail -n 1 "$work/fleet-client.log")"
+else
+    check "fleet client: installs and runs without gcc, make or headers" test "$client_rc" = 0
 fi
 
 # 2. Debian's dkms -> ours -> Debian's, with a module package installed.

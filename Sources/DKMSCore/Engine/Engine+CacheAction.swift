@@ -1,11 +1,14 @@
 /// `dkms cache …` (not in upstream): seeing and managing the module cache.
 extension Engine {
     /// The usage of `dkms cache`.
-    static let cacheUsage = "Usage: dkms cache list | stats | prune [SIZE] | export DIRECTORY | keygen NAME"
+    static let cacheUsage = "Usage: dkms cache list | stats | locations | prune [SIZE] | export DIRECTORY | keygen NAME"
+
+    /// The subcommands of `dkms cache` (the completions offer them).
+    package static let cacheSubcommands = ["list", "stats", "locations", "prune", "export", "keygen"]
 
     /// Whether a `cache` subcommand only reads (it does not wait for the tree lock).
     static func cacheReadsOnly(_ arguments: [String]) -> Bool {
-        ["list", "stats"].contains(arguments.first ?? "")
+        ["list", "stats", "locations"].contains(arguments.first ?? "")
     }
 
     /// The cache's views, with this invocation's settings.
@@ -21,6 +24,8 @@ extension Engine {
             cacheReportText.list().forEach { console.line($0) }
         case ("stats", 1):
             (cacheReportText.stats() + buildOriginLines()).forEach { console.line($0) }
+        case ("locations", 1):
+            return cacheLocationsAction()
         case ("prune", 1), ("prune", 2):
             try requireRoot()
             var limit = settings.buildCacheSize
