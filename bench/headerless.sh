@@ -93,9 +93,9 @@ echo "# ours: $OURS ($(git -C "$REPO" rev-parse --short HEAD))"
 cold=()
 for r in $(seq "$COLD_RUNS"); do
     fresh X
-    T0=$(date +%s%N); fx_dkms autoinstall -k "$K" >"$WORK/out" 2>&1; t=$(ms)
-    echo "ours cold build + install, run $r: $t ms ($(installed) modules installed)"
-    cold+=("$t")
+    T0=$(date +%s%N); fx_dkms autoinstall -k "$K" >"$WORK/out" 2>&1; took=$(ms)
+    echo "ours cold build + install, run $r: $took ms ($(installed) modules installed)"
+    cold+=("$took")
 done
 fx_dkms cache keygen "$M/etc/cache-signing" >/dev/null
 cp "$M/etc/cache-signing.pub" "$WORK/fleet.pub"
@@ -109,9 +109,9 @@ if [[ -x $UPSTREAM ]]; then
     cp "$UPSTREAM" "$BIN/dkms-upstream"
     for r in $(seq "$COLD_RUNS"); do
         fresh U
-        T0=$(date +%s%N); FX_DKMS=$BIN/dkms-upstream fx_dkms autoinstall -k "$K" >"$WORK/out" 2>&1 || true; t=$(ms)
-        echo "upstream 3.4.3 cold build + install, run $r: $t ms ($(installed) modules installed)"
-        up+=("$t")
+        T0=$(date +%s%N); FX_DKMS=$BIN/dkms-upstream fx_dkms autoinstall -k "$K" >"$WORK/out" 2>&1 || true; took=$(ms)
+        echo "upstream 3.4.3 cold build + install, run $r: $took ms ($(installed) modules installed)"
+        up+=("$took")
     done
 else
     echo "upstream: $UPSTREAM not found, not measured"
@@ -126,12 +126,12 @@ for r in $(seq "$CLIENT_RUNS"); do
     echo "build_cache_shared=\"$FX_HTTP_URL\"" >"$M/etc/framework.conf"
     rm -f "$WORK/curl-log"/*
     FX_ENV=(try_sign_modules=true sign_file=/nonexistent mok_signing_key="$WORK/mok.key" mok_certificate="$WORK/mok.der")
-    T0=$(date +%s%N); fx_dkms autoinstall -k "$K" >"$WORK/out" 2>&1; t=$(ms)
+    T0=$(date +%s%N); fx_dkms autoinstall -k "$K" >"$WORK/out" 2>&1; took=$(ms)
     FX_ENV=()
     b=$(cat "$WORK/curl-log"/* 2>/dev/null | awk '{s += $1} END {print s + 0}')
     n=$(find "$WORK/curl-log" -type f | wc -l)
-    echo "headerless client autoinstall, run $r: $t ms, $b bytes in $n downloads ($(installed) modules installed, $(grep -c 'has no headers here' "$WORK/out") from the fleet, $(grep -c '^Signing module' "$WORK/out") signed)"
-    client+=("$t"); bytes+=("$b")
+    echo "headerless client autoinstall, run $r: $took ms, $b bytes in $n downloads ($(installed) modules installed, $(grep -c 'has no headers here' "$WORK/out") from the fleet, $(grep -c '^Signing module' "$WORK/out") signed)"
+    client+=("$took"); bytes+=("$b")
 done
 
 # 4. What a local build downloads on a minimal system.
