@@ -24,6 +24,7 @@
 #     cache): a record of another build of the same release (an exporter Y whose headers
 #     carry another UTS_VERSION), a record signed by an untrusted key, a record edited after
 #     signing, a module byte changed in the entry, a module the fleet does not have.
+#     A refused location followed by a good one: installed, the refusal one warning.
 #   - With the headers present nothing changes (a module the fleet lacks is built: make
 #     runs; no "has no headers" line); without build_cache_shared a kernel without headers
 #     gets upstream's error, unchanged (exit 21).
@@ -290,9 +291,17 @@ refusal() { # refusal NAME SHARED MODULE REASON: client R installs MODULE for K0
 }
 refusal "a record of another build of $K0 (exporter Y)" "$FX_HTTP_URL/otherbanner" hello-dkms/1.0 ""
 refusal "a record signed by an untrusted key" "$FX_HTTP_URL/untrusted" hello-dkms/1.0 "which is not trusted"
-refusal "a record edited after signing" "$FX_HTTP_URL/record" hello-dkms/1.0 "does not match the signature"
+refusal "a record edited after signing" "$FX_HTTP_URL/record" hello-dkms/1.0 "its text does not match the signature"
 refusal "a module byte changed in the entry" "$FX_HTTP_URL/module" hello-dkms/1.0 "modules/hello_dkms.ko does not match its digest"
 refusal "a module the fleet does not have" "$URL" hless-extra/1.0 ""
+# A refused location, then the good one: installed from the good one, the refusal one warning.
+rm -rf "$WORK/machines/R"; [[ $FX_MACHINE == R ]] && { rm -rf "$M"; FX_MACHINE=; }
+client R "$FX_HTTP_URL/module $URL"
+FX_ENV=("${FX_SIGN[@]}"); dk install hello-dkms/1.0 -k "$K0"; FX_ENV=()
+check "a refused location, then a good one: installed from the good one, the refusal one warning" \
+    eval '[[ $RC == 0 && -f $M/i/$K0/updates/dkms/hello_dkms.ko && $(grep -c . "$WORK/err") == 1 ]] &&
+        grep -q "from the shared cache $FX_HTTP_URL/module refused: modules/hello_dkms.ko does not match its digest; trying the next shared cache\.\$" "$WORK/err" &&
+        grep -q "comes from the shared cache $URL " "$WORK/out"'
 
 # --- Headers present: nothing changes. No shared cache: upstream's error.
 echo pass >"$BIN/mode"; : >"$BIN/calls"

@@ -106,6 +106,10 @@ extension Engine {
             use = CacheUse(key: record.entry, entry: found.entry, origin: "the shared cache \(found.location)",
                            sharedLocation: found.location.address, foundByIdentity: true, lookupRecord: record)
         }
+        if use.entry != nil {
+            // Found at a later location: the refusals before it are warnings, as for any shared entry.
+            for line in refusals.lines { console.errorLine(line) }
+        }
         guard let entry = use.entry else {
             cache.count(["misses": 1])
             // One line: what was refused (if anything) belongs to the error.
