@@ -191,7 +191,7 @@ struct FleetLookupTests {
         #expect(refusal(await fetch(trusting: [signer.publicKey]).0).contains("names another build"))
         // Edited after signing.
         Files.write(planted.text.replacingOccurrences(of: "#9 SMP", with: banner), to: path)
-        #expect(refusal(await fetch(trusting: [signer.publicKey]).0).contains("does not match the signature"))
+        #expect(refusal(await fetch(trusting: [signer.publicKey]).0).contains("its lookup record \(lookup.short): its text does not match the signature"))
         // Signed, but its entry is gone.
         let good = FleetLookupRecord(lookup: lookup, target: target, kernel: identity, entry: key)
         Files.write(good.text, to: path)

@@ -36,9 +36,66 @@ fx_env() {
 fx_treeopts() { printf '%s\n' --dkmstree "$FX_ROOT/d" --sourcetree "$FX_ROOT/s" --installtree "$FX_ROOT/i"; }
 
 # fx_dkms ARGS...: runs $FX_DKMS with the tree options, bounded by FX_TIMEOUT seconds.
+# FX_ENV (an array of NAME=VALUE) is added to fx_env's environment and wins over it (e.g.
+# FX_ENV=(try_sign_modules=true DKMS_KERNEL_HOOK=postinst)).
+FX_ENV=()
 fx_dkms() {
     local -a t; mapfile -t t < <(fx_treeopts)
-    fx_env timeout -k 5 "${FX_TIMEOUT:-120}" "$FX_DKMS" "$@" "${t[@]}"
+    fx_env "${FX_ENV[@]}" timeout -k 5 "${FX_TIMEOUT:-120}" "$FX_DKMS" "$@" "${t[@]}"
+}
+
+# fx_machine WORK NAME INIT: makes NAME the active machine, whose trees are always at WORK/m
+# (as on a fleet, every machine has the same paths: cache keys cover the build command and
+# its paths). The previous machine is moved to WORK/machines/ITS_NAME; a new one is made by
+# fx_init WORK/m, then the command INIT (run with NAME). FX_MACHINE names the active one.
+FX_MACHINE=
+fx_machine() {
+    local work=$1 name=$2 init=$3
+    [[ $FX_MACHINE == "$name" ]] && return
+    mkdir -p "$work/machines"
+    [[ -n $FX_MACHINE ]] && mv "$work/m" "$work/machines/$FX_MACHINE"
+    if [[ -d $work/machines/$name ]]; then
+        mv "$work/machines/$name" "$work/m"
+        FX_ROOT=$work/m
+    else
+        fx_init "$work/m"
+        FX_MACHINE=$name
+        "$init" "$name"
+    fi
+    FX_MACHINE=$name
+}
+
+# fx_tool_wrappers DIR LOG MODE_FILE TOOL...: DIR/TOOL for each TOOL on PATH. A call appends
+# "TOOL ARGS" to LOG (made writable by all: the build sandbox's user calls make) and prints
+# "fx-wrapper[MODE]: TOOL ARGS" on standard error (a sandboxed build may not reach LOG; dkms
+# keeps the line in make.log); then, when MODE_FILE says "fail", exits 97, else runs the real
+# tool. DIR must be reachable by the build user (not a private /tmp directory).
+fx_tool_wrappers() {
+    local dir=$1 log=$2 mode=$3 tool real; shift 3
+    : >"$log"; chmod 666 "$log"
+    for tool in "$@"; do
+        real=$(command -v "$tool" || true)
+        [[ -n $real && $real != "$dir/$tool" ]] || continue
+        {
+            echo '#!/bin/sh'
+            echo "m=\$(cat $mode 2>/dev/null)"
+            echo "echo \"$tool \$*\" >>$log 2>/dev/null"
+            echo "echo \"fx-wrapper[\$m]: $tool \$*\" >&2"
+            echo '[ "$m" = fail ] && exit 97'
+            echo "exec $real \"\$@\""
+        } >"$dir/$tool"
+        chmod 755 "$dir/$tool"
+    done
+}
+
+# fx_http_serve DIR LOG: `python3 -m http.server` for DIR on 127.0.0.1, a free port; sets
+# FX_HTTP_PID and FX_HTTP_URL (http://127.0.0.1:PORT). Its request log goes to LOG.
+fx_http_serve() {
+    python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$1" >"$2" 2>&1 &
+    FX_HTTP_PID=$!
+    local _
+    for _ in $(seq 100); do grep -q 'port [0-9]' "$2" && break; sleep 0.1; done
+    FX_HTTP_URL=http://127.0.0.1:$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$2" | head -1)
 }
 
 # fx_fake_kernel KVER SLEEP_SECONDS: fake kbuild in I/KVER/build; each module compile sleeps

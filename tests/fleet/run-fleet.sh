@@ -85,21 +85,17 @@ check() { # check NAME COMMAND...: one line per check (with the last dkms stderr
     else failed=$((failed + 1)); echo "FAIL  $name"; sed 's/^/      | /' "$WORK/err" 2>/dev/null || true; fi
 }
 
-# Machines: WORK/machines/NAME, renamed to WORK/m while in use.
+# Machines: WORK/machines/NAME, renamed to WORK/m while in use (lib.sh's fx_machine).
 ACTIVE=
+new_machine() { # the trees of a new machine
+    mkdir -p "$WORK/m/i/$K" "$WORK/m/i/$OTHER_K" "$WORK/m/etc/cache-keys"
+    ln -s "/lib/modules/$K/build" "$WORK/m/i/$K/build"
+    [[ -d /lib/modules/$OTHER_K/build ]] && ln -s "/lib/modules/$OTHER_K/build" "$WORK/m/i/$OTHER_K/build"
+    cp -r "$REPO/examples/hello-dkms" "$WORK/m/pk/hello-dkms-1.0"
+    [[ -z $ACPI ]] || cp -r "$ACPI" "$WORK/m/pk/$ACPI_DIR"
+}
 machine() { # machine NAME: makes NAME the active machine (created on first use)
-    [[ $ACTIVE == "$1" ]] && return
-    [[ -n $ACTIVE ]] && mv "$WORK/m" "$WORK/machines/$ACTIVE"
-    if [[ -d $WORK/machines/$1 ]]; then
-        mv "$WORK/machines/$1" "$WORK/m"
-    else
-        fx_init "$WORK/m"
-        mkdir -p "$WORK/m/i/$K" "$WORK/m/i/$OTHER_K" "$WORK/m/etc/cache-keys"
-        ln -s "/lib/modules/$K/build" "$WORK/m/i/$K/build"
-        [[ -d /lib/modules/$OTHER_K/build ]] && ln -s "/lib/modules/$OTHER_K/build" "$WORK/m/i/$OTHER_K/build"
-        cp -r "$REPO/examples/hello-dkms" "$WORK/m/pk/hello-dkms-1.0"
-        [[ -z $ACPI ]] || cp -r "$ACPI" "$WORK/m/pk/$ACPI_DIR"
-    fi
+    fx_machine "$WORK" "$1" new_machine
     ACTIVE=$1
     echo "$1" >"$BIN/machine"
 }
@@ -194,11 +190,9 @@ check "openssl verifies the manifest signature" openssl_verifies
 if [[ -d /lib/modules/$OTHER_K/build ]]; then dk build hello-dkms/1.0 -k "$OTHER_K"; fi
 
 # --- The web server.
-python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$WORK/srv" >"$WORK/http.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 50); do grep -q 'port [0-9]' "$WORK/http.log" && break; sleep 0.1; done
-PORT=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$WORK/http.log" | head -1)
-URL=http://127.0.0.1:$PORT
+fx_http_serve "$WORK/srv" "$WORK/http.log"
+SERVER=$FX_HTTP_PID
+URL=$FX_HTTP_URL
 
 # client NAME SHARED: a machine that trusts A's key and reads SHARED; installs everything.
 client() {

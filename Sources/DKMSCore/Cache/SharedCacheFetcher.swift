@@ -95,7 +95,7 @@ package struct SharedCacheFetcher: Sendable {
             }
         }
         guard let text = texts[0] else { return (.unreadable("the lookup record cannot be read back"), nil) }
-        if case .failure(let refusal) = trusted.check(manifest: Array(text.utf8), signature: texts[1]) {
+        if case .failure(let refusal) = trusted.check(manifest: Array(text.utf8), signature: texts[1], document: "text") {
             return (.refused(.init("its lookup record \(lookup.short): " + refusal.description)), nil)
         }
         guard let record = FleetLookupRecord(text: text) else { return (.refused(.init("its lookup record \(lookup.short) is malformed")), nil) }

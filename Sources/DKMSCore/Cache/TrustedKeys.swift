@@ -34,8 +34,10 @@ package struct TrustedKeys: Sendable {
     /// - Parameters:
     ///   - manifest: the manifest file's bytes, as fetched.
     ///   - signature: the text of its `manifest.sig`, nil when there is none.
+    ///   - document: how the refusal names what is signed (a fleet lookup
+    ///     record is checked the same way).
     /// - Returns: success, or why the entry is refused.
-    package func check(manifest: [UInt8], signature: String?) -> Result<Void, CacheRefusal> {
+    package func check(manifest: [UInt8], signature: String?, document: String = "manifest") -> Result<Void, CacheRefusal> {
         guard let signature else { return .failure(.init("it is not signed (no \(ManifestSignature.fileName))")) }
         guard let parsed = ManifestSignature(text: signature) else {
             return .failure(.init("its \(ManifestSignature.fileName) is malformed"))
@@ -44,7 +46,7 @@ package struct TrustedKeys: Sendable {
             return .failure(.init("it is signed by key \(parsed.keyID), which is not trusted"))
         }
         guard key.isValidSignature(parsed.signature, for: manifest) else {
-            return .failure(.init("its manifest does not match the signature of key \(parsed.keyID)"))
+            return .failure(.init("its \(document) does not match the signature of key \(parsed.keyID)"))
         }
         return .success(())
     }

@@ -27,8 +27,9 @@ extension Engine {
     /// (a build adopted before), then in each shared location, checked as
     /// every shared entry is (trusted signature, digests, modules present,
     /// vermagic of this kernel).
-    /// - Throws: ``DKMSError`` 21 with one line saying what is missing and
-    ///   what to do, when no location has the build.
+    /// - Throws: ``DKMSError`` 21 with one line saying what is missing (and
+    ///   which shared entries were refused, and why) and what to do, when no
+    ///   location has a usable build.
     func adoptFromFleet(_ plan: BuildPlan, kernel identity: KernelBuildIdentity) async throws(DKMSError) -> CacheUse {
         let target = plan.target
         let headers = "linux-headers-\(target.kernel)"
@@ -53,9 +54,10 @@ extension Engine {
                 break
             }
         }
+        let refusals = SharedCacheRefusals()
         if use.entry == nil, let found = await fetchFromSharedCaches(
             build: "the build of \(target) (kernel \(identity.banner), lookup \(lookup.short))",
-            afterLast: "no build is left to try", into: cache, { fetcher, location, seconds in
+            afterLast: "no build is left to try", into: cache, refusals: refusals, { fetcher, location, seconds in
                 await fetcher.fetch(lookup: lookup, kernel: identity, target: target, modules: plan.modules,
                                     from: location, into: cache, seconds: seconds)
             }), let record = found.record {
@@ -63,10 +65,17 @@ extension Engine {
             use = CacheUse(key: record.entry, entry: found.entry, origin: "the shared cache \(found.location)",
                            sharedLocation: found.location.address, foundByIdentity: true, lookupRecord: record)
         }
+        if use.entry != nil {
+            // Found at a later location: the refusals before it are warnings, as for any shared entry.
+            for line in refusals.lines { console.errorLine(line) }
+        }
         guard let entry = use.entry else {
             cache.count(["misses": 1])
+            // One line: what was refused (if anything) belongs to the error.
+            let refused = refusals.reasons.isEmpty ? ""
+                : " (refused: " + refusals.reasons.joined(separator: "; ") + ")"
             throw DKMSError(.missingKernelHeaders, "No build of \(target.module)/\(target.version) for kernel \(target.kernel)"
-                            + " (\(identity.banner), \(target.arch)) in the shared module caches, and no kernel headers to build it:"
+                            + " (\(identity.banner), \(target.arch)) in the shared module caches\(refused), and no kernel headers to build it:"
                             + " install \(headers) to build it here.")
         }
         cache.markUsed(entry.manifest.key)

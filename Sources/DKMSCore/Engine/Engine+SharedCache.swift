@@ -32,8 +32,11 @@ extension Engine {
     /// - Parameters:
     ///   - build: how messages name what is looked up.
     ///   - afterLast: what happens when the last location fails, as messages say it.
+    ///   - refusals: when given, refused entries are added to it instead
+    ///     of being printed, for a caller that prints them when another
+    ///     location serves the build and says them in its error otherwise.
     func fetchFromSharedCaches(
-        build: String, afterLast: String, into cache: LocalCache,
+        build: String, afterLast: String, into cache: LocalCache, refusals: SharedCacheRefusals? = nil,
         _ fetch: (SharedCacheFetcher, SharedCacheLocation, Int) async -> (SharedCacheFetcher.Outcome, FleetLookupRecord?)
     ) async -> (entry: CacheEntry, record: FleetLookupRecord?, location: SharedCacheLocation)? {
         let locations = settings.buildCacheShared.map(SharedCacheLocation.init)
@@ -59,7 +62,13 @@ extension Engine {
                 console.errorLine("dkms: the shared cache \(location) could not be read for \(build) (\(reason));"
                                   + " it is not used again by this command; \(next).")
             case .refused(let refusal):
-                console.errorLine("dkms: \(build) from the shared cache \(location) refused: \(refusal); \(next).")
+                let line = "dkms: \(build) from the shared cache \(location) refused: \(refusal); \(next)."
+                if let refusals {
+                    refusals.reasons.append("\(location): \(refusal)")
+                    refusals.lines.append(line)
+                } else {
+                    console.errorLine(line)
+                }
                 cache.count(["refused": 1])
             case .adopted(let entry):
                 cache.count(["fetched": 1])
@@ -119,4 +128,16 @@ extension Engine {
         console.line("Clients trust it when \(publicFile) is in their \(trustedKeysDirectory).")
         return 0
     }
+}
+
+/// The shared entries refused while one build was looked up, kept for a
+/// caller that says them in its own error (a kernel without headers has
+/// no local build to fall back on: one line says what was refused and
+/// what to install).
+final class SharedCacheRefusals {
+    /// `LOCATION: REASON`, in the order of the locations (for an error).
+    var reasons: [String] = []
+    /// The warnings the refusals would have printed (when the build is
+    /// found elsewhere).
+    var lines: [String] = []
 }
