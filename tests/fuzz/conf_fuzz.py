@@ -491,6 +491,11 @@ def main():
     shutil.copy(args.upstream, upstream)   # the installed copy may lack the x bit
     os.chmod(upstream, 0o755)
     make_fake_kernel(work)
+    # generate_mok writes the machine's MOK pair (/var/lib/dkms/mok.*) when it
+    # is missing: whichever of the two ran first would say "generating" and
+    # the other not. Make the pair once, before any case, so that both see it.
+    if not (os.path.isfile("/var/lib/dkms/mok.key") and os.path.isfile("/var/lib/dkms/mok.pub")):
+        subprocess.run([upstream, "generate_mok"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     ours = os.path.join(work, "dkms")   # a copy: a rebuild during the run must not swap it
     shutil.copy(os.path.realpath(args.ours), ours)
     cases = make_cases(args)
