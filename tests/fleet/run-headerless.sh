@@ -25,6 +25,8 @@
 #     carry another UTS_VERSION), a record signed by an untrusted key, a record edited after
 #     signing, a module byte changed in the entry, a module the fleet does not have.
 #     A refused location followed by a good one: installed, the refusal one warning.
+#   - A module the fleet lacks fails alone: autoinstall installs the others (exit 11), the
+#     kernel hook too and exits 0.
 #   - With the headers present nothing changes (a module the fleet lacks is built: make
 #     runs; no "has no headers" line); without build_cache_shared a kernel without headers
 #     gets upstream's error, unchanged (exit 21).
@@ -302,6 +304,20 @@ check "a refused location, then a good one: installed from the good one, the ref
     eval '[[ $RC == 0 && -f $M/i/$K0/updates/dkms/hello_dkms.ko && $(grep -c . "$WORK/err") == 1 ]] &&
         grep -q "from the shared cache $FX_HTTP_URL/module refused: modules/hello_dkms.ko does not match its digest; trying the next shared cache\.\$" "$WORK/err" &&
         grep -q "comes from the shared cache $URL " "$WORK/out"'
+
+# A module the fleet lacks fails alone: autoinstall installs the others (exit 11, upstream's
+# status for a failed autoinstall), the kernel hook too and succeeds (nothing needed to boot).
+for spec in "autoinstall 11" "kernel_postinst 0"; do
+    read -r cmd want <<<"$spec"
+    rm -rf "$WORK/machines/R"; [[ $FX_MACHINE == R ]] && { rm -rf "$M"; FX_MACHINE=; }
+    client R "$URL"
+    dk add "$M/pk/hless-extra-1.0"
+    FX_ENV=("${FX_SIGN[@]}"); [[ $cmd == kernel_postinst ]] && FX_ENV+=(DKMS_KERNEL_HOOK=postinst)
+    dk "$cmd" -k "$K0"; FX_ENV=()
+    check "$cmd -k $K0 with a module the fleet lacks: exit $RC, the other ${#MODULES[@]} installed, its one error line" \
+        eval '[[ $RC == "$want" && $(find "$M/i/$K0/updates" -name "*.ko" | wc -l) == "${#MODULES[@]}" &&
+            $(grep -c "^Error! No build of hless-extra/1.0 for kernel $K0 " "$WORK/err") == 1 ]] && no_toolchain'
+done
 
 # --- Headers present: nothing changes. No shared cache: upstream's error.
 echo pass >"$BIN/mode"; : >"$BIN/calls"
