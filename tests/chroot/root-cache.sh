@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by tests/chroot/run-chroot.sh. Builds (once) and unpacks a Debian 12
+# Sourced by tests/chroot/run-chroot.sh and run-fleet-client.sh. Builds (once) and unpacks a Debian 12
 # root for the chroot tests:
 #   debootstrap --variant=minbase bookworm, then inside it with apt: a 6.1
 #   kernel image and its headers (linux-image-amd64, linux-headers-amd64:
@@ -8,6 +8,22 @@
 # /var/cache/swift-dkms-tests, created when missing), keyed by the mirror and
 # the package list, so that later runs only unpack it (seconds instead of
 # minutes).
+
+# The suites' check lines: pass/fail counters (passed, failed), and check
+# DESCRIPTION COMMAND..., which passes when COMMAND succeeds (on failure the
+# last lines of $detail are shown).
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); printf 'ok    %s\n' "$1"; }
+fail() {
+    failed=$((failed + 1))
+    printf 'FAIL  %s\n' "$1"
+    [[ ${2:-} ]] && printf '%s\n' "$2" | tail -25 | sed 's/^/      | /'
+}
+check() { # check DESCRIPTION COMMAND...: passes when COMMAND succeeds
+    local what=$1; shift
+    if "$@"; then pass "$what"; else fail "$what" "${detail:-}"; fi
+}
 
 CHROOT_CACHE=${CHROOT_CACHE:-/var/cache/swift-dkms-tests}
 CHROOT_MIRROR=${CHROOT_MIRROR:-http://deb.debian.org/debian}

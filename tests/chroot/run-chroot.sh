@@ -37,19 +37,6 @@ package=${MODULE_PACKAGE:-v4l2loopback-dkms}
 # shellcheck source=tests/chroot/root-cache.sh
 . "$here/root-cache.sh"
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); printf 'ok    %s\n' "$1"; }
-fail() {
-    failed=$((failed + 1))
-    printf 'FAIL  %s\n' "$1"
-    [[ ${2:-} ]] && printf '%s\n' "$2" | tail -25 | sed 's/^/      | /'
-}
-check() { # check DESCRIPTION COMMAND...: passes when COMMAND succeeds
-    local what=$1; shift
-    if "$@"; then pass "$what"; else fail "$what" "${detail:-}"; fi
-}
-
 if [[ $(id -u) != 0 ]]; then echo "skip: needs root"; exit 0; fi
 if ! command -v debootstrap >/dev/null && [[ ! -f $CHROOT_TARBALL ]]; then
     echo "skip: debootstrap is not installed"; exit 0

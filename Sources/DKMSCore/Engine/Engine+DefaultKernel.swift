@@ -47,7 +47,7 @@ extension Engine {
         let running = settings.runningKernel
         guard let action = settings.action, [.build, .install, .autoinstall].contains(action),
               !settings.kernelSourceDirFromCommandLine,
-              !fileSystem.exists(kernels.sourceDirectory(for: running) + "/include") else { return [running] }
+              !kernels.hasHeaders(running) else { return [running] }
         let installed = InstalledKernels.withHeaders(installTree: installTree, fileSystem: fileSystem).filter { $0 != running }
         guard !installed.isEmpty else { return [running] }
         let plural = installed.count == 1 ? "" : "s"

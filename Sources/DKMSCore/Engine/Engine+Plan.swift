@@ -87,7 +87,7 @@ extension Engine {
                 console.line("Would skip \(label): its BUILD_EXCLUSIVE directives do not match.")
                 return
             }
-            guard fileSystem.exists(kernels.sourceDirectory(for: kernel) + "/include") else {
+            guard kernels.hasHeaders(kernel) else {
                 switch kernels.fleetIdentity(kernel: kernel, arch: arch) {
                 case .success(let identity)?:
                     let locations = settings.buildCacheShared.joined(separator: ", ")
