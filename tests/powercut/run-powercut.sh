@@ -48,6 +48,10 @@
 #                      wrote back what dkms left in its page cache (ext4: up to ~30 s)
 #   POWERCUT_KEEP=1    keep the work directory
 #   POWERCUT_WORKDIR   where to make it (default /tmp)
+#   POWERCUT_LAYOUT    separate (default): /var/lib/dkms, /usr/src and /lib/modules are three
+#                      bind mounts of the disk, so a move between them is a copy and a delete
+#                      (as on a machine whose /var is its own file system); one-mount: the guest
+#                      chroots into the disk, so the three share one mount and moves are renames
 #   VM_ACCEL           qemu accelerator (default tcg: a KVM guest did not start in this
 #                      container, "failed to set MSR 0x10a")
 
@@ -63,6 +67,8 @@ DKMS=$(readlink -f -- "$1") || vm_die "cannot resolve $1"
 CUTS=${2:-20}
 LIMIT=${3:-1800}
 SEED=${POWERCUT_SEED:-$((RANDOM * 32768 + RANDOM))}
+LAYOUT=${POWERCUT_LAYOUT:-separate}
+[[ $LAYOUT == separate || $LAYOUT == one-mount ]] || vm_die "POWERCUT_LAYOUT is separate or one-mount, not $LAYOUT"
 export VM_ACCEL=${VM_ACCEL:-tcg}
 START=$SECONDS
 
@@ -88,7 +94,7 @@ OURS=0
 "$DKMS" cache stats --dkmstree "$W/probe" 2>/dev/null | grep -q '^entries:' && OURS=1
 rm -rf "$W/probe"
 LOG=$W/log
-echo "dkms: $DKMS ($( ((OURS)) && echo swift-dkms || echo upstream)); kernel $K; accel $VM_ACCEL; seed $SEED; work dir $W" | tee "$LOG"
+echo "dkms: $DKMS ($( ((OURS)) && echo swift-dkms || echo upstream)); kernel $K; accel $VM_ACCEL; seed $SEED; layout $LAYOUT; work dir $W" | tee "$LOG"
 
 # --- the disk's contents, prepared on the host ----------------------------------------------
 P=$W/prep
@@ -180,7 +186,7 @@ vm_copy_exec "$R" "${progs[@]}"
 ln -sf mawk "$R/usr/bin/awk"
 for a in modinfo depmod modprobe insmod rmmod lsmod; do ln -sf /usr/bin/kmod "$R/usr/sbin/$a"; done
 ln -sf bash "$R/bin/sh.bash"
-for a in sh mount umount sleep poweroff sync; do [[ -e $R/bin/$a ]] || ln -s busybox "$R/bin/$a"; done
+for a in sh mount umount sleep poweroff sync chroot; do [[ -e $R/bin/$a ]] || ln -s busybox "$R/bin/$a"; done
 mkdir -p "$R/usr/lib"
 cp /etc/os-release "$R/etc/os-release" 2>/dev/null; cp -L /usr/lib/os-release "$R/usr/lib/os-release" 2>/dev/null
 vm_copy_exec "$R" "$W/dkms-under-test"
@@ -202,19 +208,36 @@ fi
 printf '%s\n' "${STEPS[@]}" >"$R/steps"
 TAIL=${POWERCUT_TAIL:-0}
 echo "$TAIL" >"$R/tail"
+echo "$LAYOUT" >"$R/layout"
 cat >"$R/init" <<'EOF'
 #!/bin/sh
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
 for m in $(cat /boot-modules/order); do insmod /boot-modules/$m; done
 mount -t ext4 /dev/vda /disk || { echo "POWERCUT FAIL mount"; poweroff -f; }
-for d in var/lib/dkms usr/src lib/modules; do mount --bind /disk/$d /$d; done
+if [ "$(cat /layout)" = one-mount ]; then
+    # dkms runs chrooted in the disk: its three trees on one mount. The programs, libraries
+    # and /etc come from this root, bound in (created before the workload begins).
+    for d in /*; do
+        case $d in /disk|/proc|/sys|/dev|/var|/usr|/lib) continue;; esac
+        [ -d "$d" ] && [ ! -L "$d" ] && { mkdir -p "/disk$d"; mount --bind "$d" "/disk$d"; }
+    done
+    for d in /usr/* /lib/*; do
+        case $d in /usr/src|/lib/modules) continue;; esac
+        [ -d "$d" ] && [ ! -L "$d" ] && { mkdir -p "/disk$d"; mount --bind "$d" "/disk$d"; }
+    done
+    for d in proc sys dev; do mkdir -p "/disk/$d"; mount --bind "/$d" "/disk/$d"; done
+    sync
+else
+    for d in var/lib/dkms usr/src lib/modules; do mount --bind /disk/$d /$d; done
+fi
 exec /bin/bash /workload
 EOF
 cat >"$R/workload" <<'EOF'
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C try_sign_modules=false TMPDIR=/tmp HOME=/tmp
 mode=$(sed -n 's/.*powercut.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
 mapfile -t steps < /steps
+dkms() { if [ "$(cat /layout)" = one-mount ]; then chroot /disk /usr/sbin/dkms "$@"; else command dkms "$@"; fi; }
 echo "POWERCUT BEGIN"
 n=0
 for s in "${steps[@]}"; do
