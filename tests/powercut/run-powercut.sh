@@ -227,6 +227,11 @@ if [ "$(cat /layout)" = one-mount ]; then
         [ -d "$d" ] && [ ! -L "$d" ] && { mkdir -p "/disk$d"; mount --bind "$d" "/disk$d"; }
     done
     for d in proc sys dev; do mkdir -p "/disk/$d"; mount --bind "/$d" "/disk/$d"; done
+    # the point of this layout: a hard link (like a rename) from the dkms tree into
+    # /lib/modules must work, which it cannot across two mounts (EXDEV)
+    p=/var/lib/dkms/.powercut-layout-probe
+    chroot /disk /bin/sh -c "touch $p && ln $p /lib/modules/${p##*/} && rm $p /lib/modules/${p##*/}" ||
+        { echo "POWERCUT FAIL one-mount: the dkms tree and /lib/modules are not on one mount"; poweroff -f; }
     sync
 else
     for d in var/lib/dkms usr/src lib/modules; do mount --bind /disk/$d /$d; done
