@@ -49,6 +49,13 @@ struct ModuleCacheUnitTests {
         kernel = Self.kernel
         kernel.symversDigest = "-"
         #expect(base != key(plan(), kernel: kernel))
+        // A new upload of the same release: the same .config and symbols, another banner.
+        kernel = Self.kernel
+        kernel.banner = "debian-kernel@lists.debian.org #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-26)"
+        let upload = key(plan(), kernel: kernel)
+        #expect(base != upload)
+        kernel.banner = "debian-kernel@lists.debian.org #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-4 (2026-12-03)"
+        #expect(upload != key(plan(), kernel: kernel))
         Files.write("int y;\n", to: source + "/hello.c")
         let changed = key(plan())
         #expect(base != changed)

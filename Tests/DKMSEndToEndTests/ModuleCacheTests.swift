@@ -177,5 +177,16 @@ struct ModuleCacheTests {
         Files.write((Files.read(headers + "/.config") ?? "") + "#\n", to: headers + "/.config")
         _ = rebuild()
         #expect(counters()["hits"] == 1 && counters()["misses"] == 2, "\(counters())")
+        // A new upload of the same release: .config and Module.symvers as
+        // they were, the banner of the headers another one.
+        _ = rebuild()
+        #expect(counters()["hits"] == 2 && counters()["misses"] == 2, "\(counters())")
+        let utsversion = headers + "/include/generated/utsversion.h"
+        let banner = Files.read(utsversion) ?? ""
+        #expect(banner.contains("UTS_VERSION"), "the real headers have \(utsversion)")
+        FileSystem.removeFile(utsversion)
+        Files.write(banner.replacingOccurrences(of: "#1 ", with: "#2 "), to: utsversion)
+        _ = rebuild()
+        #expect(counters()["hits"] == 2 && counters()["misses"] == 3, "\(counters())")
     }
 }

@@ -33,7 +33,7 @@ package struct CacheKey: Sendable, Hashable, Codable, CustomStringConvertible {
 /// compressed when they are published on the machine that installs them.
 package struct CacheKeyMaterial: Sendable, Hashable, Codable {
     /// Changes whenever what a key covers or how entries are laid out changes.
-    package static let formatVersion = "swift-dkms.cache/1"
+    package static let formatVersion = "swift-dkms.cache/2"
 
     /// The build (module, version, kernel, arch).
     package var target: BuildPlan.Target
@@ -135,7 +135,7 @@ package struct CacheKeyMaterial: Sendable, Hashable, Codable {
     /// by its length so that no two materials feed the same bytes.
     func feed(into hasher: inout SHA256) {
         feed(into: &hasher, format: Self.formatVersion, stripTool: stripTool, environment: environment,
-             kernel: [kernel.release, kernel.arch, kernel.configDigest, kernel.symversDigest, kernel.compiler])
+             kernel: [kernel.release, kernel.arch, kernel.configDigest, kernel.symversDigest, kernel.compiler, kernel.banner ?? "-"])
     }
 
     /// Feeds the build's fields with the given format, strip tool,
@@ -155,7 +155,9 @@ package struct CacheKeyMaterial: Sendable, Hashable, Codable {
 
 /// What identifies a kernel's headers to a build: its release and
 /// architecture, the digests of the `.config` and `Module.symvers` the
-/// build reads, and the compiler's version text.
+/// build reads, the compiler's version text, and the banner the headers
+/// were made with (a new upload of the same release, whose `.config` and
+/// `Module.symvers` may be unchanged, has other headers).
 package struct KernelIdentity: Sendable, Hashable, Codable {
     /// `uname -r` of the kernel.
     package var release: String
@@ -168,14 +170,20 @@ package struct KernelIdentity: Sendable, Hashable, Codable {
     /// The compiler's first `--version` line and the kernel's
     /// `CONFIG_CC_VERSION_TEXT`.
     package var compiler: String
+    /// Who built the kernel and its banner, as the headers say them
+    /// (`builder@host #1 SMP … Debian 6.1.192-3 (2026-11-26)`); nil when
+    /// the headers do not (``KernelBuildIdentity/headers(release:arch:sourceDirectory:fileSystem:)``).
+    package var banner: String?
 
     /// Creates an identity.
-    package init(release: String, arch: String, configDigest: String, symversDigest: String, compiler: String) {
+    package init(release: String, arch: String, configDigest: String, symversDigest: String, compiler: String,
+                 banner: String? = nil) {
         self.release = release
         self.arch = arch
         self.configDigest = configDigest
         self.symversDigest = symversDigest
         self.compiler = compiler
+        self.banner = banner
     }
 }
 

@@ -152,7 +152,8 @@ package final class KernelFacts {
         let parts = files.map { "\($0.hasPrefix(source + "/") ? String($0.dropFirst(source.count)) : $0)=\(digest.fileDigest($0) ?? "-")" }
         let identity = KernelIdentity(
             release: kernel, arch: arch, configDigest: HexDigest.sha256(Array(parts.joined(separator: "\n").utf8)),
-            symversDigest: digest.fileDigest(source + "/Module.symvers") ?? "-", compiler: "\(compiler): \(firstLine)")
+            symversDigest: digest.fileDigest(source + "/Module.symvers") ?? "-", compiler: "\(compiler): \(firstLine)",
+            banner: try? buildIdentityFromHeaders(kernel: kernel, arch: arch).map { "\($0.builtBy) \($0.banner)" }.get())
         headersIdentities[id] = identity
         return identity
     }
