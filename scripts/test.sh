@@ -42,6 +42,10 @@ if [[ ${SKIP_POWERCUT:-} != 1 ]]; then
     POWERCUT_SEED=${POWERCUT_SEED:-1904} POWERCUT_KERNEL=$kernel POWERCUT_TAIL=10 \
         POWERCUT_STEPS='install hello-dkms/1.0 -k $K|uninstall hello-dkms/1.0 -k $K|unbuild hello-dkms/1.0 -k $K|autoinstall -k $K|fsck' \
         tests/powercut/run-powercut.sh "$PWD/.build/debug/dkms" "${POWERCUT_CUTS:-15}" 240
+    # ... and the whole workload with the three trees on one mount (moves are renames),
+    # with a 5 s tail: about 3 minutes.
+    POWERCUT_SEED=${POWERCUT_SEED:-1906} POWERCUT_KERNEL=$kernel POWERCUT_TAIL=5 POWERCUT_LAYOUT=one-mount \
+        tests/powercut/run-powercut.sh "$PWD/.build/debug/dkms" "${POWERCUT_ONE_MOUNT_CUTS:-8}" 200
 fi
 # Module builds that try to write outside their build directory, read the
 # signing key, reach the network or leave a process behind: each attempt
