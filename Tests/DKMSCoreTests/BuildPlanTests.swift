@@ -83,6 +83,30 @@ struct BuildPlanTests {
             .arguments(buildDirectory: "/b", backing: "/c", workingDirectory: nil).contains("--unshare-user"))
     }
 
+    @Test func theSandboxHidesTheHostsRunOnceWhetherVarRunIsALinkOrNot() {
+        let sandbox = BuildSandbox(bwrap: "bwrap", unprivileged: false)
+        let linked = InMemoryFileSystem()
+        _ = linked.makeDirectories("/root")
+        _ = linked.makeDirectories("/run/dbus")
+        _ = linked.makeDirectories("/var")
+        _ = linked.symlink(target: "/run", at: "/var/run")
+        let arguments = sandbox.arguments(buildDirectory: "/b", backing: "/c", workingDirectory: nil, fileSystem: linked)
+        let text = arguments.joined(separator: " ")
+        #expect(text.contains("--tmpfs /root --tmpfs /run "), "the host's sockets (D-Bus, journald, resolved) are out of reach")
+        #expect(!text.contains("--tmpfs /var/run"), "/var/run leads to the empty /run")
+        let separate = InMemoryFileSystem()
+        _ = separate.makeDirectories("/run")
+        _ = separate.makeDirectories("/var/run")
+        #expect(sandbox.arguments(buildDirectory: "/b", backing: "/c", workingDirectory: nil, fileSystem: separate)
+            .joined(separator: " ").contains("--tmpfs /run --tmpfs /var/run "))
+        // A tree kept under /run comes back read-only, with its parents.
+        var tree = sandbox
+        _ = linked.makeDirectories("/run/trees/d")
+        tree.readOnlyDirectories = ["/var/run/trees/d"]
+        let bound = tree.arguments(buildDirectory: "/b", backing: "/c", workingDirectory: nil, fileSystem: linked).joined(separator: " ")
+        #expect(bound.contains("--dir /run/trees --ro-bind /run/trees/d /run/trees/d"))
+    }
+
     @Test func treesUnderTheHiddenTemporaryDirectoryComeBackReadOnly() {
         let directory = TemporaryDirectory()
         let tree = directory.child("d")

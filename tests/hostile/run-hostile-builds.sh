@@ -14,7 +14,15 @@
 #   poison-cache     plant a file among the module cache's entries ($dkms_tree/.cache)
 #   read-key         read the MOK private key (mok_signing_key) into the build log
 #   read-fleet-key   read the module cache's fleet signing key (build_cache_signing_key)
+#   read-world-keys  read the MOK key and the fleet signing key an admin made world-readable
+#                    (0644) outside /tmp: only the sandbox's hiding of the keys stops it
 #   network          connect to a listener on 127.0.0.1
+#   unix-socket      connect to a listener on a 0666 Unix socket under /run (as the host's
+#                    D-Bus, journald, nscd or resolved sockets) and send it a marker, by
+#                    /run and by /var/run: a read-only mount does not stop a connect
+#   write-1777       create a file in host directories anyone may write (1777) outside /tmp
+#                    (under /var/local and /run): only the read-only mounts stop it
+#   write-shm        create a file in the host's /dev/shm (1777), and by /run/shm
 #   leave-process    leave a process running after the build
 #   pre-build        PRE_BUILD (not make) writes to /etc
 #   read-shadow      read /etc/shadow into the build log
@@ -22,6 +30,10 @@
 #   write-rootfile   append to a root-owned 0644 file outside the trees
 #   setuid-left      leave a setuid copy of a shell in the (failed, kept) build directory
 #   symlink-module   make the module a symbolic link to /etc/shadow
+#   makelog-link     PRE_BUILD replaces make.log with a link to a root-owned 0644 file under
+#                    /var/lib: allowed when that file changed
+#   makelog-fifo     PRE_BUILD replaces make.log with a FIFO: allowed when dkms hangs
+#                    (stopped by `timeout` after 20 s)
 #   tiocsti          push "echo INJECTED" into the terminal (TIOCSTI on stdin/out/err and
 #                    /dev/tty), with dkms run on a real pseudo-terminal (python3 pty); it
 #                    counts as allowed when the "shell" on that terminal would read it
@@ -33,7 +45,9 @@
 #                    /tmp is memory, so it counts against build_max_memory too
 #   endless          a build that does not end for 40 s (build_time_limit=10)
 # The last four are blocked when dkms stops the build with an `Error!` naming the limit
-# and exit 10; the others (but kill-dkms) when nothing escaped. The bounded versions keep
+# and exit 10; the others (but kill-dkms) when nothing escaped. The makelog attempts are
+# refused by dkms itself (make.log is appended to only as a regular file, without
+# following a link), so they are blocked with build_sandbox=no too; the build then fails. The bounded versions keep
 # the report against upstream (which has no limits) from taking the machine.
 # Then (expect mode) the build user must own no file on the host outside the build
 # directories (find / -xdev -uid U -o -gid G, U:G = dkms-build or nobody).
@@ -42,7 +56,8 @@
 # succeed: one line per attempt, then "N passed, M failed"; exit 1 on any failure.
 # `report` only prints what the dkms under test allowed (for upstream dkms, which has no
 # sandbox), one line per attempt, and cleans up what the attempts left.
-# HOSTILE_KEEP=1 keeps the work directory; build_sandbox=no is passed on to the dkms under test.
+# HOSTILE_KEEP=1 keeps the work directory; HOSTILE_DEBUG=1 shows dkms' output in report mode;
+# build_sandbox=no is passed on to the dkms under test.
 
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -68,6 +83,19 @@ chmod 600 "$ROOTFILE"
 ROOTOWNED=/var/lib/dkms-hostile-rootowned-$ID
 : >"$ROOTOWNED"
 chmod 644 "$ROOTOWNED"
+# Keys an admin made world-readable, outside /tmp (read-world-keys).
+WKEYS=/var/lib/dkms-hostile-keys-$ID
+mkdir -p "$WKEYS" && chmod 755 "$WKEYS"
+printf -- '-----BEGIN PRIVATE KEY-----\n%s-world-mok\n-----END PRIVATE KEY-----\n' "$SECRET" >"$WKEYS/mok.key"
+printf -- '-----BEGIN PRIVATE KEY-----\n%s-world-fleet\n-----END PRIVATE KEY-----\n' "$SECRET" >"$WKEYS/fleet.key"
+chmod 644 "$WKEYS/mok.key" "$WKEYS/fleet.key"
+# Host directories anyone may write, outside /tmp (write-1777).
+OPEN_DIRS=(/var/local/dkms-hostile-1777-$ID /run/dkms-hostile-1777-$ID)
+for dir in "${OPEN_DIRS[@]}"; do mkdir -p "$dir" && chmod 1777 "$dir"; done
+# The file make.log is turned into a link to (makelog-link).
+LOGTARGET=/var/lib/dkms-hostile-logtarget-$ID
+echo "hostile-logtarget-$ID" >"$LOGTARGET"
+chmod 644 "$LOGTARGET"
 SHADOW_LINE=$(grep -m1 -v '^$' /etc/shadow)
 # Small limits, so the limit attempts end fast (framework.conf of the dkms under test).
 printf 'build_time_limit=10\nbuild_max_processes=64\nbuild_max_memory=256M\n' >"$WORK/etc/framework.conf"
@@ -87,8 +115,32 @@ while True:
     c.close()
 EOF
 LISTENER=$!
+# A listener on a Unix socket anyone may connect to (0666) under /run, as the host's
+# D-Bus system bus, journald or nscd: it records what each connection sends.
+SOCK=/run/dkms-hostile-$ID.sock
+python3 - "$SOCK" "$WORK/unix-connections" <<'EOF' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666)
+s.listen(16); s.settimeout(900)
+while True:
+    try:
+        c, _ = s.accept()
+    except OSError:
+        break
+    c.settimeout(5)
+    try:
+        data = c.recv(4096)
+    except OSError:
+        data = b""
+    with open(sys.argv[2], "ab") as f: f.write(b"connection " + data + b"\n")
+    c.close()
+EOF
+UNIX_LISTENER=$!
+for _ in $(seq 50); do [[ -S $SOCK ]] && break; sleep 0.1; done
 cleanup() {
-    kill "$LISTENER" 2>/dev/null
+    kill "$LISTENER" "$UNIX_LISTENER" 2>/dev/null
+    rm -rf "$WKEYS" "${OPEN_DIRS[@]}"
+    rm -f "$SOCK" "$LOGTARGET" "/dev/shm/dkms-hostile-$ID" "/dev/shm/dkms-hostile-$ID-run"
     pkill -f "hostile-sleeper-$ID" 2>/dev/null
     pkill -f "hostile-killed-$ID" 2>/dev/null
     pkill -f "hostile-bomb-$ID" 2>/dev/null
@@ -107,6 +159,12 @@ declare -A ATTEMPT=(
     [poison-cache]="mkdir -p $D/.cache/entries && touch $D/.cache/entries/injected"
     [read-key]="cat $D/mok.key"
     [read-fleet-key]="cat $WORK/fleet.key"
+    [read-world-keys]="cat $WKEYS/mok.key $WKEYS/fleet.key"
+    [unix-socket]="python3 unix.py"
+    [write-1777]="touch ${OPEN_DIRS[0]}/injected ${OPEN_DIRS[1]}/injected"
+    [write-shm]="touch /dev/shm/dkms-hostile-$ID /run/shm/dkms-hostile-$ID-run"
+    [makelog-link]=":"
+    [makelog-fifo]=":"
     [network]="python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $PORT), 5)'"
     [leave-process]="setsid python3 -c 'import time; time.sleep(300)' hostile-sleeper-$ID </dev/null >/dev/null 2>&1 &"
     [pre-build]=":"
@@ -123,9 +181,15 @@ declare -A ATTEMPT=(
     [endless]="sleep 40"
 )
 # The exit codes a blocked attempt may have (default: the build succeeds).
-declare -A EXPECT_RC=([setuid-left]='[1-9]*' [symlink-module]='[1-9]*' [kill-dkms]='*'
+declare -A EXPECT_RC=([setuid-left]='[1-9]*' [symlink-module]='[1-9]*' [kill-dkms]='*' [makelog-link]='[1-9]*' [makelog-fifo]='[1-9]*'
     [fork-bomb]=10 [memory-hog]=10 [tmpfs-hog]=10 [endless]=10)
 declare -A LIMIT=([fork-bomb]=build_max_processes [memory-hog]=build_max_memory [tmpfs-hog]=build_max_memory [endless]=build_time_limit)
+# What PRE_BUILD runs (in the build directory, where the script lies), for the attempts that have one.
+declare -A PRE=([pre-build]="touch /etc/dkms-hostile-pre-$ID"
+    [makelog-link]="cd \"\$(dirname \"\$0\")\" && rm -f make.log && ln -s $LOGTARGET make.log"
+    [makelog-fifo]="cd \"\$(dirname \"\$0\")\" && rm -f make.log && mkfifo make.log")
+# How long dkms may take (the FIFO makes upstream hang).
+declare -A TIMEOUT=([makelog-fifo]=20)
 # Whether the attempt had an effect (0 = it did).
 effect() {
     case $1 in
@@ -137,7 +201,13 @@ effect() {
         poison-cache) [[ -e $D/.cache/entries/injected ]] ;;
         read-key) grep -rqs -- "$SECRET" "$D/hostile-read-key" "$D/.logs/hostile-read-key" ;;
         read-fleet-key) grep -rqs -- "$SECRET-fleet" "$D/hostile-read-fleet-key" "$D/.logs/hostile-read-fleet-key" "$D/.cache" ;;
+        read-world-keys) grep -rqs -- "$SECRET-world" "$D" ;;
         network) sleep 0.2; [[ -s $WORK/connections ]] ;;
+        unix-socket) sleep 0.2; grep -qs "hostile-$ID" "$WORK/unix-connections" ;;
+        write-1777) [[ -e ${OPEN_DIRS[0]}/injected || -e ${OPEN_DIRS[1]}/injected ]] ;;
+        write-shm) [[ -e /dev/shm/dkms-hostile-$ID || -e /dev/shm/dkms-hostile-$ID-run ]] ;;
+        makelog-link) [[ $(cat "$LOGTARGET") != "hostile-logtarget-$ID" ]] ;;
+        makelog-fifo) [[ $rc == 124 || $rc == 137 ]] ;;
         leave-process) sleep 0.5; pgrep -f "hostile-sleeper-$ID" >/dev/null ;;
         pre-build) [[ -e /etc/dkms-hostile-pre-$ID ]] ;;
         read-shadow|symlink-module) grep -rqsF -- "$SHADOW_LINE" "$D" ;;
@@ -200,8 +270,9 @@ PYEOF
 }
 
 passed=0 failed=0
-ALL="write-etc write-root write-source write-modules write-dkmstree poison-cache read-key read-fleet-key network leave-process pre-build"
-ALL+=" read-shadow read-rootfile write-rootfile setuid-left symlink-module tiocsti kill-dkms fork-bomb memory-hog tmpfs-hog endless"
+ALL="write-etc write-root write-source write-modules write-dkmstree poison-cache read-key read-fleet-key read-world-keys network"
+ALL+=" unix-socket write-1777 write-shm leave-process pre-build read-shadow read-rootfile write-rootfile setuid-left symlink-module"
+ALL+=" makelog-link makelog-fifo tiocsti kill-dkms fork-bomb memory-hog tmpfs-hog endless"
 for name in ${HOSTILE_ONLY:-$ALL}; do
     m=hostile-$name
     src=$S/$m-1.0
@@ -212,7 +283,7 @@ for name in ${HOSTILE_ONLY:-$ALL}; do
         echo "BUILT_MODULE_NAME[0]=\"hostile\""
         echo 'DEST_MODULE_LOCATION[0]="/extra"'
         echo 'MAKE[0]="make -f hostile.mk"'
-        [[ $name == pre-build ]] && echo 'PRE_BUILD="pre.sh"'
+        [[ -n ${PRE[$name]:-} ]] && echo 'PRE_BUILD="pre.sh"'
     } >"$src/dkms.conf"
     if [[ $name == symlink-module ]]; then
         printf 'all:\n\tln -sf /etc/shadow hostile.ko\n' >"$src/hostile.mk"
@@ -220,7 +291,16 @@ for name in ${HOSTILE_ONLY:-$ALL}; do
         printf 'all:\n\t%s%s\n\tcc -c hostile.c -o hostile.ko\n' "$([[ $name == setuid-left ]] || echo -)" "${ATTEMPT[$name]//\$/\$\$}" >"$src/hostile.mk"
     fi
     echo 'static const char m[] __attribute__((used)) = "hostile";' >"$src/hostile.c"
-    printf '#!/bin/sh\ntouch /etc/dkms-hostile-pre-%s\nexit 0\n' "$ID" >"$src/pre.sh"
+    printf '#!/bin/sh\n%s\nexit 0\n' "${PRE[$name]:-:}" >"$src/pre.sh"
+    # By /run and by /var/run (a link to it on Debian).
+    cat >"$src/unix.py" <<PYEOF
+import socket
+for p in ("$SOCK", "/var$SOCK"):
+    try:
+        s = socket.socket(socket.AF_UNIX); s.connect(p); s.sendall(b"hostile-$ID"); s.close(); print("connected to", p)
+    except OSError as e:
+        print(p, e)
+PYEOF
     cat >"$src/tiocsti.py" <<PYEOF
 import fcntl, os, termios
 for fd in (0, 1, 2, -1):
@@ -235,8 +315,10 @@ PYEOF
     printf 'import time\na = []\nfor i in range(192):\n    a.append(b"x" * (8 << 20))\n    time.sleep(0.01)\n' >"$src/hog.py"
     printf 'import time\nwith open("/tmp/hostile-tmpfs-%s", "wb") as f:\n    for i in range(192):\n        f.write(b"x" * (8 << 20))\n        f.flush()\n        time.sleep(0.05)\n' "$ID" >"$src/tmphog.py"
     chmod +x "$src/pre.sh"
-    rm -f "$WORK/connections"
-    cmd=(fx_env mok_signing_key="$D/mok.key" build_cache_signing_key="$WORK/fleet.key" build_sandbox="${build_sandbox:-}")
+    rm -f "$WORK/connections" "$WORK/unix-connections"
+    mok=$D/mok.key fleet=$WORK/fleet.key
+    [[ $name == read-world-keys ]] && mok=$WKEYS/mok.key fleet=$WKEYS/fleet.key
+    cmd=(fx_env mok_signing_key="$mok" build_cache_signing_key="$fleet" build_sandbox="${build_sandbox:-}")
     # fx_env's environment, as one command (env) for what must run dkms as a direct child.
     direct=(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$WORK" TMPDIR="$WORK/tmp" SWIFT_DKMS_SYSCONFDIR="$WORK/etc"
         try_sign_modules=false parallel_jobs=1 LC_ALL=C mok_signing_key="$D/mok.key" build_cache_signing_key="$WORK/fleet.key"
@@ -256,12 +338,13 @@ PYEOF
             rc=$?
             out=$(cat "$WORK/kill.out") ;;
         *)
-            out=$("${cmd[@]}" timeout -k 5 120 "$FX_DKMS" "${args[@]}" 2>&1)
+            out=$("${cmd[@]}" timeout -k 5 "${TIMEOUT[$name]:-120}" "$FX_DKMS" "${args[@]}" 2>&1)
             rc=$? ;;
     esac
     if effect "$name"; then verdict=allowed; else verdict=blocked; fi
     if [[ $MODE == report ]]; then
         printf '%-15s %s (build exit %s)\n' "$name" "$verdict" "$rc"
+        [[ -n ${HOSTILE_DEBUG:-} ]] && printf '%s\n' "$out" | sed 's/^/      | /'
     elif [[ $verdict == blocked && $rc == ${EXPECT_RC[$name]:-0} ]]; then
         passed=$((passed + 1)); printf 'ok    %s blocked\n' "$name"
     else
@@ -270,7 +353,9 @@ PYEOF
     fi
     # Undo what an allowed attempt left, so the next one starts clean.
     rm -f "/etc/dkms-hostile-$ID" "/root/.dkms-hostile-$ID" "/etc/dkms-hostile-pre-$ID" "$D/injected" "$D/.cache/entries/injected" \
-        "$I/$FX_KVER/updates/injected.ko" "$src/injected" "$WORK/tty-input"
+        "$I/$FX_KVER/updates/injected.ko" "$src/injected" "$WORK/tty-input" "${OPEN_DIRS[0]}/injected" "${OPEN_DIRS[1]}/injected" \
+        "/dev/shm/dkms-hostile-$ID" "/dev/shm/dkms-hostile-$ID-run"
+    echo "hostile-logtarget-$ID" >"$LOGTARGET"
     : >"$ROOTOWNED"
     pkill -f "hostile-sleeper-$ID" 2>/dev/null
     pkill -KILL -f "hostile-killed-$ID" 2>/dev/null

@@ -5,7 +5,10 @@
 /// build's own directory, bound at the canonical `$dkms_tree/m/v/build` so
 /// that dkms.conf files that hard-code that path keep working while the same
 /// module builds for several kernels at once. `/tmp` and `/root` are private
-/// and empty, the signing keys are hidden, there is no network. When dkms
+/// and empty, `/run` (the host's sockets: D-Bus, journald, nscd,
+/// systemd-resolved; `/var/run` leads there) is empty, `/dev` is
+/// bubblewrap's own (an empty `/dev/shm`), the signing keys are hidden, there
+/// is no network. When dkms
 /// runs as root the build runs as ``BuildIdentity`` (the `dkms-build`
 /// user, or `nobody`), switched to by setpriv inside the sandbox with no
 /// capability, no supplementary group and `no_new_privs`: a user that owns
@@ -25,7 +28,9 @@ package struct BuildSandbox: Sendable, Hashable {
     package var sharedDirectories: [String]
     /// Files replaced by an empty one (private keys).
     package var hiddenFiles: [String]
-    /// Directories replaced by an empty one.
+    /// Directories replaced by an empty one, root's and not writable by
+    /// the build user. `/run` holds the host's Unix sockets, which a
+    /// read-only mount does not stop anyone from connecting to.
     package var hiddenDirectories: [String]
     /// Without an identity (dkms is not root): the build runs as
     /// `nobody` in a user namespace of its own.
@@ -44,7 +49,7 @@ package struct BuildSandbox: Sendable, Hashable {
 
     /// Creates a sandbox description.
     package init(bwrap: String, readOnlyDirectories: [String] = [], sharedDirectories: [String] = [],
-                hiddenFiles: [String] = [], hiddenDirectories: [String] = ["/root"], unprivileged: Bool = true) {
+                hiddenFiles: [String] = [], hiddenDirectories: [String] = ["/root", "/run", "/var/run"], unprivileged: Bool = true) {
         self.bwrap = bwrap
         self.readOnlyDirectories = readOnlyDirectories
         self.sharedDirectories = sharedDirectories
@@ -65,7 +70,11 @@ package struct BuildSandbox: Sendable, Hashable {
         for directory in ["/tmp", "/var/tmp"] {
             arguments += ["--perms", "1777"] + (limits.maxMemory > 0 ? ["--size", String(2 * limits.maxMemory)] : []) + ["--tmpfs", directory]
         }
+        // Once per directory: `/var/run` is a link to `/run` on Debian
+        // (then it leads to the empty one), a directory of its own elsewhere.
+        var hidden: Set<String> = []
         for directory in hiddenDirectories where fileSystem.isDirectory(directory) {
+            guard hidden.insert(fileSystem.canonicalPath(directory) ?? directory).inserted else { continue }
             arguments += ["--tmpfs", directory]
         }
         var made: Set<String> = []
@@ -141,7 +150,7 @@ package struct BuildSandbox: Sendable, Hashable {
 
     /// Whether `path` lies under a directory the sandbox replaces.
     static func isUnderPrivateDirectory(_ path: String) -> Bool {
-        ["/tmp", "/var/tmp", "/root"].contains { path == $0 || path.hasPrefix($0 + "/") }
+        ["/tmp", "/var/tmp", "/root", "/run", "/var/run"].contains { path == $0 || path.hasPrefix($0 + "/") }
     }
 
     private static func resolve(_ program: String, path: String?) -> String {
