@@ -62,6 +62,52 @@ struct NestedLockTests {
         #expect(!Files.exists(sandbox.dkmsTree + "/.journal"))
     }
 
+    /// A shared `flock` on the tree directory held for `seconds`: what a
+    /// nested writer holds while it runs (here one whose holder is gone).
+    func holdNested(seconds: Int) throws -> Process {
+        let nested = Process()
+        nested.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        nested.arguments = ["-s", sandbox.dkmsTree, "sleep", "\(seconds)"]
+        try nested.run()
+        Thread.sleep(forTimeInterval: 0.3)
+        return nested
+    }
+
+    /// A nested writer outliving a holder that was killed: the next writer
+    /// waits for it before it settles the journal and changes the trees.
+    @Test func aWriterWaitsForANestedWriterOfAGoneHolder() throws {
+        let module = sandbox.writeModule(name: "strag", version: "1.0")
+        _ = sandbox.dkms(["status"])
+        let nested = try holdNested(seconds: 2)
+        let start = Date()
+        let r = sandbox.dkms(["add", module])
+        let elapsed = Date().timeIntervalSince(start)
+        nested.waitUntilExit()
+        #expect(r.status == 0, "\(r)")
+        #expect(elapsed > 1.4, "the add ran beside a nested writer")
+    }
+
+    /// Nor does a reader settle the journal under such a nested writer: it
+    /// reads through the journal, as under a live writer.
+    @Test func aReaderDoesNotSettleTheJournalUnderANestedWriter() throws {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "rdn", version: "1.0")])
+        _ = sandbox.dkms(["install", "-k", kernel, "rdn/1.0"])
+        let installed = "\(sandbox.installTree)/\(kernel)/updates/dkms/rdn.ko"
+        let link = "\(sandbox.dkmsTree)/rdn/kernel-\(kernel)-\(arch)"
+        try? FileManager.default.removeItem(atPath: installed)
+        Files.write("begin\tuninstall\trdn\t1.0\t\(kernel)\t\(arch)\ndelete\t\(installed)\nunlink\t\(link)\n",
+                    to: sandbox.dkmsTree + "/.journal/uninstall-1-1")
+        let nested = try holdNested(seconds: 3)
+        let start = Date()
+        let r = sandbox.dkms(["status"])
+        let elapsed = Date().timeIntervalSince(start)
+        nested.waitUntilExit()
+        #expect(elapsed < 2, "status waited")
+        #expect(r.stdout == "rdn/1.0, \(kernel), \(arch): built\n", "\(r)")
+        #expect(r.stderr.hasSuffix("is in progress; showing the last committed state\n"), "\(r)")
+        #expect(Files.exists(sandbox.dkmsTree + "/.journal/uninstall-1-1"))
+    }
+
     /// A POST_INSTALL script of the holder runs a reader and a writer: neither
     /// waits for the lock its parent holds (a deadlock would end in the
     /// script's timeout).

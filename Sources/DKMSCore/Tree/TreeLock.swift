@@ -73,6 +73,14 @@ package final class TreeLock {
         while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
     }
 
+    /// Whether a nested command (``join()``) runs on the tree now.
+    private func nestedCommandsRun() -> Bool {
+        let fd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK
+    }
+
     /// The PID the lock file names when the lock is held by another process
     /// (0 when it names none); nil when the lock is free or the file cannot
     /// be opened. Never waits.
@@ -108,11 +116,12 @@ package final class TreeLock {
         case unavailable
     }
 
-    /// Takes the lock only if nobody holds it; never waits.
+    /// Takes the lock only if nobody holds it and no nested command of a
+    /// previous holder still runs (``join()``); never waits.
     package func tryAcquire() -> Attempt {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return .unavailable }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0, !nestedCommandsRun() else {
             defer { close(fd) }
             return .busy(Self.holder(reading: fd))
         }
