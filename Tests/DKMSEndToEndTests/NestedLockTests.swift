@@ -149,7 +149,7 @@ struct NestedLockTests {
             DEST_MODULE_LOCATION[0]=/extra
             PRE_BUILD=slow.sh
             """)
-        Files.write("#!/bin/sh\nsleep 2\n", to: slow + "/slow.sh", executable: true)
+        Files.write("#!/bin/sh\nsleep 4\n", to: slow + "/slow.sh", executable: true)
         _ = sandbox.dkms(["add", slow])
         let outer = sandbox.writeModule(name: "bg", version: "1.0", conf: """
             PACKAGE_NAME=bg
@@ -161,7 +161,9 @@ struct NestedLockTests {
         Files.write("""
             #!/bin/sh
             \(dkmsCommand) build -k '\(kernel)' slow/1.0 > /dev/null 2>&1 &
-            sleep 0.5
+            # Until the build has joined the lock (at most 3 s): then it no
+            # longer needs this script as its parent.
+            for i in $(seq 30); do flock -n -x '\(sandbox.dkmsTree)' true || break; sleep 0.1; done
 
             """, to: outer + "/background.sh", executable: true)
         _ = sandbox.dkms(["add", outer])
