@@ -23,9 +23,11 @@ import Musl
 ///   (the lock file's modification time, written by every lock holder, or
 ///   the journal changed) and reads again, up to a few times; its output is
 ///   buffered until a read was stable.
-/// - A dkms run by the writer itself (`DKMS_TREE_LOCK_HELD`, a script of the
+/// - A dkms run by the writer itself (`DKMS_TREE_LOCK_HELD` naming an
+///   ancestor that holds the lock: ``InheritedLock``; a script of the
 ///   transaction calling `dkms status`) sees the writer's own changes, as a
-///   transaction sees its own writes.
+///   transaction sees its own writes. A variable that does not pass is
+///   ignored: the reader follows the rules above.
 extension Engine {
     /// What identifies the committed state a read started from.
     struct ReadGeneration: Equatable {
@@ -52,7 +54,9 @@ extension Engine {
     /// Runs a read-only `body` against the committed state, as the rule above
     /// says; its output reaches the console only once the read was stable.
     func readingCommittedState<T>(_ body: () async -> T) async -> T {
-        guard settings.environment[TreeLock.heldVariable] == nil else { return await body() }
+        if settings.environment[TreeLock.heldVariable] != nil && ancestorHoldsTreeLock(TreeLock(dkmsTree: dkmsTree)) {
+            return await body()
+        }
         let real = console
         let savedTree = cachedTree
         defer {

@@ -35,7 +35,7 @@ extension Engine {
     /// Remembers what is installed before the action (the tree is locked
     /// by now), unless a parent dkms holds the lock and owns the transaction.
     func beginInitramfsWatch(_ action: Action) {
-        guard Self.initramfsActions.contains(action), settings.environment[TreeLock.heldVariable] == nil else { return }
+        guard Self.initramfsActions.contains(action), !transaction.nested else { return }
         if !kernelPackageRemakesInitramfs && installTreeFeedsInitramfs { transaction.initramfsBaseline = initramfs.installedFacts() }
         transaction.installedBaseline = installedKeys()
     }
@@ -55,9 +55,12 @@ extension Engine {
         do {
             let result = try await runAction()
             await finishInitramfsWatch()
+            // Releasing waits for the nested commands still running.
+            transaction.lock?.release()
             return result
         } catch {
             await finishInitramfsWatch()
+            transaction.lock?.release()
             throw error
         }
     }

@@ -46,22 +46,38 @@ extension Engine {
         }
     }
 
-    /// Takes the tree lock (unless an ancestor dkms holds it) and finishes
-    /// transactions an interrupted command left behind.
+    /// Takes the tree lock (unless an ancestor dkms holds it: see
+    /// ``InheritedLock``) and finishes transactions an interrupted command
+    /// left behind.
     func lockTree() async {
-        if settings.environment[TreeLock.heldVariable] == nil {
-            let lock = TreeLock(dkmsTree: dkmsTree)
-            let tree = dkmsTree
-            guard lock.acquire(waiting: { pid in
-                console.errorLine("dkms: waiting for the lock on \(tree) held by process \(pid)...")
-            }) else { return }
-            transaction.lock = lock
-            state.environment[TreeLock.heldVariable] = String(getpid())
-            // Only the holder settles the journal: a nested dkms (a build
-            // job, a script calling dkms) must not touch its parent's
-            // transaction in progress.
-            await recoverInterruptedTransactions()
+        let lock = TreeLock(dkmsTree: dkmsTree)
+        if ancestorHoldsTreeLock(lock) {
+            lock.join()
+            // The holder may have been releasing the lock meanwhile.
+            if ancestorHoldsTreeLock(lock) {
+                transaction.lock = lock
+                transaction.nested = true
+                return
+            }
+            lock.release()
         }
+        let tree = dkmsTree
+        guard lock.acquire(waiting: { pid in
+            console.errorLine("dkms: waiting for the lock on \(tree) held by process \(pid)...")
+        }) else { return }
+        transaction.lock = lock
+        state.environment[TreeLock.heldVariable] = InheritedLock.value(for: getpid(), fileSystem: fileSystem)
+        // Only the holder settles the journal: a nested dkms (a build
+        // job, a script calling dkms) must not touch its parent's
+        // transaction in progress.
+        await recoverInterruptedTransactions()
+    }
+
+    /// Whether `DKMS_TREE_LOCK_HELD` names an ancestor of this process that
+    /// holds `lock` now (``InheritedLock``). Never waits.
+    func ancestorHoldsTreeLock(_ lock: TreeLock) -> Bool {
+        guard let value = settings.environment[TreeLock.heldVariable] else { return false }
+        return InheritedLock.trusts(value, lockHolder: lock.busyHolder(), pid: getpid(), fileSystem: fileSystem)
     }
 
     /// `check_all_is_banned`.

@@ -4,9 +4,11 @@
 /// the initramfs images it made stale and explains Secure Boot for new
 /// modules), and when depmod runs (``DepmodSchedule``).
 final class Transaction {
-    /// The tree lock, once taken (nil while not taken, or when a parent
-    /// dkms holds it and owns the transaction).
+    /// The tree lock, once taken or (``nested``) joined; nil while neither.
     var lock: TreeLock?
+    /// Whether a parent dkms holds the lock and owns the transaction (this
+    /// command is nested in it: ``InheritedLock``).
+    var nested = false
     /// The initramfs facts of the installed modules when the change began
     /// (nil: the initramfs is not watched).
     var initramfsBaseline: Set<InstalledModuleFacts>?

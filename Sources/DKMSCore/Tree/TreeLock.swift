@@ -7,17 +7,33 @@ import Musl
 /// An exclusive lock on the dkms tree (`flock` on `$dkms_tree/.lock`),
 /// held for the whole of a command that changes the trees. The kernel
 /// releases it when the process ends, however it ends.
+///
+/// A dkms run by the holder itself (``InheritedLock``) does not take the
+/// lock: it ``join()``s it, with a shared `flock` on the tree directory.
+/// The holder, before it releases the lock, and every new holder, once it
+/// has it, wait until no such nested command runs (an exclusive `flock` on
+/// the directory), so that a nested writer that outlives its parent (a
+/// background `dkms autoinstall &`) still runs alone.
 package final class TreeLock {
     /// The environment variable that tells child processes (scripts dkms
-    /// runs, which may run dkms again) that an ancestor holds the lock.
+    /// runs, which may run dkms again) that an ancestor holds the lock
+    /// (its value: ``InheritedLock``).
     package static let heldVariable = "DKMS_TREE_LOCK_HELD"
 
     /// The lock file.
     package let path: String
+    /// The tree directory, which nested commands lock shared.
+    private let tree: String
     private var descriptor: Int32 = -1
+    /// The tree directory, locked shared while a nested command runs.
+    private var joinedDescriptor: Int32 = -1
+    /// Whether ``release()`` waits for the nested commands first (the lock
+    /// was taken by ``acquire(waiting:)``).
+    private var waitsForNested = false
 
     /// Creates (but does not take) the lock of a tree.
     package init(dkmsTree: String) {
+        tree = dkmsTree
         path = dkmsTree + "/.lock"
     }
 
@@ -40,7 +56,54 @@ package final class TreeLock {
         ftruncate(fd, 0)
         let pid = "\(getpid())\n"
         _ = pwrite(fd, pid, pid.utf8.count, 0)
+        // A nested command of the previous holder may still run (its
+        // holder was killed): wait for it before settling the journal.
+        waitForNestedCommands()
+        waitsForNested = true
         return true
+    }
+
+    /// Waits until no nested command (``join()``) runs on the tree. Does
+    /// nothing when the directory cannot be locked (a file system without
+    /// `flock` on directories).
+    private func waitForNestedCommands() {
+        let fd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+    }
+
+    /// Whether a nested command (``join()``) runs on the tree now.
+    private func nestedCommandsRun() -> Bool {
+        let fd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK
+    }
+
+    /// The PID the lock file names when the lock is held by another process
+    /// (0 when it names none); nil when the lock is free or the file cannot
+    /// be opened. Never waits.
+    package func busyHolder() -> Int32? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard flock(fd, LOCK_SH | LOCK_NB) != 0 else {
+            flock(fd, LOCK_UN)
+            return nil
+        }
+        return errno == EWOULDBLOCK ? Self.holder(reading: fd) : nil
+    }
+
+    /// Registers this process as a command nested in the holder's (a
+    /// shared `flock` on the tree directory, kept until ``release()`` or
+    /// the process ends), waiting while the holder is releasing the lock.
+    /// The caller checks again afterwards that the holder still holds it.
+    package func join() {
+        let fd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        while flock(fd, LOCK_SH) != 0 && errno == EINTR {}
+        joinedDescriptor = fd
     }
 
     /// What ``tryAcquire()`` found.
@@ -53,11 +116,12 @@ package final class TreeLock {
         case unavailable
     }
 
-    /// Takes the lock only if nobody holds it; never waits.
+    /// Takes the lock only if nobody holds it and no nested command of a
+    /// previous holder still runs (``join()``); never waits.
     package func tryAcquire() -> Attempt {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return .unavailable }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0, !nestedCommandsRun() else {
             defer { close(fd) }
             return .busy(Self.holder(reading: fd))
         }
@@ -84,9 +148,19 @@ package final class TreeLock {
         return Int32(String(decoding: bytes, as: UTF8.self).trimmingTrailingNewlines()) ?? 0
     }
 
-    /// Releases the lock.
+    /// Releases the lock (or leaves it, for a nested command), once the
+    /// nested commands of this holder have ended.
     package func release() {
+        if joinedDescriptor >= 0 {
+            flock(joinedDescriptor, LOCK_UN)
+            close(joinedDescriptor)
+            joinedDescriptor = -1
+        }
         guard descriptor >= 0 else { return }
+        if waitsForNested {
+            waitForNestedCommands()
+            waitsForNested = false
+        }
         flock(descriptor, LOCK_UN)
         close(descriptor)
         descriptor = -1
