@@ -89,12 +89,12 @@ extension Engine {
         var started: [String: [String: StartedBuild]] = [:]
         for (kernel, arch) in pairs {
             let visible = console
-            let savedState = state
+            let savedState = scope
             let quiet = BufferedConsole()
             console = quiet
             defer {
                 console = visible
-                state = savedState
+                scope = savedState
             }
             console = SilentConsole()
             guard let scan = try? await autoinstallQueue(kernel: kernel, arch: arch, reportBroken: false) else { continue }
@@ -138,7 +138,7 @@ extension Engine {
             // The kernel was prepared (and announced) when its builds started.
             let visible = console
             console = SilentConsole()
-            try? await prepareKernelAndSigning(kernel: kernel, arch: arch, module: settings.module, version: settings.moduleVersion)
+            try? await prepareKernelAndSigning(kernel: kernel, arch: arch, module: scope.module, version: scope.version)
             console = visible
         }
         var early = early
@@ -161,17 +161,17 @@ extension Engine {
                     preamble = nil
                     console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
                     status = await finish(build) { () throws(DKMSError) -> Int32 in
-                        state.silenceNextConfRead = true
+                        scope.silenceNextConfRead = true
                         return await installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
                     }
                 } else {
                     if !tree.isBuilt(m, v, kernel, arch) {
-                        try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: settings.module, version: settings.moduleVersion)
+                        try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: scope.module, version: scope.version)
                     }
                     console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
                     status = await subshell { () throws(DKMSError) -> Int32 in
-                        settings.module = m
-                        settings.moduleVersion = v
+                        scope.module = m
+                        scope.version = v
                         return await installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
                     }
                 }
@@ -275,13 +275,13 @@ extension Engine {
         guard let jobServer else { return [:] }
         let unbuilt = wave.filter { !tree.isBuilt($0.module, $0.version, kernel, arch) }
         guard unbuilt.count > 1 else { return [:] }
-        if state.preparedKernel != "\(kernel)/\(arch)" {
+        if scope.preparedKernel != "\(kernel)/\(arch)" {
             let buffer = BufferedConsole()
             let visible = console
             console = buffer
             defer { console = visible }
             do {
-                try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: settings.module, version: settings.moduleVersion)
+                try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: scope.module, version: scope.version)
             } catch {
                 return [:]
             }
@@ -307,14 +307,14 @@ extension Engine {
         for (m, v) in tree.moduleVersions() {
             guard tree.isBuilt(m, v, kernel, arch) else { continue }
             if onlyAutoinstall {
-                let config = try await readConfOrDie(kernel: kernel, arch: arch, module: settings.module,
-                                                     version: settings.moduleVersion, file: "\(dkmsTree)/\(m)/\(v)/source/dkms.conf")
+                let config = try await readConfOrDie(kernel: kernel, arch: arch, module: scope.module,
+                                                     version: scope.version, file: "\(dkmsTree)/\(m)/\(v)/source/dkms.conf")
                 guard config.autoinstall else { continue }
             }
             console.errorLine("dkms: removing module \(m)/\(v) for kernel \(kernel) (\(arch))")
             let status = await subshell { () throws(DKMSError) -> Int32 in
-                settings.module = m
-                settings.moduleVersion = v
+                scope.module = m
+                scope.version = v
                 try await unbuildAction()
                 return 0
             }

@@ -43,16 +43,14 @@ extension Engine {
         let visible = console
         let planning = BufferedConsole()
         var started = StartedBuild(target: target, planning: planning)
-        let savedState = state
-        let savedSettings = settings
+        let savedState = scope
         console = planning
         defer {
             console = visible
-            state = savedState
-            settings = savedSettings
+            scope = savedState
         }
-        settings.module = target.module
-        settings.moduleVersion = target.version
+        scope.module = target.module
+        scope.version = target.version
         do {
             started.start = try await prepare()
             guard started.start == .build else { return started }
@@ -90,8 +88,8 @@ extension Engine {
         let failure = await started.task?.value
         started.output?.flush(to: console)
         return await subshell { () throws(DKMSError) -> Int32 in
-            settings.module = started.target.module
-            settings.moduleVersion = started.target.version
+            scope.module = started.target.module
+            scope.version = started.target.version
             if let planned = started.planned, let builder = started.builder {
                 do throws(DKMSError) {
                     if let failure { throw failure }
@@ -138,9 +136,9 @@ extension Engine {
     /// once: each needs its own directory behind the canonical one, which
     /// only the sandbox gives.
     func canBuildKernelsConcurrently() async -> Bool {
-        guard kernelArchPairs.count > 1, jobBudget > 1, !settings.module.isEmpty else { return false }
+        guard kernelArchPairs.count > 1, jobBudget > 1, !scope.module.isEmpty else { return false }
         guard await buildSandbox() != nil else { return false }
-        return await sandboxAllowed(module: settings.module)
+        return await sandboxAllowed(module: scope.module)
     }
 
     /// `dkms build` or `dkms install` of one module for several kernels:
@@ -148,8 +146,8 @@ extension Engine {
     /// upstream's order, kernel by kernel.
     /// - Returns: the status of the last kernel, as upstream's loop returns.
     func buildForKernelsConcurrently(install: Bool) async -> Int32 {
-        let module = settings.module
-        let version = settings.moduleVersion
+        let module = scope.module
+        let version = scope.version
         let jobServer = makeJobServer()
         var started: [StartedBuild] = []
         for (kernel, arch) in kernelArchPairs {
@@ -173,7 +171,7 @@ extension Engine {
     /// `maybe_build_module`'s decision for one kernel.
     func prepareBuild(_ target: BuildPlan.Target) -> BatchStart {
         guard tree.isBuilt(target.module, target.version, target.kernel, target.arch) else { return .build }
-        if state.force {
+        if scope.force {
             unbuildDirectory(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
             return .build
         }
@@ -184,7 +182,7 @@ extension Engine {
     /// `maybe_install_module`'s decision for one kernel.
     func prepareInstall(_ target: BuildPlan.Target) async throws(DKMSError) -> BatchStart {
         if tree.isInstalled(target.module, target.version, target.kernel, target.arch) {
-            if state.force {
+            if scope.force {
                 try await uninstall(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
                 console.line()
             } else {

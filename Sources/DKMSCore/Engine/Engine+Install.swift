@@ -4,7 +4,7 @@ extension Engine {
     func installIfNeeded(module: String, version: String, kernel: String, arch: String) async -> Int32 {
         await subshell { () throws(DKMSError) -> Int32 in
             if tree.isInstalled(module, version, kernel, arch) {
-                if state.force {
+                if scope.force {
                     try await uninstall(module: module, version: version, kernel: kernel, arch: arch)
                     console.line()
                 } else {
@@ -49,13 +49,13 @@ extension Engine {
         let libTree = "\(installTree)/\(kernel)"
         let backupDir = tree.originalModulesDirectory(module, kernel, arch)
         let activeLink = tree.activeLink(module, kernel, arch)
-        let savedForce = state.force
+        let savedForce = scope.force
         switch forcedInstallation(module) {
         case "force":
-            state.force = true
+            scope.force = true
             console.line("Forcing installation of \(module)")
         case "version-override":
-            state.forceVersionOverride = true
+            scope.forceVersionOverride = true
             console.line("Forcing version override of \(module)")
         default: break
         }
@@ -75,10 +75,10 @@ extension Engine {
         if tree.isInstalled(module, version, kernel, arch) {
             throw DKMSError(.refusedPatchOrAlreadyInstalled, "This module/version combo is already installed for kernel \(kernel) (\(arch)).")
         }
-        if settings.rpmSafeUpgrade { state.force = true }
+        if settings.rpmSafeUpgrade { scope.force = true }
 
         let preInstall = try await runScript(.preInstall, config.script(.preInstall), module: module, version: version, kernel: kernel, arch: arch)
-        if preInstall != 0 && !state.force {
+        if preInstall != 0 && !scope.force {
             throw DKMSError(.preInstallFailed, "pre_install failed, aborting install.", "You may override by specifying --force.")
         }
 
@@ -99,7 +99,7 @@ extension Engine {
                 Shell.bash, ["-c", "find /sys/devices -name modalias -print0 | xargs -0 cat | sort -u | xargs modprobe -a -b -q; if [[ -f /lib/systemd/system/systemd-modules-load.service ]]; then systemctl restart systemd-modules-load.service; fi"],
                 environment: childEnvironment))
         }
-        state.force = savedForce
+        scope.force = savedForce
         try await rebuildDependents(kernel: kernel, arch: arch)
     }
 
@@ -107,7 +107,7 @@ extension Engine {
     /// from its built modules (`install` carries it out, `--dry-run` shows it).
     func installPlan(module: String, version: String, kernel: String, arch: String, config: ModuleConfig,
                      sanity: InstallPlanner.SanityCheck) async -> InstallPlan {
-        await InstallPlanner(fileSystem: fileSystem, compressedSuffix: state.compressedSuffix).plan(
+        await InstallPlanner(fileSystem: fileSystem, compressedSuffix: scope.compressedSuffix).plan(
             module: module, version: version, kernel: kernel, arch: arch,
             modules: config.modules.indices.filter { config.isBuildable(moduleAt: $0) }.map {
                 InstallPlanner.Module(name: config.modules[$0].destName, location: config.modules[$0].destLocation)
@@ -134,7 +134,7 @@ extension Engine {
             return false
         }
         guard let kernelsModule = kernelModules.first else { return true }
-        if state.forceVersionOverride { return true }
+        if scope.forceVersionOverride { return true }
         if kernelsModule.contains(" ") {
             console.warning("Cannot do version sanity checking because multiple \(name)\(moduleSuffix) modules were found in kernel \(kernel).")
             return true
@@ -143,12 +143,12 @@ extension Engine {
         let theirs = await moduleVersionInfo(kernelsModule)
         let ours = await moduleVersionInfo(dkmsModule)
         switch theirs.compare(to: ours) {
-        case .newer where !state.force:
+        case .newer where !scope.force:
             console.error("Module version \(ours.version) for \(name)\(moduleSuffix)",
                           "is not newer than what is already found in kernel \(kernel) (\(theirs.version)).",
                           "You may override by specifying --force.")
             return false
-        case .identical where !state.force:
+        case .identical where !scope.force:
             let hasInfo = !(ours.version + ours.sourceVersion).isEmpty
             if hasInfo || fileSystem.sameContent(kernelsModule, dkmsModule) {
                 if !ours.version.isEmpty {
@@ -168,7 +168,7 @@ extension Engine {
     /// versions at dashes into one quoted word, so only the padded
     /// comparison of the whole strings counts: obsolete from that kernel on.
     func isObsoleted(kernel: String, by obsoleteBy: String) -> Bool {
-        guard !state.force else { return false }
+        guard !scope.force else { return false }
         let obsolete = VersionKey(obsoleteBy.replacingOccurrences(of: "-", with: " "))
         let mine = VersionKey(kernel.replacingOccurrences(of: "-", with: " "))
         return mine >= obsolete

@@ -28,11 +28,11 @@ extension Engine {
         let key = "\(module)/\(version)/\(kernel)/\(arch)|" + (fileSystem.identity(of: confFile) ?? confFile)
         var config: ModuleConfig
         var valid = true
-        if let cached = state.lastConfig, state.lastConfKey == key {
+        if let cached = scope.lastConfig, scope.lastConfKey == key {
             config = cached
         } else {
-            let silent = state.silenceNextConfRead
-            state.silenceNextConfRead = false
+            let silent = scope.silenceNextConfRead
+            scope.silenceNextConfRead = false
             let quiet = quiet || silent
             let etc = etcDirectory
             // The overrides in /etc/dkms, by name (listed once per command).
@@ -61,14 +61,14 @@ extension Engine {
                 let value = directive.contains("=") ? String(directive[directive.index(after: directive.firstIndex(of: "=")!)...]) : directive
                 if Self.isShellName(name) {
                     variables[name].elements[0] = value
-                    state.environment[name] = value
+                    scope.environment[name] = value
                 } else if !silent {
                     // Upstream's `export "$name"="$value"` (dkms.in line 653) fails.
                     console.errorLine("\(ShellSourcer.programName): line 653: export: `\(name)=\(value)': not a valid identifier")
                 }
                 if !silent { console.line("DIRECTIVE: \(name)=\"\(value)\"") }
             }
-            state.packageName = variables["PACKAGE_NAME"].value
+            scope.packageName = variables["PACKAGE_NAME"].value
             let source = kernels.sourceDirectory(for: kernel)
             let context = ModuleConfig.Context(
                 kernel: kernel, arch: arch, module: module, moduleVersion: version, dkmsTree: dkmsTree,
@@ -79,8 +79,8 @@ extension Engine {
             if !quiet { for line in problems { console.errorLine(line) } }
             valid = problems.isEmpty
             if valid {
-                state.lastConfKey = key
-                state.lastConfig = config
+                scope.lastConfKey = key
+                scope.lastConfig = config
             }
         }
         if strict && valid {

@@ -34,7 +34,7 @@ extension Engine {
     /// The certificate dkms signs modules with (`mok_certificate`, as
     /// signing resolves it).
     func signingCertificate() async -> String {
-        await readSigningFramework(kernel: firstKernel, arch: firstArch, module: settings.module, version: settings.moduleVersion)
+        await readSigningFramework(kernel: firstKernel, arch: firstArch, module: scope.module, version: scope.version)
         let configured = signingValue("mok_certificate")
         if !configured.isEmpty { return configured }
         if settings.distribution.hasPrefix("ubuntu") { return "/var/lib/shim-signed/mok/MOK.der" }
@@ -45,8 +45,8 @@ extension Engine {
     /// enrolled (see the type's documentation).
     func explainSecureBoot() async {
         guard commandExists("mokutil") else { return }
-        let saved = state
-        defer { state = saved }
+        let saved = scope
+        defer { scope = saved }
         guard signingValue("try_sign_modules") != "false" else { return }
         let certificate = await signingCertificate()
         guard signingValue("try_sign_modules") != "false", fileSystem.isRegularFile(certificate) else { return }

@@ -3,8 +3,8 @@ extension Engine {
     /// or installed line.
     func statusFacts(module: String, version: String, kernel: String, arch: String, installed: Bool) async -> StatusEntry.Facts {
         var facts = StatusEntry.Facts()
-        let saved = state
-        defer { state = saved }
+        let saved = scope
+        defer { scope = saved }
         updateModuleSuffix(for: kernel)
         let config: ModuleConfig
         do {
@@ -46,8 +46,8 @@ extension Engine {
     /// Upstream's `show_status`: one line per added, built or installed
     /// module version, filtered by the command line.
     func statusAction() async {
-        let module = settings.module
-        let version = settings.moduleVersion
+        let module = scope.module
+        let version = scope.version
         if settings.kernels.isEmpty {
             await printStatus(module: module, version: version, kernel: "", arch: settings.arches.first ?? "")
         } else {
@@ -86,8 +86,8 @@ extension Engine {
     /// The status as data (for `status --json`): every record of the
     /// requested kernels with the facts behind upstream's suffixes.
     package func statusEntries() async -> [StatusEntry] {
-        let module = settings.module
-        let version = settings.moduleVersion
+        let module = scope.module
+        let version = scope.version
         let filters: [(String, String)] = settings.kernels.isEmpty
             ? [("", settings.arches.first ?? "")] : kernelArchPairs
         var entries: [StatusEntry] = []
@@ -182,7 +182,7 @@ package struct CacheReport: Sendable, Equatable {
 
 /// One line of `dkms status`, as data.
 package struct StatusEntry: Sendable, Equatable {
-    /// What is known beyond the state.
+    /// What is known beyond the scope.
     package struct Facts: Sendable, Equatable {
         /// Which of upstream's exclusive suffixes applies.
         package enum Problem: String, Sendable {

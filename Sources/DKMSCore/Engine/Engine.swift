@@ -1,29 +1,3 @@
-/// The state upstream keeps in shell variables that a subshell copies
-/// and then throws away. Work that upstream runs in `( … )` runs in
-/// ``Engine/subshell(_:)``, which restores this afterwards.
-struct ShellState {
-    /// The key of the last successful `read_conf` (upstream `last_mvka`).
-    var lastConfKey: String?
-    /// The result of that read.
-    var lastConfig: ModuleConfig?
-    /// `prepared_kernel`: the kernel/arch whose headers and signing were prepared.
-    var preparedKernel = "none"
-    /// `force` (install may switch it on for listed modules).
-    var force = false
-    /// `force_version_override`.
-    var forceVersionOverride = false
-    /// The exported environment of children (CC, KERNEL_CC, directives…).
-    var environment: [String: String] = [:]
-    /// Lazily read signing configuration (`sign_file`, keys…).
-    var signing = SigningState()
-    /// `module_compressed_suffix` (`.gz`, `.xz`, `.zst` or empty).
-    var compressedSuffix = ""
-    /// The next conf read behaves as upstream's cache hit: it prints nothing.
-    var silenceNextConfRead = false
-    /// `package_name` of the last conf read, which decides progress dots.
-    var packageName = ""
-}
-
 /// Runs dkms actions. All behaviour lives here and in its extensions;
 /// output goes to the ``Console``, processes through ``ProcessRunning``,
 /// and failures are thrown as ``DKMSError`` exactly where upstream dies.
@@ -34,7 +8,8 @@ package final class Engine {
     let runner: any ProcessRunning
     /// The file system the trees are changed through.
     let fileSystem: any FileSystemAccess
-    var state = ShellState()
+    /// The shell scope this engine works in.
+    var scope: ShellScope
     /// The command's change to the trees: the lock (held until the engine
     /// goes away, that is the process ends), its baselines, depmod's timing.
     let transaction = Transaction()
@@ -72,9 +47,7 @@ package final class Engine {
         self.console = console
         self.runner = runner
         self.fileSystem = fileSystem
-        state.force = settings.force
-        state.forceVersionOverride = settings.forceVersionOverride
-        state.environment = settings.environment
+        scope = ShellScope(settings: settings)
     }
 
     // MARK: Tree paths
@@ -92,12 +65,8 @@ package final class Engine {
     /// changes are discarded afterwards, and a thrown ``DKMSError`` is rendered and
     /// becomes the returned status instead of ending dkms.
     func subshell(_ body: () async throws(DKMSError) -> Int32) async -> Int32 {
-        let saved = state
-        let savedSettings = settings
-        defer {
-            state = saved
-            settings = savedSettings
-        }
+        let saved = scope
+        defer { scope = saved }
         do {
             return try await body()
         } catch {
@@ -128,15 +97,15 @@ package final class Engine {
             ("current_os", ShellArray(scalar: "Linux")),
             ("parallel_jobs", ShellArray(scalar: settings.parallelJobs)),
             ("verbose", ShellArray(scalar: settings.verbose ? "true" : "")),
-            ("force", ShellArray(scalar: state.force ? "true" : "")),
-            ("package_name", ShellArray(scalar: state.packageName)),
+            ("force", ShellArray(scalar: scope.force ? "true" : "")),
+            ("package_name", ShellArray(scalar: scope.packageName)),
         ]
         if !settings.conf.isEmpty { globals.append(("conf", ShellArray(scalar: settings.conf))) }
         return globals
     }
 
     /// The environment children get.
-    var childEnvironment: [String: String] { state.environment }
+    var childEnvironment: [String: String] { scope.environment }
 
     /// The shell variables of ``shellGlobals(kernel:arch:module:version:)`` as values.
     func shellVariables(kernel: String, arch: String, module: String, version: String) -> [ShellVariable] {
