@@ -284,7 +284,7 @@ extension Engine {
     /// and builds as upstream does.
     func buildSandbox() async -> BuildSandbox? {
         guard settings.buildSandbox else { return nil }
-        if let known = sandboxProbe { return known }
+        if let known = shared.sandboxProbe { return known }
         var sandbox: BuildSandbox?
         let identity = geteuid() == 0 ? BuildIdentity.resolve(user: settings.buildUser) : nil
         if let found = await BuildSandbox.find(path: childEnvironment["PATH"], identity: identity, runner: runner) {
@@ -318,7 +318,7 @@ extension Engine {
                 fileSystem.writeText("bubblewrap was not available; builds run without a sandbox.\n", to: marker)
             }
         }
-        sandboxProbe = .some(sandbox)
+        shared.sandboxProbe = .some(sandbox)
         return sandbox
     }
 

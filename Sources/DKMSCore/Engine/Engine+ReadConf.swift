@@ -105,7 +105,7 @@ extension Engine {
         let sourcer = ShellSourcer(runner: runner)
         var needsBash = false
         if let plainKey = ConfEvaluations.plainKey(request, stamps: stamps, quiet: quiet) {
-            switch confEvaluations.plain(plainKey) {
+            switch shared.confEvaluations.plain(plainKey) {
             case .some(.some(let known)):
                 known.output.flush(to: console)
                 return known.variables
@@ -114,17 +114,17 @@ extension Engine {
             case .none:
                 let output = BufferedConsole()
                 guard let variables = sourcer.evaluatePlain(request, console: quiet ? nil : output) else {
-                    confEvaluations.recordPlain(plainKey, nil)
+                    shared.confEvaluations.recordPlain(plainKey, nil)
                     needsBash = true
                     break
                 }
                 output.flush(to: console)
-                confEvaluations.recordPlain(plainKey, .init(variables: variables, output: output))
+                shared.confEvaluations.recordPlain(plainKey, .init(variables: variables, output: output))
                 return variables
             }
         }
         let key = ConfEvaluations.fullKey(request, stamps: stamps, quiet: quiet)
-        if let known = confEvaluations.evaluation(key) {
+        if let known = shared.confEvaluations.evaluation(key) {
             known.output.flush(to: console)
             return known.variables
         }
@@ -133,7 +133,7 @@ extension Engine {
             ? await sourcer.evaluateWithBash(request, console: quiet ? nil : output)
             : await sourcer.evaluate(request, console: quiet ? nil : output)
         output.flush(to: console)
-        confEvaluations.record(key, .init(variables: variables, output: output))
+        shared.confEvaluations.record(key, .init(variables: variables, output: output))
         return variables
     }
 

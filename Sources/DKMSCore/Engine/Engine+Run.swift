@@ -179,9 +179,9 @@ extension Engine {
                 try requireModuleArguments(action.rawValue)
                 if action != .build && action != .install { try requireAdded() }
             case .autoinstall:
-                if !kernelsChosenForRoot { try requireOneKernelUnlessAllKernels(action.rawValue) }
+                if !shared.kernelsChosenForRoot { try requireOneKernelUnlessAllKernels(action.rawValue) }
             case .kernelPreinst, .kernelPostinst, .kernelPrerm:
-                if !kernelsChosenForRoot { try requireOneKernel(action.rawValue) }
+                if !shared.kernelsChosenForRoot { try requireOneKernel(action.rawValue) }
             default: break
             }
             announceChosenKernels()

@@ -2,43 +2,20 @@
 /// output goes to the ``Console``, processes through ``ProcessRunning``,
 /// and failures are thrown as ``DKMSError`` exactly where upstream dies.
 package final class Engine {
-    /// The settings of this invocation.
+    /// The settings of this invocation (written only while the command
+    /// line is resolved, before any nested scope exists).
     package internal(set) var settings: Settings
+    /// Where this scope's output goes.
     var console: any Console
     let runner: any ProcessRunning
     /// The file system the trees are changed through.
     let fileSystem: any FileSystemAccess
     /// The shell scope this engine works in.
     var scope: ShellScope
-    /// The command's change to the trees: the lock (held until the engine
-    /// goes away, that is the process ends), its baselines, depmod's timing.
-    let transaction = Transaction()
-    /// What the command learns about its kernels (headers, configuration,
-    /// identities), each read once.
-    lazy var kernels = KernelFacts(KernelFacts.Inputs(settings), fileSystem: fileSystem, runner: runner)
-    /// The names in /etc/dkms, listed once (override files are looked up
-    /// for every conf read).
-    lazy var etcEntries: Set<String> = Set(fileSystem.entries(of: etcDirectory))
+    /// What every scope of this command shares.
+    let shared: CommandState
     /// The tree view (it remembers whether the root is canonical).
     var cachedTree: DKMSTree?
-    /// The build sandbox found on the first build (nil inside: none).
-    var sandboxProbe: BuildSandbox??
-    /// What /etc/dkms/MODULE.conf lets each module do (sandbox, cache).
-    lazy var adminPolicy = AdminPolicy(etcDirectory: etcDirectory, etcEntries: etcEntries, fileSystem: fileSystem, runner: runner)
-    /// dkms.conf evaluations of this command by their inputs, with what
-    /// each printed (``evaluateConf(_:quiet:)``). Not scoped by subshells.
-    var confEvaluations = ConfEvaluations()
-    /// The time each shared cache location has taken in this command, and
-    /// those that failed (made on the first lookup). Not scoped by subshells.
-    var sharedCacheLedger: SharedCacheLedger?
-    /// The kernels were chosen from this root because the running kernel
-    /// has no headers here (``defaultKernels()``): autoinstall then runs
-    /// once per kernel.
-    var kernelsChosenForRoot = false
-    /// The line announcing those kernels, until it is said.
-    var kernelChoiceNote: String?
-    /// The module names in each kernel's initramfs, listed once.
-    let initramfsListings = InitramfsRegenerator.Listings()
 
     /// Creates an engine.
     package init(settings: Settings, console: any Console, runner: any ProcessRunning,
@@ -48,7 +25,15 @@ package final class Engine {
         self.runner = runner
         self.fileSystem = fileSystem
         scope = ShellScope(settings: settings)
+        shared = CommandState(settings: settings, fileSystem: fileSystem, runner: runner)
     }
+
+    // What every scope shares, by the names the engine has always used.
+    var transaction: Transaction { shared.transaction }
+    var kernels: KernelFacts { shared.kernels }
+    var etcEntries: Set<String> { shared.etcEntries }
+    var adminPolicy: AdminPolicy { shared.adminPolicy }
+    var initramfsListings: InitramfsRegenerator.Listings { shared.initramfsListings }
 
     // MARK: Tree paths
 
