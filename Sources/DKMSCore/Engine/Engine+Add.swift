@@ -77,10 +77,10 @@ extension Engine {
             console.line("Module \(module)/\(version) already added.")
             return 0
         }
-        return await subshell { () throws(DKMSError) -> Int32 in
-            scope.module = module
-            scope.version = version
-            try await addModule()
+        return await subshell { shell throws(DKMSError) -> Int32 in
+            shell.scope.module = module
+            shell.scope.version = version
+            try await shell.addModule()
             return 0
         }
     }

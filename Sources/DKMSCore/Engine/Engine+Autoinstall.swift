@@ -160,19 +160,19 @@ extension Engine {
                     preamble?.flush(to: console)
                     preamble = nil
                     console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
-                    status = await finish(build) { () throws(DKMSError) -> Int32 in
-                        scope.silenceNextConfRead = true
-                        return await installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
+                    status = await finish(build) { shell throws(DKMSError) -> Int32 in
+                        shell.scope.silenceNextConfRead = true
+                        return await shell.installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
                     }
                 } else {
                     if !tree.isBuilt(m, v, kernel, arch) {
                         try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: scope.module, version: scope.version)
                     }
                     console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
-                    status = await subshell { () throws(DKMSError) -> Int32 in
-                        scope.module = m
-                        scope.version = v
-                        return await installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
+                    status = await subshell { shell throws(DKMSError) -> Int32 in
+                        shell.scope.module = m
+                        shell.scope.version = v
+                        return await shell.installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
                     }
                 }
                 switch status {
@@ -312,10 +312,10 @@ extension Engine {
                 guard config.autoinstall else { continue }
             }
             console.errorLine("dkms: removing module \(m)/\(v) for kernel \(kernel) (\(arch))")
-            let status = await subshell { () throws(DKMSError) -> Int32 in
-                scope.module = m
-                scope.version = v
-                try await unbuildAction()
+            let status = await subshell { shell throws(DKMSError) -> Int32 in
+                shell.scope.module = m
+                shell.scope.version = v
+                try await shell.unbuildAction()
                 return 0
             }
             if status != 0 { failed += " \(m)/\(v)(\(status))" }

@@ -34,16 +34,16 @@ extension Engine {
     /// `maybe_build_module`: builds unless already built (then `--force`
     /// unbuilds first, otherwise it says so and succeeds).
     func buildIfNeeded(module: String, version: String, kernel: String, arch: String) async -> Int32 {
-        await subshell { () throws(DKMSError) -> Int32 in
-            if tree.isBuilt(module, version, kernel, arch) {
-                if scope.force {
-                    unbuildDirectory(module: module, version: version, kernel: kernel, arch: arch)
+        await subshell { shell throws(DKMSError) -> Int32 in
+            if shell.tree.isBuilt(module, version, kernel, arch) {
+                if shell.scope.force {
+                    shell.unbuildDirectory(module: module, version: version, kernel: kernel, arch: arch)
                 } else {
-                    console.line("Module \(module)/\(version) already built for kernel \(kernel) (\(arch)), skip. You may override by specifying --force.")
+                    shell.console.line("Module \(module)/\(version) already built for kernel \(kernel) (\(arch)), skip. You may override by specifying --force.")
                     return 0
                 }
             }
-            try await build(module: module, version: version, kernel: kernel, arch: arch)
+            try await shell.build(module: module, version: version, kernel: kernel, arch: arch)
             return 0
         }
     }

@@ -82,24 +82,24 @@ extension Engine {
     /// Shows what a started build printed, waits for its compile, publishes
     /// it and runs `then`, all in one subshell.
     /// - Returns: the status of the subshell.
-    func finish(_ started: StartedBuild, then: () async throws(DKMSError) -> Int32) async -> Int32 {
+    func finish(_ started: StartedBuild, then: (Engine) async throws(DKMSError) -> Int32) async -> Int32 {
         started.planning.flush(to: console)
         if started.start == .done { return started.status }
         let failure = await started.task?.value
         started.output?.flush(to: console)
-        return await subshell { () throws(DKMSError) -> Int32 in
-            scope.module = started.target.module
-            scope.version = started.target.version
+        return await subshell { shell throws(DKMSError) -> Int32 in
+            shell.scope.module = started.target.module
+            shell.scope.version = started.target.version
             if let planned = started.planned, let builder = started.builder {
                 do throws(DKMSError) {
                     if let failure { throw failure }
-                    try await publish(planned, builder: builder)
+                    try await shell.publish(planned, builder: builder)
                 } catch {
-                    settleFailedBuild(builder)
+                    shell.settleFailedBuild(builder)
                     throw error
                 }
             }
-            return try await then()
+            return try await then(shell)
         }
     }
 
@@ -159,8 +159,8 @@ extension Engine {
         var status: Int32 = 0
         for build in started {
             let target = build.target
-            status = await finish(build) { () throws(DKMSError) -> Int32 in
-                if install { try await self.install(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch) }
+            status = await finish(build) { shell throws(DKMSError) -> Int32 in
+                if install { try await shell.install(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch) }
                 return 0
             }
         }

@@ -2,17 +2,17 @@ extension Engine {
     /// `maybe_install_module`: installs unless already installed (then
     /// `--force` uninstalls first, otherwise it says so and succeeds).
     func installIfNeeded(module: String, version: String, kernel: String, arch: String) async -> Int32 {
-        await subshell { () throws(DKMSError) -> Int32 in
-            if tree.isInstalled(module, version, kernel, arch) {
-                if scope.force {
-                    try await uninstall(module: module, version: version, kernel: kernel, arch: arch)
-                    console.line()
+        await subshell { shell throws(DKMSError) -> Int32 in
+            if shell.tree.isInstalled(module, version, kernel, arch) {
+                if shell.scope.force {
+                    try await shell.uninstall(module: module, version: version, kernel: kernel, arch: arch)
+                    shell.console.line()
                 } else {
-                    console.line("Module \(module)/\(version) already installed on kernel \(kernel) (\(arch)), skip. You may override by specifying --force.")
+                    shell.console.line("Module \(module)/\(version) already installed on kernel \(kernel) (\(arch)), skip. You may override by specifying --force.")
                     return 0
                 }
             }
-            try await install(module: module, version: version, kernel: kernel, arch: arch)
+            try await shell.install(module: module, version: version, kernel: kernel, arch: arch)
             return 0
         }
     }
@@ -45,11 +45,27 @@ extension Engine {
             (module, version) = try await build(module: module, version: version, kernel: kernel, arch: arch)
         }
         announceChosenKernels()
+        // `force` is do_install's own while it installs (upstream saves and
+        // restores it): the caller keeps its value, and the step's other
+        // changes. A failed install leaves it as it was set, as upstream's.
+        let step = Engine(nestedIn: self, scope: scope, console: console)
+        do {
+            try await step.installBuilt(module: module, version: version, kernel: kernel, arch: arch)
+        } catch {
+            scope = step.scope
+            throw error
+        }
+        scope = scope.after(step.scope, local: \.force)
+        try await rebuildDependents(kernel: kernel, arch: arch)
+    }
+
+    /// The part of `do_install` after the build: forced installation,
+    /// checks, scripts, the copy, depmod.
+    private func installBuilt(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) {
         let baseDir = tree.builtDirectory(module, version, kernel, arch)
         let libTree = "\(installTree)/\(kernel)"
         let backupDir = tree.originalModulesDirectory(module, kernel, arch)
         let activeLink = tree.activeLink(module, kernel, arch)
-        let savedForce = scope.force
         switch forcedInstallation(module) {
         case "force":
             scope.force = true
@@ -99,8 +115,6 @@ extension Engine {
                 Shell.bash, ["-c", "find /sys/devices -name modalias -print0 | xargs -0 cat | sort -u | xargs modprobe -a -b -q; if [[ -f /lib/systemd/system/systemd-modules-load.service ]]; then systemctl restart systemd-modules-load.service; fi"],
                 environment: childEnvironment))
         }
-        scope.force = savedForce
-        try await rebuildDependents(kernel: kernel, arch: arch)
     }
 
     /// The plan to install a version's buildable modules into `kernel`,

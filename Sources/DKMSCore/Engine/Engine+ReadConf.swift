@@ -28,8 +28,8 @@ extension Engine {
         let key = "\(module)/\(version)/\(kernel)/\(arch)|" + (fileSystem.identity(of: confFile) ?? confFile)
         var config: ModuleConfig
         var valid = true
-        if let cached = scope.lastConfig, scope.lastConfKey == key {
-            config = cached
+        if let cached = scope.lastConf, cached.key == key {
+            config = cached.config
         } else {
             let silent = scope.silenceNextConfRead
             scope.silenceNextConfRead = false
@@ -79,8 +79,7 @@ extension Engine {
             if !quiet { for line in problems { console.errorLine(line) } }
             valid = problems.isEmpty
             if valid {
-                scope.lastConfKey = key
-                scope.lastConfig = config
+                scope.lastConf = (key, config)
             }
         }
         if strict && valid {

@@ -42,11 +42,14 @@ extension Engine {
     }
 
     /// Prints the explanation when Secure Boot is on and the key is not
-    /// enrolled (see the type's documentation).
+    /// enrolled (see the type's documentation). It works in a subshell: reading the signing configuration leaves
+    /// nothing in the scope.
     func explainSecureBoot() async {
         guard commandExists("mokutil") else { return }
-        let saved = scope
-        defer { scope = saved }
+        await inSubshell { shell in await shell.explainSecureBootInSubshell() }
+    }
+
+    private func explainSecureBootInSubshell() async {
         guard signingValue("try_sign_modules") != "false" else { return }
         let certificate = await signingCertificate()
         guard signingValue("try_sign_modules") != "false", fileSystem.isRegularFile(certificate) else { return }

@@ -1,10 +1,15 @@
 extension Engine {
     /// What upstream's `module_status_built_extra` looks at, for one built
-    /// or installed line.
+    /// or installed line. It works in a subshell: what reading the line's dkms.conf changes in
+    /// the scope stays there.
     func statusFacts(module: String, version: String, kernel: String, arch: String, installed: Bool) async -> StatusEntry.Facts {
+        await inSubshell { shell in
+            await shell.readStatusFacts(module: module, version: version, kernel: kernel, arch: arch, installed: installed)
+        }
+    }
+
+    private func readStatusFacts(module: String, version: String, kernel: String, arch: String, installed: Bool) async -> StatusEntry.Facts {
         var facts = StatusEntry.Facts()
-        let saved = scope
-        defer { scope = saved }
         updateModuleSuffix(for: kernel)
         let config: ModuleConfig
         do {

@@ -35,12 +35,12 @@ extension Engine {
         var excluded = false
         let conf = tree.confFile(module, version)
         if fileSystem.isRegularFile(conf) {
-            let savedKey = scope.lastConfKey, savedConfig = scope.lastConfig
-            if let (config, _) = try? await readConf(kernel: kernel, arch: arch, module: module, version: version, file: conf, quiet: true) {
+            // Upstream keeps its last read (`last_mvka`) across this one.
+            let step = Engine(nestedIn: self, scope: scope, console: console)
+            if let (config, _) = try? await step.readConf(kernel: kernel, arch: arch, module: module, version: version, file: conf, quiet: true) {
                 excluded = config.modules.indices.contains { config.hasModuleExclusiveDirective($0) }
             }
-            scope.lastConfKey = savedKey
-            scope.lastConfig = savedConfig
+            scope = scope.after(step.scope, local: \.lastConf)
         }
         if !excluded {
             console.line("Module \(module)/\(version) is not installed for kernel \(kernel) (\(arch)). Skipping...")

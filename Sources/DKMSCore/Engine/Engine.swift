@@ -28,6 +28,18 @@ package final class Engine {
         shared = CommandState(settings: settings, fileSystem: fileSystem, runner: runner)
     }
 
+    /// The engine of a scope nested in `parent`'s command: its settings,
+    /// shared state and tree view, `scope` and `console`.
+    init(nestedIn parent: Engine, scope: ShellScope, console: any Console) {
+        settings = parent.settings
+        self.console = console
+        runner = parent.runner
+        fileSystem = parent.fileSystem
+        self.scope = scope
+        shared = parent.shared
+        cachedTree = parent.tree
+    }
+
     // What every scope shares, by the names the engine has always used.
     var transaction: Transaction { shared.transaction }
     var kernels: KernelFacts { shared.kernels }
@@ -43,22 +55,6 @@ package final class Engine {
 
     /// `/etc/dkms` (or the test override).
     var etcDirectory: String { FrameworkFiles.directory(settings.environment) }
-
-    // MARK: Subshells
-
-    /// Runs `body` as upstream runs code in `( … )`: state and settings
-    /// changes are discarded afterwards, and a thrown ``DKMSError`` is rendered and
-    /// becomes the returned status instead of ending dkms.
-    func subshell(_ body: () async throws(DKMSError) -> Int32) async -> Int32 {
-        let saved = scope
-        defer { scope = saved }
-        do {
-            return try await body()
-        } catch {
-            if let diagnostic = error.diagnostic { console.report(diagnostic) }
-            return error.status
-        }
-    }
 
     // MARK: Shell variables
 

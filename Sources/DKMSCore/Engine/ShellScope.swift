@@ -4,18 +4,15 @@
 ///
 /// One ``Engine`` works in one scope. A subshell is another engine on a
 /// copy of it (``Engine/subshell(console:_:)``), so nothing it changes
-/// reaches the caller; a step whose output only is redirected, as
-/// `step > /dev/null` in upstream, changes the caller's scope
-/// (``Engine/redirected(to:_:)``).
+/// reaches the caller.
 struct ShellScope {
     /// `module`: the module being worked on.
     var module = ""
     /// `module_version`: its version.
     var version = ""
-    /// The key of the last successful `read_conf` (upstream `last_mvka`).
-    var lastConfKey: String?
-    /// The result of that read.
-    var lastConfig: ModuleConfig?
+    /// The last successful `read_conf`: its key (upstream `last_mvka` and
+    /// `last_mvka_conf`) and its result.
+    var lastConf: (key: String, config: ModuleConfig)?
     /// `prepared_kernel`: the kernel/arch whose headers and signing were prepared.
     var preparedKernel = "none"
     /// `force` (install may switch it on for listed modules).
@@ -41,5 +38,17 @@ struct ShellScope {
         force = settings.force
         forceVersionOverride = settings.forceVersionOverride
         environment = settings.environment
+    }
+}
+
+extension ShellScope {
+    /// This scope once a step that worked on a copy of it has returned
+    /// `step`: the step's changes, but `local` (a variable the step
+    /// declares `local`, or saves and restores as upstream does) keeps
+    /// this scope's value.
+    func after<Value>(_ step: ShellScope, local: WritableKeyPath<ShellScope, Value>) -> ShellScope {
+        var result = step
+        result[keyPath: local] = self[keyPath: local]
+        return result
     }
 }
