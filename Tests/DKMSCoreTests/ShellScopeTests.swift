@@ -2,9 +2,9 @@ import DKMSTestSupport
 import Testing
 @testable import DKMSCore
 
-/// The engine's shell scope: a subshell works on a copy, a `local`
-/// variable keeps the caller's value, and every scope has its own console.
-/// In memory: nothing is run.
+/// The engine's shell scope: a subshell works on a copy, a redirected step
+/// changes its caller's scope, a `local` variable keeps the caller's value,
+/// and every scope has its own console. In memory: nothing is run.
 @Suite("Shell scopes")
 struct ShellScopeTests {
     let console = RecordingConsole()
@@ -72,6 +72,35 @@ struct ShellScopeTests {
         }
         #expect(seen == "hello-dkms")
         #expect(engine.scope.packageName.isEmpty)
+    }
+
+    @Test("a redirected step changes the caller's scope, and its output goes to its own console only")
+    func redirectedStepLeaks() async {
+        let buffer = BufferedConsole()
+        await engine.redirected(to: buffer) { step in
+            step.console.line("prepared")
+            step.scope.preparedKernel = "6.1.0/x86_64"
+        }
+        #expect(engine.scope.preparedKernel == "6.1.0/x86_64")
+        #expect(console.standardOutput.isEmpty)
+        buffer.flush(to: console)
+        #expect(console.standardOutput == "prepared\n")
+    }
+
+    @Test("a redirected step that fails still leaves what it changed")
+    func redirectedFailureLeaks() async {
+        let failure = DKMSError(.emptyKernelOrArch, "boom")
+        do throws(DKMSError) {
+            try await engine.redirected(to: SilentConsole()) { step throws(DKMSError) in
+                step.scope.compressedSuffix = ".xz"
+                throw failure
+            }
+            Issue.record("the step's error was lost")
+        } catch {
+            #expect(error.status == failure.status)
+        }
+        #expect(engine.scope.compressedSuffix == ".xz")
+        #expect(console.standardError.isEmpty)
     }
 
     @Test("a nested scope starts from its parent's scope, not the command line's")

@@ -88,27 +88,22 @@ extension Engine {
     func startFirstWaves(_ pairs: [(String, String)], jobServer: JobServer?) async -> [String: [String: StartedBuild]] {
         var started: [String: [String: StartedBuild]] = [:]
         for (kernel, arch) in pairs {
-            let visible = console
-            let savedState = scope
+            // Each kernel is planned in a scope of its own, that reads the
+            // queue silently and keeps what preparing the kernel prints.
             let quiet = BufferedConsole()
-            console = quiet
-            defer {
-                console = visible
-                scope = savedState
-            }
-            console = SilentConsole()
-            guard let scan = try? await autoinstallQueue(kernel: kernel, arch: arch, reportBroken: false) else { continue }
-            console = quiet
+            let scanner = Engine(nestedIn: self, scope: scope, console: SilentConsole())
+            guard let scan = try? await scanner.autoinstallQueue(kernel: kernel, arch: arch, reportBroken: false) else { continue }
+            let planner = Engine(nestedIn: scanner, scope: scanner.scope, console: quiet)
             let wave = AutoinstallScheduler.nextWave(scan.queue, satisfied: Set(scan.installed)).ready
-            let unbuilt = wave.filter { !tree.isBuilt($0.module, $0.version, kernel, arch) }
-            guard !unbuilt.isEmpty, (try? await prepareKernelAndSigning(kernel: kernel, arch: arch, module: "", version: "")) != nil
+            let unbuilt = wave.filter { !planner.tree.isBuilt($0.module, $0.version, kernel, arch) }
+            guard !unbuilt.isEmpty, (try? await planner.prepareKernelAndSigning(kernel: kernel, arch: arch, module: "", version: "")) != nil
             else { continue }
             var builds: [String: StartedBuild] = [:]
             // A module the admin keeps out of the sandbox builds in the
             // canonical directory itself: one kernel at a time, later.
-            for candidate in unbuilt where await sandboxAllowed(module: candidate.module) {
+            for candidate in unbuilt where await planner.sandboxAllowed(module: candidate.module) {
                 let target = BuildPlan.Target(module: candidate.module, version: candidate.version, kernel: kernel, arch: arch)
-                var build = await start(target, sharesMountPoint: true, jobServer: jobServer) { () throws(DKMSError) -> BatchStart in .build }
+                var build = await planner.start(target, sharesMountPoint: true, jobServer: jobServer) { _ throws(DKMSError) -> BatchStart in .build }
                 if builds.isEmpty {
                     // What preparing the kernel printed comes first.
                     let planning = BufferedConsole()
@@ -136,10 +131,9 @@ extension Engine {
         announceChosenKernels()
         if !early.isEmpty {
             // The kernel was prepared (and announced) when its builds started.
-            let visible = console
-            console = SilentConsole()
-            try? await prepareKernelAndSigning(kernel: kernel, arch: arch, module: scope.module, version: scope.version)
-            console = visible
+            try? await redirected(to: SilentConsole()) { step throws(DKMSError) in
+                try await step.prepareKernelAndSigning(kernel: kernel, arch: arch, module: step.scope.module, version: step.scope.version)
+            }
         }
         var early = early
         if !settings.verbose { transaction.depmod.deferToEnd() }
@@ -277,11 +271,10 @@ extension Engine {
         guard unbuilt.count > 1 else { return [:] }
         if scope.preparedKernel != "\(kernel)/\(arch)" {
             let buffer = BufferedConsole()
-            let visible = console
-            console = buffer
-            defer { console = visible }
             do {
-                try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: scope.module, version: scope.version)
+                try await redirected(to: buffer) { step throws(DKMSError) in
+                    try await step.prepareKernelAndSigning(kernel: kernel, arch: arch, module: step.scope.module, version: step.scope.version)
+                }
             } catch {
                 return [:]
             }
@@ -290,7 +283,7 @@ extension Engine {
         var started: [String: StartedBuild] = [:]
         for (m, v) in unbuilt {
             let target = BuildPlan.Target(module: m, version: v, kernel: kernel, arch: arch)
-            started[m] = await start(target, sharesMountPoint: false, jobServer: jobServer) { () throws(DKMSError) -> BatchStart in .build }
+            started[m] = await start(target, sharesMountPoint: false, jobServer: jobServer) { _ throws(DKMSError) -> BatchStart in .build }
         }
         return started
     }

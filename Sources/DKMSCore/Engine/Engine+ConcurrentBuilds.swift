@@ -31,33 +31,27 @@ struct StartedBuild {
 
 extension Engine {
     /// Starts one build of a batch. `prepare` runs first, in the build's
-    /// scope (state and settings are restored afterwards, as after one of
-    /// upstream's subshells) with its output kept for ``finish(_:then:)``;
-    /// then the build is planned there too, and its compile starts.
+    /// subshell (nothing it changes in the scope reaches this one) with its
+    /// output kept for ``finish(_:then:)``; then the build is planned there
+    /// too, and its compile starts.
     /// - Parameters:
     ///   - sharesMountPoint: builds of the same module version for other
     ///     kernels run at the same time.
     ///   - jobServer: the budget every make of the batch shares.
     func start(_ target: BuildPlan.Target, sharesMountPoint: Bool, jobServer: JobServer?,
-               prepare: () async throws(DKMSError) -> BatchStart) async -> StartedBuild {
-        let visible = console
+               prepare: (Engine) async throws(DKMSError) -> BatchStart) async -> StartedBuild {
         let planning = BufferedConsole()
         var started = StartedBuild(target: target, planning: planning)
-        let savedState = scope
-        console = planning
-        defer {
-            console = visible
-            scope = savedState
-        }
-        scope.module = target.module
-        scope.version = target.version
+        let shell = Engine(nestedIn: self, scope: scope, console: planning)
+        shell.scope.module = target.module
+        shell.scope.version = target.version
         do {
-            started.start = try await prepare()
+            started.start = try await prepare(shell)
             guard started.start == .build else { return started }
-            let planned = try await planBuild(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
+            let planned = try await shell.planBuild(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
             let output = BufferedConsole()
-            let builder = await makeBuilder(for: planned.plan, console: output, sandboxAllowed: planned.sandboxAllowed,
-                                            sharesMountPoint: sharesMountPoint, jobServer: jobServer, buffered: true)
+            let builder = await shell.makeBuilder(for: planned.plan, console: output, sandboxAllowed: planned.sandboxAllowed,
+                                                  sharesMountPoint: sharesMountPoint, jobServer: jobServer, buffered: true)
             started.planned = planned
             started.builder = builder
             started.output = output
@@ -152,8 +146,8 @@ extension Engine {
         var started: [StartedBuild] = []
         for (kernel, arch) in kernelArchPairs {
             let target = BuildPlan.Target(module: module, version: version, kernel: kernel, arch: arch)
-            started.append(await start(target, sharesMountPoint: true, jobServer: jobServer) { () throws(DKMSError) -> BatchStart in
-                install ? try await prepareInstall(target) : prepareBuild(target)
+            started.append(await start(target, sharesMountPoint: true, jobServer: jobServer) { shell throws(DKMSError) -> BatchStart in
+                install ? try await shell.prepareInstall(target) : shell.prepareBuild(target)
             })
         }
         var status: Int32 = 0

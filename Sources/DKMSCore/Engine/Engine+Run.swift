@@ -185,7 +185,7 @@ extension Engine {
             default: break
             }
             announceChosenKernels()
-            return .exit(await readingCommittedState { await plan(action) })
+            return .exit(await readingCommittedState { await $0.plan(action) })
         }
         if action != .status && !(action == .cache && Self.cacheReadsOnly(settings.actionArguments)) { await lockTree() }
         beginInitramfsWatch(action)
@@ -231,9 +231,9 @@ extension Engine {
             return .exit(status)
         case .status:
             if settings.jsonOutput {
-                return .statusEntries(await readingCommittedState { await statusEntries() }, failures: statusFailures(), cache: cacheReportText.report())
+                return .statusEntries(await readingCommittedState { await $0.statusEntries() }, failures: statusFailures(), cache: cacheReportText.report())
             }
-            await readingCommittedState { await statusAction() }
+            await readingCommittedState { await $0.statusAction() }
             return .exit(0)
         case .generateMok:
             await readSigningFramework(kernel: firstKernel, arch: firstArch, module: scope.module, version: scope.version)

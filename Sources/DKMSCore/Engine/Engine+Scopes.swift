@@ -23,4 +23,15 @@ extension Engine {
             return error.status
         }
     }
+
+    /// Runs a step with its output going to `console` instead, as
+    /// upstream's `step >file` or `step 2>/dev/null`: the step runs in this
+    /// shell, so what it changes in the scope is this scope's afterwards,
+    /// whether it returns or throws.
+    func redirected<T, E: Error>(to console: any Console,
+                                 _ body: (Engine) async throws(E) -> T) async throws(E) -> T {
+        let step = Engine(nestedIn: self, scope: scope, console: console)
+        defer { scope = step.scope }
+        return try await body(step)
+    }
 }

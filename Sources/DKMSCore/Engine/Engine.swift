@@ -6,7 +6,7 @@ package final class Engine {
     /// line is resolved, before any nested scope exists).
     package internal(set) var settings: Settings
     /// Where this scope's output goes.
-    var console: any Console
+    let console: any Console
     let runner: any ProcessRunning
     /// The file system the trees are changed through.
     let fileSystem: any FileSystemAccess

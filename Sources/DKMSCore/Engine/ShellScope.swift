@@ -4,7 +4,9 @@
 ///
 /// One ``Engine`` works in one scope. A subshell is another engine on a
 /// copy of it (``Engine/subshell(console:_:)``), so nothing it changes
-/// reaches the caller.
+/// reaches the caller; a step whose output only is redirected, as
+/// `step > /dev/null` in upstream, changes the caller's scope
+/// (``Engine/redirected(to:_:)``).
 struct ShellScope {
     /// `module`: the module being worked on.
     var module = ""
