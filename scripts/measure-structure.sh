@@ -18,4 +18,4 @@ awk '
 echo "Engine func declarations: $(grep -hcE "^\s*(package |private |fileprivate )?(static )?func " $engine_files | paste -sd+ | bc)"
 echo "static FileSystem calls outside Platform/: $(grep -rn "FileSystem\.[a-zA-Z]*(" "$src" | grep -v "/Platform/" | grep -vc "FileSystem\.split(")"
 echo "console swaps in DKMSCore (assignments other than self.console = console): $(grep -rnE "^\s*console = " "$src" | wc -l)"
-echo "state saved by hand (let saved… = state…): $(grep -rnE "let saved[A-Za-z]* = (state|settings)" "$src" | wc -l)"
+echo "state saved by hand (let saved… = scope…): $(grep -rnE "let saved[A-Za-z]* = (state|scope|settings)" "$src" | wc -l)"

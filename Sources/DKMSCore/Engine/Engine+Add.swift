@@ -19,7 +19,7 @@ extension Engine {
 
     /// `check_module_args`.
     func requireModuleArguments(_ action: String) throws(DKMSError) {
-        guard settings.module.isEmpty || settings.moduleVersion.isEmpty else { return }
+        guard scope.module.isEmpty || scope.version.isEmpty else { return }
         throw DKMSError(.notPermittedOrMissingArguments, "Arguments <module> and <module-version> are not specified.",
                         "Usage: \(action) <module>/<module-version> or",
                         "       \(action) -m <module>/<module-version> or",
@@ -36,7 +36,7 @@ extension Engine {
         guard fileSystem.isWritable(dkmsTree) else { throw DKMSError(.notPermittedOrMissingArguments, "No write access to DKMS tree at \(dkmsTree)") }
     }
 
-    /// Upstream's `add_module` for `settings.module`/`settings.moduleVersion`
+    /// Upstream's `add_module` for `scope.module`/`scope.version`
     /// (after loading a source tree or tarball given on the command line).
     /// - Returns: the exit status of the post_add script (0 without one),
     ///   which upstream's `add` exits with.
@@ -44,14 +44,14 @@ extension Engine {
     func addModule(kernel: String? = nil, arch: String? = nil) async throws(DKMSError) -> Int32 {
         let kernel = kernel ?? firstKernel
         let arch = arch ?? firstArch
-        if !settings.archive.isEmpty && settings.module.isEmpty && settings.moduleVersion.isEmpty {
+        if !settings.archive.isEmpty && scope.module.isEmpty && scope.version.isEmpty {
             try await loadTarball()
-        } else if !settings.sourceTreeArgument.isEmpty && settings.module.isEmpty && settings.moduleVersion.isEmpty {
+        } else if !settings.sourceTreeArgument.isEmpty && scope.module.isEmpty && scope.version.isEmpty {
             try await addSourceTree(settings.sourceTreeArgument, kernel: kernel, arch: arch)
         }
         try requireModuleArguments("add")
-        let module = settings.module
-        let version = settings.moduleVersion
+        let module = scope.module
+        let version = scope.version
         if settings.rpmSafeUpgrade { await recordRPMSafeUpgrade(module: module, version: version) }
         if tree.isAdded(module, version) {
             throw DKMSError(.alreadyThereOrMissingFromTree, "DKMS tree already contains: \(module)/\(version)",
@@ -77,10 +77,10 @@ extension Engine {
             console.line("Module \(module)/\(version) already added.")
             return 0
         }
-        return await subshell { () throws(DKMSError) -> Int32 in
-            settings.module = module
-            settings.moduleVersion = version
-            try await addModule()
+        return await subshell { shell throws(DKMSError) -> Int32 in
+            shell.scope.module = module
+            shell.scope.version = version
+            try await shell.addModule()
             return 0
         }
     }
@@ -98,21 +98,21 @@ extension Engine {
         guard !config.packageName.isEmpty, !config.packageVersion.isEmpty else {
             throw DKMSError(.buildFailed, "Malformed dkms.conf file. Cannot load source tree.")
         }
-        settings.module = config.packageName
-        settings.moduleVersion = config.packageVersion
-        let destination = "\(sourceTree)/\(settings.module)-\(settings.moduleVersion)"
-        if state.force && fileSystem.isDirectory(destination) {
+        scope.module = config.packageName
+        scope.version = config.packageVersion
+        let destination = "\(sourceTree)/\(scope.module)-\(scope.version)"
+        if scope.force && fileSystem.isDirectory(destination) {
             console.errorLine()
-            console.line("Forcing install of \(settings.module)/\(settings.moduleVersion)")
+            console.line("Forcing install of \(scope.module)/\(scope.version)")
             fileSystem.removeTree(destination)
         }
-        let own = [destination, tree.sourceDirectory(settings.module, settings.moduleVersion),
-                   tree.buildDirectory(settings.module, settings.moduleVersion)]
+        let own = [destination, tree.sourceDirectory(scope.module, scope.version),
+                   tree.buildDirectory(scope.module, scope.version)]
         if own.contains(from) { return }
         // A new copy is made under a temporary name and renamed into place,
         // so an interrupted add never leaves a half-copied source tree.
         if !fileSystem.existsNoFollow(destination),
-           let staging = fileSystem.makeTemporaryDirectory(template: "\(sourceTree)/.tmp_\(settings.module)-\(settings.moduleVersion)_XXXXXX") {
+           let staging = fileSystem.makeTemporaryDirectory(template: "\(sourceTree)/.tmp_\(scope.module)-\(scope.version)_XXXXXX") {
             _ = await run("cp", ["--reflink=auto", "-fprT", from + "/", staging])
             if fileSystem.rename(staging, to: destination) { return }
             fileSystem.removeTree(staging)

@@ -88,27 +88,22 @@ extension Engine {
     func startFirstWaves(_ pairs: [(String, String)], jobServer: JobServer?) async -> [String: [String: StartedBuild]] {
         var started: [String: [String: StartedBuild]] = [:]
         for (kernel, arch) in pairs {
-            let visible = console
-            let savedState = state
+            // Each kernel is planned in a scope of its own, that reads the
+            // queue silently and keeps what preparing the kernel prints.
             let quiet = BufferedConsole()
-            console = quiet
-            defer {
-                console = visible
-                state = savedState
-            }
-            console = SilentConsole()
-            guard let scan = try? await autoinstallQueue(kernel: kernel, arch: arch, reportBroken: false) else { continue }
-            console = quiet
+            let scanner = Engine(nestedIn: self, scope: scope, console: SilentConsole())
+            guard let scan = try? await scanner.autoinstallQueue(kernel: kernel, arch: arch, reportBroken: false) else { continue }
+            let planner = Engine(nestedIn: scanner, scope: scanner.scope, console: quiet)
             let wave = AutoinstallScheduler.nextWave(scan.queue, satisfied: Set(scan.installed)).ready
-            let unbuilt = wave.filter { !tree.isBuilt($0.module, $0.version, kernel, arch) }
-            guard !unbuilt.isEmpty, (try? await prepareKernelAndSigning(kernel: kernel, arch: arch, module: "", version: "")) != nil
+            let unbuilt = wave.filter { !planner.tree.isBuilt($0.module, $0.version, kernel, arch) }
+            guard !unbuilt.isEmpty, (try? await planner.prepareKernelAndSigning(kernel: kernel, arch: arch, module: "", version: "")) != nil
             else { continue }
             var builds: [String: StartedBuild] = [:]
             // A module the admin keeps out of the sandbox builds in the
             // canonical directory itself: one kernel at a time, later.
-            for candidate in unbuilt where await sandboxAllowed(module: candidate.module) {
+            for candidate in unbuilt where await planner.sandboxAllowed(module: candidate.module) {
                 let target = BuildPlan.Target(module: candidate.module, version: candidate.version, kernel: kernel, arch: arch)
-                var build = await start(target, sharesMountPoint: true, jobServer: jobServer) { () throws(DKMSError) -> BatchStart in .build }
+                var build = await planner.start(target, sharesMountPoint: true, jobServer: jobServer) { _ throws(DKMSError) -> BatchStart in .build }
                 if builds.isEmpty {
                     // What preparing the kernel printed comes first.
                     let planning = BufferedConsole()
@@ -136,10 +131,9 @@ extension Engine {
         announceChosenKernels()
         if !early.isEmpty {
             // The kernel was prepared (and announced) when its builds started.
-            let visible = console
-            console = SilentConsole()
-            try? await prepareKernelAndSigning(kernel: kernel, arch: arch, module: settings.module, version: settings.moduleVersion)
-            console = visible
+            try? await redirected(to: SilentConsole()) { step throws(DKMSError) in
+                try await step.prepareKernelAndSigning(kernel: kernel, arch: arch, module: step.scope.module, version: step.scope.version)
+            }
         }
         var early = early
         if !settings.verbose { transaction.depmod.deferToEnd() }
@@ -160,19 +154,19 @@ extension Engine {
                     preamble?.flush(to: console)
                     preamble = nil
                     console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
-                    status = await finish(build) { () throws(DKMSError) -> Int32 in
-                        state.silenceNextConfRead = true
-                        return await installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
+                    status = await finish(build) { shell throws(DKMSError) -> Int32 in
+                        shell.scope.silenceNextConfRead = true
+                        return await shell.installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
                     }
                 } else {
                     if !tree.isBuilt(m, v, kernel, arch) {
-                        try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: settings.module, version: settings.moduleVersion)
+                        try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: scope.module, version: scope.version)
                     }
                     console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
-                    status = await subshell { () throws(DKMSError) -> Int32 in
-                        settings.module = m
-                        settings.moduleVersion = v
-                        return await installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
+                    status = await subshell { shell throws(DKMSError) -> Int32 in
+                        shell.scope.module = m
+                        shell.scope.version = v
+                        return await shell.installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
                     }
                 }
                 switch status {
@@ -275,13 +269,12 @@ extension Engine {
         guard let jobServer else { return [:] }
         let unbuilt = wave.filter { !tree.isBuilt($0.module, $0.version, kernel, arch) }
         guard unbuilt.count > 1 else { return [:] }
-        if state.preparedKernel != "\(kernel)/\(arch)" {
+        if scope.preparedKernel != "\(kernel)/\(arch)" {
             let buffer = BufferedConsole()
-            let visible = console
-            console = buffer
-            defer { console = visible }
             do {
-                try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: settings.module, version: settings.moduleVersion)
+                try await redirected(to: buffer) { step throws(DKMSError) in
+                    try await step.prepareKernelAndSigning(kernel: kernel, arch: arch, module: step.scope.module, version: step.scope.version)
+                }
             } catch {
                 return [:]
             }
@@ -290,7 +283,7 @@ extension Engine {
         var started: [String: StartedBuild] = [:]
         for (m, v) in unbuilt {
             let target = BuildPlan.Target(module: m, version: v, kernel: kernel, arch: arch)
-            started[m] = await start(target, sharesMountPoint: false, jobServer: jobServer) { () throws(DKMSError) -> BatchStart in .build }
+            started[m] = await start(target, sharesMountPoint: false, jobServer: jobServer) { _ throws(DKMSError) -> BatchStart in .build }
         }
         return started
     }
@@ -307,15 +300,15 @@ extension Engine {
         for (m, v) in tree.moduleVersions() {
             guard tree.isBuilt(m, v, kernel, arch) else { continue }
             if onlyAutoinstall {
-                let config = try await readConfOrDie(kernel: kernel, arch: arch, module: settings.module,
-                                                     version: settings.moduleVersion, file: "\(dkmsTree)/\(m)/\(v)/source/dkms.conf")
+                let config = try await readConfOrDie(kernel: kernel, arch: arch, module: scope.module,
+                                                     version: scope.version, file: "\(dkmsTree)/\(m)/\(v)/source/dkms.conf")
                 guard config.autoinstall else { continue }
             }
             console.errorLine("dkms: removing module \(m)/\(v) for kernel \(kernel) (\(arch))")
-            let status = await subshell { () throws(DKMSError) -> Int32 in
-                settings.module = m
-                settings.moduleVersion = v
-                try await unbuildAction()
+            let status = await subshell { shell throws(DKMSError) -> Int32 in
+                shell.scope.module = m
+                shell.scope.version = v
+                try await shell.unbuildAction()
                 return 0
             }
             if status != 0 { failed += " \(m)/\(v)(\(status))" }

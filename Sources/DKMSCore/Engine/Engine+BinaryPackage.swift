@@ -39,8 +39,8 @@ extension Engine {
     /// depmod on install and removal. Packages go to `m/v/deb/`, or to the
     /// directory given with `--archive`.
     func makeBinaryPackages() async throws(DKMSError) {
-        let module = settings.module
-        let version = settings.moduleVersion
+        let module = scope.module
+        let version = scope.version
         let outputDir = settings.archive.isEmpty ? tree.versionDirectory(module, version) + "/deb" : settings.archive
         for (kernel, arch) in kernelArchPairs {
             let built = tree.builtDirectory(module, version, kernel, arch)

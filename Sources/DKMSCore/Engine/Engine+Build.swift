@@ -24,26 +24,26 @@ extension Engine {
     /// Upstream's `prepare_kernel_and_signing`: headers check and signing
     /// decision, once per kernel/arch in a shell.
     func prepareKernelAndSigning(kernel: String, arch: String, module: String, version: String) async throws(DKMSError) {
-        if state.preparedKernel == "\(kernel)/\(arch)" { return }
+        if scope.preparedKernel == "\(kernel)/\(arch)" { return }
         try requireKernelHeadersOrFleet(kernel, arch: arch)
         await prepareSigning(kernel: kernel, arch: arch, module: module, version: version)
-        state.preparedKernel = "\(kernel)/\(arch)"
+        scope.preparedKernel = "\(kernel)/\(arch)"
         console.line()
     }
 
     /// `maybe_build_module`: builds unless already built (then `--force`
     /// unbuilds first, otherwise it says so and succeeds).
     func buildIfNeeded(module: String, version: String, kernel: String, arch: String) async -> Int32 {
-        await subshell { () throws(DKMSError) -> Int32 in
-            if tree.isBuilt(module, version, kernel, arch) {
-                if state.force {
-                    unbuildDirectory(module: module, version: version, kernel: kernel, arch: arch)
+        await subshell { shell throws(DKMSError) -> Int32 in
+            if shell.tree.isBuilt(module, version, kernel, arch) {
+                if shell.scope.force {
+                    shell.unbuildDirectory(module: module, version: version, kernel: kernel, arch: arch)
                 } else {
-                    console.line("Module \(module)/\(version) already built for kernel \(kernel) (\(arch)), skip. You may override by specifying --force.")
+                    shell.console.line("Module \(module)/\(version) already built for kernel \(kernel) (\(arch)), skip. You may override by specifying --force.")
                     return 0
                 }
             }
-            try await build(module: module, version: version, kernel: kernel, arch: arch)
+            try await shell.build(module: module, version: version, kernel: kernel, arch: arch)
             return 0
         }
     }
@@ -76,11 +76,11 @@ extension Engine {
         var module = module
         var version = version
         if !tree.isAdded(module, version) {
-            settings.module = module
-            settings.moduleVersion = version
+            scope.module = module
+            scope.version = version
             try await addModule(kernel: kernel, arch: arch)
-            module = settings.module
-            version = settings.moduleVersion
+            module = scope.module
+            version = scope.version
             console.line()
         }
         try refuseUnsafeModuleNames(module: module, version: version)
@@ -114,8 +114,8 @@ extension Engine {
             sourceDirectory: sourceDir, buildDirectory: store.buildDirectory(module, version),
             overrideDirectory: "\(etcDirectory)/\(module)", patchOverlay: fileSystem.isDirectory(overlay) ? overlay : nil,
             shellVariables: shellVariables(kernel: kernel, arch: arch, module: module, version: version),
-            environment: childEnvironment, parallelJobs: settings.parallelJobs, sign: state.signing.enabled,
-            compressedSuffix: state.compressedSuffix,
+            environment: childEnvironment, parallelJobs: settings.parallelJobs, sign: scope.signing.enabled,
+            compressedSuffix: scope.compressedSuffix,
             compressOptions: (settings.compressGzipOptions, settings.compressXzOptions, settings.compressZstdOptions),
             compilerChoice: compilerChoice))
         let cache: CacheUse
@@ -125,7 +125,7 @@ extension Engine {
             cache = await useCache(for: plan)
         }
         return PlannedBuild(plan: plan, config: config, sandboxAllowed: await sandboxAllowed(module: module),
-                            signer: moduleSigner, writesDependencyMarkers: config.rebuildOnDependencyChange && !state.force,
+                            signer: moduleSigner, writesDependencyMarkers: config.rebuildOnDependencyChange && !scope.force,
                             cache: cache)
     }
 
@@ -164,7 +164,7 @@ extension Engine {
             if directory == plan.buildDirectory { sandbox = nil }
         }
         var presenter = CommandPresenter(console: console, verbose: settings.verbose,
-                                         progressDots: !CommandPresenter.isTestPackage(state.packageName))
+                                         progressDots: !CommandPresenter.isTestPackage(scope.packageName))
         presenter.collectsTerminalOutput = buffered
         return Builder(plan: plan, directory: directory, sandbox: sandbox, runner: runner, presenter: presenter,
                        programName: settings.programName, pathPrefix: jobServer?.wrapperDirectory,
@@ -205,7 +205,7 @@ extension Engine {
             while cc.hasSuffix("\n") { cc.removeLast() }
             choice["CC"] = cc
         } else {
-            state.environment.removeValue(forKey: "CC")
+            scope.environment.removeValue(forKey: "CC")
         }
         let configPath = kernels.configForReading(kernel)
         if let text = fileSystem.readText(configPath) {
@@ -230,7 +230,7 @@ extension Engine {
                 choice["KERNEL_LD"] = "ld.lld"
             }
         }
-        state.environment.merge(choice) { $1 }
+        scope.environment.merge(choice) { $1 }
         return choice
     }
 
@@ -248,7 +248,7 @@ extension Engine {
             environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
         }
         for name in ["_", "SHLVL", "PWD", "OLDPWD"] { environment[name] = childEnvironment[name] }
-        state.environment = environment
+        scope.environment = environment
     }
 
     /// Refuses to build when a BUILD_DEPENDS module is not installed for
@@ -263,7 +263,7 @@ extension Engine {
             if !installed { missing += " " + dependency }
         }
         guard !missing.isEmpty else { return }
-        if state.force {
+        if scope.force {
             console.warning("Trying to build module \(module)/\(version) for kernel \(kernel) (\(arch)) despite of missing BUILD_DEPENDS:\(missing).")
         } else {
             throw DKMSError(.missingBuildDepends, "Aborting build of module \(module)/\(version) for kernel \(kernel) (\(arch)) due to missing BUILD_DEPENDS:\(missing).",
@@ -284,7 +284,7 @@ extension Engine {
     /// and builds as upstream does.
     func buildSandbox() async -> BuildSandbox? {
         guard settings.buildSandbox else { return nil }
-        if let known = sandboxProbe { return known }
+        if let known = shared.sandboxProbe { return known }
         var sandbox: BuildSandbox?
         let identity = geteuid() == 0 ? BuildIdentity.resolve(user: settings.buildUser) : nil
         if let found = await BuildSandbox.find(path: childEnvironment["PATH"], identity: identity, runner: runner) {
@@ -318,7 +318,7 @@ extension Engine {
                 fileSystem.writeText("bubblewrap was not available; builds run without a sandbox.\n", to: marker)
             }
         }
-        sandboxProbe = .some(sandbox)
+        shared.sandboxProbe = .some(sandbox)
         return sandbox
     }
 

@@ -25,7 +25,7 @@ extension Engine {
     /// - Returns: whether to look up, and whether to store.
     func cachePolicy(module: String) async -> (lookUp: Bool, store: Bool) {
         guard settings.buildCache, await adminChoices(module: module).cache else { return (false, false) }
-        return (!settings.noCache && !state.force, true)
+        return (!settings.noCache && !scope.force, true)
     }
 
     /// Computes a plan's key and looks it up: in the local cache, then in

@@ -53,15 +53,12 @@ extension Engine {
 
     /// Runs a read-only `body` against the committed state, as the rule above
     /// says; its output reaches the console only once the read was stable.
-    func readingCommittedState<T>(_ body: () async -> T) async -> T {
+    /// Each read runs on a reader (`body`'s argument) with that tree view
+    /// and its own console; what it changes in the scope is this scope's,
+    /// as the steps of one shell.
+    func readingCommittedState<T>(_ body: (Engine) async -> T) async -> T {
         if settings.environment[TreeLock.heldVariable] != nil && ancestorHoldsTreeLock(TreeLock(dkmsTree: dkmsTree)) {
-            return await body()
-        }
-        let real = console
-        let savedTree = cachedTree
-        defer {
-            console = real
-            cachedTree = savedTree
+            return await body(self)
         }
         var result: T?
         var buffer = BufferedConsole()
@@ -72,7 +69,6 @@ extension Engine {
                 let lock = TreeLock(dkmsTree: dkmsTree)
                 switch lock.tryAcquire() {
                 case .acquired:
-                    console = real
                     await recoverInterruptedTransactions()
                     lock.release()
                     before = readGeneration()
@@ -85,19 +81,19 @@ extension Engine {
             } else {
                 note = nil
             }
-            var overlaid = savedTree ?? DKMSTree(root: dkmsTree, sourceTree: sourceTree, fileSystem: fileSystem)
+            var overlaid = tree
             overlaid.committedLinks = [:]
             overlaid.pendingOriginals = [:]
             if !before.journal.isEmpty { journal.overlayPending(onto: &overlaid) }
-            cachedTree = overlaid
             buffer = BufferedConsole()
-            console = buffer
-            result = await body()
-            console = real
+            result = await redirected(to: buffer) { reader in
+                reader.cachedTree = overlaid
+                return await body(reader)
+            }
             if readGeneration() == before { break }
         }
-        if let note { real.errorLine(note) }
-        buffer.flush(to: real)
+        if let note { console.errorLine(note) }
+        buffer.flush(to: console)
         return result!
     }
 

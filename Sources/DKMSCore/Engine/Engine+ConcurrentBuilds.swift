@@ -31,35 +31,27 @@ struct StartedBuild {
 
 extension Engine {
     /// Starts one build of a batch. `prepare` runs first, in the build's
-    /// scope (state and settings are restored afterwards, as after one of
-    /// upstream's subshells) with its output kept for ``finish(_:then:)``;
-    /// then the build is planned there too, and its compile starts.
+    /// subshell (nothing it changes in the scope reaches this one) with its
+    /// output kept for ``finish(_:then:)``; then the build is planned there
+    /// too, and its compile starts.
     /// - Parameters:
     ///   - sharesMountPoint: builds of the same module version for other
     ///     kernels run at the same time.
     ///   - jobServer: the budget every make of the batch shares.
     func start(_ target: BuildPlan.Target, sharesMountPoint: Bool, jobServer: JobServer?,
-               prepare: () async throws(DKMSError) -> BatchStart) async -> StartedBuild {
-        let visible = console
+               prepare: (Engine) async throws(DKMSError) -> BatchStart) async -> StartedBuild {
         let planning = BufferedConsole()
         var started = StartedBuild(target: target, planning: planning)
-        let savedState = state
-        let savedSettings = settings
-        console = planning
-        defer {
-            console = visible
-            state = savedState
-            settings = savedSettings
-        }
-        settings.module = target.module
-        settings.moduleVersion = target.version
+        let shell = Engine(nestedIn: self, scope: scope, console: planning)
+        shell.scope.module = target.module
+        shell.scope.version = target.version
         do {
-            started.start = try await prepare()
+            started.start = try await prepare(shell)
             guard started.start == .build else { return started }
-            let planned = try await planBuild(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
+            let planned = try await shell.planBuild(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
             let output = BufferedConsole()
-            let builder = await makeBuilder(for: planned.plan, console: output, sandboxAllowed: planned.sandboxAllowed,
-                                            sharesMountPoint: sharesMountPoint, jobServer: jobServer, buffered: true)
+            let builder = await shell.makeBuilder(for: planned.plan, console: output, sandboxAllowed: planned.sandboxAllowed,
+                                                  sharesMountPoint: sharesMountPoint, jobServer: jobServer, buffered: true)
             started.planned = planned
             started.builder = builder
             started.output = output
@@ -84,24 +76,24 @@ extension Engine {
     /// Shows what a started build printed, waits for its compile, publishes
     /// it and runs `then`, all in one subshell.
     /// - Returns: the status of the subshell.
-    func finish(_ started: StartedBuild, then: () async throws(DKMSError) -> Int32) async -> Int32 {
+    func finish(_ started: StartedBuild, then: (Engine) async throws(DKMSError) -> Int32) async -> Int32 {
         started.planning.flush(to: console)
         if started.start == .done { return started.status }
         let failure = await started.task?.value
         started.output?.flush(to: console)
-        return await subshell { () throws(DKMSError) -> Int32 in
-            settings.module = started.target.module
-            settings.moduleVersion = started.target.version
+        return await subshell { shell throws(DKMSError) -> Int32 in
+            shell.scope.module = started.target.module
+            shell.scope.version = started.target.version
             if let planned = started.planned, let builder = started.builder {
                 do throws(DKMSError) {
                     if let failure { throw failure }
-                    try await publish(planned, builder: builder)
+                    try await shell.publish(planned, builder: builder)
                 } catch {
-                    settleFailedBuild(builder)
+                    shell.settleFailedBuild(builder)
                     throw error
                 }
             }
-            return try await then()
+            return try await then(shell)
         }
     }
 
@@ -138,9 +130,9 @@ extension Engine {
     /// once: each needs its own directory behind the canonical one, which
     /// only the sandbox gives.
     func canBuildKernelsConcurrently() async -> Bool {
-        guard kernelArchPairs.count > 1, jobBudget > 1, !settings.module.isEmpty else { return false }
+        guard kernelArchPairs.count > 1, jobBudget > 1, !scope.module.isEmpty else { return false }
         guard await buildSandbox() != nil else { return false }
-        return await sandboxAllowed(module: settings.module)
+        return await sandboxAllowed(module: scope.module)
     }
 
     /// `dkms build` or `dkms install` of one module for several kernels:
@@ -148,21 +140,21 @@ extension Engine {
     /// upstream's order, kernel by kernel.
     /// - Returns: the status of the last kernel, as upstream's loop returns.
     func buildForKernelsConcurrently(install: Bool) async -> Int32 {
-        let module = settings.module
-        let version = settings.moduleVersion
+        let module = scope.module
+        let version = scope.version
         let jobServer = makeJobServer()
         var started: [StartedBuild] = []
         for (kernel, arch) in kernelArchPairs {
             let target = BuildPlan.Target(module: module, version: version, kernel: kernel, arch: arch)
-            started.append(await start(target, sharesMountPoint: true, jobServer: jobServer) { () throws(DKMSError) -> BatchStart in
-                install ? try await prepareInstall(target) : prepareBuild(target)
+            started.append(await start(target, sharesMountPoint: true, jobServer: jobServer) { shell throws(DKMSError) -> BatchStart in
+                install ? try await shell.prepareInstall(target) : shell.prepareBuild(target)
             })
         }
         var status: Int32 = 0
         for build in started {
             let target = build.target
-            status = await finish(build) { () throws(DKMSError) -> Int32 in
-                if install { try await self.install(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch) }
+            status = await finish(build) { shell throws(DKMSError) -> Int32 in
+                if install { try await shell.install(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch) }
                 return 0
             }
         }
@@ -173,7 +165,7 @@ extension Engine {
     /// `maybe_build_module`'s decision for one kernel.
     func prepareBuild(_ target: BuildPlan.Target) -> BatchStart {
         guard tree.isBuilt(target.module, target.version, target.kernel, target.arch) else { return .build }
-        if state.force {
+        if scope.force {
             unbuildDirectory(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
             return .build
         }
@@ -184,7 +176,7 @@ extension Engine {
     /// `maybe_install_module`'s decision for one kernel.
     func prepareInstall(_ target: BuildPlan.Target) async throws(DKMSError) -> BatchStart {
         if tree.isInstalled(target.module, target.version, target.kernel, target.arch) {
-            if state.force {
+            if scope.force {
                 try await uninstall(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
                 console.line()
             } else {

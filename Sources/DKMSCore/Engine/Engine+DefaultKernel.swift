@@ -38,8 +38,8 @@ extension Engine {
     /// wherever upstream stops earlier with an error (a broken module, a
     /// missing argument or source) the output stays upstream's.
     func announceChosenKernels() {
-        guard let note = kernelChoiceNote else { return }
-        kernelChoiceNote = nil
+        guard let note = shared.kernelChoiceNote else { return }
+        shared.kernelChoiceNote = nil
         console.errorLine(note)
     }
 
@@ -51,8 +51,8 @@ extension Engine {
         let installed = InstalledKernels.withHeaders(installTree: installTree, fileSystem: fileSystem).filter { $0 != running }
         guard !installed.isEmpty else { return [running] }
         let plural = installed.count == 1 ? "" : "s"
-        kernelChoiceNote = "dkms: the running kernel \(running) has no headers here; using the installed kernel\(plural) \(installed.joined(separator: " ")) instead."
-        kernelsChosenForRoot = true
+        shared.kernelChoiceNote = "dkms: the running kernel \(running) has no headers here; using the installed kernel\(plural) \(installed.joined(separator: " ")) instead."
+        shared.kernelsChosenForRoot = true
         return installed
     }
 }

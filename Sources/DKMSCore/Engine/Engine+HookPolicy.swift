@@ -97,8 +97,8 @@ extension Engine {
     /// `status`'s `-m`, `-v`, `-k` and `-a` filters.
     func statusFailures() -> [AutoinstallFailure] {
         FailureRecords(dkmsTree: dkmsTree).all().filter { failure in
-            (settings.module.isEmpty || failure.module == settings.module)
-                && (settings.moduleVersion.isEmpty || failure.version == settings.moduleVersion)
+            (scope.module.isEmpty || failure.module == scope.module)
+                && (scope.version.isEmpty || failure.version == scope.version)
                 && (settings.kernels.isEmpty || settings.kernels.contains(failure.kernel))
                 && (settings.arches.isEmpty || settings.arches.contains(failure.arch))
                 && tree.isAdded(failure.module, failure.version)

@@ -2,17 +2,17 @@ extension Engine {
     /// `maybe_install_module`: installs unless already installed (then
     /// `--force` uninstalls first, otherwise it says so and succeeds).
     func installIfNeeded(module: String, version: String, kernel: String, arch: String) async -> Int32 {
-        await subshell { () throws(DKMSError) -> Int32 in
-            if tree.isInstalled(module, version, kernel, arch) {
-                if state.force {
-                    try await uninstall(module: module, version: version, kernel: kernel, arch: arch)
-                    console.line()
+        await subshell { shell throws(DKMSError) -> Int32 in
+            if shell.tree.isInstalled(module, version, kernel, arch) {
+                if shell.scope.force {
+                    try await shell.uninstall(module: module, version: version, kernel: kernel, arch: arch)
+                    shell.console.line()
                 } else {
-                    console.line("Module \(module)/\(version) already installed on kernel \(kernel) (\(arch)), skip. You may override by specifying --force.")
+                    shell.console.line("Module \(module)/\(version) already installed on kernel \(kernel) (\(arch)), skip. You may override by specifying --force.")
                     return 0
                 }
             }
-            try await install(module: module, version: version, kernel: kernel, arch: arch)
+            try await shell.install(module: module, version: version, kernel: kernel, arch: arch)
             return 0
         }
     }
@@ -45,17 +45,33 @@ extension Engine {
             (module, version) = try await build(module: module, version: version, kernel: kernel, arch: arch)
         }
         announceChosenKernels()
+        // `force` is do_install's own while it installs (upstream saves and
+        // restores it): the caller keeps its value, and the step's other
+        // changes. A failed install leaves it as it was set, as upstream's.
+        let step = Engine(nestedIn: self, scope: scope, console: console)
+        do {
+            try await step.installBuilt(module: module, version: version, kernel: kernel, arch: arch)
+        } catch {
+            scope = step.scope
+            throw error
+        }
+        scope = scope.after(step.scope, local: \.force)
+        try await rebuildDependents(kernel: kernel, arch: arch)
+    }
+
+    /// The part of `do_install` after the build: forced installation,
+    /// checks, scripts, the copy, depmod.
+    private func installBuilt(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) {
         let baseDir = tree.builtDirectory(module, version, kernel, arch)
         let libTree = "\(installTree)/\(kernel)"
         let backupDir = tree.originalModulesDirectory(module, kernel, arch)
         let activeLink = tree.activeLink(module, kernel, arch)
-        let savedForce = state.force
         switch forcedInstallation(module) {
         case "force":
-            state.force = true
+            scope.force = true
             console.line("Forcing installation of \(module)")
         case "version-override":
-            state.forceVersionOverride = true
+            scope.forceVersionOverride = true
             console.line("Forcing version override of \(module)")
         default: break
         }
@@ -75,10 +91,10 @@ extension Engine {
         if tree.isInstalled(module, version, kernel, arch) {
             throw DKMSError(.refusedPatchOrAlreadyInstalled, "This module/version combo is already installed for kernel \(kernel) (\(arch)).")
         }
-        if settings.rpmSafeUpgrade { state.force = true }
+        if settings.rpmSafeUpgrade { scope.force = true }
 
         let preInstall = try await runScript(.preInstall, config.script(.preInstall), module: module, version: version, kernel: kernel, arch: arch)
-        if preInstall != 0 && !state.force {
+        if preInstall != 0 && !scope.force {
             throw DKMSError(.preInstallFailed, "pre_install failed, aborting install.", "You may override by specifying --force.")
         }
 
@@ -99,15 +115,13 @@ extension Engine {
                 Shell.bash, ["-c", "find /sys/devices -name modalias -print0 | xargs -0 cat | sort -u | xargs modprobe -a -b -q; if [[ -f /lib/systemd/system/systemd-modules-load.service ]]; then systemctl restart systemd-modules-load.service; fi"],
                 environment: childEnvironment))
         }
-        state.force = savedForce
-        try await rebuildDependents(kernel: kernel, arch: arch)
     }
 
     /// The plan to install a version's buildable modules into `kernel`,
     /// from its built modules (`install` carries it out, `--dry-run` shows it).
     func installPlan(module: String, version: String, kernel: String, arch: String, config: ModuleConfig,
                      sanity: InstallPlanner.SanityCheck) async -> InstallPlan {
-        await InstallPlanner(fileSystem: fileSystem, compressedSuffix: state.compressedSuffix).plan(
+        await InstallPlanner(fileSystem: fileSystem, compressedSuffix: scope.compressedSuffix).plan(
             module: module, version: version, kernel: kernel, arch: arch,
             modules: config.modules.indices.filter { config.isBuildable(moduleAt: $0) }.map {
                 InstallPlanner.Module(name: config.modules[$0].destName, location: config.modules[$0].destLocation)
@@ -134,7 +148,7 @@ extension Engine {
             return false
         }
         guard let kernelsModule = kernelModules.first else { return true }
-        if state.forceVersionOverride { return true }
+        if scope.forceVersionOverride { return true }
         if kernelsModule.contains(" ") {
             console.warning("Cannot do version sanity checking because multiple \(name)\(moduleSuffix) modules were found in kernel \(kernel).")
             return true
@@ -143,12 +157,12 @@ extension Engine {
         let theirs = await moduleVersionInfo(kernelsModule)
         let ours = await moduleVersionInfo(dkmsModule)
         switch theirs.compare(to: ours) {
-        case .newer where !state.force:
+        case .newer where !scope.force:
             console.error("Module version \(ours.version) for \(name)\(moduleSuffix)",
                           "is not newer than what is already found in kernel \(kernel) (\(theirs.version)).",
                           "You may override by specifying --force.")
             return false
-        case .identical where !state.force:
+        case .identical where !scope.force:
             let hasInfo = !(ours.version + ours.sourceVersion).isEmpty
             if hasInfo || fileSystem.sameContent(kernelsModule, dkmsModule) {
                 if !ours.version.isEmpty {
@@ -168,7 +182,7 @@ extension Engine {
     /// versions at dashes into one quoted word, so only the padded
     /// comparison of the whole strings counts: obsolete from that kernel on.
     func isObsoleted(kernel: String, by obsoleteBy: String) -> Bool {
-        guard !state.force else { return false }
+        guard !scope.force else { return false }
         let obsolete = VersionKey(obsoleteBy.replacingOccurrences(of: "-", with: " "))
         let mine = VersionKey(kernel.replacingOccurrences(of: "-", with: " "))
         return mine >= obsolete

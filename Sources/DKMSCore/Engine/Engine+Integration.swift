@@ -9,7 +9,7 @@ extension Engine {
     func runIntegrationAction(_ action: Action) async throws(DKMSError) -> RunResult {
         switch action {
         case .autoinstall:
-            if !kernelsChosenForRoot { try requireOneKernelUnlessAllKernels(action.rawValue) }
+            if !shared.kernelsChosenForRoot { try requireOneKernelUnlessAllKernels(action.rawValue) }
             try requireRoot()
             try await autoinstall()
             return .exit(0)

@@ -3,16 +3,16 @@ extension Engine {
     /// kernel's module directory. The compressed suffix sticks once found.
     func updateModuleSuffix(for kernel: String) {
         let found = kernels.compressedSuffixes(for: kernel)
-        for suffix in [".gz", ".xz", ".zst"] where found.contains(suffix) { state.compressedSuffix = suffix }
+        for suffix in [".gz", ".xz", ".zst"] where found.contains(suffix) { scope.compressedSuffix = suffix }
     }
 
     /// `.ko` plus the compressed suffix in force.
-    var moduleSuffix: String { ".ko" + state.compressedSuffix }
+    var moduleSuffix: String { ".ko" + scope.compressedSuffix }
 
     /// `compressed_or_uncompressed DIR NAME`: `DIR/NAME.ko`, else the
     /// compressed name, else the empty string.
     func compressedOrUncompressed(_ directory: String, _ name: String) -> String {
-        Self.compressedOrUncompressed(directory, name, suffix: state.compressedSuffix)
+        Self.compressedOrUncompressed(directory, name, suffix: scope.compressedSuffix)
     }
 
     /// `compressed_or_uncompressed` for a given compressed suffix.

@@ -16,11 +16,11 @@ extension Engine {
         await forEachStatusLine(module: "", version: "", kernel: template, arch: arch) { line in
             if line.contains(": installed") { lines.append(line) }
         }
-        if !settings.module.isEmpty {
-            guard fileSystem.isDirectory(tree.moduleDirectory(settings.module) + "/") else {
-                throw DKMSError(.alreadyThereOrMissingFromTree, "The module: \(settings.module) is not located in the DKMS tree.")
+        if !scope.module.isEmpty {
+            guard fileSystem.isDirectory(tree.moduleDirectory(scope.module) + "/") else {
+                throw DKMSError(.alreadyThereOrMissingFromTree, "The module: \(scope.module) is not located in the DKMS tree.")
             }
-            lines = lines.filter { $0.hasPrefix(settings.module + "/") }
+            lines = lines.filter { $0.hasPrefix(scope.module + "/") }
         }
         console.line()
         console.line("Matching modules in kernel: \(kernel) (\(arch))")

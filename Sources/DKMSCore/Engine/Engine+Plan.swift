@@ -4,8 +4,8 @@ extension Engine {
     /// and changes nothing (no lock, no journal, no file written).
     /// - Returns: the exit status (0 unless the plan itself is impossible).
     func plan(_ action: Action) async -> Int32 {
-        let module = settings.module
-        let version = settings.moduleVersion
+        let module = scope.module
+        let version = scope.version
         switch action {
         case .build, .install:
             for (kernel, arch) in kernelArchPairs {
@@ -51,8 +51,8 @@ extension Engine {
 
     /// Reads a module's conf without printing anything.
     func quietConf(_ module: String, _ version: String, _ kernel: String, _ arch: String) async -> ModuleConfig? {
-        state.silenceNextConfRead = true
-        defer { state.silenceNextConfRead = false }
+        scope.silenceNextConfRead = true
+        defer { scope.silenceNextConfRead = false }
         guard let (config, valid) = try? await readConf(
             kernel: kernel, arch: arch, module: module, version: version,
             file: tree.confFile(module, version), quiet: true), valid else { return nil }
@@ -76,7 +76,7 @@ extension Engine {
         }
         let conf = fileSystem.exists(tree.confFile(module, version))
             ? tree.confFile(module, version) : "\(sourceTree)/\(module)-\(version)/dkms.conf"
-        state.silenceNextConfRead = true
+        scope.silenceNextConfRead = true
         guard let (config, valid) = try? await readConf(kernel: kernel, arch: arch, module: module, version: version,
                                                          file: conf, quiet: true), valid else {
             console.line("Would fail: the dkms.conf of \(module)/\(version) is not valid.")
@@ -108,7 +108,7 @@ extension Engine {
             console.line("Would build \(label) in \(tree.buildDirectory(module, version)) with: \(make)")
         }
         guard thenInstall else { return }
-        if tree.isInstalled(module, version, kernel, arch) && !state.force {
+        if tree.isInstalled(module, version, kernel, arch) && !scope.force {
             console.line("\(label) is already installed: nothing to do (--force would reinstall it).")
             return
         }

@@ -28,11 +28,11 @@ extension Engine {
         let key = "\(module)/\(version)/\(kernel)/\(arch)|" + (fileSystem.identity(of: confFile) ?? confFile)
         var config: ModuleConfig
         var valid = true
-        if let cached = state.lastConfig, state.lastConfKey == key {
-            config = cached
+        if let cached = scope.lastConf, cached.key == key {
+            config = cached.config
         } else {
-            let silent = state.silenceNextConfRead
-            state.silenceNextConfRead = false
+            let silent = scope.silenceNextConfRead
+            scope.silenceNextConfRead = false
             let quiet = quiet || silent
             let etc = etcDirectory
             // The overrides in /etc/dkms, by name (listed once per command).
@@ -61,14 +61,14 @@ extension Engine {
                 let value = directive.contains("=") ? String(directive[directive.index(after: directive.firstIndex(of: "=")!)...]) : directive
                 if Self.isShellName(name) {
                     variables[name].elements[0] = value
-                    state.environment[name] = value
+                    scope.environment[name] = value
                 } else if !silent {
                     // Upstream's `export "$name"="$value"` (dkms.in line 653) fails.
                     console.errorLine("\(ShellSourcer.programName): line 653: export: `\(name)=\(value)': not a valid identifier")
                 }
                 if !silent { console.line("DIRECTIVE: \(name)=\"\(value)\"") }
             }
-            state.packageName = variables["PACKAGE_NAME"].value
+            scope.packageName = variables["PACKAGE_NAME"].value
             let source = kernels.sourceDirectory(for: kernel)
             let context = ModuleConfig.Context(
                 kernel: kernel, arch: arch, module: module, moduleVersion: version, dkmsTree: dkmsTree,
@@ -79,8 +79,7 @@ extension Engine {
             if !quiet { for line in problems { console.errorLine(line) } }
             valid = problems.isEmpty
             if valid {
-                state.lastConfKey = key
-                state.lastConfig = config
+                scope.lastConf = (key, config)
             }
         }
         if strict && valid {
@@ -105,7 +104,7 @@ extension Engine {
         let sourcer = ShellSourcer(runner: runner)
         var needsBash = false
         if let plainKey = ConfEvaluations.plainKey(request, stamps: stamps, quiet: quiet) {
-            switch confEvaluations.plain(plainKey) {
+            switch shared.confEvaluations.plain(plainKey) {
             case .some(.some(let known)):
                 known.output.flush(to: console)
                 return known.variables
@@ -114,17 +113,17 @@ extension Engine {
             case .none:
                 let output = BufferedConsole()
                 guard let variables = sourcer.evaluatePlain(request, console: quiet ? nil : output) else {
-                    confEvaluations.recordPlain(plainKey, nil)
+                    shared.confEvaluations.recordPlain(plainKey, nil)
                     needsBash = true
                     break
                 }
                 output.flush(to: console)
-                confEvaluations.recordPlain(plainKey, .init(variables: variables, output: output))
+                shared.confEvaluations.recordPlain(plainKey, .init(variables: variables, output: output))
                 return variables
             }
         }
         let key = ConfEvaluations.fullKey(request, stamps: stamps, quiet: quiet)
-        if let known = confEvaluations.evaluation(key) {
+        if let known = shared.confEvaluations.evaluation(key) {
             known.output.flush(to: console)
             return known.variables
         }
@@ -133,7 +132,7 @@ extension Engine {
             ? await sourcer.evaluateWithBash(request, console: quiet ? nil : output)
             : await sourcer.evaluate(request, console: quiet ? nil : output)
         output.flush(to: console)
-        confEvaluations.record(key, .init(variables: variables, output: output))
+        shared.confEvaluations.record(key, .init(variables: variables, output: output))
         return variables
     }
 

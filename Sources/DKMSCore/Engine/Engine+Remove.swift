@@ -3,7 +3,7 @@ extension Engine {
     func uninstallAction() async throws(DKMSError) {
         for (index, (kernel, arch)) in kernelArchPairs.enumerated() {
             if index > 0 { console.line() }
-            try await uninstallIfNeeded(module: settings.module, version: settings.moduleVersion, kernel: kernel, arch: arch)
+            try await uninstallIfNeeded(module: scope.module, version: scope.version, kernel: kernel, arch: arch)
         }
     }
 
@@ -11,8 +11,8 @@ extension Engine {
     func unbuildAction() async throws(DKMSError) {
         for (index, (kernel, arch)) in kernelArchPairs.enumerated() {
             if index > 0 { console.line() }
-            try await uninstallIfNeeded(module: settings.module, version: settings.moduleVersion, kernel: kernel, arch: arch)
-            unbuildIfNeeded(module: settings.module, version: settings.moduleVersion, kernel: kernel, arch: arch)
+            try await uninstallIfNeeded(module: scope.module, version: scope.version, kernel: kernel, arch: arch)
+            unbuildIfNeeded(module: scope.module, version: scope.version, kernel: kernel, arch: arch)
         }
     }
 
@@ -21,8 +21,8 @@ extension Engine {
     /// tree when nothing else is built.
     /// - Returns: 0, also when an rpm upgrade cancels the removal.
     func removeAction() async throws(DKMSError) {
-        let module = settings.module
-        let version = settings.moduleVersion
+        let module = scope.module
+        let version = scope.version
         let versionDir = "\(dkmsTree)/\(module)/\(version)"
         for kernel in fileSystem.globEntries(of: versionDir) {
             for leftover in fileSystem.entries(of: "\(versionDir)/\(kernel)") where leftover.hasPrefix(".tmp_") {
@@ -91,7 +91,7 @@ extension Engine {
         for record in tree.status() {
             guard case .built(let m, let v, let k, let a, _) = record, k == kernel, a == arch else { continue }
             let config = try await readConfOrDie(kernel: kernel, arch: arch, module: m, version: v)
-            if config.buildDepends.isEmpty || !config.rebuildOnDependencyChange || state.force { continue }
+            if config.buildDepends.isEmpty || !config.rebuildOnDependencyChange || scope.force { continue }
             _ = try await readConfOrDie(kernel: kernel, arch: arch, module: m, version: v, strict: true)
             var updated = false
             for dependency in config.buildDepends {
@@ -113,8 +113,8 @@ extension Engine {
             console.line()
             console.line("Rebuilding module \(m)/\(v) due to updated dependencies")
             console.line()
-            settings.module = m
-            settings.moduleVersion = v
+            scope.module = m
+            scope.version = v
             try await uninstall(module: m, version: v, kernel: kernel, arch: arch)
             unbuildDirectory(module: m, version: v, kernel: kernel, arch: arch)
             try await build(module: m, version: v, kernel: kernel, arch: arch)

@@ -66,7 +66,7 @@ extension Engine {
             console.errorLine("dkms: waiting for the lock on \(tree) held by process \(pid)...")
         }) else { return }
         transaction.lock = lock
-        state.environment[TreeLock.heldVariable] = InheritedLock.value(for: getpid(), fileSystem: fileSystem)
+        scope.environment[TreeLock.heldVariable] = InheritedLock.value(for: getpid(), fileSystem: fileSystem)
         // Only the holder settles the journal: a nested dkms (a build
         // job, a script calling dkms) must not touch its parent's
         // transaction in progress.
@@ -112,8 +112,8 @@ extension Engine {
     func setupKernelsAndArches() async throws(DKMSError) {
         let isStatus = settings.action == .status
         if settings.all && !isStatus {
-            let lines = tree.builtEntries(settings.module, settings.moduleVersion).map {
-                "\($0.state.rawValue) \(settings.module)/\(settings.moduleVersion)/\($0.kernel)/\($0.arch)"
+            let lines = tree.builtEntries(scope.module, scope.version).map {
+                "\($0.state.rawValue) \(scope.module)/\(scope.version)/\($0.kernel)/\($0.arch)"
             }
             for line in VersionSort.sorted(lines) {
                 var rest = Substring(line)
@@ -163,8 +163,8 @@ extension Engine {
 
     /// `module_is_broken_and_die`.
     func refuseBroken() throws(DKMSError) {
-        if tree.isBroken(settings.module, settings.moduleVersion) {
-            throw DKMSError(.missingConfOrOneKernelOnly, "\(settings.module)/\(settings.moduleVersion) is broken!",
+        if tree.isBroken(scope.module, scope.version) {
+            throw DKMSError(.missingConfOrOneKernelOnly, "\(scope.module)/\(scope.version) is broken!",
                             "Missing the source directory or the symbolic link pointing to it.",
                             "Manual intervention is required!")
         }
@@ -172,10 +172,10 @@ extension Engine {
 
     /// `module_is_added_or_die`.
     func requireAdded() throws(DKMSError) {
-        if !tree.isAdded(settings.module, settings.moduleVersion) {
-            throw DKMSError(.alreadyThereOrMissingFromTree, "The module/version combo: \(settings.module)/\(settings.moduleVersion) is not located in the DKMS tree.")
+        if !tree.isAdded(scope.module, scope.version) {
+            throw DKMSError(.alreadyThereOrMissingFromTree, "The module/version combo: \(scope.module)/\(scope.version) is not located in the DKMS tree.")
         }
-        try refuseUnsafeModuleNames(module: settings.module, version: settings.moduleVersion)
+        try refuseUnsafeModuleNames(module: scope.module, version: scope.version)
     }
 
     /// Runs the invocation: validation, kernel setup and the action
@@ -195,13 +195,13 @@ extension Engine {
                 try requireModuleArguments(action.rawValue)
                 if action != .build && action != .install { try requireAdded() }
             case .autoinstall:
-                if !kernelsChosenForRoot { try requireOneKernelUnlessAllKernels(action.rawValue) }
+                if !shared.kernelsChosenForRoot { try requireOneKernelUnlessAllKernels(action.rawValue) }
             case .kernelPreinst, .kernelPostinst, .kernelPrerm:
-                if !kernelsChosenForRoot { try requireOneKernel(action.rawValue) }
+                if !shared.kernelsChosenForRoot { try requireOneKernel(action.rawValue) }
             default: break
             }
             announceChosenKernels()
-            return .exit(await readingCommittedState { await plan(action) })
+            return .exit(await readingCommittedState { await $0.plan(action) })
         }
         if action != .status && !(action == .cache && Self.cacheReadsOnly(settings.actionArguments)) { await lockTree() }
         beginInitramfsWatch(action)
@@ -231,7 +231,7 @@ extension Engine {
                     status = await buildForKernelsConcurrently(install: false)
                 } else {
                     for (kernel, arch) in kernelArchPairs {
-                        status = await buildIfNeeded(module: settings.module, version: settings.moduleVersion, kernel: kernel, arch: arch)
+                        status = await buildIfNeeded(module: scope.module, version: scope.version, kernel: kernel, arch: arch)
                     }
                 }
             default:
@@ -239,7 +239,7 @@ extension Engine {
                     status = await buildForKernelsConcurrently(install: true)
                 } else {
                     for (kernel, arch) in kernelArchPairs {
-                        status = await installIfNeeded(module: settings.module, version: settings.moduleVersion, kernel: kernel, arch: arch)
+                        status = await installIfNeeded(module: scope.module, version: scope.version, kernel: kernel, arch: arch)
                     }
                 }
                 if status == 0 { await postTransaction() }
@@ -247,12 +247,12 @@ extension Engine {
             return .exit(status)
         case .status:
             if settings.jsonOutput {
-                return .statusEntries(await readingCommittedState { await statusEntries() }, failures: statusFailures(), cache: cacheReportText.report())
+                return .statusEntries(await readingCommittedState { await $0.statusEntries() }, failures: statusFailures(), cache: cacheReportText.report())
             }
-            await readingCommittedState { await statusAction() }
+            await readingCommittedState { await $0.statusAction() }
             return .exit(0)
         case .generateMok:
-            await readSigningFramework(kernel: firstKernel, arch: firstArch, module: settings.module, version: settings.moduleVersion)
+            await readSigningFramework(kernel: firstKernel, arch: firstArch, module: scope.module, version: scope.version)
             return .exit(await prepareMOK(kernel: firstKernel) ? 0 : 1)
         case .mkbmdeb:
             try requireModuleArguments("mkbmdeb")
@@ -278,13 +278,13 @@ extension Engine {
         let log = "\(dkmsTree)/post_transaction.log"
         fileSystem.writeText("", to: log)
         var command = settings.postTransaction
-        let globals = shellGlobals(kernel: firstKernel, arch: firstArch, module: settings.module, version: settings.moduleVersion)
+        let globals = shellGlobals(kernel: firstKernel, arch: firstArch, module: scope.module, version: scope.version)
         if let values = await FrameworkFiles.read(names: ["post_transaction"], globals: globals + [("post_transaction", ShellArray(scalar: command))],
                                                   environment: childEnvironment, runner: runner), values.isSet("post_transaction") {
             command = values["post_transaction"].value
         }
         _ = await invokeCommand(command, description: "Executing post-transaction command", log: log, background: true) { target in
-            await evaluate(command, kernel: firstKernel, arch: firstArch, module: settings.module, version: settings.moduleVersion,
+            await evaluate(command, kernel: firstKernel, arch: firstArch, module: scope.module, version: scope.version,
                            output: target.output, error: target.error).status
         }
     }

@@ -34,7 +34,7 @@ extension Engine {
     /// The certificate dkms signs modules with (`mok_certificate`, as
     /// signing resolves it).
     func signingCertificate() async -> String {
-        await readSigningFramework(kernel: firstKernel, arch: firstArch, module: settings.module, version: settings.moduleVersion)
+        await readSigningFramework(kernel: firstKernel, arch: firstArch, module: scope.module, version: scope.version)
         let configured = signingValue("mok_certificate")
         if !configured.isEmpty { return configured }
         if settings.distribution.hasPrefix("ubuntu") { return "/var/lib/shim-signed/mok/MOK.der" }
@@ -42,11 +42,14 @@ extension Engine {
     }
 
     /// Prints the explanation when Secure Boot is on and the key is not
-    /// enrolled (see the type's documentation).
+    /// enrolled (see the type's documentation). It works in a subshell: reading the signing configuration leaves
+    /// nothing in the scope.
     func explainSecureBoot() async {
         guard commandExists("mokutil") else { return }
-        let saved = state
-        defer { state = saved }
+        await inSubshell { shell in await shell.explainSecureBootInSubshell() }
+    }
+
+    private func explainSecureBootInSubshell() async {
         guard signingValue("try_sign_modules") != "false" else { return }
         let certificate = await signingCertificate()
         guard signingValue("try_sign_modules") != "false", fileSystem.isRegularFile(certificate) else { return }

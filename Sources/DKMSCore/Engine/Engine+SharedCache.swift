@@ -43,8 +43,8 @@ extension Engine {
         guard !locations.isEmpty else { return nil }
         let fetcher = SharedCacheFetcher(trusted: TrustedKeys(directory: trustedKeysDirectory), runner: runner,
                                          environment: settings.environment)
-        var ledger = sharedCacheLedger ?? SharedCacheLedger(budget: settings.buildCacheSharedBudget)
-        defer { sharedCacheLedger = ledger }
+        var ledger = shared.sharedCacheLedger ?? SharedCacheLedger(budget: settings.buildCacheSharedBudget)
+        defer { shared.sharedCacheLedger = ledger }
         for (index, location) in locations.enumerated() {
             let next = index == locations.count - 1 ? afterLast : "trying the next shared cache"
             guard ledger.failure(of: location) == nil else { continue }

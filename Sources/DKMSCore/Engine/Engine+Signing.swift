@@ -23,14 +23,14 @@ extension Engine {
     static let signingNames = ["sign_file", "mok_signing_key", "mok_certificate", "try_sign_modules"]
 
     func signingValue(_ name: String) -> String {
-        if let values = state.signing.values { return values[name] ?? "" }
+        if let values = scope.signing.values { return values[name] ?? "" }
         return settings.environment[name] ?? ""
     }
 
     func setSigningValue(_ name: String, _ value: String) {
-        var values = state.signing.values ?? Dictionary(uniqueKeysWithValues: Self.signingNames.map { ($0, settings.environment[$0] ?? "") })
+        var values = scope.signing.values ?? Dictionary(uniqueKeysWithValues: Self.signingNames.map { ($0, settings.environment[$0] ?? "") })
         values[name] = value
-        state.signing.values = values
+        scope.signing.values = values
     }
 
     /// Re-reads the signing variables from framework.conf, as upstream
@@ -51,8 +51,8 @@ extension Engine {
     /// this kernel and prints why or with what.
     func prepareSigning(kernel: String, arch: String, module: String, version: String) async {
         await readSigningFramework(kernel: kernel, arch: arch, module: module, version: version)
-        state.signing.enabled = false
-        state.signing.viaOpenSSL = false
+        scope.signing.enabled = false
+        scope.signing.viaOpenSSL = false
         let policy = signingValue("try_sign_modules")
         if policy == "false" {
             console.line("Module signing is disabled by policy, modules won't be signed")
@@ -71,7 +71,7 @@ extension Engine {
             console.line("The kernel is built without module signing facility, modules won't be signed")
             return
         }
-        state.signing.hash = hash
+        scope.signing.hash = hash
         var signFile = signingValue("sign_file")
         if signFile.isEmpty {
             let d = settings.distribution
@@ -91,14 +91,14 @@ extension Engine {
         guard fileSystem.isRegularFile(signFile), fileSystem.isExecutable(signFile) else {
             if case .success? = kernels.fleetIdentity(kernel: kernel, arch: arch), commandExists("openssl") {
                 console.line("Binary \(signFile) not found (the kernel headers are not installed): modules are signed with openssl")
-                state.signing.viaOpenSSL = true
-                if await prepareMOK(kernel: kernel) { state.signing.enabled = true }
+                scope.signing.viaOpenSSL = true
+                if await prepareMOK(kernel: kernel) { scope.signing.enabled = true }
                 return
             }
             console.line("Binary \(signFile) not found, modules won't be signed")
             return
         }
-        if await prepareMOK(kernel: kernel) { state.signing.enabled = true }
+        if await prepareMOK(kernel: kernel) { scope.signing.enabled = true }
     }
 
     /// Upstream's `prepare_mok`: picks (and if needed creates) the signing
@@ -182,9 +182,9 @@ extension Engine {
 
     /// The signer prepared for the current kernel, when modules are signed.
     var moduleSigner: ModuleSigner? {
-        guard state.signing.enabled else { return nil }
-        return ModuleSigner(signFile: signingValue("sign_file"), hash: state.signing.hash,
+        guard scope.signing.enabled else { return nil }
+        return ModuleSigner(signFile: signingValue("sign_file"), hash: scope.signing.hash,
                             key: signingValue("mok_signing_key"), certificate: signingValue("mok_certificate"),
-                            viaOpenSSL: state.signing.viaOpenSSL)
+                            viaOpenSSL: scope.signing.viaOpenSSL)
     }
 }

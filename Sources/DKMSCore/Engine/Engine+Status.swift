@@ -1,10 +1,15 @@
 extension Engine {
     /// What upstream's `module_status_built_extra` looks at, for one built
-    /// or installed line.
+    /// or installed line. It works in a subshell: what reading the line's dkms.conf changes in
+    /// the scope stays there.
     func statusFacts(module: String, version: String, kernel: String, arch: String, installed: Bool) async -> StatusEntry.Facts {
+        await inSubshell { shell in
+            await shell.readStatusFacts(module: module, version: version, kernel: kernel, arch: arch, installed: installed)
+        }
+    }
+
+    private func readStatusFacts(module: String, version: String, kernel: String, arch: String, installed: Bool) async -> StatusEntry.Facts {
         var facts = StatusEntry.Facts()
-        let saved = state
-        defer { state = saved }
         updateModuleSuffix(for: kernel)
         let config: ModuleConfig
         do {
@@ -46,8 +51,8 @@ extension Engine {
     /// Upstream's `show_status`: one line per added, built or installed
     /// module version, filtered by the command line.
     func statusAction() async {
-        let module = settings.module
-        let version = settings.moduleVersion
+        let module = scope.module
+        let version = scope.version
         if settings.kernels.isEmpty {
             await printStatus(module: module, version: version, kernel: "", arch: settings.arches.first ?? "")
         } else {
@@ -86,8 +91,8 @@ extension Engine {
     /// The status as data (for `status --json`): every record of the
     /// requested kernels with the facts behind upstream's suffixes.
     package func statusEntries() async -> [StatusEntry] {
-        let module = settings.module
-        let version = settings.moduleVersion
+        let module = scope.module
+        let version = scope.version
         let filters: [(String, String)] = settings.kernels.isEmpty
             ? [("", settings.arches.first ?? "")] : kernelArchPairs
         var entries: [StatusEntry] = []
@@ -182,7 +187,7 @@ package struct CacheReport: Sendable, Equatable {
 
 /// One line of `dkms status`, as data.
 package struct StatusEntry: Sendable, Equatable {
-    /// What is known beyond the state.
+    /// What is known beyond the scope.
     package struct Facts: Sendable, Equatable {
         /// Which of upstream's exclusive suffixes applies.
         package enum Problem: String, Sendable {

@@ -9,8 +9,8 @@ extension Engine {
     /// requested kernels with the source (or, with `--binaries-only`, just
     /// the dkms.conf) in dkms' tarball layout.
     func makeTarball() async throws(DKMSError) {
-        let module = settings.module
-        let version = settings.moduleVersion
+        let module = scope.module
+        let version = scope.version
         _ = try await readConfOrDie(kernel: firstKernel, arch: firstArch, module: module, version: version)
         guard let staging = fileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms.XXXXXX") else {
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
@@ -112,14 +112,14 @@ extension Engine {
         for location in ["dkms_source_tree", "dkms_binaries_only"] {
             let conf = "\(staging)/\(location)/dkms.conf"
             guard fileSystem.isRegularFile(conf) else { continue }
-            let read = try await readConfOrDie(kernel: firstKernel, arch: firstArch, module: settings.module,
-                                               version: settings.moduleVersion, file: conf)
+            let read = try await readConfOrDie(kernel: firstKernel, arch: firstArch, module: scope.module,
+                                               version: scope.version, file: conf)
             if read.packageName.isEmpty || read.packageVersion.isEmpty {
                 console.errorLine()
                 console.errorLine("Malformed dkms.conf, refusing to load.")
                 continue
             }
-            if tree.isAdded(read.packageName, read.packageVersion) && !state.force {
+            if tree.isAdded(read.packageName, read.packageVersion) && !scope.force {
                 throw DKMSError(.badConfOrNoSource, "\(read.packageName)/\(read.packageVersion) is already added!", "Aborting.")
             }
             chosen = location
@@ -130,10 +130,10 @@ extension Engine {
             throw DKMSError(.moduleNotBuilt, "No valid dkms.conf in dkms_source_tree or dkms_binaries_only.",
                             "\(archive) is not a valid DKMS tarball.")
         }
-        settings.module = config.packageName
-        settings.moduleVersion = config.packageVersion
-        let module = settings.module
-        let version = settings.moduleVersion
+        scope.module = config.packageName
+        scope.version = config.packageVersion
+        let module = scope.module
+        let version = scope.version
         console.line()
         console.line("Loading tarball for \(module)/\(version)")
         if chosen == "dkms_source_tree" {
@@ -149,7 +149,7 @@ extension Engine {
         for kernel in fileSystem.globEntries(of: mainTree) {
             for arch in fileSystem.globEntries(of: "\(mainTree)/\(kernel)") where fileSystem.isDirectory("\(mainTree)/\(kernel)/\(arch)") {
                 let target = tree.builtDirectory(module, version, kernel, arch)
-                if fileSystem.isDirectory(target) && !state.force {
+                if fileSystem.isDirectory(target) && !scope.force {
                     console.warning("\(target) already exists. Skipping...")
                     continue
                 }

@@ -35,12 +35,12 @@ extension Engine {
         var excluded = false
         let conf = tree.confFile(module, version)
         if fileSystem.isRegularFile(conf) {
-            let savedKey = state.lastConfKey, savedConfig = state.lastConfig
-            if let (config, _) = try? await readConf(kernel: kernel, arch: arch, module: module, version: version, file: conf, quiet: true) {
+            // Upstream keeps its last read (`last_mvka`) across this one.
+            let step = Engine(nestedIn: self, scope: scope, console: console)
+            if let (config, _) = try? await step.readConf(kernel: kernel, arch: arch, module: module, version: version, file: conf, quiet: true) {
                 excluded = config.modules.indices.contains { config.hasModuleExclusiveDirective($0) }
             }
-            state.lastConfKey = savedKey
-            state.lastConfig = savedConfig
+            scope = scope.after(step.scope, local: \.lastConf)
         }
         if !excluded {
             console.line("Module \(module)/\(version) is not installed for kernel \(kernel) (\(arch)). Skipping...")
@@ -103,7 +103,7 @@ extension Engine {
         }
         return UninstallPlan(module: module, version: version, kernel: kernel, arch: arch, kernelDirectory: kernelDir,
                              originals: backupDir, activeLink: tree.activeLink(module, kernel, arch),
-                             compressedSuffix: state.compressedSuffix, steps: steps)
+                             compressedSuffix: scope.compressedSuffix, steps: steps)
     }
 
     /// Upstream's `do_unbuild`: deletes `m/v/K/A`, and `m/v/K` when it

@@ -1,69 +1,21 @@
-/// The state upstream keeps in shell variables that a subshell copies
-/// and then throws away. Work that upstream runs in `( … )` runs in
-/// ``Engine/subshell(_:)``, which restores this afterwards.
-struct ShellState {
-    /// The key of the last successful `read_conf` (upstream `last_mvka`).
-    var lastConfKey: String?
-    /// The result of that read.
-    var lastConfig: ModuleConfig?
-    /// `prepared_kernel`: the kernel/arch whose headers and signing were prepared.
-    var preparedKernel = "none"
-    /// `force` (install may switch it on for listed modules).
-    var force = false
-    /// `force_version_override`.
-    var forceVersionOverride = false
-    /// The exported environment of children (CC, KERNEL_CC, directives…).
-    var environment: [String: String] = [:]
-    /// Lazily read signing configuration (`sign_file`, keys…).
-    var signing = SigningState()
-    /// `module_compressed_suffix` (`.gz`, `.xz`, `.zst` or empty).
-    var compressedSuffix = ""
-    /// The next conf read behaves as upstream's cache hit: it prints nothing.
-    var silenceNextConfRead = false
-    /// `package_name` of the last conf read, which decides progress dots.
-    var packageName = ""
-}
-
 /// Runs dkms actions. All behaviour lives here and in its extensions;
 /// output goes to the ``Console``, processes through ``ProcessRunning``,
 /// and failures are thrown as ``DKMSError`` exactly where upstream dies.
 package final class Engine {
-    /// The settings of this invocation.
+    /// The settings of this invocation (written only while the command
+    /// line is resolved, before any nested scope exists).
     package internal(set) var settings: Settings
-    var console: any Console
+    /// Where this scope's output goes.
+    let console: any Console
     let runner: any ProcessRunning
     /// The file system the trees are changed through.
     let fileSystem: any FileSystemAccess
-    var state = ShellState()
-    /// The command's change to the trees: the lock (held until the engine
-    /// goes away, that is the process ends), its baselines, depmod's timing.
-    let transaction = Transaction()
-    /// What the command learns about its kernels (headers, configuration,
-    /// identities), each read once.
-    lazy var kernels = KernelFacts(KernelFacts.Inputs(settings), fileSystem: fileSystem, runner: runner)
-    /// The names in /etc/dkms, listed once (override files are looked up
-    /// for every conf read).
-    lazy var etcEntries: Set<String> = Set(fileSystem.entries(of: etcDirectory))
+    /// The shell scope this engine works in.
+    var scope: ShellScope
+    /// What every scope of this command shares.
+    let shared: CommandState
     /// The tree view (it remembers whether the root is canonical).
     var cachedTree: DKMSTree?
-    /// The build sandbox found on the first build (nil inside: none).
-    var sandboxProbe: BuildSandbox??
-    /// What /etc/dkms/MODULE.conf lets each module do (sandbox, cache).
-    lazy var adminPolicy = AdminPolicy(etcDirectory: etcDirectory, etcEntries: etcEntries, fileSystem: fileSystem, runner: runner)
-    /// dkms.conf evaluations of this command by their inputs, with what
-    /// each printed (``evaluateConf(_:quiet:)``). Not scoped by subshells.
-    var confEvaluations = ConfEvaluations()
-    /// The time each shared cache location has taken in this command, and
-    /// those that failed (made on the first lookup). Not scoped by subshells.
-    var sharedCacheLedger: SharedCacheLedger?
-    /// The kernels were chosen from this root because the running kernel
-    /// has no headers here (``defaultKernels()``): autoinstall then runs
-    /// once per kernel.
-    var kernelsChosenForRoot = false
-    /// The line announcing those kernels, until it is said.
-    var kernelChoiceNote: String?
-    /// The module names in each kernel's initramfs, listed once.
-    let initramfsListings = InitramfsRegenerator.Listings()
 
     /// Creates an engine.
     package init(settings: Settings, console: any Console, runner: any ProcessRunning,
@@ -72,10 +24,28 @@ package final class Engine {
         self.console = console
         self.runner = runner
         self.fileSystem = fileSystem
-        state.force = settings.force
-        state.forceVersionOverride = settings.forceVersionOverride
-        state.environment = settings.environment
+        scope = ShellScope(settings: settings)
+        shared = CommandState(settings: settings, fileSystem: fileSystem, runner: runner)
     }
+
+    /// The engine of a scope nested in `parent`'s command: its settings,
+    /// shared state and tree view, `scope` and `console`.
+    init(nestedIn parent: Engine, scope: ShellScope, console: any Console) {
+        settings = parent.settings
+        self.console = console
+        runner = parent.runner
+        fileSystem = parent.fileSystem
+        self.scope = scope
+        shared = parent.shared
+        cachedTree = parent.tree
+    }
+
+    // What every scope shares, by the names the engine has always used.
+    var transaction: Transaction { shared.transaction }
+    var kernels: KernelFacts { shared.kernels }
+    var etcEntries: Set<String> { shared.etcEntries }
+    var adminPolicy: AdminPolicy { shared.adminPolicy }
+    var initramfsListings: InitramfsRegenerator.Listings { shared.initramfsListings }
 
     // MARK: Tree paths
 
@@ -85,26 +55,6 @@ package final class Engine {
 
     /// `/etc/dkms` (or the test override).
     var etcDirectory: String { FrameworkFiles.directory(settings.environment) }
-
-    // MARK: Subshells
-
-    /// Runs `body` as upstream runs code in `( … )`: state and settings
-    /// changes are discarded afterwards, and a thrown ``DKMSError`` is rendered and
-    /// becomes the returned status instead of ending dkms.
-    func subshell(_ body: () async throws(DKMSError) -> Int32) async -> Int32 {
-        let saved = state
-        let savedSettings = settings
-        defer {
-            state = saved
-            settings = savedSettings
-        }
-        do {
-            return try await body()
-        } catch {
-            if let diagnostic = error.diagnostic { console.report(diagnostic) }
-            return error.status
-        }
-    }
 
     // MARK: Shell variables
 
@@ -128,15 +78,15 @@ package final class Engine {
             ("current_os", ShellArray(scalar: "Linux")),
             ("parallel_jobs", ShellArray(scalar: settings.parallelJobs)),
             ("verbose", ShellArray(scalar: settings.verbose ? "true" : "")),
-            ("force", ShellArray(scalar: state.force ? "true" : "")),
-            ("package_name", ShellArray(scalar: state.packageName)),
+            ("force", ShellArray(scalar: scope.force ? "true" : "")),
+            ("package_name", ShellArray(scalar: scope.packageName)),
         ]
         if !settings.conf.isEmpty { globals.append(("conf", ShellArray(scalar: settings.conf))) }
         return globals
     }
 
     /// The environment children get.
-    var childEnvironment: [String: String] { state.environment }
+    var childEnvironment: [String: String] { scope.environment }
 
     /// The shell variables of ``shellGlobals(kernel:arch:module:version:)`` as values.
     func shellVariables(kernel: String, arch: String, module: String, version: String) -> [ShellVariable] {
