@@ -13,8 +13,9 @@
 #   few more, and kernel/drivers/misc/hello_dkms.ko (a copy of dummy.ko): the kernel's own
 #   module of hello's name, which install archives and uninstall restores; with depmod's
 #   indexes; the module cache (swift-dkms) holds hello's build.
-#   /lib/modules/K/build is a stand-in for the headers: .config, Module.symvers and
-#   include/config/auto.conf only (what the cache key reads). There is no compiler in the
+#   /lib/modules/K/build is a stand-in for the headers: .config, Module.symvers,
+#   include/config/auto.conf and include/generated's utsrelease.h, utsversion.h and
+#   compile.h only (what the cache key reads). There is no compiler in the
 #   guest: gcc and gcc-12 are stubs that print the host compiler's --version line (part of the
 #   cache key) and fail on anything else.
 # The guest (busybox, bash, coreutils, kmod and the dkms under test, in an initramfs) mounts
@@ -164,9 +165,13 @@ cp "$P/var/lib/dkms/hello-dkms/1.0/$K/$A/module/hello_dkms.ko" "$P/var/lib/dkms/
 # Headers stand-in: only what the cache key reads.
 rm "$P/lib/modules/$K/build"
 HS=$P$HEADERS
-mkdir -p "$HS/include/config"
+mkdir -p "$HS/include/config" "$HS/include/generated"
 cp -L "$HEADERS/.config" "$HEADERS/Module.symvers" "$HS/"
 cp -L "$HEADERS/include/config/auto.conf" "$HS/include/config/"
+# the banner (who built the kernel, #N SMP ... Debian VERSION (DATE)) is part of the key too
+for f in utsrelease.h utsversion.h compile.h; do
+    [[ -f $HEADERS/include/generated/$f ]] && cp -L "$HEADERS/include/generated/$f" "$HS/include/generated/"
+done
 ln -s "$HEADERS" "$P/lib/modules/$K/build"
 # The kernel's own files, as they must stay.
 (cd "$P" && find "lib/modules/$K/kernel" -type f -print0 | xargs -0 sha256sum) >"$W/original.sha256"
