@@ -41,7 +41,8 @@ CORPUS_CACHE=${CORPUS_CACHE:-/var/cache/swift-dkms-corpus}
 [[ -d /lib/modules/$K/build/include && -f /boot/vmlinuz-$K ]] || { echo "no headers or image for $K" >&2; exit 2; }
 
 WORK=$(mktemp -d /tmp/dkms-bench-hless.XXXXXX)
-BIN=$(mktemp -d /run/dkms-bench-hless.XXXXXX 2>/dev/null || mktemp -d /var/cache/dkms-bench-hless.XXXXXX)
+# not under /tmp, /var/tmp or /run, which the build sandbox replaces with empty ones
+BIN=$(mktemp -d /var/cache/dkms-bench-hless.XXXXXX)
 chmod 755 "$BIN"
 FX_HTTP_PID=
 # shellcheck disable=SC2317 # run by the trap

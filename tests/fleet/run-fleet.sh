@@ -49,7 +49,8 @@ ARCH=$(uname -m)
 started=$SECONDS
 
 WORK=$(mktemp -d /tmp/dkms-fleet.XXXXXX)
-BIN=$(mktemp -d /run/dkms-fleet-bin.XXXXXX 2>/dev/null || mktemp -d /var/cache/dkms-fleet-bin.XXXXXX)
+# not under /tmp, /var/tmp or /run, which the build sandbox replaces with empty ones
+BIN=$(mktemp -d /var/cache/dkms-fleet-bin.XXXXXX)
 chmod 755 "$BIN"   # the build user runs the wrapper tools from here
 SERVER=
 cleanup() {

@@ -79,7 +79,8 @@ for p in "${CORPUS_PKGS[@]}"; do
 done
 
 WORK=$(mktemp -d /tmp/dkms-hless.XXXXXX)
-BIN=$(mktemp -d /run/dkms-hless-bin.XXXXXX 2>/dev/null || mktemp -d /var/cache/dkms-hless-bin.XXXXXX)
+# not under /tmp, /var/tmp or /run, which the build sandbox replaces with empty ones
+BIN=$(mktemp -d /var/cache/dkms-hless-bin.XXXXXX)
 chmod 755 "$BIN"
 FX_HTTP_PID=
 cleanup() {
