@@ -129,6 +129,37 @@ package final class DKMSSandbox: @unchecked Sendable {
         return dir
     }
 
+    /// `flock` holding `path` for `seconds` (shared with `shared`), from a
+    /// process that is no ancestor of the dkms under test; returns once it
+    /// has had time to take it.
+    package func holdFlock(_ path: String, shared: Bool = false, seconds: Int) throws -> Process {
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = (shared ? ["-s"] : []) + [path, "sleep", "\(seconds)"]
+        try holder.run()
+        Thread.sleep(forTimeInterval: 0.3)
+        return holder
+    }
+
+    /// The tree lock (`$dkms_tree/.lock`) held by another process for `seconds`.
+    package func holdTreeLock(seconds: Int) throws -> Process {
+        try holdFlock(dkmsTree + "/.lock", seconds: seconds)
+    }
+
+    /// What an uninstall of `name/1.0` (installed for the fake kernel)
+    /// killed after deleting the module file, before the link, leaves.
+    package func tornUninstall(_ name: String) -> (installed: String, link: String) {
+        let kernel = Self.fakeKernel, arch = Self.arch
+        _ = dkms(["add", writeModule(name: name, version: "1.0")])
+        _ = dkms(["install", "-k", kernel, "\(name)/1.0"])
+        let installed = "\(installTree)/\(kernel)/updates/dkms/\(name).ko"
+        let link = "\(dkmsTree)/\(name)/kernel-\(kernel)-\(arch)"
+        try? FileManager.default.removeItem(atPath: installed)
+        Files.write("begin\tuninstall\t\(name)\t1.0\t\(kernel)\t\(arch)\ndelete\t\(installed)\nunlink\t\(link)\n",
+                    to: dkmsTree + "/.journal/uninstall-1-1")
+        return (installed, link)
+    }
+
     /// C source of a fake module with a `.modinfo` section.
     package static func fakeModuleSource(version: String, tag: String) -> String {
         """

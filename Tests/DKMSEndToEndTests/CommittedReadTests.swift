@@ -12,19 +12,6 @@ struct CommittedReadTests {
     let kernel = DKMSSandbox.fakeKernel
     let arch = DKMSSandbox.arch
 
-    /// What an uninstall killed after deleting the file leaves: its plan
-    /// journaled, the file gone, the link still there.
-    func tornUninstall(_ name: String) -> (installed: String, link: String) {
-        _ = sandbox.dkms(["add", sandbox.writeModule(name: name, version: "1.0")])
-        _ = sandbox.dkms(["install", "-k", kernel, "\(name)/1.0"])
-        let installed = "\(sandbox.installTree)/\(kernel)/updates/dkms/\(name).ko"
-        let link = "\(sandbox.dkmsTree)/\(name)/kernel-\(kernel)-\(arch)"
-        try? FileManager.default.removeItem(atPath: installed)
-        Files.write("begin\tuninstall\t\(name)\t1.0\t\(kernel)\t\(arch)\ndelete\t\(installed)\nunlink\t\(link)\n",
-                    to: sandbox.dkmsTree + "/.journal/uninstall-1-1")
-        return (installed, link)
-    }
-
     /// What an install killed after its copy and link leaves, before commit.
     func tornInstall(_ name: String) -> String {
         _ = sandbox.dkms(["add", sandbox.writeModule(name: name, version: "1.0")])
@@ -40,17 +27,8 @@ struct CommittedReadTests {
         return "\(dir)/\(name).ko"
     }
 
-    func holdLock() throws -> Process {
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = [sandbox.dkmsTree + "/.lock", "sleep", "3"]
-        try holder.run()
-        Thread.sleep(forTimeInterval: 0.3)
-        return holder
-    }
-
     @Test func statusSettlesAnInterruptedUninstallWhenTheLockIsFree() {
-        let (_, link) = tornUninstall("rdu")
+        let (_, link) = sandbox.tornUninstall("rdu")
         let r = sandbox.dkms(["status"])
         #expect(r.stdout == "rdu/1.0, \(kernel), \(arch): built\n")
         #expect(r.stderr == "dkms: completed an interrupted uninstall of rdu/1.0 for kernel \(kernel) (\(arch))\n")
@@ -67,8 +45,8 @@ struct CommittedReadTests {
     }
 
     @Test func statusReadsThroughTheJournalOfALiveWriter() throws {
-        let (_, link) = tornUninstall("rdl")
-        let holder = try holdLock()
+        let (_, link) = sandbox.tornUninstall("rdl")
+        let holder = try sandbox.holdTreeLock(seconds: 3)
         let start = Date()
         let text = sandbox.dkms(["status"])
         let json = sandbox.dkms(["status", "--json"])
@@ -87,7 +65,7 @@ struct CommittedReadTests {
 
     @Test func anInstallInProgressIsNotInstalledForReaders() throws {
         _ = tornInstall("rdp")
-        let holder = try holdLock()
+        let holder = try sandbox.holdTreeLock(seconds: 3)
         let text = sandbox.dkms(["status"])
         let plan = sandbox.dkms(["uninstall", "-k", kernel, "rdp/1.0", "--dry-run"])
         holder.waitUntilExit()
@@ -98,7 +76,7 @@ struct CommittedReadTests {
     /// The writer here is a shell holding the lock (its PID in the lock
     /// file, as dkms writes it) that runs `dkms status` as its child.
     @Test func aCommandOfTheWriterItselfSeesItsOwnChanges() {
-        _ = tornUninstall("rdo")
+        _ = sandbox.tornUninstall("rdo")
         let lock = sandbox.dkmsTree + "/.lock"
         let dkms = ([DKMSBinary.path, "status"] + sandbox.treeOptions).map { "'\($0)'" }.joined(separator: " ")
         let r = CommandRunner.run("/bin/sh", ["-c", "exec 9>>'\(lock)'; flock 9; echo $$ > '\(lock)'; \(TreeLock.heldVariable)=$$ \(dkms)"],
@@ -111,7 +89,7 @@ struct CommittedReadTests {
     /// A variable that names no holder of the lock (leaked into the
     /// environment) is ignored: the reader settles the journal as usual.
     @Test func aLeakedVariableDoesNotShowATornState() {
-        _ = tornUninstall("rdl")
+        _ = sandbox.tornUninstall("rdl")
         sandbox.environment[TreeLock.heldVariable] = "1"
         let r = sandbox.dkms(["status"])
         #expect(r.stdout == "rdl/1.0, \(kernel), \(arch): built\n", "\(r)")

@@ -13,17 +13,6 @@ struct NestedLockTests {
     let kernel = DKMSSandbox.fakeKernel
     let arch = DKMSSandbox.arch
 
-    /// `flock` holding the tree lock for `seconds`, from a process that is
-    /// no ancestor of the dkms under test.
-    func holdLock(seconds: Int) throws -> Process {
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = [sandbox.dkmsTree + "/.lock", "sleep", "\(seconds)"]
-        try holder.run()
-        Thread.sleep(forTimeInterval: 0.3)
-        return holder
-    }
-
     /// The command line of the dkms under test, for a script.
     var dkmsCommand: String {
         ([DKMSBinary.path] + sandbox.treeOptions).map { "'\($0)'" }.joined(separator: " ")
@@ -36,7 +25,7 @@ struct NestedLockTests {
     func aWriterWithALeakedVariableWaitsForTheLock(value: String) throws {
         let module = sandbox.writeModule(name: "leak", version: "1.0")
         _ = sandbox.dkms(["status"])
-        let holder = try holdLock(seconds: 2)
+        let holder = try sandbox.holdTreeLock(seconds: 2)
         sandbox.environment[TreeLock.heldVariable] = value
         let start = Date()
         let r = sandbox.dkms(["add", module])
@@ -65,12 +54,7 @@ struct NestedLockTests {
     /// A shared `flock` on the tree directory held for `seconds`: what a
     /// nested writer holds while it runs (here one whose holder is gone).
     func holdNested(seconds: Int) throws -> Process {
-        let nested = Process()
-        nested.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        nested.arguments = ["-s", sandbox.dkmsTree, "sleep", "\(seconds)"]
-        try nested.run()
-        Thread.sleep(forTimeInterval: 0.3)
-        return nested
+        try sandbox.holdFlock(sandbox.dkmsTree, shared: true, seconds: seconds)
     }
 
     /// A nested writer outliving a holder that was killed: the next writer
@@ -90,13 +74,7 @@ struct NestedLockTests {
     /// Nor does a reader settle the journal under such a nested writer: it
     /// reads through the journal, as under a live writer.
     @Test func aReaderDoesNotSettleTheJournalUnderANestedWriter() throws {
-        _ = sandbox.dkms(["add", sandbox.writeModule(name: "rdn", version: "1.0")])
-        _ = sandbox.dkms(["install", "-k", kernel, "rdn/1.0"])
-        let installed = "\(sandbox.installTree)/\(kernel)/updates/dkms/rdn.ko"
-        let link = "\(sandbox.dkmsTree)/rdn/kernel-\(kernel)-\(arch)"
-        try? FileManager.default.removeItem(atPath: installed)
-        Files.write("begin\tuninstall\trdn\t1.0\t\(kernel)\t\(arch)\ndelete\t\(installed)\nunlink\t\(link)\n",
-                    to: sandbox.dkmsTree + "/.journal/uninstall-1-1")
+        _ = sandbox.tornUninstall("rdn")
         let nested = try holdNested(seconds: 3)
         let start = Date()
         let r = sandbox.dkms(["status"])

@@ -14,11 +14,7 @@ struct RobustnessTests {
     @Test func aSecondCommandWaitsForTheLock() throws {
         _ = sandbox.dkms(["add", sandbox.writeModule(name: "wait", version: "1.0")])
         // Hold the lock from another process for a moment.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = [sandbox.dkmsTree + "/.lock", "sleep", "2"]
-        try holder.run()
-        Thread.sleep(forTimeInterval: 0.3)
+        let holder = try sandbox.holdTreeLock(seconds: 2)
         let r = sandbox.dkms(["build", "-k", kernel, "wait/1.0"])
         holder.waitUntilExit()
         #expect(r.status == 0)
@@ -27,11 +23,7 @@ struct RobustnessTests {
     }
 
     @Test func statusDoesNotWaitForTheLock() throws {
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = [sandbox.dkmsTree + "/.lock", "sleep", "3"]
-        try holder.run()
-        Thread.sleep(forTimeInterval: 0.3)
+        let holder = try sandbox.holdTreeLock(seconds: 3)
         let start = Date()
         let r = sandbox.dkms(["status"])
         #expect(r.status == 0)
@@ -80,14 +72,8 @@ struct RobustnessTests {
     }
 
     @Test func anInterruptedUninstallIsCompleted() {
-        _ = sandbox.dkms(["add", sandbox.writeModule(name: "half", version: "1.0")])
-        _ = sandbox.dkms(["install", "-k", kernel, "half/1.0"])
-        let installed = "\(sandbox.installTree)/\(kernel)/updates/dkms/half.ko"
-        let link = "\(sandbox.dkmsTree)/half/kernel-\(kernel)-\(arch)"
         // Killed after writing the plan and deleting the file, before the link.
-        try? FileManager.default.removeItem(atPath: installed)
-        Files.write("begin\tuninstall\thalf\t1.0\t\(kernel)\t\(arch)\ndelete\t\(installed)\nunlink\t\(link)\n",
-                    to: sandbox.dkmsTree + "/.journal/uninstall-1-1")
+        _ = sandbox.tornUninstall("half")
         let r = sandbox.dkms(["build", "-k", kernel, "half/1.0"])
         #expect(r.stderr == "dkms: completed an interrupted uninstall of half/1.0 for kernel \(kernel) (\(arch))\n")
         #expect(sandbox.dkms(["status"]).stdout == "half/1.0, \(kernel), \(arch): built\n")
