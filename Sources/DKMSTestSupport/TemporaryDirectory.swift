@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A directory under the system temporary directory that is removed with
 /// everything in it when the value is released.
@@ -60,6 +63,31 @@ package enum Files {
     /// and journal in hidden entries of the tree).
     package static func visible(_ path: String) -> [String] {
         list(path).filter { !$0.hasPrefix(".") }
+    }
+
+    /// Every entry below a directory (relative, sorted) with what a change
+    /// to it would alter: its type and mode, owner, size, modification
+    /// time in nanoseconds, and its bytes (an FNV-1a digest) or its link
+    /// target. Two fingerprints are equal only if nothing was created,
+    /// removed, rewritten (even with the same bytes), touched, chmodded or
+    /// chowned in between, and no directory gained or lost an entry.
+    package static func fingerprint(_ path: String) -> [String] {
+        walk(path).map { relative in
+            let full = path + "/" + relative
+            var info = stat()
+            guard lstat(full, &info) == 0 else { return "\(relative) gone" }
+            let time = Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec)
+            var line = "\(relative) mode=\(String(info.st_mode, radix: 8)) owner=\(info.st_uid):\(info.st_gid) size=\(info.st_size) mtime=\(time)"
+            switch info.st_mode & S_IFMT {
+            case S_IFLNK: line += " -> " + ((try? FileManager.default.destinationOfSymbolicLink(atPath: full)) ?? "?")
+            case S_IFREG:
+                var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+                for byte in FileManager.default.contents(atPath: full) ?? Data() { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
+                line += " fnv=" + String(digest, radix: 16)
+            default: break
+            }
+            return line
+        }
     }
 
     /// Every file below a directory, relative and sorted.
