@@ -228,6 +228,72 @@ struct SandboxTests {
         #expect(!second.stderr.contains("cannot run as"), "once per tree")
     }
 
+    /// The build's start and end (ns), its uid and working directory, as
+    /// `probe.sh` logged them to each kernel's make.log.
+    func probes(_ sandbox: DKMSSandbox, module: String) -> [(start: Int, end: Int, uid: String, directory: String)] {
+        Self.kernels.compactMap { kernel in
+            let log = Files.read("\(sandbox.dkmsTree)/\(module)/1.0/\(kernel)/\(DKMSSandbox.arch)/log/make.log") ?? ""
+            var fields: [String: String] = [:]
+            for line in log.split(separator: "\n") where line.hasPrefix("PROBE ") {
+                let parts = line.dropFirst(6).split(separator: "=", maxSplits: 1).map(String.init)
+                if parts.count == 2 { fields[parts[0]] = parts[1] }
+            }
+            guard let start = fields["start"].flatMap(Int.init), let end = fields["end"].flatMap(Int.init),
+                  let uid = fields["uid"], let directory = fields["pwd"] else { return nil }
+            return (start, end, uid, directory)
+        }
+    }
+
+    func writeProbingModule(_ sandbox: DKMSSandbox, name: String) {
+        let source = writeModule(sandbox, name: name, command: "sh ./probe.sh")
+        Files.write("""
+            echo PROBE start=$(date +%s%N)
+            echo PROBE uid=$(id -u)
+            echo PROBE pwd=$PWD
+            sleep 1
+            echo PROBE end=$(date +%s%N)
+
+            """, to: source + "/probe.sh")
+        _ = sandbox.dkms(["add", source])
+    }
+
+    /// Without bubblewrap (here a bwrap that cannot make a namespace), dkms
+    /// says once per tree that builds run without a sandbox, then builds
+    /// as upstream does: as root, in the version's own build directory, and
+    /// one kernel after another (they share that directory). The control:
+    /// with bubblewrap the same command builds for the three kernels at
+    /// once, as the build user.
+    @Test func withoutBubblewrapBuildsRunAsUpstreamsOneAtATime() throws {
+        try #require(geteuid() == 0, "dkms switches users only as root")
+        var sandbox = sandbox()
+        let kernels = Self.kernels.flatMap { ["-k", $0] }
+        writeProbingModule(sandbox, name: "boxed")
+        var r = sandbox.dkms(["build", "boxed/1.0", "-j", "3"] + kernels)
+        #expect(r.status == 0, "\(r)")
+        let boxed = probes(sandbox, module: "boxed")
+        #expect(boxed.count == 3, "\(r)")
+        #expect(boxed.allSatisfy { $0.uid == String(BuildIdentity.resolve(user: "").uid) }, "\(boxed)")
+        let overlapping = boxed.contains { one in boxed.contains { other in one.start != other.start && one.start < other.end && other.start < one.end } }
+        #expect(overlapping, "the control: sandboxed builds for several kernels run at once: \(boxed)")
+
+        let tools = sandbox.root.child("tools")
+        Files.write("#!/bin/sh\nexit 1\n", to: tools + "/bwrap", executable: true)
+        sandbox.environment["PATH"] = tools + ":" + (sandbox.environment["PATH"] ?? "/usr/bin:/bin")
+        writeProbingModule(sandbox, name: "plain")
+        r = sandbox.dkms(["build", "plain/1.0", "-j", "3"] + kernels)
+        #expect(r.status == 0, "\(r)")
+        let notice = "dkms: bubblewrap (bwrap) is not available: modules are built without a sandbox, one build of a module version at a time.\n"
+        #expect(r.stderr.components(separatedBy: notice).count == 2, "said once: \(r.stderr)")
+        let plain = probes(sandbox, module: "plain").sorted { $0.start < $1.start }
+        #expect(plain.count == 3, "\(r)")
+        #expect(plain.allSatisfy { $0.uid == "0" && $0.directory == "\(sandbox.dkmsTree)/plain/1.0/build" }, "\(plain)")
+        #expect(zip(plain, plain.dropFirst()).allSatisfy { $0.end <= $1.start }, "one after another: \(plain)")
+        _ = sandbox.dkms(["remove", "plain/1.0", "--all"])
+        writeProbingModule(sandbox, name: "plain")
+        r = sandbox.dkms(["build", "plain/1.0", "-k", Self.kernels[0]])
+        #expect(r.status == 0 && !r.stderr.contains("bubblewrap"), "once per tree: \(r)")
+    }
+
     @Test func aBuildThatNeverEndsStopsAtTheTimeLimitAndTheAutoinstallGoesOn() {
         let sandbox = sandbox(kernels: [Self.kernels[0]])
         Files.write("build_time_limit=2\n", to: sandbox.etc + "/framework.conf")
@@ -257,13 +323,23 @@ struct SandboxTests {
         #expect(r.stderr.contains("ran more processes at once than its process limit (build_max_processes=20 processes)"), "\(r)")
     }
 
-    @Test func aBadLimitIsAWarningAndTheDefault() {
+    /// docs/sandbox.md's defaults, exactly: two hours, 2048 processes, and
+    /// half the machine's memory (MemTotal in /proc/meminfo), at least 2 GiB.
+    @Test func aBadLimitIsAWarningAndTheDefault() throws {
         let sandbox = sandbox(kernels: [Self.kernels[0]])
-        Files.write("build_max_memory=lots\n", to: sandbox.etc + "/framework.conf")
+        Files.write("build_max_memory=lots\nbuild_time_limit=soon\nbuild_max_processes=many\n", to: sandbox.etc + "/framework.conf")
         _ = sandbox.dkms(["add", sandbox.writeModule(name: "plain", version: "1.0")])
         let r = sandbox.dkms(["build", "plain/1.0", "-k", Self.kernels[0]])
         #expect(r.status == 0)
-        #expect(r.stderr.contains("build_max_memory=\"lots\" in framework.conf is not a valid limit; the default build_max_memory="))
+        let meminfo = try #require(Files.read("/proc/meminfo"))
+        let kibibytes = try #require(meminfo.split(separator: "\n").first { $0.hasPrefix("MemTotal:") }
+            .flatMap { Int($0.split(separator: " ")[1]) })
+        let half = max(2 << 30, kibibytes * 1024 / 2)
+        let text = half % (1 << 30) == 0 ? "\(half >> 30)G" : half % (1 << 20) == 0 ? "\(half >> 20)M"
+            : half % 1024 == 0 ? "\(half >> 10)K" : "\(half) bytes"
+        #expect(r.stderr.contains("build_max_memory=\"lots\" in framework.conf is not a valid limit; the default build_max_memory=\(text) applies."), "\(r.stderr)")
+        #expect(r.stderr.contains("build_time_limit=\"soon\" in framework.conf is not a valid limit; the default build_time_limit=7200 seconds applies."))
+        #expect(r.stderr.contains("build_max_processes=\"many\" in framework.conf is not a valid limit; the default build_max_processes=2048 processes applies."))
     }
 
     @Test func withTheSandboxOffNoLimitApplies() {
