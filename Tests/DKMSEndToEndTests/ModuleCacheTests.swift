@@ -159,6 +159,47 @@ struct ModuleCacheTests {
         #expect(json.contains("\"origin\": {\"from_cache\": false, \"key\": null, \"shared_location\": null, \"lookup\": null}"), "\(json)")
     }
 
+    /// docs/cache.md: "a cache that cannot be read or written makes dkms
+    /// behave as upstream does". Root reads and writes through any mode,
+    /// so modes prove nothing: here the cache cannot be written (an empty
+    /// one on a read-only mount) or read (its directory is a file). The
+    /// build then prints, exits and leaves what a build with the cache off
+    /// does, and the cache is left as it was.
+    @Test func aCacheThatCannotBeUsedIsNoCache() throws {
+        let cache = sandbox.dkmsTree + "/.cache"
+        func build(_ environment: [String: String] = [:], readOnly: Bool = false) -> (status: Int32, stdout: String, stderr: String, modules: [String]) {
+            _ = sandbox.dkms(["remove", "hello-dkms/1.0", "--all"])
+            _ = sandbox.dkms(["add", source])
+            var program = DKMSBinary.path, arguments = ["build", "-k", kernel, "hello-dkms/1.0"] + sandbox.treeOptions
+            if readOnly {
+                arguments = ["-m", "--propagation", "private", "/bin/sh", "-c",
+                             "mount --bind \(cache) \(cache) && mount -o remount,bind,ro \(cache) && exec \"$0\" \"$@\"", program] + arguments
+                program = "/usr/bin/unshare"
+            }
+            let r = CommandRunner.run(program, arguments, environment: sandbox.environment.merging(environment) { $1 },
+                                      workingDirectory: sandbox.root.path)
+            return (r.status, r.stdout, r.stderr, Files.list("\(sandbox.dkmsTree)/hello-dkms/1.0/\(kernel)/\(arch)/module"))
+        }
+        _ = build(["build_cache": "no"])  // makes the MOK key, which the first build says
+        let off = build(["build_cache": "no"])
+        #expect(off.status == 0 && off.modules.contains("hello_dkms.ko"), "\(off)")
+        #expect(!Files.exists(cache), "build_cache=no makes no cache")
+
+        Files.makeDirectory(cache)
+        let readOnly = build(readOnly: true)
+        #expect(readOnly.status == off.status && readOnly.stdout == off.stdout && readOnly.stderr == off.stderr, "\(readOnly)")
+        #expect(readOnly.modules == off.modules)
+        #expect(Files.walk(cache).isEmpty, "nothing could be stored")
+
+        FileSystem.removeTree(cache)
+        Files.write("not a directory\n", to: cache)
+        let file = build()
+        #expect(file.status == off.status && file.stdout == off.stdout && file.stderr == off.stderr, "\(file)")
+        #expect(file.modules == off.modules)
+        #expect(Files.read(cache) == "not a directory\n")
+        #expect(sandbox.dkms(["status"]).stdout.contains("hello-dkms/1.0, \(kernel), \(arch): built"))
+    }
+
     @Test func aOneByteChangeInTheKernelsConfigIsAMiss() {
         // The kernel's build directory, copied so that its .config can change.
         let headers = "\(sandbox.installTree)/\(kernel)/build"
