@@ -36,6 +36,28 @@ struct CommittedReadTests {
         #expect(!Files.exists(sandbox.dkmsTree + "/.journal"))
     }
 
+    /// A reader that may not write the tree (not root) cannot settle the
+    /// journal: it reads through it, shows the state settling leaves, says
+    /// on stderr which journal holds the change, and changes nothing. Root's
+    /// next read settles it and shows the same.
+    @Test func aReaderWithoutWriteAccessReadsThroughTheJournal() throws {
+        try #require(geteuid() == 0, "the reader switches to nobody")
+        let (_, link) = sandbox.tornUninstall("rdn")
+        chmod(sandbox.root.path, 0o755)
+        let before = Files.fingerprint(sandbox.dkmsTree)
+        let r = CommandRunner.run("/usr/bin/setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups",
+                                                       DKMSBinary.path, "status"] + sandbox.treeOptions,
+                                  environment: sandbox.environment.merging(["TMPDIR": "/tmp"]) { $1 }, workingDirectory: "/")
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout == "rdn/1.0, \(kernel), \(arch): built\n")
+        #expect(r.stderr == "dkms: \(sandbox.dkmsTree)/.journal holds an interrupted change (run dkms as root to settle it); showing the state it leaves\n")
+        #expect(Files.fingerprint(sandbox.dkmsTree) == before, "the reader changed the tree")
+        #expect(Files.exists(link))
+        let settled = sandbox.dkms(["status"])
+        #expect(settled.stdout == r.stdout)
+        #expect(settled.stderr.hasPrefix("dkms: completed an interrupted uninstall"))
+    }
+
     @Test func statusJSONRollsBackAnInterruptedInstallWhenTheLockIsFree() {
         let copy = tornInstall("rdi")
         let r = sandbox.dkms(["status", "--json"])
