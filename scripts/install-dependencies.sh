@@ -9,7 +9,7 @@ set -euo pipefail
 
 packages=(
     linux-headers-amd64 gcc make libelf-dev bc kmod patch openssl
-    xz-utils zstd gzip file procps python3 debhelper dpkg-dev fakeroot zsh shellcheck groff-base bubblewrap jq curl
+    xz-utils zstd gzip file procps python3 debhelper dpkg-dev fakeroot zsh shellcheck groff-base bubblewrap jq curl strace
     debootstrap lintian
 )
 
