@@ -56,6 +56,10 @@
 # succeed: one line per attempt, then "N passed, M failed"; exit 1 on any failure.
 # `report` only prints what the dkms under test allowed (for upstream dkms, which has no
 # sandbox), one line per attempt, and cleans up what the attempts left.
+# `control` is the positive control of `expect`: it runs the same attempts with
+# build_sandbox=no and requires each to have its effect (so that "blocked" in expect mode
+# means the sandbox blocked it, not that the attempt or its check is broken), except the
+# makelog attempts, which dkms refuses itself and must stay blocked.
 # HOSTILE_KEEP=1 keeps the work directory; HOSTILE_DEBUG=1 shows dkms' output in report mode;
 # build_sandbox=no is passed on to the dkms under test.
 
@@ -63,9 +67,10 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../faults/lib.sh"
 
-[[ $# -ge 1 ]] || { echo "usage: $0 DKMS_BINARY [expect|report]" >&2; exit 2; }
+[[ $# -ge 1 ]] || { echo "usage: $0 DKMS_BINARY [expect|report|control]" >&2; exit 2; }
 FX_DKMS=$(readlink -f -- "$1") || { echo "cannot resolve $1" >&2; exit 2; }
 MODE=${2:-expect}
+[[ $MODE == control ]] && export build_sandbox=no
 ID=$$-$RANDOM
 WORK=$(mktemp -d /tmp/dkms-hostile.XXXXXX)
 fx_init "$WORK"
@@ -345,6 +350,15 @@ PYEOF
     if [[ $MODE == report ]]; then
         printf '%-15s %s (build exit %s)\n' "$name" "$verdict" "$rc"
         [[ -n ${HOSTILE_DEBUG:-} ]] && printf '%s\n' "$out" | sed 's/^/      | /'
+    elif [[ $MODE == control ]]; then
+        want=allowed
+        [[ $name == makelog-* ]] && want=blocked
+        if [[ $verdict == "$want" ]]; then
+            passed=$((passed + 1)); printf 'ok    %s %s with build_sandbox=no\n' "$name" "$verdict"
+        else
+            failed=$((failed + 1))
+            printf 'FAIL  %s %s with build_sandbox=no, not %s (build exit %s)\n%s\n' "$name" "$verdict" "$want" "$rc" "$out" | sed '2,$s/^/      | /'
+        fi
     elif [[ $verdict == blocked && $rc == ${EXPECT_RC[$name]:-0} ]]; then
         passed=$((passed + 1)); printf 'ok    %s blocked\n' "$name"
     else
@@ -366,7 +380,7 @@ PYEOF
 done
 [[ $MODE == report ]] && exit 0
 # The build user owns nothing on the host (the trees of this suite are removed above).
-if [[ -z ${HOSTILE_ONLY:-} ]]; then
+if [[ -z ${HOSTILE_ONLY:-} && $MODE == expect ]]; then
     U=$(id -u dkms-build 2>/dev/null || id -u nobody) G=$(id -g dkms-build 2>/dev/null || id -g nobody)
     owned=$(find / -xdev \( -uid "$U" -o -gid "$G" \) -print 2>/dev/null | head -20)
     if [[ -z $owned ]]; then
