@@ -19,6 +19,11 @@
 #     vermagic K, is signed through openssl (sign_file=/nonexistent) and equals what
 #     sign-file makes of the fleet's module with the same key; status --json names the shared
 #     location and the lookup.
+#   - Client C installs every module for every kernel with one `autoinstall --all-kernels`;
+#     client D runs `build` (built from the fleet, not installed), then `install`. Client E
+#     (build_cache="no") gets upstream's headers error, unchanged; client F (BUILD_CACHE=no in
+#     /etc/dkms/hello-dkms.conf) fails hello alone with the line that says why. Client G keeps
+#     what it adopted after the fleet key is revoked, until `cache prune 0`; then refuses.
 #   - Refusals, each exit 21 with exactly one line on standard error and nothing half
 #     installed (no file under updates/, status not installed, no staging left in the
 #     cache): a record of another build of the same release (an exporter Y whose headers
@@ -240,6 +245,78 @@ for spec in "A autoinstall -k" "B kernel_postinst -k"; do
     done
 done
 
+# --- Client C: one `autoinstall --all-kernels` takes every kernel with an image in /boot.
+every_kernel_installed() {
+    local k n
+    for k in "${KERNELS[@]}"; do
+        n=$(find "$M/i/$k/updates" -name '*.ko' 2>/dev/null | wc -l)
+        [[ $n == "${#MODULES[@]}" ]] || { echo "      | $k: $n modules installed"; return 1; }
+    done
+}
+client C "$URL"
+FX_ENV=("${FX_SIGN[@]}"); dk autoinstall --all-kernels; FX_ENV=()
+check "C: autoinstall --all-kernels exits 0 with no headers: ${#MODULES[@]} modules for each of ${#KERNELS[@]} kernels" \
+    eval '[[ $RC == 0 ]] && every_kernel_installed'
+check "C: no make, compiler or linker called" no_toolchain
+check "C $K0: installed, vermagic $K0, signed by openssl = sign-file's bytes" signed_like_sign_file "$K0"
+
+# --- Client D: `build` alone takes the fleet's build (built, not installed), `install` then
+# installs it.
+client D "$URL"
+FX_ENV=("${FX_SIGN[@]}"); dk build hello-dkms/1.0 -k "$K0"; FX_ENV=()
+check "D: build -k $K0 with no headers: exit 0, built from the fleet, nothing installed" \
+    eval '[[ $RC == 0 ]] && grep -q "comes from the shared cache $URL " "$WORK/out" &&
+        fx_dkms status hello-dkms/1.0 -k "$K0" 2>/dev/null | grep -qx "hello-dkms/1.0, $K0, $ARCH: built" &&
+        [[ ! -e $M/i/$K0/updates/dkms/hello_dkms.ko ]]'
+FX_ENV=("${FX_SIGN[@]}"); dk install hello-dkms/1.0 -k "$K0"; FX_ENV=()
+check "D: then install -k $K0: exit 0, installed" \
+    eval '[[ $RC == 0 && -f $M/i/$K0/updates/dkms/hello_dkms.ko ]] &&
+        fx_dkms status hello-dkms/1.0 -k "$K0" 2>/dev/null | grep -qx "hello-dkms/1.0, $K0, $ARCH: installed"'
+check "D: no make, compiler or linker called" no_toolchain
+
+# upstream's error for a kernel without headers, on the active machine
+upstream_headers_error() {
+    printf '\nError! Your kernel headers for kernel %s cannot be found at %s/i/%s/build or %s/i/%s/source.\nPlease install your distribution'"'"'s kernel headers package matching %s, or use the --kernelsourcedir option to tell DKMS where it'"'"'s located.\n' \
+        "$K0" "$M" "$K0" "$M" "$K0" "$K0"
+}
+
+# --- Client E: build_cache="no" turns the fleet off too: upstream's error, unchanged.
+client E "$URL"
+echo 'build_cache="no"' >>"$M/etc/framework.conf"
+dk install hello-dkms/1.0 -k "$K0"
+check "E: build_cache=no on a client: upstream's headers error, unchanged (exit $RC), nothing looked up" \
+    eval '[[ $RC == 21 ]] && cmp -s "$WORK/err" <(upstream_headers_error) && [[ ! -e $M/d/.cache ]] && no_toolchain'
+
+# --- Client F: BUILD_CACHE=no in /etc/dkms/hello-dkms.conf: that module fails with the line that
+# says why; the others still come from the fleet.
+client F "$URL"
+echo 'BUILD_CACHE=no' >"$M/etc/hello-dkms.conf"
+FX_ENV=("${FX_SIGN[@]}"); dk autoinstall -k "$K0"; FX_ENV=()
+check "F: BUILD_CACHE=no for hello on a client: exit $RC, one line why, the other $((${#MODULES[@]} - 1)) installed" \
+    eval '[[ $RC == 11 && $(grep -c "^Error! hello-dkms/1.0 " "$WORK/err") == 1 ]] &&
+        grep -qxF "Error! hello-dkms/1.0 cannot come from the shared module caches (BUILD_CACHE=no in $M/etc/hello-dkms.conf) and kernel $K0 has no headers here: install linux-headers-$K0 to build it here." "$WORK/err" &&
+        [[ ! -e $M/i/$K0/updates/dkms/hello_dkms.ko && $(find "$M/i/$K0/updates" -name "*.ko" | wc -l) == $((${#MODULES[@]} - 1)) ]] && no_toolchain'
+
+# --- Client G: revoking the fleet key (removing its .pub) keeps what G adopted before (the
+# local cache is not checked against the keys again) until `dkms cache prune 0` empties it;
+# then the fleet's builds are refused (docs/cache.md).
+client G "$URL"
+reinstall_hello() {
+    dk remove hello-dkms/1.0 --all; dk add "$M/pk/hello-dkms-1.0"
+    FX_ENV=("${FX_SIGN[@]}"); dk install hello-dkms/1.0 -k "$K0"; FX_ENV=()
+}
+FX_ENV=("${FX_SIGN[@]}"); dk install hello-dkms/1.0 -k "$K0"; FX_ENV=()
+check "G: installed from the fleet (exit $RC)" eval '[[ $RC == 0 ]] && grep -q "comes from the shared cache $URL " "$WORK/out"'
+rm "$M/etc/cache-keys/fleet.pub"
+reinstall_hello
+check "G: fleet key revoked: what G adopted is still installed, from its local cache (exit $RC)" \
+    eval '[[ $RC == 0 && -f $M/i/$K0/updates/dkms/hello_dkms.ko ]] && grep -q "comes from the local cache" "$WORK/out"'
+dk cache prune 0
+reinstall_hello
+check "G: after cache prune 0, the revoked key's builds are refused: exit $RC, nothing installed" \
+    eval '[[ $RC == 21 && ! -e $M/i/$K0/updates/dkms/hello_dkms.ko ]] && grep -q "which is not trusted" "$WORK/err"'
+check "G: no make, compiler or linker called" no_toolchain
+
 # --- Refusals: client R, hello only, kernel K0.
 BANNER=$(sed -n 's/^#define UTS_VERSION "\(.*\)"$/\1/p' "/lib/modules/$K0/build/include/generated/utsversion.h")
 HELLO_LOOKUP=$(grep -l "^target hello-dkms 1.0 $K0 $ARCH\$" "$WORK/srv/good/identities"/* | head -1)
@@ -333,10 +410,8 @@ echo fail >"$BIN/mode"; : >"$BIN/calls"
 machine N
 dk add "$M/pk/hello-dkms-1.0"
 dk install hello-dkms/1.0 -k "$K0"
-printf '\nError! Your kernel headers for kernel %s cannot be found at %s/i/%s/build or %s/i/%s/source.\nPlease install your distribution'"'"'s kernel headers package matching %s, or use the --kernelsourcedir option to tell DKMS where it'"'"'s located.\n' \
-    "$K0" "$M" "$K0" "$M" "$K0" "$K0" >"$WORK/upstream-err"
 check "no build_cache_shared: upstream's headers error, unchanged (exit $RC)" \
-    eval '[[ $RC == 21 ]] && cmp -s "$WORK/err" "$WORK/upstream-err" && no_toolchain'
+    eval '[[ $RC == 21 ]] && cmp -s "$WORK/err" <(upstream_headers_error) && no_toolchain'
 
 # --- QEMU: the adopted, openssl-signed module loads in kernel K0.
 if [[ ${HEADERLESS_SKIP_VM:-} != 1 ]]; then
