@@ -250,7 +250,7 @@ struct SandboxTests {
             echo PROBE start=$(date +%s%N)
             echo PROBE uid=$(id -u)
             echo PROBE pwd=$PWD
-            sleep 1
+            sleep 2
             echo PROBE end=$(date +%s%N)
 
             """, to: source + "/probe.sh")
