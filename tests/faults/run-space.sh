@@ -17,8 +17,11 @@
 #   install    I filled to leave LEVEL% of the two modules; then I read-only; then I/KVER gone
 #   uninstall  I full (no room for the restored original) at LEVEL% of its size; read-only
 #   remove     the same as uninstall, with remove --all
-# For each: the command runs; it must succeed, or fail with an "Error!" message and a
-# non-zero exit (6 where upstream has one: a failed copy, a missing kernel directory).
+# For each: the command runs; it must succeed, or fail with the exit code and the first
+# "Error!" line docs/consistency.md gives for that fault (FAIL_AS per case: exit 6 and
+# "Copying ... failed", "Archiving the original module", "Cannot write the journal",
+# "Cannot install|uninstall M/V: DIR is not writable (Read-only file system)", "has no room
+# to restore the original module"; a build: 10 or 7, upstream's; a read-only D: 1, upstream's).
 # Then, as in run-fault-injection.sh, the next command is `status` (text and --json): the
 # trees must be consistent with it (fx_check and fx_reader_check: no installed .ko without
 # `installed`, no Differences), the kernel's own hello.ko must be at its place when hello is
@@ -150,6 +153,11 @@ run_case() {
     if ((rc != 0)); then
         grep -q '^Error!' "$WORK/cmd.out" || reasons+=("[e-message] exit $rc without an Error! message: $(tail -2 "$WORK/cmd.out" | tr '\n' ' ')")
         ((rc == 124 || rc == 137 || rc > 128)) && reasons+=("[e-crash] exit $rc")
+        # FAIL_AS="CODES REGEX": the exit codes and the first Error! line (ERE) a failure must have
+        local codes=${FAIL_AS%% *} pattern=${FAIL_AS#* } first
+        first=$(grep -m1 '^Error!' "$WORK/cmd.out")
+        [[ ",$codes," == *",$rc,"* ]] || reasons+=("[e-code] exit $rc, not one of $codes")
+        grep -qE "$pattern" <<<"$first" || reasons+=("[e-text] first error line is not /$pattern/: $first")
     fi
     while IFS= read -r l; do [[ $l == \[* ]] && reasons+=("$l (after the fault)"); done < <(check)
     local first_state; first_state=$(cat "$WORK/state")
@@ -175,28 +183,34 @@ for level in $LEVELS; do
     restore built; rm "$KERNEL_HELLO"; fill "$ROOT/i" $((INSTALL_BYTES * level / 100))
     heal() { unfill "$ROOT/i"; }
     NO_ORIGINAL=1
-    run_case "install, I full at ${level}% of the modules" installed install hello/1.0 -k "$K"
+    FAIL_AS="6 ^Error! Copying '.*' failed" run_case "install, I full at ${level}% of the modules" installed install hello/1.0 -k "$K"
     NO_ORIGINAL=0
     restore built; fill "$ROOT/i" $((INSTALL_BYTES * level / 100))
-    run_case "install archiving the kernel's hello.ko, I full at ${level}% of the modules" installed install hello/1.0 -k "$K"
+    FAIL_AS="6 ^Error! Copying '.*' failed" \
+        run_case "install archiving the kernel's hello.ko, I full at ${level}% of the modules" installed install hello/1.0 -k "$K"
     for cmd in uninstall remove; do
         restore installed; fill "$ROOT/i" $((RESTORE_BYTES * level / 100))
         heal() { unfill "$ROOT/i"; }
         if [[ $cmd == remove ]]; then
-            run_case "remove, I full at ${level}% of the restored original" absent remove hello/1.0 --all
+            FAIL_AS="6 ^Error! Cannot uninstall hello/1.0: .* has no room to restore the original module" \
+                run_case "remove, I full at ${level}% of the restored original" absent remove hello/1.0 --all
         else
-            run_case "uninstall, I full at ${level}% of the restored original" built uninstall hello/1.0 -k "$K"
+            FAIL_AS="6 ^Error! Cannot uninstall hello/1.0: .* has no room to restore the original module" \
+                run_case "uninstall, I full at ${level}% of the restored original" built uninstall hello/1.0 -k "$K"
         fi
     done
 done
 # shellcheck disable=SC2317 # called by run_case
 heal() { mount -o remount,rw "$ROOT/i"; }
 restore built; mount -o remount,ro "$ROOT/i"
-run_case "install, I read-only" installed install hello/1.0 -k "$K"
+FAIL_AS="6 ^Error! Cannot install hello/1.0: .* is not writable \(Read-only file system\)\.$" \
+    run_case "install, I read-only" installed install hello/1.0 -k "$K"
 restore installed; mount -o remount,ro "$ROOT/i"
-run_case "uninstall, I read-only" built uninstall hello/1.0 -k "$K"
+FAIL_AS="6 ^Error! Cannot uninstall hello/1.0: .* is not writable \(Read-only file system\)\.$" \
+    run_case "uninstall, I read-only" built uninstall hello/1.0 -k "$K"
 restore installed; mount -o remount,ro "$ROOT/i"
-run_case "remove, I read-only" absent remove hello/1.0 --all
+FAIL_AS="6 ^Error! Cannot uninstall hello/1.0: .* is not writable \(Read-only file system\)\.$" \
+    run_case "remove, I read-only" absent remove hello/1.0 --all
 # the kernel's module directory vanished (kernel package removed under dkms)
 heal() { tar -C "$ROOT" -xf "$WORK/built.tar" i; }
 restore built; mv "$ROOT/i/$K" "$WORK/kdir"
@@ -217,17 +231,19 @@ mount_small "$ROOT/d"
 for level in $LEVELS; do
     restore added; fill "$ROOT/d" $((BUILD_BYTES * level / 100))
     heal() { unfill "$ROOT/d"; }
-    run_case "build, D full at ${level}% of a build" built build hello/1.0 -k "$K"
+    FAIL_AS="10,7 ^Error! (Bad return status for module build on kernel: $K \($A\)|Missing module 'hello2?' in )" \
+        run_case "build, D full at ${level}% of a build" built build hello/1.0 -k "$K"
 done
 # install must archive the kernel's hello.ko into D, which has no room for it
 for level in $LEVELS; do
     restore built; fill "$ROOT/d" $((RESTORE_BYTES * level / 100))
     heal() { unfill "$ROOT/d"; }
-    run_case "install, D full at ${level}% of the archived original" installed install hello/1.0 -k "$K"
+    FAIL_AS="6 ^Error! (Archiving the original module $KERNEL_HELLO failed\.|Cannot write the journal .* \(No space left on device\)\.)$" \
+        run_case "install, D full at ${level}% of the archived original" installed install hello/1.0 -k "$K"
 done
 heal() { mount -o remount,rw "$ROOT/d"; }
 restore added; mount -o remount,ro "$ROOT/d"
-run_case "build, D read-only" built build hello/1.0 -k "$K"
+FAIL_AS="1 ^Error! No write access to DKMS tree at $ROOT/d$" run_case "build, D read-only" built build hello/1.0 -k "$K"
 umount "$ROOT/d" || umount -l "$ROOT/d"
 
 echo "$cases cases, $failed failed"
