@@ -52,6 +52,34 @@ struct ParallelAutoinstallTests {
         #expect(parallel.dkms(["status"]).stdout == serial.dkms(["status"]).stdout)
     }
 
+    /// README's "depmod runs once per kernel": an autoinstall of five
+    /// modules (one failing) runs depmod for its kernel once, after the
+    /// last install; one for each kernel with `--all-kernels`. A depmod
+    /// stub on PATH records its arguments and the modules it finds.
+    @Test func depmodRunsOncePerKernelAfterTheLastInstall() {
+        let sandbox = prepared()
+        let other = "6.1.0-2-fake"
+        sandbox.addFakeKernel(other)
+        let log = sandbox.root.child("depmod.calls"), bin = sandbox.root.child("bin")
+        for k in [kernel, other] { Files.write("", to: "\(sandbox.installTree)/\(k)/modules.dep") }
+        Files.write("""
+            #!/bin/sh
+            echo "$* : $(cd '\(sandbox.installTree)'/"$2"/updates/dkms 2>/dev/null && ls | tr '\\n' ' ')" >>'\(log)'
+
+            """, to: bin + "/depmod", executable: true)
+        sandbox.environment["PATH"] = bin + ":" + (sandbox.environment["PATH"] ?? "/usr/bin:/bin")
+        sandbox.environment["parallel_jobs"] = "3"
+        let all = "alpha.ko bravo.ko charlie.ko echo.ko "
+        var r = sandbox.dkms(["autoinstall", "-k", kernel])
+        #expect(r.status == 11, "\(r)")
+        #expect(Files.read(log) == "-a \(kernel) : \(all)\n", "\(Files.read(log) ?? "")")
+        Files.write("", to: log)
+        r = sandbox.dkms(["autoinstall", "--all-kernels"])
+        #expect(r.status == 11, "\(r)")
+        let calls = (Files.read(log) ?? "").split(separator: "\n").map(String.init)
+        #expect(calls == ["-a \(other) : \(all)"], "the first kernel had nothing new to install: \(calls)")
+    }
+
     @Test func jobsShareOneBudget() {
         // A fake kbuild that records how many compilations run at once.
         let sandbox = prepared()
