@@ -1,5 +1,6 @@
 import DKMSCore
 import DKMSTestSupport
+import Foundation
 import Testing
 
 /// Bad input gets upstream's message and exit status, and the trees are
@@ -158,6 +159,14 @@ struct ErrorPathTests {
         r = sandbox.dkms(["build", "-k", kernel, "brk/1.0"])
         #expect(r.status == 4)
         #expect(r.stderr == "\nError! brk/1.0 is broken!\nMissing the source directory or the symbolic link pointing to it.\nManual intervention is required!\n")
+        // docs/status-json.md: in --json a broken entry is in the document only
+        // (state and reason), with no Error! block and exit 0.
+        r = sandbox.dkms(["status", "--json"])
+        #expect(r.status == 0 && r.stderr.isEmpty, "\(r)")
+        let document = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let entry = (document?["entries"] as? [[String: Any]])?.first { $0["module"] as? String == "brk" }
+        #expect(entry?["state"] as? String == "broken", "\(r.stdout)")
+        #expect((entry?["broken_reason"] as? String)?.isEmpty == false, "\(r.stdout)")
     }
 
     @Test func failingBuildKeepsItsLog() {

@@ -51,6 +51,22 @@ struct RobustnessTests {
         #expect(!Files.exists(sandbox.dkmsTree + "/.journal"))
     }
 
+    /// An active link to a build that is gone (removed by hand) is removed
+    /// by fsck, and status then says what is really there.
+    @Test func fsckRemovesAnActiveLinkToNothing() {
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "dang", version: "1.0")])
+        _ = sandbox.dkms(["build", "-k", kernel, "dang/1.0"])
+        let link = "\(sandbox.dkmsTree)/dang/kernel-\(kernel)-\(arch)"
+        _ = FileSystem.symlink(target: "1.0/\(kernel)/\(arch)", at: link)
+        FileSystem.removeTree("\(sandbox.dkmsTree)/dang/1.0/\(kernel)")
+        let r = sandbox.dkms(["fsck"])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout == "Removed \(link): it pointed to no built module.\n", "\(r.stdout)")
+        #expect(!Files.exists(link))
+        #expect(sandbox.dkms(["status"]).stdout == "dang/1.0: added\n")
+        #expect(sandbox.dkms(["fsck"]).stdout == "No problems found in \(sandbox.dkmsTree).\n")
+    }
+
     @Test func fsckRepairsWhatCrashesAndHandsLeave() {
         _ = sandbox.dkms(["add", sandbox.writeModule(name: "fix", version: "1.0")])
         _ = sandbox.dkms(["install", "-k", kernel, "fix/1.0"])
