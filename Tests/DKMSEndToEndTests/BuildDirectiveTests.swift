@@ -51,6 +51,50 @@ struct BuildDirectiveTests {
         #expect(info.stdout == "1.0-patched\n")
     }
 
+    /// docs/cache.md: a cache hit shows the steps a build shows (patch,
+    /// pre_build, build, post_build, and the warning for a script that is
+    /// not executable) without running them; with --verbose each step is
+    /// `# from the module cache (entry KEY): COMMAND`.
+    @Test(.enabled(if: testingOurBinary, "the module cache is swift-dkms'"))
+    func aCacheHitShowsTheStepsABuildShows() {
+        let patch = """
+            --- a/hit.c
+            +++ b/hit.c
+            @@ -1,3 +1,3 @@
+            -__attribute__((section(".modinfo"), used, aligned(1))) static const char v[] = "version=1.0";
+            +__attribute__((section(".modinfo"), used, aligned(1))) static const char v[] = "version=1.0-hit";
+             __attribute__((section(".modinfo"), used, aligned(1))) static const char s[] = "srcversion=HIT1.0";
+             __attribute__((section(".modinfo"), used, aligned(1))) static const char l[] = "license=GPL";
+
+            """
+        let source = module("hit", conf: "PATCH[0]=fix.patch\nPRE_BUILD=\"pre.sh\"\nPOST_BUILD=post.sh", files: [
+            "patches/fix.patch": (patch, false),
+            "pre.sh": ("#!/bin/sh\necho pre-ran\n", true),
+            "post.sh": ("#!/bin/sh\necho post-ran\n", false),
+        ])
+        _ = sandbox.dkms(["add", source])
+        let built = sandbox.dkms(["build", "-k", kernel, "hit/1.0"])
+        #expect(built.status == 0, "\(built)")
+        #expect(built.stdout.contains("Applying patch fix.patch... done.\n") && built.stdout.contains("Running the pre_build script"), "\(built.stdout)")
+        #expect(built.stderr.contains("not executable"), "post.sh is not executable: \(built.stderr)")
+        _ = sandbox.dkms(["remove", "hit/1.0", "--all"])
+        _ = sandbox.dkms(["add", source])
+        let hit = sandbox.dkms(["build", "-k", kernel, "hit/1.0"])
+        #expect(hit.status == 0, "\(hit)")
+        #expect(hit.stdoutWithoutProgressDots == built.stdoutWithoutProgressDots, "\(hit.stdout)")
+        #expect(hit.stderr == built.stderr)
+        #expect(sandbox.dkms(["cache", "stats"]).stdout.contains("hits: 1\n"))
+        #expect(builtLog("hit").split(separator: "\n").dropFirst().first?.contains("(modules from the module cache: entry ") == true, "\(builtLog("hit"))")
+        _ = sandbox.dkms(["remove", "hit/1.0", "--all"])
+        _ = sandbox.dkms(["add", source])
+        let verbose = sandbox.dkms(["build", "-k", kernel, "hit/1.0", "--verbose"])
+        #expect(verbose.status == 0)
+        #expect(verbose.stdout.contains("# from the module cache (entry "), "\(verbose.stdout)")
+        #expect(sandbox.dkms(["cache", "stats"]).stdout.contains("hits: 2\n"))
+        let info = CommandRunner.run("/sbin/modinfo", ["-F", "version", "\(sandbox.dkmsTree)/hit/1.0/\(kernel)/\(arch)/module/hit.ko"], environment: sandbox.environment)
+        #expect(info.stdout == "1.0-hit\n", "the patched build, from the cache")
+    }
+
     @Test func badPatchesStopTheBuild() {
         _ = sandbox.dkms(["add", module("dots", conf: "PATCH[0]=../escape.patch")])
         var r = sandbox.dkms(["build", "-k", kernel, "dots/1.0"])
