@@ -228,6 +228,49 @@ struct SandboxTests {
         #expect(!second.stderr.contains("cannot run as"), "once per tree")
     }
 
+    /// docs/sandbox.md's "user" row, for every step of a build (a patch's
+    /// command aside, PRE_BUILD, make and POST_BUILD): the build user, no
+    /// supplementary group, no capability in any set, no_new_privs, and no
+    /// terminal (its own session, stdin /dev/null).
+    @Test func everyStepRunsAsTheBuildUserWithoutPrivileges() throws {
+        try #require(geteuid() == 0, "dkms switches users only as root")
+        let sandbox = sandbox(kernels: [Self.kernels[0]])
+        let probe = """
+            #!/bin/sh
+            echo "STEP $1 uid=$(id -u) gid=$(id -g) groups=$(id -G)"
+            grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/self/status | sed "s/^/STEP $1 /"
+            echo "STEP $1 sid=$(ps -o sid= -p $$ | tr -d ' ') pid=$$ stdin=$(readlink /proc/self/fd/0)"
+
+            """
+        let source = sandbox.writeModule(name: "priv", version: "1.0", conf: """
+            PACKAGE_NAME=priv
+            PACKAGE_VERSION=1.0
+            BUILT_MODULE_NAME[0]=priv
+            DEST_MODULE_LOCATION[0]=/extra
+            PRE_BUILD="probe.sh pre"
+            POST_BUILD="probe.sh post"
+            MAKE[0]="sh ./probe.sh make; make -C ${kernel_source_dir} M=${dkms_tree}/${PACKAGE_NAME}/${PACKAGE_VERSION}/build"
+            """)
+        Files.write(probe, to: source + "/probe.sh", executable: true)
+        _ = sandbox.dkms(["add", source])
+        let r = sandbox.dkms(["build", "priv/1.0", "-k", Self.kernels[0]])
+        #expect(r.status == 0, "\(r)")
+        let log = Files.read("\(sandbox.dkmsTree)/priv/1.0/\(Self.kernels[0])/\(DKMSSandbox.arch)/log/make.log") ?? ""
+        let identity = BuildIdentity.resolve(user: "")
+        for step in ["pre", "make", "post"] {
+            let lines = log.split(separator: "\n").filter { $0.hasPrefix("STEP \(step) ") }.map(String.init)
+            #expect(lines.contains("STEP \(step) uid=\(identity.uid) gid=\(identity.gid) groups=\(identity.gid)"), "\(step): \(lines)")
+            for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+                #expect(lines.contains("STEP \(step) \(set):\t0000000000000000"), "\(step) \(set): \(lines)")
+            }
+            #expect(lines.contains("STEP \(step) NoNewPrivs:\t1"), "\(step): \(lines)")
+            let session = lines.first { $0.contains(" sid=") } ?? ""
+            #expect(session.contains(" stdin=/dev/null"), "\(step): \(session)")
+            let sid = session.split(separator: " ").first { $0.hasPrefix("sid=") }.map { String($0.dropFirst(4)) }
+            #expect(sid != nil && sid != String(getsid(0)), "\(step) runs in a session of its own: \(session)")
+        }
+    }
+
     /// The build's start and end (ns), its uid and working directory, as
     /// `probe.sh` logged them to each kernel's make.log.
     func probes(_ sandbox: DKMSSandbox, module: String) -> [(start: Int, end: Int, uid: String, directory: String)] {
