@@ -20,6 +20,10 @@
 #                  "dkms: waiting for the lock on DKMSTREE held by process PID..."
 #   cycle-A        afterwards `remove A --all` (if listed), `add`, `install` of A succeed and
 #                  leave a consistent tree
+#   reads-committed (dkms with fsck only) a reader running `status` every 50 ms while the
+#                  writers run: every read exits 0 and shows a committed state (fx_reader_check's
+#                  checks of the text: no Differences or missing-module remark, no broken or
+#                  unparsable line)
 # Prints one line per failed check, then "N passed, M failed"; exits 1 if M > 0.
 # Environment: CONCURRENCY_ROUNDS, CONCURRENCY_SLEEP, CONCURRENCY_TIMEOUT, CONCURRENCY_KEEP=1
 # (keep the work directory; kept anyway when something failed).
@@ -73,6 +77,23 @@ for ((round = 1; round <= ROUNDS; round++)); do
         ) >"$R/inv$i.out" 2>"$R/inv$i.err" </dev/null &
         pids+=($!)
     done
+    # readers while the writers run: status every 50 ms until they have all ended (only with
+    # the readers' rule: dkms with fsck); each read must show a committed state
+    reader=
+    if ((recovers)); then
+        (
+            while [[ ! -e $R/go ]]; do sleep 0.005; done
+            n=0
+            while [[ ! -e $R/done ]]; do
+                n=$((n + 1))
+                env -i PATH="/usr/sbin:/usr/bin:/sbin:/bin" HOME="$R" TMPDIR="$R/tmp" SWIFT_DKMS_SYSCONFDIR="$R/etc" \
+                    try_sign_modules=false LC_ALL=C timeout -k 5 "$FX_TIMEOUT" "$FX_DKMS" status "${T[@]}" >"$R/read$n.out" 2>/dev/null
+                echo "$?" >"$R/read$n.rc"
+                sleep 0.05
+            done
+        ) </dev/null &
+        reader=$!
+    fi
     sleep 0.2
     t0=$SECONDS
     touch "$R/go"
@@ -85,6 +106,18 @@ for ((round = 1; round <= ROUNDS; round++)); do
         check "exit-$i (${cmds[$i]%% /*}...)" $((rc == 0)) "$detail"
     done
     wall=$((SECONDS - t0))
+    if [[ -n $reader ]]; then
+        touch "$R/done"; wait "$reader"
+        torn=() reads=0
+        for f in "$R"/read*.out; do
+            [[ -e $f ]] || continue
+            reads=$((reads + 1))
+            [[ $(cat "${f%.out}.rc") == 0 ]] || torn+=("${f##*/}: exit $(cat "${f%.out}.rc")")
+            # the text's own classes (the trees have moved on since: b- and c- compare with them)
+            while IFS= read -r l; do torn+=("${f##*/}: $l"); done < <(fx_reader_check "$f" | grep -E '^\[r-(remark|a-)')
+        done
+        check "reads-committed ($reads reads while the writers ran)" $((${#torn[@]} == 0 && reads > 0)) "$(printf '%s; ' "${torn[@]:0:5}")"
+    fi
 
     bad_lines=$(fx_check "$R/inv7.out" | grep '^\[a-' || true)
     check status-output $((${#bad_lines} == 0)) "$bad_lines"
