@@ -72,6 +72,7 @@ extension Engine {
                 cache.count(["refused": 1])
             case .adopted(let entry):
                 cache.count(["fetched": 1])
+                transaction.fetchedIntoCache = true
                 return (entry, record, location)
             }
         }
