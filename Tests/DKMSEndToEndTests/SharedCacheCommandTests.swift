@@ -83,6 +83,33 @@ struct SharedCacheCommandTests {
         return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
+    /// `cache keygen` never replaces a key: not NAME.key, not a trusted
+    /// NAME.pub, and it follows no link planted at either (a keygen into a
+    /// world-writable directory must not overwrite what the link names).
+    @Test func keygenReplacesNothing() {
+        let name = sandbox.root.child("fleet")
+        let first = sandbox.dkms(["cache", "keygen", name])
+        expectClean(first, "keygen")
+        let key = FileSystem.readBytes(name + ".key"), pub = FileSystem.readBytes(name + ".pub")
+        #expect(key != nil && pub != nil)
+        let again = sandbox.dkms(["cache", "keygen", name])
+        #expect(again.status == 1 && again.stderr.contains("Error! \(name).key already exists; dkms cache keygen does not replace a key."), "\(again)")
+        #expect(FileSystem.readBytes(name + ".key") == key && FileSystem.readBytes(name + ".pub") == pub)
+
+        // Only the public key there (a client's trusted key), or a link at it.
+        let victim = sandbox.root.child("victim")
+        Files.write("precious\n", to: victim)
+        for (n, plant) in [("trusted", false), ("linked", true)] {
+            let other = sandbox.root.child(n)
+            if plant { _ = FileSystem.symlink(target: victim, at: other + ".pub") } else { Files.write("a trusted key\n", to: other + ".pub") }
+            let r = sandbox.dkms(["cache", "keygen", other])
+            #expect(r.status == 1 && r.stderr.contains("Error! \(other).pub already exists; dkms cache keygen does not replace a key."), "\(n): \(r)")
+            #expect(!Files.exists(other + ".key"), "\(n): no private key left without its public one")
+        }
+        #expect(Files.read(victim) == "precious\n")
+        #expect(Files.read(sandbox.root.child("trusted") + ".pub") == "a trusted key\n")
+    }
+
     @Test(arguments: [false, true])
     func aDeadServerCostsOneWarningAndSecondsPerCommand(silent: Bool) {
         let server = Self.listener(closed: !silent)

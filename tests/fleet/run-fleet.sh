@@ -12,7 +12,8 @@
 # `python3 -m http.server` serves on 127.0.0.1. Then:
 #   - machines B (http), C (an absent http location, then the good one) and E (a directory)
 #     trust A's key and install the same modules with no make or compiler run in their
-#     builds, byte-identical to A's installed modules, and count them as fetched;
+#     builds, byte-identical to A's installed modules, and count them as fetched; machine S
+#     does it with build_cache_size=1K, and keeps no entry (each fetched one evicted);
 #   - entries signed by an untrusted key, unsigned, with a module byte changed, with a
 #     truncated module, with the manifest edited after signing, or signed by the trusted
 #     key but built for another kernel (vermagic) are each refused with one warning, and
@@ -213,6 +214,18 @@ for spec in "B $URL/good" "C $URL/empty $URL/good" "E $WORK/srv/good"; do
     check "$name: installed modules byte-identical to A's (and same vermagic)" installed_like_a
     check "$name: ${#MODULES[@]} fetched, none refused, no warning" fetched_all_quietly
 done
+
+# build_cache_size bounds what a client fetches too (trimmed when each command ends, after the
+# install copied from the entry): with 1K, no entry stays, each counted as evicted.
+machine S
+cp "$WORK/fleet.pub" "$M/etc/cache-keys/a.pub"
+printf 'build_cache_shared="%s"\nbuild_cache_size="1K"\n' "$URL/good" >"$M/etc/framework.conf"
+add_all
+for m in "${MODULES[@]}"; do dk install "$m" -k "$K"; done
+dk cache stats
+check "S (build_cache_size=1K): installed like A's, the cache left empty, ${#MODULES[@]} evicted" \
+    eval 'installed_like_a && [[ -z $(find "$M/d/.cache/entries" -mindepth 1 -maxdepth 1 2>/dev/null) ]] &&
+        grep -qx "evicted: ${#MODULES[@]}" "$WORK/out"'
 
 # --- Refusals: each case is a copy of the good export with one thing wrong, served over http.
 openssl genpkey -algorithm ed25519 -out "$WORK/other.key" 2>/dev/null

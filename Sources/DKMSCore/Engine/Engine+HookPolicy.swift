@@ -55,6 +55,24 @@ extension Engine {
                                           log: fileSystem.exists(log) ? log : nil, time: FailureRecords.now()))
     }
 
+    /// What decides whether a failed module is needed to boot: the tree's
+    /// facts (its module files, none when the build failed, and dkms.conf
+    /// read as text), completed by the evaluated dkms.conf, whose module
+    /// names may come from variables (`BUILT_MODULE_NAME[0]=$PACKAGE_NAME`,
+    /// or no BUILT_MODULE_NAME at all) and whose `REMAKE_INITRD` may be set
+    /// by the admin's /etc/dkms/MODULE.conf.
+    func bootFacts(module: String, version: String, kernel: String, arch: String) async -> InstalledModuleFacts {
+        var facts = initramfs.facts(module: module, version: version, kernel: kernel, arch: arch)
+        if let config = await quietConf(module, version, kernel, arch) {
+            for entry in config.modules {
+                facts.names.insert(InitramfsLayout.canonical(entry.destName))
+                facts.names.insert(InitramfsLayout.canonical(entry.builtName))
+            }
+            if config.variables["REMAKE_INITRD"].value.lowercased() == "yes" { facts.remakeInitrd = true }
+        }
+        return facts
+    }
+
     /// Applies the hook policy to the failures of one autoinstall.
     /// - Returns: true when the hook may succeed (every failure is
     ///   reported and none is needed to boot).
@@ -67,7 +85,7 @@ extension Engine {
                 reason = "REQUIRED_MODULE=yes"
             } else {
                 let initramfs = initramfs
-                reason = await initramfs.reason(initramfs.facts(module: m, version: v, kernel: kernel, arch: arch),
+                reason = await initramfs.reason(await bootFacts(module: m, version: v, kernel: kernel, arch: arch),
                                                 kernel: kernel, lookElsewhere: true)
             }
             let log = tree.retainedLog(m, v, kernel, arch)

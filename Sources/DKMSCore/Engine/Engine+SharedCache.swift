@@ -72,6 +72,7 @@ extension Engine {
                 cache.count(["refused": 1])
             case .adopted(let entry):
                 cache.count(["fetched": 1])
+                transaction.fetchedIntoCache = true
                 return (entry, record, location)
             }
         }
@@ -110,12 +111,14 @@ extension Engine {
     }
 
     /// `dkms cache keygen NAME`: a new fleet key pair, NAME.key (the
-    /// private key, mode 0600, never replaced) and NAME.pub.
+    /// private key, mode 0600) and NAME.pub. Neither file may exist yet
+    /// (not even as a link): a key is never replaced, a trusted public key
+    /// is never overwritten, and no link planted at NAME.pub is followed.
     func generateFleetKey(named name: String) async throws(DKMSError) -> Int32 {
         let privateFile = name + ".key"
         let publicFile = name + ".pub"
-        guard !fileSystem.existsNoFollow(privateFile) else {
-            throw DKMSError(.notPermittedOrMissingArguments, "\(privateFile) already exists; dkms cache keygen does not replace a key.")
+        for file in [privateFile, publicFile] where fileSystem.existsNoFollow(file) {
+            throw DKMSError(.notPermittedOrMissingArguments, "\(file) already exists; dkms cache keygen does not replace a key.")
         }
         let key = FleetSigningKey()
         guard fileSystem.writeBytes(Array(key.pem.utf8), to: privateFile, mode: 0o600), fileSystem.setMode(0o600, of: privateFile),

@@ -16,6 +16,10 @@ final class Transaction {
     var installedBaseline: Set<String>?
     /// When depmod runs for the kernels changed.
     var depmod = DepmodSchedule()
+    /// Whether a build was fetched from a shared cache into the local one:
+    /// the local cache is then kept within `build_cache_size` when the
+    /// command ends (not at once: the command still copies from the entry).
+    var fetchedIntoCache = false
 
     /// No change under way yet.
     init() {}
