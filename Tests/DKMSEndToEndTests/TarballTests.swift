@@ -124,6 +124,13 @@ struct TarballTests {
                 i = tarfile.TarInfo(S + "huge"); i.size = 5 << 30
                 t.fileobj.write(i.tobuf(tarfile.GNU_FORMAT)); t.fileobj.write(b"\\0" * 4096)
                 t.fileobj.close(); sys.exit(0)
+            if kind == "volume": add(S + "vol", type=b"V")
+            if kind == "notdir":
+                add(S + "a", b"x")
+                add(S + "a/b", b"y")
+            if kind == "truncated":
+                add(S + "big", b"z" * 100000)
+                t.close(); open(path, "r+b").truncate(20000); sys.exit(0)
             if kind == "good":
                 add(S + "Makefile", b"obj-m := a.o\\n")
                 add(S + "Makefile.copy", type=tarfile.LNKTYPE, link=S + "Makefile")
@@ -163,6 +170,8 @@ struct TarballTests {
             ("setgid", "member 'dkms_source_tree/sgid' is setgid"),
             ("members", "it has more than 50000 members"),
             ("bytes", "its members hold more than 4294967296 bytes"),
+            ("volume", "member 'dkms_source_tree/vol' is a special file"),
+            ("truncated", "tar cannot read it completely"),
           ])
     func hostileTarballs(kind: String, reason: String) {
         let tarball = hostileTarball(kind)
@@ -174,6 +183,17 @@ struct TarballTests {
         #expect(snapshot() == before)
         #expect(Files.list(sandbox.root.child("tmp")).isEmpty)
         #expect(!Files.exists("/tmp/evil-absolute"))
+    }
+
+    @Test("An archive tar lists but cannot unpack is refused, tar's own lines first", .enabled(if: testingOurBinary, "checks beyond upstream"))
+    func anArchiveThatCannotBeUnpackedIsRefused() {
+        let tarball = hostileTarball("notdir")
+        let before = snapshot()
+        let r = sandbox.dkms(["ldtarball", tarball])
+        #expect(r.status == 7)
+        #expect(r.stderr.hasSuffix("\nError! Refusing to load \(tarball): tar cannot unpack it.\n\(tarball) is not a valid DKMS tarball.\n"), "\(r.stderr)")
+        #expect(snapshot() == before)
+        #expect(Files.list(sandbox.root.child("tmp")).isEmpty)
     }
 
     @Test("add of a hostile tarball is refused the same way", .enabled(if: testingOurBinary, "checks beyond upstream"))
