@@ -167,8 +167,13 @@ struct SandboxIdentityTests {
         _ = FileSystem.symlink(target: "..", at: build + "/sub/up")
         Files.write("#!/bin/sh\n", to: build + "/rootsh")
         #expect(mkfifo(build + "/fifo", 0o600) == 0)
+        Files.write("log", to: build + "/open.log")
         #expect(BuildHandOver.give(build, to: BuildIdentity.nobody))
         chmod(build + "/rootsh", 0o4755)
+        // what the build user may leave open to every local user
+        chmod(build + "/sub", 0o777)
+        chmod(build + "/sub/real.ko", 0o666)
+        chmod(build + "/open.log", 0o620)
         var st = stat()
         lstat(build + "/sub/real.ko", &st)
         #expect(st.st_uid == 65534 && st.st_gid == 65534)
@@ -188,6 +193,9 @@ struct SandboxIdentityTests {
             lstat(path, &st)
             #expect(st.st_uid == 0 && st.st_gid == 0, "\(path)")
         }
+        #expect(FileSystem.mode(of: build + "/sub") == 0o755, "no longer writable by all")
+        #expect(FileSystem.mode(of: build + "/sub/real.ko") == 0o644)
+        #expect(FileSystem.mode(of: build + "/open.log") == 0o600)
     }
 
     @Test func theBuilderHandsTheDirectoryOverForTheStepsAndTakesItBack() async throws {

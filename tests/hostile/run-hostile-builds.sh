@@ -29,6 +29,8 @@
 #   read-rootfile    read a fresh root-only (0600) file dkms knows nothing about
 #   write-rootfile   append to a root-owned 0644 file outside the trees
 #   setuid-left      leave a setuid copy of a shell in the (failed, kept) build directory
+#   open-left        leave its (failed, kept) build directory 0777 and a file in it 0666:
+#                    allowed when root's tree then holds anything any local user may write
 #   symlink-module   make the module a symbolic link to /etc/shadow
 #   makelog-link     PRE_BUILD replaces make.log with a link to a root-owned 0644 file under
 #                    /var/lib: allowed when that file changed
@@ -177,6 +179,7 @@ declare -A ATTEMPT=(
     [read-rootfile]="cat $ROOTFILE"
     [write-rootfile]="echo hostile >>$ROOTOWNED"
     [setuid-left]="cp /bin/sh rootsh && chmod 4755 rootsh && false"
+    [open-left]="echo x >open && chmod 0666 open && chmod 0777 . && false"
     [symlink-module]=":"
     [tiocsti]="python3 tiocsti.py"
     [kill-dkms]="python3 -c 'import time; time.sleep(60)' hostile-killed-$ID"
@@ -186,7 +189,7 @@ declare -A ATTEMPT=(
     [endless]="sleep 40"
 )
 # The exit codes a blocked attempt may have (default: the build succeeds).
-declare -A EXPECT_RC=([setuid-left]='[1-9]*' [symlink-module]='[1-9]*' [kill-dkms]='*' [makelog-link]='[1-9]*' [makelog-fifo]='[1-9]*'
+declare -A EXPECT_RC=([setuid-left]='[1-9]*' [open-left]='[1-9]*' [symlink-module]='[1-9]*' [kill-dkms]='*' [makelog-link]='[1-9]*' [makelog-fifo]='[1-9]*'
     [fork-bomb]=10 [memory-hog]=10 [tmpfs-hog]=10 [endless]=10)
 declare -A LIMIT=([fork-bomb]=build_max_processes [memory-hog]=build_max_memory [tmpfs-hog]=build_max_memory [endless]=build_time_limit)
 # What PRE_BUILD runs (in the build directory, where the script lies), for the attempts that have one.
@@ -219,6 +222,7 @@ effect() {
         read-rootfile) grep -rqs -- "hostile-rootonly-$SECRET" "$D" ;;
         write-rootfile) [[ -s $ROOTOWNED ]] ;;
         setuid-left) [[ -n $(find "$D" -perm -4000 -user root 2>/dev/null) ]] ;;
+        open-left) [[ -n $(find "$D/$m" \( -type f -o -type d \) -perm -0002 2>/dev/null) ]] ;;
         tiocsti) grep -q "INJECTED-$ID" "$WORK/tty-input" ;;
         kill-dkms) sleep 1; pgrep -f "hostile-killed-$ID" >/dev/null && { [[ -n ${HOSTILE_DEBUG:-} ]] && ps -o pid,ppid,user,stat,args -p "$(pgrep -d, -f "hostile-killed-$ID")"; true; } ;;
         fork-bomb|memory-hog|tmpfs-hog|endless) ! { [[ $rc == 10 ]] && grep -q "^Error!" <<<"$out" && grep -q "${LIMIT[$1]}" <<<"$out" && grep -q "hostile-$1/1.0" <<<"$out" && grep -q "make.log" <<<"$out"; } ;;
@@ -276,7 +280,7 @@ PYEOF
 
 passed=0 failed=0
 ALL="write-etc write-root write-source write-modules write-dkmstree poison-cache read-key read-fleet-key read-world-keys network"
-ALL+=" unix-socket write-1777 write-shm leave-process pre-build read-shadow read-rootfile write-rootfile setuid-left symlink-module"
+ALL+=" unix-socket write-1777 write-shm leave-process pre-build read-shadow read-rootfile write-rootfile setuid-left open-left symlink-module"
 ALL+=" makelog-link makelog-fifo tiocsti kill-dkms fork-bomb memory-hog tmpfs-hog endless"
 for name in ${HOSTILE_ONLY:-$ALL}; do
     m=hostile-$name
@@ -293,7 +297,7 @@ for name in ${HOSTILE_ONLY:-$ALL}; do
     if [[ $name == symlink-module ]]; then
         printf 'all:\n\tln -sf /etc/shadow hostile.ko\n' >"$src/hostile.mk"
     else
-        printf 'all:\n\t%s%s\n\tcc -c hostile.c -o hostile.ko\n' "$([[ $name == setuid-left ]] || echo -)" "${ATTEMPT[$name]//\$/\$\$}" >"$src/hostile.mk"
+        printf 'all:\n\t%s%s\n\tcc -c hostile.c -o hostile.ko\n' "$([[ $name == setuid-left || $name == open-left ]] || echo -)" "${ATTEMPT[$name]//\$/\$\$}" >"$src/hostile.mk"
     fi
     echo 'static const char m[] __attribute__((used)) = "hostile";' >"$src/hostile.c"
     printf '#!/bin/sh\n%s\nexit 0\n' "${PRE[$name]:-:}" >"$src/pre.sh"

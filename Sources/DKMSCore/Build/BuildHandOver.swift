@@ -11,8 +11,8 @@ import Musl
 /// root could be tricked by when it strips, signs, copies and publishes
 /// the results: a symbolic link that leads out of the directory (say
 /// `module.ko -> /etc/shadow`) or nowhere is removed, FIFOs, sockets and
-/// device nodes are removed, and setuid, setgid and sticky bits are
-/// cleared. Links within the directory stay.
+/// device nodes are removed, and setuid, setgid and sticky bits and the
+/// group's and others' write bits are cleared. Links within the directory stay.
 package enum BuildHandOver {
     /// What taking a directory back changed.
     package struct Report: Sendable, Equatable {
@@ -53,11 +53,12 @@ package enum BuildHandOver {
                 }
             case S_IFDIR, S_IFREG:
                 lchown(path, 0, 0)
-                let special = st.st_mode & (S_ISUID | S_ISGID | S_ISVTX)
-                if special != 0 {
-                    chmod(path, st.st_mode & 0o777)
-                    report.clearedModes.append(relative)
-                }
+                // root's, and writable by root alone: a build that made its
+                // files 0666 or its directories 0777 must not leave, in root's
+                // trees, what any local user could change before root signs,
+                // stores, publishes or removes it
+                if st.st_mode & 0o7777 != st.st_mode & 0o755 { chmod(path, st.st_mode & 0o755) }
+                if st.st_mode & (S_ISUID | S_ISGID | S_ISVTX) != 0 { report.clearedModes.append(relative) }
             default:
                 unlink(path)
                 report.removed.append(relative)
