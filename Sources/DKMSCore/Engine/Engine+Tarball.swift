@@ -89,12 +89,26 @@ extension Engine {
             }
             throw DKMSError(.missingConfOrPermission, "Unable to install \(archive) using rpm.", "Check to ensure that your system can install .rpm files.")
         }
-        let listed = try await refuseHostileMembers(archive)
+        // The archive is read once, into a copy of root's: what is listed and
+        // checked below is what is unpacked (a FIFO or a file replaced between
+        // the listing and the extraction cannot serve two archives).
+        guard fileSystem.isRegularFile(archive) else {
+            throw DKMSError(.moduleNotBuilt, "Refusing to load \(archive): it is not a regular file.", "\(archive) is not a valid DKMS tarball.")
+        }
+        guard let holding = fileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms-archive.XXXXXX") else {
+            throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
+        }
+        defer { fileSystem.removeTree(holding) }
+        let copy = holding + "/" + (archive.split(separator: "/").last.map(String.init) ?? "archive")
+        guard fileSystem.copyFileAtomically(from: archive, to: copy) else {
+            throw DKMSError(.moduleNotBuilt, "Refusing to load \(archive): it cannot be read.", "\(archive) is not a valid DKMS tarball.")
+        }
+        let listed = try await refuseHostileMembers(copy, shownAs: archive)
         guard let staging = fileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms.XXXXXX") else {
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
         }
         defer { fileSystem.removeTree(staging) }
-        let unpacked = await run("tar", ["-xaf", archive, "-C", staging, "--no-same-owner"])
+        let unpacked = await run("tar", ["-xaf", copy, "-C", staging, "--no-same-owner"])
         if listed && unpacked.status != 0 {
             throw DKMSError(.moduleNotBuilt, "Refusing to load \(archive): tar cannot unpack it.", "\(archive) is not a valid DKMS tarball.")
         }
@@ -169,22 +183,25 @@ extension Engine {
     /// is left to the extraction, which reports it as upstream does.
     /// - Returns: whether tar listed the archive (then its extraction must
     ///   succeed too).
+    /// - Parameter shownAs: the archive's name in messages (the path the
+    ///   admin gave, when `archive` is dkms' private copy of it).
     @discardableResult
-    func refuseHostileMembers(_ archive: String) async throws(DKMSError) -> Bool {
+    func refuseHostileMembers(_ archive: String, shownAs shown: String? = nil) async throws(DKMSError) -> Bool {
         let listing = await run("tar", ["-tvaf", archive, "-P", "--quoting-style=c", "--numeric-owner"],
                                 output: .capture, error: .discard)
+        let name = shown ?? archive
         var inspection = ArchiveInspection()
         var listed = 0
         for line in listing.outputText.split(separator: "\n") {
             guard let member = TarListing.parse(String(line)) else { continue }
             listed += 1
             if let problem = inspection.admit(member) {
-                throw DKMSError(.moduleNotBuilt, "Refusing to load \(archive): \(problem).", "\(archive) is not a valid DKMS tarball.")
+                throw DKMSError(.moduleNotBuilt, "Refusing to load \(name): \(problem).", "\(name) is not a valid DKMS tarball.")
             }
         }
         if listing.status != 0 && listed > 0 {
-            throw DKMSError(.moduleNotBuilt, "Refusing to load \(archive): tar cannot read it completely.",
-                            "\(archive) is not a valid DKMS tarball.")
+            throw DKMSError(.moduleNotBuilt, "Refusing to load \(name): tar cannot read it completely.",
+                            "\(name) is not a valid DKMS tarball.")
         }
         return listed > 0
     }
