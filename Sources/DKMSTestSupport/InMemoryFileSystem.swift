@@ -138,6 +138,11 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
         return true
     }
 
+    package func createNewFile(_ bytes: [UInt8], at path: String, mode: UInt32) -> Bool {
+        guard !existsNoFollow(path), write(bytes, to: path, truncating: true) == nil else { return false }
+        return setMode(mode, of: path)
+    }
+
     @discardableResult
     package func writeBytesAtomically(_ bytes: [UInt8], to destination: String, mode: UInt32) -> Bool {
         guard !failsWrites else { return false }
@@ -169,6 +174,9 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
     package func modificationStamp(of path: String) -> Int? {
         state.withLock { tree in tree.locate(path, followLast: false).flatMap { tree.nodes[$0] == nil ? nil : tree.stamps[$0, default: 0] } }
     }
+
+    /// Everything here is root's.
+    package func owner(of path: String) -> UInt32? { existsNoFollow(path) ? 0 : nil }
 
     package func identity(of path: String) -> String? {
         state.withLock { tree in

@@ -110,6 +110,23 @@ struct SharedCacheCommandTests {
         #expect(Files.read(sandbox.root.child("trusted") + ".pub") == "a trusted key\n")
     }
 
+    /// `cache export` into a directory another user could change (here
+    /// 0777) is refused before anything is written there.
+    @Test func exportRefusesADirectoryOthersCanChange() {
+        _ = plant()
+        expectClean(sandbox.dkms(["cache", "keygen", sandbox.etc + "/cache-signing"]), "keygen")
+        let open = sandbox.root.child("open-export")
+        Files.makeDirectory(open)
+        chmod(open, 0o777)
+        let r = sandbox.dkms(["cache", "export", open])
+        #expect(r.status == 1, "\(r)")
+        #expect(r.stderr.contains("Error! Refusing to export to \(open): \(open) is writable by its group or others (mode 777)."), "\(r.stderr)")
+        #expect(Files.list(open).isEmpty, "nothing written")
+        chmod(open, 0o755)
+        expectClean(sandbox.dkms(["cache", "export", open]), "export once it is root's alone")
+        #expect(Files.exists(open + "/index"))
+    }
+
     @Test(arguments: [false, true])
     func aDeadServerCostsOneWarningAndSecondsPerCommand(silent: Bool) {
         let server = Self.listener(closed: !silent)

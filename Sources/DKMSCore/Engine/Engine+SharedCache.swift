@@ -89,6 +89,13 @@ extension Engine {
                             "Make one with 'dkms cache keygen \(keyFile.hasSuffix(".key") ? String(keyFile.dropLast(4)) : keyFile)'"
                                 + " or name yours with build_cache_signing_key in framework.conf.")
         }
+        // made first, then checked: a directory another user planted before
+        // it was made is theirs, and refused
+        fileSystem.makeDirectories(directory)
+        if let problem = ExportDirectoryTrust(fileSystem: fileSystem).problem(directory) {
+            throw DKMSError(.notPermittedOrMissingArguments, "Refusing to export to \(directory): \(problem).",
+                            "dkms writes there as root: export to a directory that only root can change, and let the web server read it.")
+        }
         let exporter = CacheExporter(directory: directory, signingKey: key, fileSystem: fileSystem)
         let cache = localCache
         guard let report = exporter.export(cache.entries(), records: cache.records()) else {
@@ -121,9 +128,12 @@ extension Engine {
             throw DKMSError(.notPermittedOrMissingArguments, "\(file) already exists; dkms cache keygen does not replace a key.")
         }
         let key = FleetSigningKey()
-        guard fileSystem.writeBytes(Array(key.pem.utf8), to: privateFile, mode: 0o600), fileSystem.setMode(0o600, of: privateFile),
-              fileSystem.writeBytes(Array(key.publicKey.pem.utf8), to: publicFile, mode: 0o644)
-        else {
+        // Created, never opened over something there: a link or file planted
+        // after the check above makes the creation fail instead.
+        guard fileSystem.createNewFile(Array(key.pem.utf8), at: privateFile, mode: 0o600) else {
+            throw DKMSError(.notPermittedOrMissingArguments, "Unable to write \(privateFile) and \(publicFile).")
+        }
+        guard fileSystem.createNewFile(Array(key.publicKey.pem.utf8), at: publicFile, mode: 0o644) else {
             fileSystem.removeFile(privateFile)
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to write \(privateFile) and \(publicFile).")
         }

@@ -243,6 +243,26 @@ package enum FileSystem {
         return true
     }
 
+    /// Creates `path` with `bytes` and exactly `mode`, only if nothing is
+    /// there (not even a dangling link): `O_EXCL|O_NOFOLLOW`, so no link
+    /// planted at the path is followed and no existing file is replaced,
+    /// with no gap between a check and the open. Flushed; false on failure.
+    package static func createNewFile(_ bytes: [UInt8], at path: String, mode: mode_t) -> Bool {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0o600)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += written
+        }
+        return fchmod(fd, mode) == 0 && fsync(fd) == 0
+    }
+
     /// Writes text to a file (truncating).
     @discardableResult
     package static func writeText(_ text: String, to path: String, append: Bool = false) -> Bool {
@@ -418,6 +438,13 @@ extension FileSystem {
 
 extension FileSystem {
     /// `device:inode` of a path (following links), or nil.
+    /// The owner's uid of what `path` names (a final link not followed), or nil.
+    package static func owner(of path: String) -> uid_t? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return st.st_uid
+    }
+
     package static func identity(of path: String) -> String? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }

@@ -58,6 +58,9 @@ package protocol FileSystemAccess: Sendable {
     /// a new file; false on failure.
     @discardableResult
     func writeBytes(_ bytes: [UInt8], to path: String, mode: mode_t, append: Bool) -> Bool
+    /// Creates a file with `bytes` and `mode` only if nothing (not even a
+    /// link) is at `path`, following no link; false otherwise.
+    func createNewFile(_ bytes: [UInt8], at path: String, mode: mode_t) -> Bool
     /// Writes bytes so that readers see the old file or all of the new one
     /// (a flushed temporary name, then a rename); false on failure.
     @discardableResult
@@ -74,6 +77,8 @@ package protocol FileSystemAccess: Sendable {
     /// What a path names, as an identity stable while it exists
     /// (`device:inode` on disk), or nil.
     func identity(of path: String) -> String?
+    /// The uid owning what `path` names (a final link not followed), or nil.
+    func owner(of path: String) -> uid_t?
     /// The size in bytes of what `path` names (a final link is not
     /// followed: its size is its target's length), or nil when nothing is there.
     func size(of path: String) -> Int?
@@ -239,6 +244,9 @@ package struct LocalFileSystem: FileSystemAccess {
     package func writeBytes(_ bytes: [UInt8], to path: String, mode: mode_t, append: Bool) -> Bool {
         FileSystem.writeBytes(bytes, to: path, mode: mode, append: append)
     }
+    package func createNewFile(_ bytes: [UInt8], at path: String, mode: mode_t) -> Bool {
+        FileSystem.createNewFile(bytes, at: path, mode: mode)
+    }
     @discardableResult
     package func writeBytesAtomically(_ bytes: [UInt8], to destination: String, mode: mode_t) -> Bool {
         FileSystem.writeBytesAtomically(bytes, to: destination, mode: mode)
@@ -247,6 +255,7 @@ package struct LocalFileSystem: FileSystemAccess {
     package func makeTemporaryFile(template: String) -> String? { FileSystem.makeTemporaryFile(template: template) }
     package func touch(_ path: String) { FileSystem.touch(path) }
     package func identity(of path: String) -> String? { FileSystem.identity(of: path) }
+    package func owner(of path: String) -> uid_t? { FileSystem.owner(of: path) }
     package func modificationStamp(of path: String) -> Int? { FileSystem.modificationStamp(of: path) }
     package func size(of path: String) -> Int? { FileSystem.size(of: path) }
     @discardableResult
