@@ -231,6 +231,11 @@ package enum FileSystem {
             var st = stat()
             guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
         }
+        return writeAll(bytes, to: fd)
+    }
+
+    /// Writes all of `bytes` to `fd`, retrying short and interrupted writes.
+    private static func writeAll(_ bytes: [UInt8], to fd: Int32) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -251,16 +256,7 @@ package enum FileSystem {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0o600)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            offset += written
-        }
-        return fchmod(fd, mode) == 0 && fsync(fd) == 0
+        return writeAll(bytes, to: fd) && fchmod(fd, mode) == 0 && fsync(fd) == 0
     }
 
     /// Writes text to a file (truncating).
@@ -300,17 +296,7 @@ package enum FileSystem {
         let temporary = (dir.isEmpty ? "." : dir) + "/.\(name).dkms-new.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { return false }
-        var offset = 0
-        var ok = true
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                ok = false
-                break
-            }
-            offset += written
-        }
+        var ok = writeAll(bytes, to: fd)
         if ok { ok = fsync(fd) == 0 }
         close(fd)
         if ok { ok = rename(temporary, to: destination) }
