@@ -31,17 +31,23 @@ struct BuildDirectiveTests {
         Files.read("\(sandbox.dkmsTree)/\(name)/1.0/\(kernel)/\(arch)/log/make.log") ?? ""
     }
 
-    @Test func patchesAreAppliedAndLogged() {
-        let patch = """
-            --- a/pat.c
-            +++ b/pat.c
-            @@ -1,3 +1,3 @@
-            -__attribute__((section(".modinfo"), used, aligned(1))) static const char v[] = "version=1.0";
-            +__attribute__((section(".modinfo"), used, aligned(1))) static const char v[] = "version=1.0-patched";
-             __attribute__((section(".modinfo"), used, aligned(1))) static const char s[] = "srcversion=PAT1.0";
-             __attribute__((section(".modinfo"), used, aligned(1))) static const char l[] = "license=GPL";
+    /// A patch of `name`.c (a module written by ``module(_:conf:files:)``)
+    /// that changes its modinfo version from 1.0 to `version`.
+    func versionPatch(_ name: String, to version: String) -> String {
+        """
+        --- a/\(name).c
+        +++ b/\(name).c
+        @@ -1,3 +1,3 @@
+        -__attribute__((section(".modinfo"), used, aligned(1))) static const char v[] = "version=1.0";
+        +__attribute__((section(".modinfo"), used, aligned(1))) static const char v[] = "version=\(version)";
+         __attribute__((section(".modinfo"), used, aligned(1))) static const char s[] = "srcversion=\(name.uppercased())1.0";
+         __attribute__((section(".modinfo"), used, aligned(1))) static const char l[] = "license=GPL";
 
-            """
+        """
+    }
+
+    @Test func patchesAreAppliedAndLogged() {
+        let patch = versionPatch("pat", to: "1.0-patched")
         _ = sandbox.dkms(["add", module("pat", conf: "PATCH[0]=fix.patch", files: ["patches/fix.patch": (patch, false)])])
         let r = sandbox.dkms(["build", "-k", kernel, "pat/1.0"])
         #expect(r.status == 0, "\(r)")
@@ -57,16 +63,7 @@ struct BuildDirectiveTests {
     /// `# from the module cache (entry KEY): COMMAND`.
     @Test(.enabled(if: testingOurBinary, "the module cache is swift-dkms'"))
     func aCacheHitShowsTheStepsABuildShows() {
-        let patch = """
-            --- a/hit.c
-            +++ b/hit.c
-            @@ -1,3 +1,3 @@
-            -__attribute__((section(".modinfo"), used, aligned(1))) static const char v[] = "version=1.0";
-            +__attribute__((section(".modinfo"), used, aligned(1))) static const char v[] = "version=1.0-hit";
-             __attribute__((section(".modinfo"), used, aligned(1))) static const char s[] = "srcversion=HIT1.0";
-             __attribute__((section(".modinfo"), used, aligned(1))) static const char l[] = "license=GPL";
-
-            """
+        let patch = versionPatch("hit", to: "1.0-hit")
         let source = module("hit", conf: "PATCH[0]=fix.patch\nPRE_BUILD=\"pre.sh\"\nPOST_BUILD=post.sh", files: [
             "patches/fix.patch": (patch, false),
             "pre.sh": ("#!/bin/sh\necho pre-ran\n", true),
