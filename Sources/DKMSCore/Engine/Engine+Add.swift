@@ -5,37 +5,6 @@ import Musl
 #endif
 
 extension Engine {
-    var tree: DKMSTree {
-        if let cached = cachedTree, cached.root == dkmsTree, cached.sourceTree == sourceTree { return cached }
-        let fresh = DKMSTree(root: dkmsTree, sourceTree: sourceTree, fileSystem: fileSystem)
-        cachedTree = fresh
-        return fresh
-    }
-
-    /// The first kernel and arch on the command line (upstream's
-    /// `$kernelver` and `$arch` outside per-kernel loops).
-    var firstKernel: String { settings.kernels.first ?? "" }
-    var firstArch: String { settings.arches.first ?? "" }
-
-    /// `check_module_args`.
-    func requireModuleArguments(_ action: String) throws(DKMSError) {
-        guard scope.module.isEmpty || scope.version.isEmpty else { return }
-        throw DKMSError(.notPermittedOrMissingArguments, "Arguments <module> and <module-version> are not specified.",
-                        "Usage: \(action) <module>/<module-version> or",
-                        "       \(action) -m <module>/<module-version> or",
-                        "       \(action) -m <module> -v <module-version>")
-    }
-
-    /// `check_root`.
-    func requireRoot() throws(DKMSError) {
-        guard getuid() == 0 else { throw DKMSError(.notPermittedOrMissingArguments, "You must be root to use this command.") }
-    }
-
-    /// `check_rw_dkms_tree`.
-    func requireWritableTree() throws(DKMSError) {
-        guard fileSystem.isWritable(dkmsTree) else { throw DKMSError(.notPermittedOrMissingArguments, "No write access to DKMS tree at \(dkmsTree)") }
-    }
-
     /// Upstream's `add_module` for `scope.module`/`scope.version`
     /// (after loading a source tree or tarball given on the command line).
     /// - Returns: the exit status of the post_add script (0 without one),

@@ -49,35 +49,6 @@ extension Engine {
         return keys
     }
 
-    /// Runs the action, then regenerates the initramfs it made stale,
-    /// whether the action succeeded or failed part-way.
-    package func run() async throws(DKMSError) -> RunResult {
-        do {
-            let result = try await runAction()
-            await finishInitramfsWatch()
-            trimCacheAfterFetches()
-            // Releasing waits for the nested commands still running.
-            transaction.lock?.release()
-            return result
-        } catch {
-            await finishInitramfsWatch()
-            trimCacheAfterFetches()
-            transaction.lock?.release()
-            throw error
-        }
-    }
-
-    /// Keeps the local cache within `build_cache_size` after builds were
-    /// fetched into it (a fresh build is trimmed as it is stored), so that
-    /// a fleet client's cache stays bounded too. Least recently used first.
-    func trimCacheAfterFetches() {
-        guard transaction.fetchedIntoCache else { return }
-        transaction.fetchedIntoCache = false
-        let cache = localCache
-        let evicted = cache.evict(toAtMost: settings.buildCacheSize)
-        if !evicted.isEmpty { cache.count(["evicted": evicted.count]) }
-    }
-
     func finishInitramfsWatch() async {
         if let baseline = transaction.initramfsBaseline {
             transaction.initramfsBaseline = nil

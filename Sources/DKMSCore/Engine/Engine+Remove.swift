@@ -78,49 +78,6 @@ extension Engine {
         return false
     }
 
-    /// The kernels and arches of this invocation, paired.
-    var kernelArchPairs: [(String, String)] {
-        settings.kernels.indices.map { (settings.kernels[$0], $0 < settings.arches.count ? settings.arches[$0] : "") }
-    }
-
-    /// Upstream's `check_and_rebuild_dependent_modules`: after an install,
-    /// rebuilds modules with BUILD_DEPENDS_REBUILD whose dependencies
-    /// changed version since they were built.
-    func rebuildDependents(kernel: String, arch: String) async throws(DKMSError) {
-        var toRebuild: [(String, String)] = []
-        for record in tree.status() {
-            guard case .built(let m, let v, let k, let a, _) = record, k == kernel, a == arch else { continue }
-            let config = try await readConfOrDie(kernel: kernel, arch: arch, module: m, version: v)
-            if config.buildDepends.isEmpty || !config.rebuildOnDependencyChange || scope.force { continue }
-            _ = try await readConfOrDie(kernel: kernel, arch: arch, module: m, version: v, strict: true)
-            var updated = false
-            for dependency in config.buildDepends {
-                let versions = tree.status(module: dependency, kernel: kernel, arch: arch).map(\.version)
-                guard let latest = VersionSort.sorted(versions).last, !latest.isEmpty else { continue }
-                let file = "\(tree.builtDirectory(m, v, kernel, arch))/.dep_\(dependency)"
-                if let recorded = fileSystem.readText(file) {
-                    if recorded.trimmingTrailingNewlines() != latest { updated = true; break }
-                } else {
-                    updated = true
-                    break
-                }
-            }
-            if updated { toRebuild.append((m, v)) }
-        }
-        for (m, v) in toRebuild {
-            let config = try await readConfOrDie(kernel: kernel, arch: arch, module: m, version: v)
-            guard !config.buildDepends.isEmpty else { continue }
-            console.line()
-            console.line("Rebuilding module \(m)/\(v) due to updated dependencies")
-            console.line()
-            scope.module = m
-            scope.version = v
-            try await uninstall(module: m, version: v, kernel: kernel, arch: arch)
-            unbuildDirectory(module: m, version: v, kernel: kernel, arch: arch)
-            try await build(module: m, version: v, kernel: kernel, arch: arch)
-            try await install(module: m, version: v, kernel: kernel, arch: arch)
-        }
-    }
 }
 
 extension String {

@@ -16,36 +16,6 @@ package enum RunResult: Sendable, Equatable {
 }
 
 extension Engine {
-    /// The checks upstream makes right after parsing the command line.
-    func validateCommandLine() throws(DKMSError) {
-        if settings.binariesOnly && settings.sourceOnly {
-            throw DKMSError(.badConfOrNoSource, "You have specified both --binaries-only and --source-only.", "You cannot do this.")
-        }
-        if settings.kernels.count != settings.arches.count && settings.arches.count > 1 {
-            throw DKMSError(.notPermittedOrMissingArguments, "If more than one arch is specified on the command line, then there",
-                            "must be an equal number of kernel versions also specified (1:1 relationship).")
-        }
-        if !settings.kernels.isEmpty && settings.all {
-            throw DKMSError(.notFoundOrConflictingKernels, "You cannot specify a kernel version and also specify", "--all on the command line.")
-        }
-        if !settings.arches.isEmpty && settings.all {
-            throw DKMSError(.alreadyThereOrMissingFromTree, "You cannot specify an arch and also specify", "--all on the command line.")
-        }
-    }
-
-    /// Not in upstream: refuses a module name or version that is not one
-    /// path component (`.`, `..`, with `/`, not UTF-8) before the tree is
-    /// written or deleted under it. Called where upstream's own checks have
-    /// passed and it would go on to touch the tree (its messages for the
-    /// harmless cases, such as a missing source directory, stay).
-    func refuseUnsafeModuleNames(module: String, version: String) throws(DKMSError) {
-        for (what, value) in [("module name", module), ("module version", version)] {
-            if let problem = ModuleConfig.pathComponentProblem(value) {
-                throw DKMSError(.notPermittedOrMissingArguments, "Invalid \(what) '\(value)': \(problem).")
-            }
-        }
-    }
-
     /// Takes the tree lock (unless an ancestor dkms holds it: see
     /// ``InheritedLock``) and finishes transactions an interrupted command
     /// left behind.
@@ -78,32 +48,6 @@ extension Engine {
     func ancestorHoldsTreeLock(_ lock: TreeLock) -> Bool {
         guard let value = settings.environment[TreeLock.heldVariable] else { return false }
         return InheritedLock.trusts(value, lockHolder: lock.busyHolder(), pid: getpid(), fileSystem: fileSystem)
-    }
-
-    /// `check_all_is_banned`.
-    func banAll(_ action: String) throws(DKMSError) {
-        if settings.all { throw DKMSError(.refusedPatchOrAlreadyInstalled, "The action \(action) does not support the --all parameter.") }
-    }
-
-    /// `have_one_kernel`.
-    func requireOneKernel(_ action: String) throws(DKMSError) {
-        try banAll(action)
-        guard settings.kernels.count == 1 else {
-            if action.hasPrefix("kernel_") {
-                throw DKMSError(.missingConfOrOneKernelOnly, "The action \(action) requires exactly one kernel version parameter on the command line.")
-            }
-            throw DKMSError(.missingConfOrOneKernelOnly, "The action \(action) does not support multiple kernel version parameters on the command line.")
-        }
-    }
-
-    /// `have_one_kernel`, except that `--all-kernels` (not in upstream)
-    /// names every kernel with headers instead.
-    func requireOneKernelUnlessAllKernels(_ action: String) throws(DKMSError) {
-        guard settings.allKernels else { return try requireOneKernel(action) }
-        try banAll(action)
-        if settings.kernelsFromCommandLine > 0 {
-            throw DKMSError(.notFoundOrConflictingKernels, "You cannot specify a kernel version and also specify", "--all-kernels on the command line.")
-        }
     }
 
     /// Upstream's `setup_kernels_arches`: `--all` expands to the built
@@ -159,23 +103,6 @@ extension Engine {
         let query = await run("rpm", ["-q", "--queryformat", "%{ARCH}", package], output: .capture, error: .discard)
         if query.status == 0 { return query.outputText }
         return settings.machine
-    }
-
-    /// `module_is_broken_and_die`.
-    func refuseBroken() throws(DKMSError) {
-        if tree.isBroken(scope.module, scope.version) {
-            throw DKMSError(.missingConfOrOneKernelOnly, "\(scope.module)/\(scope.version) is broken!",
-                            "Missing the source directory or the symbolic link pointing to it.",
-                            "Manual intervention is required!")
-        }
-    }
-
-    /// `module_is_added_or_die`.
-    func requireAdded() throws(DKMSError) {
-        if !tree.isAdded(scope.module, scope.version) {
-            throw DKMSError(.alreadyThereOrMissingFromTree, "The module/version combo: \(scope.module)/\(scope.version) is not located in the DKMS tree.")
-        }
-        try refuseUnsafeModuleNames(module: scope.module, version: scope.version)
     }
 
     /// Runs the invocation: validation, kernel setup and the action
@@ -292,5 +219,34 @@ extension Engine {
     /// The number of processors (`nproc`).
     static func processorCount() -> Int {
         Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    }
+
+    /// Runs the action, then regenerates the initramfs it made stale,
+    /// whether the action succeeded or failed part-way.
+    package func run() async throws(DKMSError) -> RunResult {
+        do {
+            let result = try await runAction()
+            await finishInitramfsWatch()
+            trimCacheAfterFetches()
+            // Releasing waits for the nested commands still running.
+            transaction.lock?.release()
+            return result
+        } catch {
+            await finishInitramfsWatch()
+            trimCacheAfterFetches()
+            transaction.lock?.release()
+            throw error
+        }
+    }
+
+    /// Keeps the local cache within `build_cache_size` after builds were
+    /// fetched into it (a fresh build is trimmed as it is stored), so that
+    /// a fleet client's cache stays bounded too. Least recently used first.
+    func trimCacheAfterFetches() {
+        guard transaction.fetchedIntoCache else { return }
+        transaction.fetchedIntoCache = false
+        let cache = localCache
+        let evicted = cache.evict(toAtMost: settings.buildCacheSize)
+        if !evicted.isEmpty { cache.count(["evicted": evicted.count]) }
     }
 }
