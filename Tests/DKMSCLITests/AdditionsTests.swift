@@ -115,8 +115,8 @@ struct AdditionsTests {
     /// The completions offer an action's subcommands; cache's come from
     /// the engine's own list.
     @Test func subcommandsReachTheCompletions() {
-        let words = Engine.cacheSubcommands.joined(separator: " ")
-        #expect(Engine.cacheSubcommands.contains("locations"))
+        let words = CacheAction.cacheSubcommands.joined(separator: " ")
+        #expect(CacheAction.cacheSubcommands.contains("locations"))
         #expect(AdditionsRenderer.render(.bash).contains("        cache) echo \"\(words)\" ;;\n"))
         #expect(AdditionsRenderer.render(.zsh).contains("dkms_added_words=(\n  cache '\(words)'\n)\n"))
         #expect(AdditionsRenderer.render(.man).contains("cache locations"))

@@ -57,7 +57,7 @@ extension Engine {
     /// and its own console; what it changes in the scope is this scope's,
     /// as the steps of one shell.
     func readingCommittedState<T>(_ body: (Engine) async -> T) async -> T {
-        if settings.environment[TreeLock.heldVariable] != nil && ancestorHoldsTreeLock(TreeLock(dkmsTree: dkmsTree)) {
+        if settings.environment[TreeLock.heldVariable] != nil && CommandRunner(engine: self).ancestorHoldsTreeLock(TreeLock(dkmsTree: dkmsTree)) {
             return await body(self)
         }
         var result: T?

@@ -13,7 +13,7 @@ extension Engine {
         updateModuleSuffix(for: kernel)
         let config: ModuleConfig
         do {
-            config = try await readConf(
+            config = try await ConfReader(engine: self).readConf(
                 kernel: kernel, arch: arch, module: module, version: version,
                 file: "\(dkmsTree)/\(module)/\(version)/source/dkms.conf").config
         } catch {
@@ -31,7 +31,7 @@ extension Engine {
                 continue
             }
             guard installed else { continue }
-            let location = await actualDestination(config, index: index, module: module, kernel: kernel, arch: arch, files: &files) ?? ""
+            let location = await UninstallStep(engine: self).actualDestination(config, index: index, module: module, kernel: kernel, arch: arch, files: &files) ?? ""
             let installedFile = compressedOrUncompressed("\(installTree)/\(kernel)\(location)", name)
             if !installedFile.isEmpty { facts.installedPaths.append(installedFile) }
             if installedFile.isEmpty || files?.sameContent(built, installedFile) != true {
@@ -109,7 +109,7 @@ extension Engine {
                     entries.append(StatusEntry(module: m, version: v, state: "added"))
                 case .built(let m, let v, let k, let a, let builtState):
                     var facts = await statusFacts(module: m, version: v, kernel: k, arch: a, installed: builtState == .installed)
-                    if builtState == .installed { facts.signature = await signatureFacts(facts.installedPaths) }
+                    if builtState == .installed { facts.signature = await SecureBootNotice(engine: self).signatureFacts(facts.installedPaths) }
                     facts.origin = BuildOrigin(record: fileSystem.readText(tree.cacheRecord(m, v, k, a)))
                     entries.append(StatusEntry(module: m, version: v, state: builtState.rawValue, kernel: k, arch: a, facts: facts))
                 }

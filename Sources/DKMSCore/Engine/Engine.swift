@@ -1,44 +1,72 @@
-/// Runs dkms actions. All behaviour lives here and in its extensions;
-/// output goes to the ``Console``, processes through ``ProcessRunning``,
-/// and failures are thrown as ``DKMSError`` exactly where upstream dies.
-package final class Engine {
-    /// The settings of this invocation (written only while the command
-    /// line is resolved, before any nested scope exists).
-    package internal(set) var settings: Settings
-    /// Where this scope's output goes.
-    let console: any Console
+/// What one command works with, shared by every scope of it: the
+/// invocation, the process runner, the file system and the per-command
+/// memos (``CommandState``: the transaction, kernel facts, admin policy,
+/// conf evaluations…). Only ``settings`` is ever written, and only while
+/// ``CommandRunner`` resolves the command line (its kernels and arches),
+/// before an action runs.
+final class CommandContext {
+    /// The invocation: framework.conf, the host's facts and the command line.
+    var settings: Settings
+    /// Runs every process of the command.
     let runner: any ProcessRunning
-    /// The file system the trees are changed through.
+    /// The file system the trees are read and changed through.
     let fileSystem: any FileSystemAccess
-    /// The shell scope this engine works in.
-    var scope: ShellScope
-    /// What every scope of this command shares.
-    let shared: CommandState
-    /// The tree view (it remembers whether the root is canonical).
-    var cachedTree: DKMSTree?
+    /// The command's memos and transaction, each with its own owner.
+    let state: CommandState
 
-    /// Creates an engine.
-    package init(settings: Settings, console: any Console, runner: any ProcessRunning,
-                 fileSystem: any FileSystemAccess = LocalFileSystem()) {
+    /// The context of a command with these settings.
+    init(settings: Settings, runner: any ProcessRunning, fileSystem: any FileSystemAccess) {
         self.settings = settings
-        self.console = console
         self.runner = runner
         self.fileSystem = fileSystem
+        state = CommandState(settings: settings, fileSystem: fileSystem, runner: runner)
+    }
+}
+
+/// One shell scope of a command: its ``CommandContext``, upstream's
+/// shell-scoped state (``ShellScope``) and the console its output goes
+/// to, with the primitives upstream's functions share (conf variables,
+/// commands, requirements). The actions are types that run in one
+/// (``ActionCommand``); a nested scope is another engine over the same
+/// context (``Engine/init(nestedIn:scope:console:)``).
+package final class Engine {
+    /// What the whole command works with.
+    let context: CommandContext
+    /// Where this scope's output goes.
+    let console: any Console
+    /// The shell scope this engine works in.
+    var scope: ShellScope
+    /// The tree view of this scope (a committed read's reader has one that
+    /// overlays the journal; it remembers whether the root is canonical).
+    var cachedTree: DKMSTree?
+
+    /// Creates the engine of a command's outermost scope.
+    package init(settings: Settings, console: any Console, runner: any ProcessRunning,
+                 fileSystem: any FileSystemAccess = LocalFileSystem()) {
+        context = CommandContext(settings: settings, runner: runner, fileSystem: fileSystem)
+        self.console = console
         scope = ShellScope(settings: settings)
-        shared = CommandState(settings: settings, fileSystem: fileSystem, runner: runner)
     }
 
-    /// The engine of a scope nested in `parent`'s command: its settings,
-    /// shared state and tree view, `scope` and `console`.
+    /// The engine of a scope nested in `parent`'s command: the same
+    /// context and tree view, `scope` and `console`.
     init(nestedIn parent: Engine, scope: ShellScope, console: any Console) {
-        settings = parent.settings
+        context = parent.context
         self.console = console
-        runner = parent.runner
-        fileSystem = parent.fileSystem
         self.scope = scope
-        shared = parent.shared
         cachedTree = parent.tree
     }
+
+    /// The settings of this invocation (written only while the command
+    /// line is resolved, before any action runs).
+    package internal(set) var settings: Settings {
+        get { context.settings }
+        set { context.settings = newValue }
+    }
+    var runner: any ProcessRunning { context.runner }
+    var fileSystem: any FileSystemAccess { context.fileSystem }
+    /// What every scope of this command shares.
+    var shared: CommandState { context.state }
 
     // What every scope shares, by the names the engine has always used.
     var transaction: Transaction { shared.transaction }
@@ -117,5 +145,11 @@ package final class Engine {
     /// Whether a program can be found on `PATH` (`command -v`).
     func commandExists(_ name: String) -> Bool {
         ShellCommand.isCommand(name, path: childEnvironment["PATH"])
+    }
+
+    /// Runs the invocation (``CommandRunner/run()``): the action, then
+    /// the end of its transaction.
+    package func run() async throws(DKMSError) -> RunResult {
+        try await CommandRunner(engine: self).run()
     }
 }

@@ -31,7 +31,23 @@ package enum BinaryPackageNaming {
     }
 }
 
-extension Engine {
+/// `dkms mkbmdeb`: a Debian binary package of a version's built modules.
+struct BinaryPackageAction: ActionCommand {
+    /// The scope it works in.
+    let engine: Engine
+
+    func checkRequirements() throws(DKMSError) {
+        try engine.requireModuleArguments(Action.mkbmdeb.rawValue)
+        try engine.refuseBroken()
+        try engine.requireAdded()
+    }
+
+    func run() async throws(DKMSError) -> RunResult {
+        try await makeBinaryPackages()
+        return .exit(0)
+    }
+
+
     /// `dkms mkbmdeb` (beyond upstream 3.x): turns the built modules of a
     /// module version into one Debian binary package per requested kernel,
     /// installable with dpkg on machines without compiler or headers. The
@@ -39,36 +55,36 @@ extension Engine {
     /// depmod on install and removal. Packages go to `m/v/deb/`, or to the
     /// directory given with `--archive`.
     func makeBinaryPackages() async throws(DKMSError) {
-        let module = scope.module
-        let version = scope.version
-        let outputDir = settings.archive.isEmpty ? tree.versionDirectory(module, version) + "/deb" : settings.archive
-        for (kernel, arch) in kernelArchPairs {
-            let built = tree.builtDirectory(module, version, kernel, arch)
-            guard fileSystem.isDirectory(built + "/module") else {
+        let module = engine.scope.module
+        let version = engine.scope.version
+        let outputDir = engine.settings.archive.isEmpty ? engine.tree.versionDirectory(module, version) + "/deb" : engine.settings.archive
+        for (kernel, arch) in engine.kernelArchPairs {
+            let built = engine.tree.builtDirectory(module, version, kernel, arch)
+            guard engine.fileSystem.isDirectory(built + "/module") else {
                 throw DKMSError(.patchOrInstallFailed, "No modules built for \(kernel) (\(arch)).",
                                 "Modules must already be in the built state before using mkbmdeb.")
             }
-            let config = try await readConfOrDie(kernel: kernel, arch: arch, module: module, version: version)
-            updateModuleSuffix(for: kernel)
-            guard let stage = fileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms-bmdeb.XXXXXX") else {
+            let config = try await ConfReader(engine: engine).readConfOrDie(kernel: kernel, arch: arch, module: module, version: version)
+            engine.updateModuleSuffix(for: kernel)
+            guard let stage = engine.fileSystem.makeTemporaryDirectory(template: "\(engine.settings.tmpLocation)/dkms-bmdeb.XXXXXX") else {
                 throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
             }
-            defer { fileSystem.removeTree(stage) }
-            fileSystem.setMode(0o755, of: stage)
+            defer { engine.fileSystem.removeTree(stage) }
+            engine.fileSystem.setMode(0o755, of: stage)
             for index in config.modules.indices where config.isBuildable(moduleAt: index) {
                 let entry = config.modules[index]
-                let file = compressedOrUncompressed(built + "/module", entry.destName)
+                let file = engine.compressedOrUncompressed(built + "/module", entry.destName)
                 guard !file.isEmpty else { throw DKMSError(.patchOrInstallFailed, "Missing module \(entry.destName) in \(built)/module") }
                 let target = "\(stage)/lib/modules/\(kernel)\(entry.destLocation)/\(FileSystem.split(file).name)"
-                fileSystem.makeDirectories(FileSystem.split(target).directory)
-                fileSystem.copyFileAtomically(from: file, to: target)
-                fileSystem.setMode(0o644, of: target)
+                engine.fileSystem.makeDirectories(FileSystem.split(target).directory)
+                engine.fileSystem.copyFileAtomically(from: file, to: target)
+                engine.fileSystem.setMode(0o644, of: target)
             }
             let name = BinaryPackageNaming.packageName(module: module, kernel: kernel)
             let debianVersion = BinaryPackageNaming.version(version)
             let architecture = BinaryPackageNaming.debianArchitecture(arch)
-            fileSystem.makeDirectories(stage + "/DEBIAN")
-            fileSystem.writeText("""
+            engine.fileSystem.makeDirectories(stage + "/DEBIAN")
+            engine.fileSystem.writeText("""
                 Package: \(name)
                 Version: \(debianVersion)
                 Architecture: \(architecture)
@@ -95,17 +111,17 @@ extension Engine {
 
                 """
             for script in ["postinst", "postrm"] {
-                fileSystem.writeText(depmodScript, to: "\(stage)/DEBIAN/\(script)")
-                fileSystem.setMode(0o755, of: "\(stage)/DEBIAN/\(script)")
+                engine.fileSystem.writeText(depmodScript, to: "\(stage)/DEBIAN/\(script)")
+                engine.fileSystem.setMode(0o755, of: "\(stage)/DEBIAN/\(script)")
             }
-            fileSystem.makeDirectories(outputDir)
+            engine.fileSystem.makeDirectories(outputDir)
             let package = "\(outputDir)/\(name)_\(debianVersion)_\(architecture).deb"
-            console.line("Building binary package for \(module)/\(version), kernel \(kernel) (\(arch))...")
-            let outcome = await run("dpkg-deb", ["--root-owner-group", "--build", stage, package], output: .discard, error: .capture)
+            engine.console.line("Building binary package for \(module)/\(version), kernel \(kernel) (\(arch))...")
+            let outcome = await engine.run("dpkg-deb", ["--root-owner-group", "--build", stage, package], output: .discard, error: .capture)
             guard outcome.status == 0 else {
                 throw DKMSError(.patchOrInstallFailed, "Failed to build \(package).", outcome.errorText.trimmingTrailingNewlines())
             }
-            console.line("Binary package location: \(package)")
+            engine.console.line("Binary package location: \(package)")
         }
     }
 }

@@ -1,14 +1,17 @@
 /// Shared module caches for fleets: exporting signed entries and
 /// fetching trusted ones (see docs/cache.md).
-extension Engine {
+struct SharedCacheSteps {
+    /// The scope it works in.
+    let engine: Engine
+
     /// `build_cache_trusted_keys`, by default `/etc/dkms/cache-keys`.
     var trustedKeysDirectory: String {
-        settings.buildCacheTrustedKeys.isEmpty ? etcDirectory + "/cache-keys" : settings.buildCacheTrustedKeys
+        engine.settings.buildCacheTrustedKeys.isEmpty ? engine.etcDirectory + "/cache-keys" : engine.settings.buildCacheTrustedKeys
     }
 
     /// `build_cache_signing_key`, by default `/etc/dkms/cache-signing.key`.
     var signingKeyFile: String {
-        settings.buildCacheSigningKey.isEmpty ? etcDirectory + "/cache-signing.key" : settings.buildCacheSigningKey
+        engine.settings.buildCacheSigningKey.isEmpty ? engine.etcDirectory + "/cache-signing.key" : engine.settings.buildCacheSigningKey
     }
 
     /// Looks a key up in the shared locations and adopts a trusted,
@@ -39,12 +42,12 @@ extension Engine {
         build: String, afterLast: String, into cache: LocalCache, refusals: SharedCacheRefusals? = nil,
         _ fetch: (SharedCacheFetcher, SharedCacheLocation, Int) async -> (SharedCacheFetcher.Outcome, FleetLookupRecord?)
     ) async -> (entry: CacheEntry, record: FleetLookupRecord?, location: SharedCacheLocation)? {
-        let locations = settings.buildCacheShared.map(SharedCacheLocation.init)
+        let locations = engine.settings.buildCacheShared.map(SharedCacheLocation.init)
         guard !locations.isEmpty else { return nil }
-        let fetcher = SharedCacheFetcher(trusted: TrustedKeys(directory: trustedKeysDirectory), runner: runner,
-                                         environment: settings.environment)
-        var ledger = shared.sharedCacheLedger ?? SharedCacheLedger(budget: settings.buildCacheSharedBudget)
-        defer { shared.sharedCacheLedger = ledger }
+        let fetcher = SharedCacheFetcher(trusted: TrustedKeys(directory: trustedKeysDirectory), runner: engine.runner,
+                                         environment: engine.settings.environment)
+        var ledger = engine.shared.sharedCacheLedger ?? SharedCacheLedger(budget: engine.settings.buildCacheSharedBudget)
+        defer { engine.shared.sharedCacheLedger = ledger }
         for (index, location) in locations.enumerated() {
             let next = index == locations.count - 1 ? afterLast : "trying the next shared cache"
             guard ledger.failure(of: location) == nil else { continue }
@@ -59,7 +62,7 @@ extension Engine {
                 continue
             case .unreadable(let reason):
                 ledger.fail(location, because: reason)
-                console.errorLine("dkms: the shared cache \(location) could not be read for \(build) (\(reason));"
+                engine.console.errorLine("dkms: the shared cache \(location) could not be read for \(build) (\(reason));"
                                   + " it is not used again by this command; \(next).")
             case .refused(let refusal):
                 let line = "dkms: \(build) from the shared cache \(location) refused: \(refusal); \(next)."
@@ -67,12 +70,12 @@ extension Engine {
                     refusals.reasons.append("\(location): \(refusal)")
                     refusals.lines.append(line)
                 } else {
-                    console.errorLine(line)
+                    engine.console.errorLine(line)
                 }
                 cache.count(["refused": 1])
             case .adopted(let entry):
                 cache.count(["fetched": 1])
-                transaction.fetchedIntoCache = true
+                engine.transaction.fetchedIntoCache = true
                 return (entry, record, location)
             }
         }
@@ -83,7 +86,7 @@ extension Engine {
     /// fleet key, into a directory any static web server can serve.
     func exportCache(to directory: String) async throws(DKMSError) -> Int32 {
         let keyFile = signingKeyFile
-        guard let text = fileSystem.readText(keyFile), let key = FleetSigningKey(pem: text) else {
+        guard let text = engine.fileSystem.readText(keyFile), let key = FleetSigningKey(pem: text) else {
             throw DKMSError(.notPermittedOrMissingArguments,
                             "The fleet signing key \(keyFile) is missing or is not an Ed25519 private key.",
                             "Make one with 'dkms cache keygen \(keyFile.hasSuffix(".key") ? String(keyFile.dropLast(4)) : keyFile)'"
@@ -91,23 +94,23 @@ extension Engine {
         }
         // made first, then checked: a directory another user planted before
         // it was made is theirs, and refused
-        fileSystem.makeDirectories(directory)
-        if let problem = ExportDirectoryTrust(fileSystem: fileSystem).problem(directory) {
+        engine.fileSystem.makeDirectories(directory)
+        if let problem = ExportDirectoryTrust(fileSystem: engine.fileSystem).problem(directory) {
             throw DKMSError(.notPermittedOrMissingArguments, "Refusing to export to \(directory): \(problem).",
                             "dkms writes there as root: export to a directory that only root can change, and let the web server read it.")
         }
-        let exporter = CacheExporter(directory: directory, signingKey: key, fileSystem: fileSystem)
-        let cache = localCache
+        let exporter = CacheExporter(directory: directory, signingKey: key, fileSystem: engine.fileSystem)
+        let cache = BuildCacheLookup(engine: engine).localCache
         guard let report = exporter.export(cache.entries(), records: cache.records()) else {
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to create \(exporter.entriesDirectory).")
         }
         for (damaged, refusal) in report.damaged {
-            console.errorLine("dkms: the cached build \(damaged.short) is damaged (\(refusal)); it is not exported.")
+            engine.console.errorLine("dkms: the cached build \(damaged.short) is damaged (\(refusal)); it is not exported.")
         }
-        console.line("Exported \(report.written.count + report.unchanged.count) cached build(s) to \(directory)"
+        engine.console.line("Exported \(report.written.count + report.unchanged.count) cached build(s) to \(directory)"
                      + " (\(report.written.count) written, \(report.unchanged.count) already there), signed with key \(key.publicKey.id).")
         if report.lookups > 0 {
-            console.line("Published \(report.lookups) fleet lookup(s) by kernel identity, for clients without kernel headers.")
+            engine.console.line("Published \(report.lookups) fleet lookup(s) by kernel identity, for clients without kernel headers.")
         }
         guard report.failed.isEmpty, report.failedLookups.isEmpty, report.indexWritten else {
             let what = report.failed.map(\.short) + report.failedLookups.map { "lookup \($0.short)" }
@@ -124,21 +127,21 @@ extension Engine {
     func generateFleetKey(named name: String) async throws(DKMSError) -> Int32 {
         let privateFile = name + ".key"
         let publicFile = name + ".pub"
-        for file in [privateFile, publicFile] where fileSystem.existsNoFollow(file) {
+        for file in [privateFile, publicFile] where engine.fileSystem.existsNoFollow(file) {
             throw DKMSError(.notPermittedOrMissingArguments, "\(file) already exists; dkms cache keygen does not replace a key.")
         }
         let key = FleetSigningKey()
         // Created, never opened over something there: a link or file planted
         // after the check above makes the creation fail instead.
-        guard fileSystem.createNewFile(Array(key.pem.utf8), at: privateFile, mode: 0o600) else {
+        guard engine.fileSystem.createNewFile(Array(key.pem.utf8), at: privateFile, mode: 0o600) else {
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to write \(privateFile) and \(publicFile).")
         }
-        guard fileSystem.createNewFile(Array(key.publicKey.pem.utf8), at: publicFile, mode: 0o644) else {
-            fileSystem.removeFile(privateFile)
+        guard engine.fileSystem.createNewFile(Array(key.publicKey.pem.utf8), at: publicFile, mode: 0o644) else {
+            engine.fileSystem.removeFile(privateFile)
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to write \(privateFile) and \(publicFile).")
         }
-        console.line("Fleet key \(key.publicKey.id): private key \(privateFile), public key \(publicFile).")
-        console.line("Clients trust it when \(publicFile) is in their \(trustedKeysDirectory).")
+        engine.console.line("Fleet key \(key.publicKey.id): private key \(privateFile), public key \(publicFile).")
+        engine.console.line("Clients trust it when \(publicFile) is in their \(trustedKeysDirectory).")
         return 0
     }
 }

@@ -1,4 +1,18 @@
-extension Engine {
+/// `dkms fsck` (not in upstream): reports and repairs an inconsistent tree.
+struct FsckAction: ActionCommand {
+    /// The scope it works in.
+    let engine: Engine
+
+    func checkRequirements() throws(DKMSError) {
+        try engine.requireRoot()
+    }
+
+    func run() async throws(DKMSError) -> RunResult {
+        await fsck()
+        return .exit(0)
+    }
+
+
     /// `dkms fsck`: finds what interrupted commands or manual changes left
     /// inconsistent and repairs it, saying what it did. The interrupted
     /// transactions in the journal were already settled when the tree lock
@@ -7,12 +21,12 @@ extension Engine {
         var repairs = 0
         func repaired(_ text: String) {
             repairs += 1
-            console.line(text)
+            engine.console.line(text)
         }
-        let repair = TreeRepair(tree: tree, installTree: installTree,
-                                dkmsOnlyLocation: settings.destinationPolicy.location(for: "/updates/dkms"))
+        let repair = TreeRepair(tree: engine.tree, installTree: engine.installTree,
+                                dkmsOnlyLocation: engine.settings.destinationPolicy.location(for: "/updates/dkms"))
         var touchedKernels = repair.removeLeftovers(repaired: repaired)
-        for record in tree.status() {
+        for record in engine.tree.status() {
             guard case .built(let m, let v, let k, let a, .installed) = record else { continue }
             if await reinstallMissingFiles(module: m, version: v, kernel: k, arch: a, repaired: repaired) {
                 touchedKernels.insert(k)
@@ -22,9 +36,9 @@ extension Engine {
             touchedKernels.insert(kernel)
         }
         for kernel in touchedKernels.sorted() {
-            _ = await depmod(kernel: kernel, output: CommandOutput(output: .discard, error: .discard))
+            _ = await engine.depmod(kernel: kernel, output: CommandOutput(output: .discard, error: .discard))
         }
-        if repairs == 0 { console.line("No problems found in \(dkmsTree).") }
+        if repairs == 0 { engine.console.line("No problems found in \(engine.dkmsTree).") }
     }
 
     /// Puts back the module files an installed version is missing in the
@@ -32,19 +46,19 @@ extension Engine {
     /// - Returns: whether anything was copied.
     private func reinstallMissingFiles(module: String, version: String, kernel: String, arch: String,
                                        repaired: (String) -> Void) async -> Bool {
-        guard let config = await quietConf(module, version, kernel, arch) else { return false }
-        updateModuleSuffix(for: kernel)
+        guard let config = await DryRun(engine: engine).quietConf(module, version, kernel, arch) else { return false }
+        engine.updateModuleSuffix(for: kernel)
         var copied = false
         for index in config.modules.indices where config.isBuildable(moduleAt: index) {
             let entry = config.modules[index]
-            let built = compressedOrUncompressed(tree.builtDirectory(module, version, kernel, arch) + "/module", entry.destName)
+            let built = engine.compressedOrUncompressed(engine.tree.builtDirectory(module, version, kernel, arch) + "/module", entry.destName)
             guard !built.isEmpty else { continue }
             let locations = [entry.destLocation, entry.declaredDestLocation]
-            let present = locations.contains { !compressedOrUncompressed("\(installTree)/\(kernel)\($0)", entry.destName).isEmpty }
+            let present = locations.contains { !engine.compressedOrUncompressed("\(engine.installTree)/\(kernel)\($0)", entry.destName).isEmpty }
             if present { continue }
-            let target = "\(installTree)/\(kernel)\(entry.destLocation)/\(FileSystem.split(built).name)"
-            fileSystem.makeDirectories(FileSystem.split(target).directory)
-            if fileSystem.copyFileAtomically(from: built, to: target) {
+            let target = "\(engine.installTree)/\(kernel)\(entry.destLocation)/\(FileSystem.split(built).name)"
+            engine.fileSystem.makeDirectories(FileSystem.split(target).directory)
+            if engine.fileSystem.copyFileAtomically(from: built, to: target) {
                 repaired("Reinstalled the missing \(target) of \(module)/\(version).")
                 copied = true
             }

@@ -1,5 +1,15 @@
 /// `dkms cache …` (not in upstream): seeing and managing the module cache.
-extension Engine {
+package struct CacheAction: ActionCommand {
+    /// The scope it works in.
+    let engine: Engine
+
+    func checkRequirements() throws(DKMSError) {}
+
+    func run() async throws(DKMSError) -> RunResult {
+        .exit(try await cacheAction(engine.settings.actionArguments))
+    }
+
+
     /// The usage of `dkms cache`.
     static let cacheUsage = "Usage: dkms cache list | stats | locations | prune [SIZE] | export DIRECTORY | keygen NAME"
 
@@ -13,7 +23,7 @@ extension Engine {
 
     /// The cache's views, with this invocation's settings.
     var cacheReportText: CacheReportText {
-        CacheReportText(cache: localCache, enabled: settings.buildCache, limit: settings.buildCacheSize, shared: settings.buildCacheShared)
+        CacheReportText(cache: BuildCacheLookup(engine: engine).localCache, enabled: engine.settings.buildCache, limit: engine.settings.buildCacheSize, shared: engine.settings.buildCacheShared)
     }
 
     /// Runs `dkms cache SUBCOMMAND`.
@@ -21,28 +31,28 @@ extension Engine {
     func cacheAction(_ arguments: [String]) async throws(DKMSError) -> Int32 {
         switch (arguments.first, arguments.count) {
         case ("list", 1):
-            cacheReportText.list().forEach { console.line($0) }
+            cacheReportText.list().forEach { engine.console.line($0) }
         case ("stats", 1):
-            (cacheReportText.stats() + buildOriginLines()).forEach { console.line($0) }
+            (cacheReportText.stats() + BuildCacheLookup(engine: engine).buildOriginLines()).forEach { engine.console.line($0) }
         case ("locations", 1):
             return cacheLocationsAction()
         case ("prune", 1), ("prune", 2):
-            try requireRoot()
-            var limit = settings.buildCacheSize
+            try engine.requireRoot()
+            var limit = engine.settings.buildCacheSize
             if arguments.count == 2 {
                 guard let size = Settings.byteCount(arguments[1]) else {
                     throw DKMSError(.notPermittedOrMissingArguments, "Invalid cache size '\(arguments[1])': give bytes or a number with K, M or G.")
                 }
                 limit = size
             }
-            let removed = localCache.evict(toAtMost: limit)
-            localCache.count(["evicted": removed.count].filter { $0.value > 0 })
-            console.line("Removed \(removed.count) cached build(s), \(CacheReportText.sizeText(removed.totalSize)).")
+            let removed = BuildCacheLookup(engine: engine).localCache.evict(toAtMost: limit)
+            BuildCacheLookup(engine: engine).localCache.count(["evicted": removed.count].filter { $0.value > 0 })
+            engine.console.line("Removed \(removed.count) cached build(s), \(CacheReportText.sizeText(removed.totalSize)).")
         case ("export", 2):
-            try requireRoot()
-            return try await exportCache(to: arguments[1])
+            try engine.requireRoot()
+            return try await SharedCacheSteps(engine: engine).exportCache(to: arguments[1])
         case ("keygen", 2):
-            return try await generateFleetKey(named: arguments[1])
+            return try await SharedCacheSteps(engine: engine).generateFleetKey(named: arguments[1])
         default:
             throw DKMSError(.notPermittedOrMissingArguments, Self.cacheUsage)
         }

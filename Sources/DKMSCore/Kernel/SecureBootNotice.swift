@@ -30,14 +30,17 @@ enum KeyEnrollment: Equatable {
     }
 }
 
-extension Engine {
+struct SecureBootNotice {
+    /// The scope it works in.
+    let engine: Engine
+
     /// The certificate dkms signs modules with (`mok_certificate`, as
     /// signing resolves it).
     func signingCertificate() async -> String {
-        await readSigningFramework(kernel: firstKernel, arch: firstArch, module: scope.module, version: scope.version)
-        let configured = signingValue("mok_certificate")
+        await SigningSetup(engine: engine).readSigningFramework(kernel: engine.firstKernel, arch: engine.firstArch, module: engine.scope.module, version: engine.scope.version)
+        let configured = SigningSetup(engine: engine).signingValue("mok_certificate")
         if !configured.isEmpty { return configured }
-        if settings.distribution.hasPrefix("ubuntu") { return "/var/lib/shim-signed/mok/MOK.der" }
+        if engine.settings.distribution.hasPrefix("ubuntu") { return "/var/lib/shim-signed/mok/MOK.der" }
         return "/var/lib/dkms/mok.pub"
     }
 
@@ -45,32 +48,32 @@ extension Engine {
     /// enrolled (see the type's documentation). It works in a subshell: reading the signing configuration leaves
     /// nothing in the scope.
     func explainSecureBoot() async {
-        guard commandExists("mokutil") else { return }
-        await inSubshell { shell in await shell.explainSecureBootInSubshell() }
+        guard engine.commandExists("mokutil") else { return }
+        await engine.inSubshell { shell in await SecureBootNotice(engine: shell).explainSecureBootInSubshell() }
     }
 
     private func explainSecureBootInSubshell() async {
-        guard signingValue("try_sign_modules") != "false" else { return }
+        guard SigningSetup(engine: engine).signingValue("try_sign_modules") != "false" else { return }
         let certificate = await signingCertificate()
-        guard signingValue("try_sign_modules") != "false", fileSystem.isRegularFile(certificate) else { return }
-        let sbState = await run("mokutil", ["--sb-state"], output: .capture, error: .mergeWithOutput)
+        guard SigningSetup(engine: engine).signingValue("try_sign_modules") != "false", engine.fileSystem.isRegularFile(certificate) else { return }
+        let sbState = await engine.run("mokutil", ["--sb-state"], output: .capture, error: .mergeWithOutput)
         guard SecureBootState.parse(sbState.outputText) == .enabled else { return }
-        let test = await run("mokutil", ["--test-key", certificate], output: .capture, error: .mergeWithOutput)
+        let test = await engine.run("mokutil", ["--test-key", certificate], output: .capture, error: .mergeWithOutput)
         switch KeyEnrollment.parse(test.outputText) {
         case .enrolled, .unknown:
             return
         case .pending:
-            console.errorLine("dkms: Secure Boot is enabled and the key dkms signs modules with (\(certificate)) is queued for enrollment.")
-            console.errorLine("dkms: At the next boot the MOK manager asks to enroll it: choose \"Enroll MOK\", \"Continue\", \"Yes\", type the one-time password given to mokutil --import, then \"Reboot\". Until then the kernel refuses these modules.")
+            engine.console.errorLine("dkms: Secure Boot is enabled and the key dkms signs modules with (\(certificate)) is queued for enrollment.")
+            engine.console.errorLine("dkms: At the next boot the MOK manager asks to enroll it: choose \"Enroll MOK\", \"Continue\", \"Yes\", type the one-time password given to mokutil --import, then \"Reboot\". Until then the kernel refuses these modules.")
         case .notEnrolled:
-            console.errorLine("dkms: Secure Boot is enabled and the key dkms signs modules with (\(certificate)) is not enrolled: the kernel will refuse to load these modules.")
-            console.errorLine("dkms: To enroll it, run: mokutil --import \(certificate)")
-            console.errorLine("dkms: mokutil asks for a one-time password. At the next boot the MOK manager (shim's blue screen) asks to enroll the key: choose \"Enroll MOK\", \"Continue\", \"Yes\", type that password, then \"Reboot\".")
+            engine.console.errorLine("dkms: Secure Boot is enabled and the key dkms signs modules with (\(certificate)) is not enrolled: the kernel will refuse to load these modules.")
+            engine.console.errorLine("dkms: To enroll it, run: mokutil --import \(certificate)")
+            engine.console.errorLine("dkms: mokutil asks for a one-time password. At the next boot the MOK manager (shim's blue screen) asks to enroll the key: choose \"Enroll MOK\", \"Continue\", \"Yes\", type that password, then \"Reboot\".")
         }
     }
 }
 
-extension Engine {
+extension SecureBootNotice {
     /// How the installed files of one entry are signed (nil when none can
     /// be read). Compressed files are read through their decompressor.
     func signatureFacts(_ paths: [String]) async -> StatusEntry.Signature? {
@@ -79,10 +82,10 @@ extension Engine {
             var bytes: [UInt8]?
             let decompressor = path.hasSuffix(".gz") ? "gzip" : path.hasSuffix(".xz") ? "xz" : path.hasSuffix(".zst") ? "zstd" : nil
             if let decompressor {
-                let outcome = await run(decompressor, ["-dc", path], output: .capture, error: .discard)
+                let outcome = await engine.run(decompressor, ["-dc", path], output: .capture, error: .discard)
                 if outcome.status == 0 { bytes = outcome.standardOutput }
             } else {
-                bytes = fileSystem.readBytes(path)
+                bytes = engine.fileSystem.readBytes(path)
             }
             guard let bytes else { return nil }
             signatures.append(ModuleSignature.parse(bytes))

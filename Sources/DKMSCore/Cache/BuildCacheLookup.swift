@@ -15,17 +15,20 @@ struct CacheUse: Sendable {
     var lookupRecord: FleetLookupRecord?
 }
 
-extension Engine {
+struct BuildCacheLookup {
+    /// The scope it works in.
+    let engine: Engine
+
     /// The module cache of this tree.
-    var localCache: LocalCache { LocalCache(root: tree.cacheDirectory, fileSystem: fileSystem) }
+    var localCache: LocalCache { LocalCache(root: engine.tree.cacheDirectory, fileSystem: engine.fileSystem) }
 
     /// Whether builds of a module use the cache: `build_cache` is on, the
     /// command did not say `--no-cache` or `--force`, and the admin has not
     /// opted the module out (`BUILD_CACHE=no` in /etc/dkms/MODULE.conf).
     /// - Returns: whether to look up, and whether to store.
     func cachePolicy(module: String) async -> (lookUp: Bool, store: Bool) {
-        guard settings.buildCache, await adminChoices(module: module).cache else { return (false, false) }
-        return (!settings.noCache && !scope.force, true)
+        guard engine.settings.buildCache, await BuildStep(engine: engine).adminChoices(module: module).cache else { return (false, false) }
+        return (!engine.settings.noCache && !engine.scope.force, true)
     }
 
     /// Computes a plan's key and looks it up: in the local cache, then in
@@ -34,11 +37,11 @@ extension Engine {
     func useCache(for plan: BuildPlan) async -> CacheUse {
         let policy = await cachePolicy(module: plan.target.module)
         guard policy.store else { return CacheUse() }
-        let identity = await kernels.headersIdentity(kernel: plan.target.kernel, arch: plan.target.arch, environment: plan.environment)
-        let material = CacheKeyMaterial(plan: plan, kernel: identity, files: TreeDigest(), inherited: settings.environment)
+        let identity = await engine.kernels.headersIdentity(kernel: plan.target.kernel, arch: plan.target.arch, environment: plan.environment)
+        let material = CacheKeyMaterial(plan: plan, kernel: identity, files: TreeDigest(), inherited: engine.settings.environment)
         let key = CacheKey(material)
         var use = CacheUse(key: key)
-        if case .success(let build) = kernels.buildIdentityFromHeaders(kernel: plan.target.kernel, arch: plan.target.arch) {
+        if case .success(let build) = engine.kernels.buildIdentityFromHeaders(kernel: plan.target.kernel, arch: plan.target.arch) {
             let lookup = FleetLookupKey(material, kernel: build, compilerChoice: plan.compilerChoice)
             use.lookupRecord = FleetLookupRecord(lookup: lookup, target: plan.target, kernel: build, entry: key)
         }
@@ -49,9 +52,9 @@ extension Engine {
         case .success(let entry)?:
             use.entry = entry
         case .failure(let refusal)?:
-            console.errorLine("dkms: the cached build \(key.short) of \(plan.target) is damaged (\(refusal)); it is removed and the module is built.")
+            engine.console.errorLine("dkms: the cached build \(key.short) of \(plan.target) is damaged (\(refusal)); it is removed and the module is built.")
         case nil:
-            if let found = await fetchFromSharedCaches(key, plan: plan, into: cache) {
+            if let found = await SharedCacheSteps(engine: engine).fetchFromSharedCaches(key, plan: plan, into: cache) {
                 use.entry = found.entry
                 use.origin = "a shared cache"
                 use.sharedLocation = found.location.address
@@ -69,19 +72,19 @@ extension Engine {
     /// `cache KEY` for a hit, `built KEY` for a build the cache stored,
     /// `built` for a build without the cache.
     func recordCacheOrigin(of target: BuildPlan.Target, use: CacheUse) {
-        let record = tree.cacheRecord(target.module, target.version, target.kernel, target.arch)
-        guard fileSystem.makeDirectories(FileSystem.split(record).directory) else { return }
+        let record = engine.tree.cacheRecord(target.module, target.version, target.kernel, target.arch)
+        guard engine.fileSystem.makeDirectories(FileSystem.split(record).directory) else { return }
         let origin = BuildOrigin(fromCache: use.entry != nil, key: use.key?.hex, sharedLocation: use.sharedLocation,
                                  lookup: use.foundByIdentity ? use.lookupRecord?.lookup.hex : nil)
-        fileSystem.writeText(origin.record, to: record)
+        engine.fileSystem.writeText(origin.record, to: record)
     }
 
     /// `origin: M/V, K, A: …` for every built module version whose build
     /// recorded where its modules came from (`dkms cache stats`).
     func buildOriginLines() -> [String] {
-        tree.status().compactMap { record in
+        engine.tree.status().compactMap { record in
             guard case .built(let m, let v, let k, let a, _) = record,
-                  let origin = BuildOrigin(record: fileSystem.readText(tree.cacheRecord(m, v, k, a))) else { return nil }
+                  let origin = BuildOrigin(record: engine.fileSystem.readText(engine.tree.cacheRecord(m, v, k, a))) else { return nil }
             return "origin: \(m)/\(v), \(k), \(a): \(origin.shown)"
         }
     }

@@ -26,7 +26,10 @@ enum InstalledKernels {
 
 }
 
-extension Engine {
+struct KernelChoice {
+    /// The scope it works in.
+    let engine: Engine
+
     /// The kernels a command that names none works on: the running kernel
     /// (upstream), unless it has no headers in this root while other
     /// installed kernels have; then those, announced in one line on
@@ -38,21 +41,21 @@ extension Engine {
     /// wherever upstream stops earlier with an error (a broken module, a
     /// missing argument or source) the output stays upstream's.
     func announceChosenKernels() {
-        guard let note = shared.kernelChoiceNote else { return }
-        shared.kernelChoiceNote = nil
-        console.errorLine(note)
+        guard let note = engine.shared.kernelChoiceNote else { return }
+        engine.shared.kernelChoiceNote = nil
+        engine.console.errorLine(note)
     }
 
     func defaultKernels() -> [String] {
-        let running = settings.runningKernel
-        guard let action = settings.action, [.build, .install, .autoinstall].contains(action),
-              !settings.kernelSourceDirFromCommandLine,
-              !kernels.hasHeaders(running) else { return [running] }
-        let installed = InstalledKernels.withHeaders(installTree: installTree, fileSystem: fileSystem).filter { $0 != running }
+        let running = engine.settings.runningKernel
+        guard let action = engine.settings.action, [.build, .install, .autoinstall].contains(action),
+              !engine.settings.kernelSourceDirFromCommandLine,
+              !engine.kernels.hasHeaders(running) else { return [running] }
+        let installed = InstalledKernels.withHeaders(installTree: engine.installTree, fileSystem: engine.fileSystem).filter { $0 != running }
         guard !installed.isEmpty else { return [running] }
         let plural = installed.count == 1 ? "" : "s"
-        shared.kernelChoiceNote = "dkms: the running kernel \(running) has no headers here; using the installed kernel\(plural) \(installed.joined(separator: " ")) instead."
-        shared.kernelsChosenForRoot = true
+        engine.shared.kernelChoiceNote = "dkms: the running kernel \(running) has no headers here; using the installed kernel\(plural) \(installed.joined(separator: " ")) instead."
+        engine.shared.kernelsChosenForRoot = true
         return installed
     }
 }

@@ -8,7 +8,22 @@ package struct AutoinstallSummary: Sendable, Equatable {
     package var failed: [String] = []
 }
 
-extension Engine {
+/// `dkms autoinstall`: installs every AUTOINSTALL module into the requested kernels.
+struct AutoinstallAction: ActionCommand {
+    /// The scope it works in.
+    let engine: Engine
+
+    func checkRequirements() throws(DKMSError) {
+        if !engine.shared.kernelsChosenForRoot { try engine.requireOneKernelUnlessAllKernels(Action.autoinstall.rawValue) }
+        try engine.requireRoot()
+    }
+
+    func run() async throws(DKMSError) -> RunResult {
+        try await autoinstall()
+        return .exit(0)
+    }
+
+
     /// Upstream's `autoinstall`: for each requested kernel, installs the
     /// newest version of every AUTOINSTALL module not yet installed, in
     /// BUILD_DEPENDS order, then prints the summary. With several kernels
@@ -17,18 +32,18 @@ extension Engine {
     /// - Throws: ``DKMSError`` 11 when a module failed or a dependency
     ///   could not be satisfied.
     func autoinstall() async throws(DKMSError) {
-        if fileSystem.isRegularFile("\(etcDirectory)/no-autoinstall") {
-            console.line("Automatic installation of modules has been disabled.")
+        if engine.fileSystem.isRegularFile("\(engine.etcDirectory)/no-autoinstall") {
+            engine.console.line("Automatic installation of modules has been disabled.")
             return
         }
-        let pairs = kernelArchPairs
-        let jobServer = makeJobServer()
+        let pairs = engine.kernelArchPairs
+        let jobServer = ConcurrentBuilds(engine: engine).makeJobServer()
         guard pairs.count > 1 else {
-            try await autoinstall(kernel: firstKernel, arch: firstArch, jobServer: jobServer, started: [:])
+            try await autoinstall(kernel: engine.firstKernel, arch: engine.firstArch, jobServer: jobServer, started: [:])
             return
         }
         var early: [String: [String: StartedBuild]] = [:]
-        if jobServer != nil, await buildSandbox() != nil {
+        if jobServer != nil, await BuildStep(engine: engine).buildSandbox() != nil {
             early = await startFirstWaves(pairs, jobServer: jobServer)
         }
         var failure: DKMSError?
@@ -37,13 +52,13 @@ extension Engine {
                 try await autoinstall(kernel: kernel, arch: arch, jobServer: jobServer, started: early["\(kernel)/\(arch)"] ?? [:])
             } catch {
                 // Each kernel's failure is shown with that kernel's output.
-                if let diagnostic = error.diagnostic { console.report(diagnostic) }
+                if let diagnostic = error.diagnostic { engine.console.report(diagnostic) }
                 failure = error
             }
         }
         let all = early.values.flatMap(\.values)
         for group in Dictionary(grouping: all, by: { "\($0.target.module)/\($0.target.version)" }).values {
-            settleSharedBuilds(group)
+            ConcurrentBuilds(engine: engine).settleSharedBuilds(group)
         }
         if let failure { throw DKMSError.exit(failure.status) }
     }
@@ -53,10 +68,10 @@ extension Engine {
     func autoinstallQueue(kernel: String, arch: String, reportBroken: Bool) async throws(DKMSError)
         -> (queue: [AutoinstallCandidate], installed: [String], optional: Set<String>, required: Set<String>,
             known: [String], latest: [String: String]) {
-        let (versions, broken) = AutoinstallScheduler.newestVersions(tree.status())
+        let (versions, broken) = AutoinstallScheduler.newestVersions(engine.tree.status())
         if reportBroken {
             for (m, v) in broken {
-                console.error("\(m)/\(v) is broken! Missing the source directory or the symbolic link pointing to it.",
+                engine.console.error("\(m)/\(v) is broken! Missing the source directory or the symbolic link pointing to it.",
                               "Manual intervention is required!")
             }
         }
@@ -65,12 +80,12 @@ extension Engine {
         var optional: Set<String> = []
         var required: Set<String> = []
         for (m, v) in versions {
-            if tree.isActive(m, v, kernel, arch) {
+            if engine.tree.isActive(m, v, kernel, arch) {
                 installed.append(m)
                 continue
             }
-            let config = try await readConfOrDie(kernel: kernel, arch: arch, module: m, version: v,
-                                                 file: tree.sourceDirectory(m, v) + "/dkms.conf")
+            let config = try await ConfReader(engine: engine).readConfOrDie(kernel: kernel, arch: arch, module: m, version: v,
+                                                 file: engine.tree.sourceDirectory(m, v) + "/dkms.conf")
             guard config.autoinstall else { continue }
             if config.isOptional { optional.insert(m) }
             if config.isRequired { required.insert(m) }
@@ -91,19 +106,19 @@ extension Engine {
             // Each kernel is planned in a scope of its own, that reads the
             // queue silently and keeps what preparing the kernel prints.
             let quiet = BufferedConsole()
-            let scanner = Engine(nestedIn: self, scope: scope, console: SilentConsole())
-            guard let scan = try? await scanner.autoinstallQueue(kernel: kernel, arch: arch, reportBroken: false) else { continue }
+            let scanner = Engine(nestedIn: engine, scope: engine.scope, console: SilentConsole())
+            guard let scan = try? await AutoinstallAction(engine: scanner).autoinstallQueue(kernel: kernel, arch: arch, reportBroken: false) else { continue }
             let planner = Engine(nestedIn: scanner, scope: scanner.scope, console: quiet)
             let wave = AutoinstallScheduler.nextWave(scan.queue, satisfied: Set(scan.installed)).ready
             let unbuilt = wave.filter { !planner.tree.isBuilt($0.module, $0.version, kernel, arch) }
-            guard !unbuilt.isEmpty, (try? await planner.prepareKernelAndSigning(kernel: kernel, arch: arch, module: "", version: "")) != nil
+            guard !unbuilt.isEmpty, (try? await BuildStep(engine: planner).prepareKernelAndSigning(kernel: kernel, arch: arch, module: "", version: "")) != nil
             else { continue }
             var builds: [String: StartedBuild] = [:]
             // A module the admin keeps out of the sandbox builds in the
             // canonical directory itself: one kernel at a time, later.
-            for candidate in unbuilt where await planner.sandboxAllowed(module: candidate.module) {
+            for candidate in unbuilt where await BuildStep(engine: planner).sandboxAllowed(module: candidate.module) {
                 let target = BuildPlan.Target(module: candidate.module, version: candidate.version, kernel: kernel, arch: arch)
-                var build = await planner.start(target, sharesMountPoint: true, jobServer: jobServer) { _ throws(DKMSError) -> BatchStart in .build }
+                var build = await ConcurrentBuilds(engine: planner).start(target, sharesMountPoint: true, jobServer: jobServer) { _ throws(DKMSError) -> BatchStart in .build }
                 if builds.isEmpty {
                     // What preparing the kernel printed comes first.
                     let planning = BufferedConsole()
@@ -128,15 +143,15 @@ extension Engine {
         var optionalFailures: [String] = []
         var failedVersions: [(String, String)] = []
         guard !queue.isEmpty else { return }
-        announceChosenKernels()
+        KernelChoice(engine: engine).announceChosenKernels()
         if !early.isEmpty {
             // The kernel was prepared (and announced) when its builds started.
-            try? await redirected(to: SilentConsole()) { step throws(DKMSError) in
-                try await step.prepareKernelAndSigning(kernel: kernel, arch: arch, module: step.scope.module, version: step.scope.version)
+            try? await engine.redirected(to: SilentConsole()) { step throws(DKMSError) in
+                try await BuildStep(engine: step).prepareKernelAndSigning(kernel: kernel, arch: arch, module: step.scope.module, version: step.scope.version)
             }
         }
         var early = early
-        if !settings.verbose { transaction.depmod.deferToEnd() }
+        if !engine.settings.verbose { engine.transaction.depmod.deferToEnd() }
         // What preparing the kernel printed before the first build of a
         // wave started, shown before the first module's lines.
         var preamble: BufferedConsole?
@@ -151,22 +166,22 @@ extension Engine {
                 let (m, v) = (candidate.module, candidate.version)
                 let status: Int32
                 if let build = started[m] {
-                    preamble?.flush(to: console)
+                    preamble?.flush(to: engine.console)
                     preamble = nil
-                    console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
-                    status = await finish(build) { shell throws(DKMSError) -> Int32 in
+                    engine.console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
+                    status = await ConcurrentBuilds(engine: engine).finish(build) { shell throws(DKMSError) -> Int32 in
                         shell.scope.silenceNextConfRead = true
-                        return await shell.installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
+                        return await InstallStep(engine: shell).installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
                     }
                 } else {
-                    if !tree.isBuilt(m, v, kernel, arch) {
-                        try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: scope.module, version: scope.version)
+                    if !engine.tree.isBuilt(m, v, kernel, arch) {
+                        try await BuildStep(engine: engine).prepareKernelAndSigning(kernel: kernel, arch: arch, module: engine.scope.module, version: engine.scope.version)
                     }
-                    console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
-                    status = await subshell { shell throws(DKMSError) -> Int32 in
+                    engine.console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
+                    status = await engine.subshell { shell throws(DKMSError) -> Int32 in
                         shell.scope.module = m
                         shell.scope.version = v
-                        return await shell.installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
+                        return await InstallStep(engine: shell).installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
                     }
                 }
                 switch status {
@@ -184,39 +199,39 @@ extension Engine {
                     }
                     failedVersions.append((m, v))
                 }
-                console.line()
+                engine.console.line()
             }
             queue = waiting
             if progress == 0 { break }
         }
-        for kernel in transaction.depmod.resume() {
-            _ = await depmod(kernel: kernel, output: CommandOutput(output: .discard, error: .discard))
+        for kernel in engine.transaction.depmod.resume() {
+            _ = await engine.depmod(kernel: kernel, output: CommandOutput(output: .discard, error: .discard))
         }
 
-        let failureStatus = Self.statuses(of: summary.failed + optionalFailures)
+        let failureStatus = KernelHookPolicy.statuses(of: summary.failed + optionalFailures)
         for m in summary.installed + summary.skipped {
-            recordAutoinstallOutcome(module: m, version: scan.latest[m] ?? "", kernel: kernel, arch: arch, status: 0)
+            KernelHookPolicy(engine: engine).recordAutoinstallOutcome(module: m, version: scan.latest[m] ?? "", kernel: kernel, arch: arch, status: 0)
         }
         for (m, v) in failedVersions {
-            recordAutoinstallOutcome(module: m, version: v, kernel: kernel, arch: arch, status: failureStatus[m] ?? 1)
+            KernelHookPolicy(engine: engine).recordAutoinstallOutcome(module: m, version: v, kernel: kernel, arch: arch, status: failureStatus[m] ?? 1)
         }
 
         if !summary.installed.isEmpty {
-            console.line("Autoinstall on \(kernel) succeeded for module(s) \(summary.installed.joined(separator: " ")).")
+            engine.console.line("Autoinstall on \(kernel) succeeded for module(s) \(summary.installed.joined(separator: " ")).")
         }
         if !summary.skipped.isEmpty {
-            console.line("Autoinstall on \(kernel) was skipped for module(s) \(summary.skipped.joined(separator: " ")).")
+            engine.console.line("Autoinstall on \(kernel) was skipped for module(s) \(summary.skipped.joined(separator: " ")).")
         }
         if !summary.failed.isEmpty {
-            console.line("Autoinstall on \(kernel) failed for module(s) \(summary.failed.joined(separator: " ")).")
+            engine.console.line("Autoinstall on \(kernel) failed for module(s) \(summary.failed.joined(separator: " ")).")
         }
         if !optionalFailures.isEmpty {
-            console.line("Autoinstall on \(kernel) failed for optional module(s) \(optionalFailures.joined(separator: " ")).")
+            engine.console.line("Autoinstall on \(kernel) failed for optional module(s) \(optionalFailures.joined(separator: " ")).")
         }
-        if settings.reportBuildLogs {
+        if engine.settings.reportBuildLogs {
             for (m, v) in failedVersions {
-                let log = tree.retainedLog(m, v, kernel, arch)
-                if fileSystem.exists(log) { console.line("Build log of \(m)/\(v) for kernel \(kernel) (\(arch)): \(log)") }
+                let log = engine.tree.retainedLog(m, v, kernel, arch)
+                if engine.fileSystem.exists(log) { engine.console.line("Build log of \(m)/\(v) for kernel \(kernel) (\(arch)): \(log)") }
             }
         }
         let satisfied = Set(summary.installed + summary.skipped)
@@ -230,19 +245,19 @@ extension Engine {
                 if scan.known.contains(dependency) { real += " " + dependency } else { pending += " " + dependency }
             }
             if !real.isEmpty {
-                console.line("\(m)/\(v) autoinstall failed due to missing dependencies:\(real).")
+                engine.console.line("\(m)/\(v) autoinstall failed due to missing dependencies:\(real).")
                 unresolved.append("\(m)/\(v)")
             } else {
-                console.line("\(m)/\(v) autoinstall deferred: BUILD_DEPENDS not registered with DKMS:\(pending).")
+                engine.console.line("\(m)/\(v) autoinstall deferred: BUILD_DEPENDS not registered with DKMS:\(pending).")
                 deferred.append("\(m)/\(v)")
             }
         }
         if !deferred.isEmpty {
-            console.line("Autoinstall on \(kernel) deferred module(s) \(deferred.joined(separator: " ")) due to BUILD_DEPENDS not yet registered with DKMS.")
-            console.line("These may be provided externally or by a package not yet configured; autoinstall will retry on the next trigger.")
+            engine.console.line("Autoinstall on \(kernel) deferred module(s) \(deferred.joined(separator: " ")) due to BUILD_DEPENDS not yet registered with DKMS.")
+            engine.console.line("These may be provided externally or by a package not yet configured; autoinstall will retry on the next trigger.")
         }
         if !summary.failed.isEmpty || !unresolved.isEmpty {
-            if hookForgivesFailures {
+            if KernelHookPolicy(engine: engine).hookForgivesFailures {
                 var failures = failedVersions.filter { !scan.optional.contains($0.0) }.map { (m, v) in
                     HookFailure(module: m, version: v, status: failureStatus[m] ?? 1, required: scan.required.contains(m))
                 }
@@ -251,7 +266,7 @@ extension Engine {
                     failures.append(HookFailure(module: parts[0], version: parts.count > 1 ? parts[1] : "", status: 0,
                                                 required: scan.required.contains(parts[0])))
                 }
-                if await hookForgives(failures, kernel: kernel, arch: arch) { return }
+                if await KernelHookPolicy(engine: engine).hookForgives(failures, kernel: kernel, arch: arch) { return }
             }
             throw DKMSError(.autoinstallFailed, "One or more modules failed to install during autoinstall.",
                             "Refer to previous errors for more information.")
@@ -267,13 +282,13 @@ extension Engine {
     func startWave(_ wave: [(module: String, version: String)], kernel: String, arch: String,
                    jobServer: JobServer?, preamble: inout BufferedConsole?) async -> [String: StartedBuild] {
         guard let jobServer else { return [:] }
-        let unbuilt = wave.filter { !tree.isBuilt($0.module, $0.version, kernel, arch) }
+        let unbuilt = wave.filter { !engine.tree.isBuilt($0.module, $0.version, kernel, arch) }
         guard unbuilt.count > 1 else { return [:] }
-        if scope.preparedKernel != "\(kernel)/\(arch)" {
+        if engine.scope.preparedKernel != "\(kernel)/\(arch)" {
             let buffer = BufferedConsole()
             do {
-                try await redirected(to: buffer) { step throws(DKMSError) in
-                    try await step.prepareKernelAndSigning(kernel: kernel, arch: arch, module: step.scope.module, version: step.scope.version)
+                try await engine.redirected(to: buffer) { step throws(DKMSError) in
+                    try await BuildStep(engine: step).prepareKernelAndSigning(kernel: kernel, arch: arch, module: step.scope.module, version: step.scope.version)
                 }
             } catch {
                 return [:]
@@ -283,50 +298,8 @@ extension Engine {
         var started: [String: StartedBuild] = [:]
         for (m, v) in unbuilt {
             let target = BuildPlan.Target(module: m, version: v, kernel: kernel, arch: arch)
-            started[m] = await start(target, sharesMountPoint: false, jobServer: jobServer) { _ throws(DKMSError) -> BatchStart in .build }
+            started[m] = await ConcurrentBuilds(engine: engine).start(target, sharesMountPoint: false, jobServer: jobServer) { _ throws(DKMSError) -> BatchStart in .build }
         }
         return started
-    }
-
-    /// Upstream's `kernel_preinst` (only AUTOINSTALL modules) and
-    /// `kernel_prerm` (every module): unbuilds everything built for the
-    /// kernel, with one deferred depmod and empty directories removed.
-    /// - Throws: ``DKMSError`` 14 naming the modules that failed.
-    func unbuildForKernel(onlyAutoinstall: Bool, action: String) async throws(DKMSError) {
-        let kernel = firstKernel
-        let arch = firstArch
-        transaction.depmod.deferByMarker()
-        var failed = ""
-        for (m, v) in tree.moduleVersions() {
-            guard tree.isBuilt(m, v, kernel, arch) else { continue }
-            if onlyAutoinstall {
-                let config = try await readConfOrDie(kernel: kernel, arch: arch, module: scope.module,
-                                                     version: scope.version, file: "\(dkmsTree)/\(m)/\(v)/source/dkms.conf")
-                guard config.autoinstall else { continue }
-            }
-            console.errorLine("dkms: removing module \(m)/\(v) for kernel \(kernel) (\(arch))")
-            let status = await subshell { shell throws(DKMSError) -> Int32 in
-                shell.scope.module = m
-                shell.scope.version = v
-                try await shell.unbuildAction()
-                return 0
-            }
-            if status != 0 { failed += " \(m)/\(v)(\(status))" }
-            if !onlyAutoinstall { console.line() }
-        }
-        let marker = "\(dkmsTree)/depmod-pending-\(kernel)-\(arch)"
-        if fileSystem.existsNoFollow(marker) {
-            fileSystem.removeFile(marker)
-            // Upstream passes the function's (empty) first argument here.
-            _ = await invokeCommand("do_depmod ", description: "Running depmod", log: nil, background: true) { target in
-                await depmod(kernel: "", output: target)
-            }
-        }
-        _ = transaction.depmod.resume()
-        let kernelDir = "\(installTree)/\(kernel)"
-        if fileSystem.isDirectory(kernelDir) { fileSystem.deleteEmptyDirectories(under: kernelDir) }
-        if !failed.isEmpty {
-            throw DKMSError(.kernelHookFailed, "dkms \(action) for kernel \(kernel) (\(arch)) failed for module(s)\(failed).")
-        }
     }
 }

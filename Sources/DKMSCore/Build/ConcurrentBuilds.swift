@@ -29,7 +29,10 @@ struct StartedBuild {
     var task: Task<DKMSError?, Never>?
 }
 
-extension Engine {
+struct ConcurrentBuilds {
+    /// The scope it works in.
+    let engine: Engine
+
     /// Starts one build of a batch. `prepare` runs first, in the build's
     /// subshell (nothing it changes in the scope reaches this one) with its
     /// output kept for ``finish(_:then:)``; then the build is planned there
@@ -42,15 +45,15 @@ extension Engine {
                prepare: (Engine) async throws(DKMSError) -> BatchStart) async -> StartedBuild {
         let planning = BufferedConsole()
         var started = StartedBuild(target: target, planning: planning)
-        let shell = Engine(nestedIn: self, scope: scope, console: planning)
+        let shell = Engine(nestedIn: engine, scope: engine.scope, console: planning)
         shell.scope.module = target.module
         shell.scope.version = target.version
         do {
             started.start = try await prepare(shell)
             guard started.start == .build else { return started }
-            let planned = try await shell.planBuild(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
+            let planned = try await BuildStep(engine: shell).planBuild(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
             let output = BufferedConsole()
-            let builder = await shell.makeBuilder(for: planned.plan, console: output, sandboxAllowed: planned.sandboxAllowed,
+            let builder = await BuildStep(engine: shell).makeBuilder(for: planned.plan, console: output, sandboxAllowed: planned.sandboxAllowed,
                                                   sharesMountPoint: sharesMountPoint, jobServer: jobServer, buffered: true)
             started.planned = planned
             started.builder = builder
@@ -77,19 +80,19 @@ extension Engine {
     /// it and runs `then`, all in one subshell.
     /// - Returns: the status of the subshell.
     func finish(_ started: StartedBuild, then: (Engine) async throws(DKMSError) -> Int32) async -> Int32 {
-        started.planning.flush(to: console)
+        started.planning.flush(to: engine.console)
         if started.start == .done { return started.status }
         let failure = await started.task?.value
-        started.output?.flush(to: console)
-        return await subshell { shell throws(DKMSError) -> Int32 in
+        started.output?.flush(to: engine.console)
+        return await engine.subshell { shell throws(DKMSError) -> Int32 in
             shell.scope.module = started.target.module
             shell.scope.version = started.target.version
             if let planned = started.planned, let builder = started.builder {
                 do throws(DKMSError) {
                     if let failure { throw failure }
-                    try await shell.publish(planned, builder: builder)
+                    try await BuildStep(engine: shell).publish(planned, builder: builder)
                 } catch {
-                    shell.settleFailedBuild(builder)
+                    BuildStep(engine: shell).settleFailedBuild(builder)
                     throw error
                 }
             }
@@ -104,35 +107,35 @@ extension Engine {
     func settleSharedBuilds(_ started: [StartedBuild]) {
         let builders = started.compactMap(\.builder).filter(\.sharesMountPoint)
         guard let any = builders.first else { return }
-        let failed = builders.filter { fileSystem.isDirectory($0.directory) }
-        for builder in failed.dropLast() { fileSystem.removeTree(builder.directory) }
+        let failed = builders.filter { engine.fileSystem.isDirectory($0.directory) }
+        for builder in failed.dropLast() { engine.fileSystem.removeTree(builder.directory) }
         if let last = failed.last {
             last.settleAsCanonical()
         } else {
-            fileSystem.removeTree(any.plan.buildDirectory)
+            engine.fileSystem.removeTree(any.plan.buildDirectory)
         }
     }
 
     /// The jobserver of a command that builds several modules at once
     /// (nil with a budget of one job).
     func makeJobServer() -> JobServer? {
-        jobBudget > 1 ? JobServer(size: jobBudget, directory: settings.tmpLocation,
-                                  realMake: commandPath("make") ?? "/usr/bin/make") : nil
+        jobBudget > 1 ? JobServer(size: jobBudget, directory: engine.settings.tmpLocation,
+                                  realMake: SigningSetup(engine: engine).commandPath("make") ?? "/usr/bin/make") : nil
     }
 
     /// The job budget of this command (`-j`, `parallel_jobs`, default the
     /// number of processors).
     var jobBudget: Int {
-        Int(settings.parallelJobs) ?? Self.processorCount()
+        Int(engine.settings.parallelJobs) ?? CommandRunner.processorCount()
     }
 
     /// Whether builds of the current module for several kernels can run at
     /// once: each needs its own directory behind the canonical one, which
     /// only the sandbox gives.
     func canBuildKernelsConcurrently() async -> Bool {
-        guard kernelArchPairs.count > 1, jobBudget > 1, !scope.module.isEmpty else { return false }
-        guard await buildSandbox() != nil else { return false }
-        return await sandboxAllowed(module: scope.module)
+        guard engine.kernelArchPairs.count > 1, jobBudget > 1, !engine.scope.module.isEmpty else { return false }
+        guard await BuildStep(engine: engine).buildSandbox() != nil else { return false }
+        return await BuildStep(engine: engine).sandboxAllowed(module: engine.scope.module)
     }
 
     /// `dkms build` or `dkms install` of one module for several kernels:
@@ -140,21 +143,21 @@ extension Engine {
     /// upstream's order, kernel by kernel.
     /// - Returns: the status of the last kernel, as upstream's loop returns.
     func buildForKernelsConcurrently(install: Bool) async -> Int32 {
-        let module = scope.module
-        let version = scope.version
+        let module = engine.scope.module
+        let version = engine.scope.version
         let jobServer = makeJobServer()
         var started: [StartedBuild] = []
-        for (kernel, arch) in kernelArchPairs {
+        for (kernel, arch) in engine.kernelArchPairs {
             let target = BuildPlan.Target(module: module, version: version, kernel: kernel, arch: arch)
             started.append(await start(target, sharesMountPoint: true, jobServer: jobServer) { shell throws(DKMSError) -> BatchStart in
-                install ? try await shell.prepareInstall(target) : shell.prepareBuild(target)
+                install ? try await ConcurrentBuilds(engine: shell).prepareInstall(target) : ConcurrentBuilds(engine: shell).prepareBuild(target)
             })
         }
         var status: Int32 = 0
         for build in started {
             let target = build.target
             status = await finish(build) { shell throws(DKMSError) -> Int32 in
-                if install { try await shell.install(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch) }
+                if install { try await InstallStep(engine: shell).install(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch) }
                 return 0
             }
         }
@@ -164,26 +167,26 @@ extension Engine {
 
     /// `maybe_build_module`'s decision for one kernel.
     func prepareBuild(_ target: BuildPlan.Target) -> BatchStart {
-        guard tree.isBuilt(target.module, target.version, target.kernel, target.arch) else { return .build }
-        if scope.force {
-            unbuildDirectory(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
+        guard engine.tree.isBuilt(target.module, target.version, target.kernel, target.arch) else { return .build }
+        if engine.scope.force {
+            UninstallStep(engine: engine).unbuildDirectory(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
             return .build
         }
-        console.line("Module \(target.module)/\(target.version) already built for kernel \(target.kernel) (\(target.arch)), skip. You may override by specifying --force.")
+        engine.console.line("Module \(target.module)/\(target.version) already built for kernel \(target.kernel) (\(target.arch)), skip. You may override by specifying --force.")
         return .done
     }
 
     /// `maybe_install_module`'s decision for one kernel.
     func prepareInstall(_ target: BuildPlan.Target) async throws(DKMSError) -> BatchStart {
-        if tree.isInstalled(target.module, target.version, target.kernel, target.arch) {
-            if scope.force {
-                try await uninstall(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
-                console.line()
+        if engine.tree.isInstalled(target.module, target.version, target.kernel, target.arch) {
+            if engine.scope.force {
+                try await UninstallStep(engine: engine).uninstall(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
+                engine.console.line()
             } else {
-                console.line("Module \(target.module)/\(target.version) already installed on kernel \(target.kernel) (\(target.arch)), skip. You may override by specifying --force.")
+                engine.console.line("Module \(target.module)/\(target.version) already installed on kernel \(target.kernel) (\(target.arch)), skip. You may override by specifying --force.")
                 return .done
             }
         }
-        return tree.isBuilt(target.module, target.version, target.kernel, target.arch) ? .withoutBuild : .build
+        return engine.tree.isBuilt(target.module, target.version, target.kernel, target.arch) ? .withoutBuild : .build
     }
 }

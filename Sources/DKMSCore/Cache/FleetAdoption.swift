@@ -3,23 +3,26 @@
 /// from `/boot`) and taken from there, never built (see docs/fleet.md).
 /// Without `build_cache_shared`, or with the headers installed, nothing
 /// here applies and dkms behaves as upstream's.
-extension Engine {
+struct FleetAdoption {
+    /// The scope it works in.
+    let engine: Engine
+
     /// Upstream's headers check, except that a kernel whose modules can
     /// come from the fleet needs none.
     func requireKernelHeadersOrFleet(_ kernel: String, arch: String) throws(DKMSError) {
-        switch kernels.fleetIdentity(kernel: kernel, arch: arch) {
+        switch engine.kernels.fleetIdentity(kernel: kernel, arch: arch) {
         case .success?:
             return
         case .failure(let problem)?:
             do {
-                try requireKernelHeaders(kernel)
+                try engine.requireKernelHeaders(kernel)
             } catch {
                 throw DKMSError(code: error.code, lines: error.lines + [
                     "The shared module caches cannot stand in for them: the kernel's identity is unknown (\(problem)).",
                 ], presentation: error.presentation)
             }
         case nil:
-            try requireKernelHeaders(kernel)
+            try engine.requireKernelHeaders(kernel)
         }
     }
 
@@ -33,15 +36,15 @@ extension Engine {
     func adoptFromFleet(_ plan: BuildPlan, kernel identity: KernelBuildIdentity) async throws(DKMSError) -> CacheUse {
         let target = plan.target
         let headers = "linux-headers-\(target.kernel)"
-        guard await cachePolicy(module: target.module).store else {
+        guard await BuildCacheLookup(engine: engine).cachePolicy(module: target.module).store else {
             throw DKMSError(.missingKernelHeaders, "\(target.module)/\(target.version) cannot come from the shared module caches"
-                            + " (BUILD_CACHE=no in \(etcDirectory)/\(target.module).conf) and kernel \(target.kernel) has no headers"
+                            + " (BUILD_CACHE=no in \(engine.etcDirectory)/\(target.module).conf) and kernel \(target.kernel) has no headers"
                             + " here: install \(headers) to build it here.")
         }
         let placeholder = KernelIdentity(release: target.kernel, arch: target.arch, configDigest: "-", symversDigest: "-", compiler: "-")
-        let material = CacheKeyMaterial(plan: plan, kernel: placeholder, files: TreeDigest(), inherited: settings.environment)
+        let material = CacheKeyMaterial(plan: plan, kernel: placeholder, files: TreeDigest(), inherited: engine.settings.environment)
         let lookup = FleetLookupKey(material, kernel: identity, compilerChoice: plan.compilerChoice)
-        let cache = localCache
+        let cache = BuildCacheLookup(engine: engine).localCache
         let modules = plan.modules.map(\.destName)
         var use = CacheUse()
         if let record = cache.record(for: lookup), record.answers(lookup, target: target, kernel: identity) {
@@ -49,13 +52,13 @@ extension Engine {
             case .success(let entry)?:
                 use = CacheUse(key: record.entry, entry: entry, origin: "the local cache", foundByIdentity: true, lookupRecord: record)
             case .failure(let refusal)?:
-                console.errorLine("dkms: the cached build \(record.entry.short) of \(target) is damaged (\(refusal)); it is removed.")
+                engine.console.errorLine("dkms: the cached build \(record.entry.short) of \(target) is damaged (\(refusal)); it is removed.")
             case nil:
                 break
             }
         }
         let refusals = SharedCacheRefusals()
-        if use.entry == nil, let found = await fetchFromSharedCaches(
+        if use.entry == nil, let found = await SharedCacheSteps(engine: engine).fetchFromSharedCaches(
             build: "the build of \(target) (kernel \(identity.banner), lookup \(lookup.short))",
             afterLast: "no build is left to try", into: cache, refusals: refusals, { fetcher, location, seconds in
                 await fetcher.fetch(lookup: lookup, kernel: identity, target: target, modules: plan.modules,
@@ -67,7 +70,7 @@ extension Engine {
         }
         if use.entry != nil {
             // Found at a later location: the refusals before it are warnings, as for any shared entry.
-            for line in refusals.lines { console.errorLine(line) }
+            for line in refusals.lines { engine.console.errorLine(line) }
         }
         guard let entry = use.entry else {
             cache.count(["misses": 1])
@@ -80,7 +83,7 @@ extension Engine {
         }
         cache.markUsed(entry.manifest.key)
         cache.count(["hits": 1])
-        console.line("Kernel \(target.kernel) has no headers here: \(target.module)/\(target.version) comes from \(use.origin)"
+        engine.console.line("Kernel \(target.kernel) has no headers here: \(target.module)/\(target.version) comes from \(use.origin)"
                      + " (entry \(entry.manifest.key.short), found by the kernel's identity, \(identity.banner)).")
         return use
     }

@@ -20,30 +20,33 @@ struct PlannedBuild: Sendable {
     var cache = CacheUse()
 }
 
-extension Engine {
+struct BuildStep {
+    /// The scope it works in.
+    let engine: Engine
+
     /// Upstream's `prepare_kernel_and_signing`: headers check and signing
     /// decision, once per kernel/arch in a shell.
     func prepareKernelAndSigning(kernel: String, arch: String, module: String, version: String) async throws(DKMSError) {
-        if scope.preparedKernel == "\(kernel)/\(arch)" { return }
-        try requireKernelHeadersOrFleet(kernel, arch: arch)
-        await prepareSigning(kernel: kernel, arch: arch, module: module, version: version)
-        scope.preparedKernel = "\(kernel)/\(arch)"
-        console.line()
+        if engine.scope.preparedKernel == "\(kernel)/\(arch)" { return }
+        try FleetAdoption(engine: engine).requireKernelHeadersOrFleet(kernel, arch: arch)
+        await SigningSetup(engine: engine).prepareSigning(kernel: kernel, arch: arch, module: module, version: version)
+        engine.scope.preparedKernel = "\(kernel)/\(arch)"
+        engine.console.line()
     }
 
     /// `maybe_build_module`: builds unless already built (then `--force`
     /// unbuilds first, otherwise it says so and succeeds).
     func buildIfNeeded(module: String, version: String, kernel: String, arch: String) async -> Int32 {
-        await subshell { shell throws(DKMSError) -> Int32 in
+        await engine.subshell { shell throws(DKMSError) -> Int32 in
             if shell.tree.isBuilt(module, version, kernel, arch) {
                 if shell.scope.force {
-                    shell.unbuildDirectory(module: module, version: version, kernel: kernel, arch: arch)
+                    UninstallStep(engine: shell).unbuildDirectory(module: module, version: version, kernel: kernel, arch: arch)
                 } else {
                     shell.console.line("Module \(module)/\(version) already built for kernel \(kernel) (\(arch)), skip. You may override by specifying --force.")
                     return 0
                 }
             }
-            try await shell.build(module: module, version: version, kernel: kernel, arch: arch)
+            try await BuildStep(engine: shell).build(module: module, version: version, kernel: kernel, arch: arch)
             return 0
         }
     }
@@ -56,7 +59,7 @@ extension Engine {
     @discardableResult
     func build(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) -> (String, String) {
         let planned = try await planBuild(module: module, version: version, kernel: kernel, arch: arch)
-        let builder = await makeBuilder(for: planned.plan, console: console, sandboxAllowed: planned.sandboxAllowed)
+        let builder = await makeBuilder(for: planned.plan, console: engine.console, sandboxAllowed: planned.sandboxAllowed)
         do {
             try await builder.run(from: planned.cache.entry)
             try await publish(planned, builder: builder)
@@ -75,57 +78,60 @@ extension Engine {
         guard !kernel.isEmpty, !arch.isEmpty else { throw DKMSError(.emptyKernelOrArch, "do_build: Empty $kernelver or $arch") }
         var module = module
         var version = version
-        if !tree.isAdded(module, version) {
-            scope.module = module
-            scope.version = version
-            try await addModule(kernel: kernel, arch: arch)
-            module = scope.module
-            version = scope.version
-            console.line()
+        if !engine.tree.isAdded(module, version) {
+            engine.scope.module = module
+            engine.scope.version = version
+            try await AddAction(engine: engine).addModule(kernel: kernel, arch: arch)
+            module = engine.scope.module
+            version = engine.scope.version
+            engine.console.line()
         }
-        try refuseUnsafeModuleNames(module: module, version: version)
-        let store = tree
+        try engine.refuseUnsafeModuleNames(module: module, version: version)
+        let store = engine.tree
         let sourceDir = store.sourceDirectory(module, version)
         let baseDir = store.builtDirectory(module, version, kernel, arch)
-        if fileSystem.isDirectory(baseDir) {
+        if engine.fileSystem.isDirectory(baseDir) {
             throw DKMSError(.alreadyThereOrMissingFromTree, "This module/version has already been built on: \(kernel)",
                             "Directory \(baseDir) already exists. Use the dkms remove function before trying to build again.")
         }
-        updateModuleSuffix(for: kernel)
-        let config = try await readConfOrDie(kernel: kernel, arch: arch, module: module, version: version, strict: true)
+        engine.updateModuleSuffix(for: kernel)
+        let config = try await ConfReader(engine: engine).readConfOrDie(kernel: kernel, arch: arch, module: module, version: version, strict: true)
         if config.buildExcluded {
             throw DKMSError.warning(.excludedByBuildExclusive, "The \(baseDir)/dkms.conf",
                                     "for module \(module)/\(version) includes BUILD_EXCLUSIVE directives",
                                     "which do not match this kernel/arch/config for any modules.",
                                     "This indicates that it should not be built.")
         }
-        if fileSystem.globEntries(of: sourceDir).count < 2 {
+        if engine.fileSystem.globEntries(of: sourceDir).count < 2 {
             throw DKMSError(.badConfOrNoSource, "The directory \(sourceDir) does not appear to have module source located within it.",
                             "Build halted.")
         }
-        announceChosenKernels()
+        KernelChoice(engine: engine).announceChosenKernels()
         try await prepareKernelAndSigning(kernel: kernel, arch: arch, module: module, version: version)
-        let compilerChoice = await selectCompiler(kernel: kernel)
-        await loadBuildEnvironment()
+        let compiler = await chooseCompiler(kernel: kernel, environment: engine.childEnvironment)
+        let environment = await buildEnvironment(after: compiler.environment)
+        // do_build exports both into its shell: what runs after it in this
+        // scope (the install that asked for the build) sees them too.
+        engine.scope.environment = environment
         try checkBuildDependencies(config, module: module, version: version, kernel: kernel, arch: arch)
-        let overlay = "\(etcDirectory)/\(module)/patches"
+        let overlay = "\(engine.etcDirectory)/\(module)/patches"
         let plan = BuildPlanner.plan(.init(
             target: .init(module: module, version: version, kernel: kernel, arch: arch), config: config,
             sourceDirectory: sourceDir, buildDirectory: store.buildDirectory(module, version),
-            overrideDirectory: "\(etcDirectory)/\(module)", patchOverlay: fileSystem.isDirectory(overlay) ? overlay : nil,
-            shellVariables: shellVariables(kernel: kernel, arch: arch, module: module, version: version),
-            environment: childEnvironment, parallelJobs: settings.parallelJobs, sign: scope.signing.enabled,
-            compressedSuffix: scope.compressedSuffix,
-            compressOptions: (settings.compressGzipOptions, settings.compressXzOptions, settings.compressZstdOptions),
-            compilerChoice: compilerChoice))
+            overrideDirectory: "\(engine.etcDirectory)/\(module)", patchOverlay: engine.fileSystem.isDirectory(overlay) ? overlay : nil,
+            shellVariables: engine.shellVariables(kernel: kernel, arch: arch, module: module, version: version),
+            environment: environment, parallelJobs: engine.settings.parallelJobs, sign: engine.scope.signing.enabled,
+            compressedSuffix: engine.scope.compressedSuffix,
+            compressOptions: (engine.settings.compressGzipOptions, engine.settings.compressXzOptions, engine.settings.compressZstdOptions),
+            compilerChoice: compiler.choice))
         let cache: CacheUse
-        if case .success(let identity)? = kernels.fleetIdentity(kernel: kernel, arch: arch) {
-            cache = try await adoptFromFleet(plan, kernel: identity)
+        if case .success(let identity)? = engine.kernels.fleetIdentity(kernel: kernel, arch: arch) {
+            cache = try await FleetAdoption(engine: engine).adoptFromFleet(plan, kernel: identity)
         } else {
-            cache = await useCache(for: plan)
+            cache = await BuildCacheLookup(engine: engine).useCache(for: plan)
         }
         return PlannedBuild(plan: plan, config: config, sandboxAllowed: await sandboxAllowed(module: module),
-                            signer: moduleSigner, writesDependencyMarkers: config.rebuildOnDependencyChange && !scope.force,
+                            signer: SigningSetup(engine: engine).moduleSigner, writesDependencyMarkers: config.rebuildOnDependencyChange && !engine.scope.force,
                             cache: cache)
     }
 
@@ -145,9 +151,9 @@ extension Engine {
         var sandbox: BuildSandbox?
         var directory = plan.buildDirectory
         if sandboxAllowed, var found = await buildSandbox() {
-            found.readOnlyDirectories = [dkmsTree, sourceTree, installTree, kernels.sourceDirectory(for: target.kernel),
-                                         fileSystem.canonicalPath(plan.sourceDirectory) ?? plan.sourceDirectory]
-            found.hiddenFiles = Array(Set([signingValue("mok_signing_key"), "/var/lib/dkms/mok.key", tree.root + "/mok.key", signingKeyFile]
+            found.readOnlyDirectories = [engine.dkmsTree, engine.sourceTree, engine.installTree, engine.kernels.sourceDirectory(for: target.kernel),
+                                         engine.fileSystem.canonicalPath(plan.sourceDirectory) ?? plan.sourceDirectory]
+            found.hiddenFiles = Array(Set([SigningSetup(engine: engine).signingValue("mok_signing_key"), "/var/lib/dkms/mok.key", engine.tree.root + "/mok.key", SharedCacheSteps(engine: engine).signingKeyFile]
                 .filter { !$0.isEmpty && !$0.hasPrefix("pkcs11:") })).sorted()
             if let jobServer {
                 found.sharedDirectories = [FileSystem.split(jobServer.fifo).directory]
@@ -155,60 +161,62 @@ extension Engine {
             }
             sandbox = found
             if !sharesMountPoint {
-                fileSystem.removeTree(plan.buildDirectory)
+                engine.fileSystem.removeTree(plan.buildDirectory)
             }
-            fileSystem.makeDirectories(plan.buildDirectory)
-            directory = fileSystem.makeTemporaryDirectory(
-                template: tree.privateBuildTemplate(target.module, target.version, target.kernel, target.arch))
+            engine.fileSystem.makeDirectories(plan.buildDirectory)
+            directory = engine.fileSystem.makeTemporaryDirectory(
+                template: engine.tree.privateBuildTemplate(target.module, target.version, target.kernel, target.arch))
                 ?? plan.buildDirectory
             if directory == plan.buildDirectory { sandbox = nil }
         }
-        var presenter = CommandPresenter(console: console, verbose: settings.verbose,
-                                         progressDots: !CommandPresenter.isTestPackage(scope.packageName))
+        var presenter = CommandPresenter(console: console, verbose: engine.settings.verbose,
+                                         progressDots: !CommandPresenter.isTestPackage(engine.scope.packageName))
         presenter.collectsTerminalOutput = buffered
-        return Builder(plan: plan, directory: directory, sandbox: sandbox, runner: runner, presenter: presenter,
-                       programName: settings.programName, pathPrefix: jobServer?.wrapperDirectory,
+        return Builder(plan: plan, directory: directory, sandbox: sandbox, runner: engine.runner, presenter: presenter,
+                       programName: engine.settings.programName, pathPrefix: jobServer?.wrapperDirectory,
                        sharesMountPoint: sharesMountPoint)
     }
 
     /// Publishes a finished build (see ``BuildPublisher``).
     func publish(_ planned: PlannedBuild, builder: Builder) async throws(DKMSError) {
-        var publisher = BuildPublisher(tree: tree, runner: runner, console: console)
+        var publisher = BuildPublisher(tree: engine.tree, runner: engine.runner, console: engine.console)
         if planned.cache.key != nil && planned.cache.entry == nil {
-            publisher.cache = (localCache, settings.buildCacheSize)
+            publisher.cache = (BuildCacheLookup(engine: engine).localCache, engine.settings.buildCacheSize)
         }
         try await publisher.publish(planned, builder: builder)
-        recordCacheOrigin(of: planned.plan.target, use: planned.cache)
+        BuildCacheLookup(engine: engine).recordCacheOrigin(of: planned.plan.target, use: planned.cache)
     }
 
     /// After a failed build (see ``BuildPublisher/settleFailure(of:)``).
     func settleFailedBuild(_ builder: Builder) {
-        BuildPublisher(tree: tree, runner: runner, console: console).settleFailure(of: builder)
+        BuildPublisher(tree: engine.tree, runner: engine.runner, console: engine.console).settleFailure(of: builder)
     }
 
     /// Chooses the compiler (and linker) the kernel was built with, as
-    /// upstream does, and exports it to the build.
-    /// - Returns: the variables it set (`CC`, `KERNEL_CC`, `LD`,
-    ///   `KERNEL_LD`): the compiler the kernel names, which a fleet lookup
-    ///   leaves to the kernel's identity.
-    @discardableResult
-    func selectCompiler(kernel: String) async -> [String: String] {
+    /// upstream does; changes nothing.
+    /// - Parameter environment: the environment before the choice.
+    /// - Returns: the environment with the choice exported, and the
+    ///   variables chosen (`CC`, `KERNEL_CC`, `LD`, `KERNEL_LD`): the
+    ///   compiler the kernel names, which a fleet lookup leaves to the
+    ///   kernel's identity.
+    func chooseCompiler(kernel: String, environment: [String: String]) async -> (environment: [String: String], choice: [String: String]) {
+        var environment = environment
         var choice: [String: String] = [:]
-        let source = kernels.sourceDirectory(for: kernel)
+        let source = engine.kernels.sourceDirectory(for: kernel)
         let variables = source + "/.kernelvariables"
-        if fileSystem.isRegularFile(variables) {
+        if engine.fileSystem.isRegularFile(variables) {
             let makefile = "show-%:\n\t@echo $($*)\ninclude \(variables)\n"
-            let outcome = await runner.run(ProcessSpec(
+            let outcome = await engine.runner.run(ProcessSpec(
                 Shell.bash, ["-c", "printf '%s' \"$1\" | make -f - show-CC", "dkms", makefile],
-                environment: childEnvironment, output: .capture, error: .inherit))
+                environment: environment, output: .capture, error: .inherit))
             var cc = outcome.outputText
             while cc.hasSuffix("\n") { cc.removeLast() }
             choice["CC"] = cc
         } else {
-            scope.environment.removeValue(forKey: "CC")
+            environment.removeValue(forKey: "CC")
         }
-        let configPath = kernels.configForReading(kernel)
-        if let text = fileSystem.readText(configPath) {
+        let configPath = engine.kernels.configForReading(kernel)
+        if let text = engine.fileSystem.readText(configPath) {
             let versionLines = text.contains("CONFIG_CC_VERSION_TEXT=")
                 ? text.split(separator: "\n").filter { $0.hasPrefix("CONFIG_CC_VERSION_TEXT=") } : []
             for line in versionLines {
@@ -216,39 +224,42 @@ extension Engine {
                 while rest.first == "\"" { rest = rest.dropFirst() }
                 let word = rest.prefix { $0 != "\"" && $0 != " " }
                 let after = rest.dropFirst(word.count)
-                if after.first == " " && commandExists(String(word)) {
+                if after.first == " " && ShellCommand.isCommand(String(word), path: environment["PATH"]) {
                     choice["CC"] = String(word)
                     choice["KERNEL_CC"] = String(word)
                 }
             }
-            if text.contains("CONFIG_CC_IS_CLANG=y") && commandExists("clang") {
+            if text.contains("CONFIG_CC_IS_CLANG=y") && ShellCommand.isCommand("clang", path: environment["PATH"]) {
                 choice["CC"] = "clang"
                 choice["KERNEL_CC"] = "clang"
             }
-            if text.contains("CONFIG_LD_IS_LLD=y") && commandExists("ld.lld") {
+            if text.contains("CONFIG_LD_IS_LLD=y") && ShellCommand.isCommand("ld.lld", path: environment["PATH"]) {
                 choice["LD"] = "ld.lld"
                 choice["KERNEL_LD"] = "ld.lld"
             }
         }
-        scope.environment.merge(choice) { $1 }
-        return choice
+        environment.merge(choice) { $1 }
+        return (environment, choice)
     }
 
-    /// Sources framework.conf's `build_environment` file and exports what it exports.
-    func loadBuildEnvironment() async {
-        let file = settings.buildEnvironment
-        guard !file.isEmpty, fileSystem.isRegularFile(file) else { return }
-        let outcome = await runner.run(ProcessSpec(
+    /// The build environment: `environment` after sourcing framework.conf's
+    /// `build_environment` file, which replaces it with what the file
+    /// exports (`environment` itself when there is no such file); changes
+    /// nothing.
+    func buildEnvironment(after environment: [String: String]) async -> [String: String] {
+        let file = engine.settings.buildEnvironment
+        guard !file.isEmpty, engine.fileSystem.isRegularFile(file) else { return environment }
+        let outcome = await engine.runner.run(ProcessSpec(
             Shell.bash, ["-c", "source \"$1\" &>/dev/null; env -0", "dkms", file],
-            environment: childEnvironment, output: .capture, error: .discard))
-        var environment: [String: String] = [:]
+            environment: environment, output: .capture, error: .discard))
+        var exported: [String: String] = [:]
         for entry in outcome.standardOutput.split(separator: 0) {
             let text = String(decoding: entry, as: UTF8.self)
             guard let equals = text.firstIndex(of: "=") else { continue }
-            environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            exported[String(text[..<equals])] = String(text[text.index(after: equals)...])
         }
-        for name in ["_", "SHLVL", "PWD", "OLDPWD"] { environment[name] = childEnvironment[name] }
-        scope.environment = environment
+        for name in ["_", "SHLVL", "PWD", "OLDPWD"] { exported[name] = environment[name] }
+        return exported
     }
 
     /// Refuses to build when a BUILD_DEPENDS module is not installed for
@@ -256,15 +267,15 @@ extension Engine {
     func checkBuildDependencies(_ config: ModuleConfig, module: String, version: String, kernel: String, arch: String) throws(DKMSError) {
         var missing = ""
         for dependency in config.buildDepends {
-            let installed = tree.status(module: dependency, kernel: kernel, arch: arch).contains {
+            let installed = engine.tree.status(module: dependency, kernel: kernel, arch: arch).contains {
                 if case .built(_, _, _, _, .installed) = $0 { return true }
                 return false
             }
             if !installed { missing += " " + dependency }
         }
         guard !missing.isEmpty else { return }
-        if scope.force {
-            console.warning("Trying to build module \(module)/\(version) for kernel \(kernel) (\(arch)) despite of missing BUILD_DEPENDS:\(missing).")
+        if engine.scope.force {
+            engine.console.warning("Trying to build module \(module)/\(version) for kernel \(kernel) (\(arch)) despite of missing BUILD_DEPENDS:\(missing).")
         } else {
             throw DKMSError(.missingBuildDepends, "Aborting build of module \(module)/\(version) for kernel \(kernel) (\(arch)) due to missing BUILD_DEPENDS:\(missing).",
                             "You may override by specifying --force.")
@@ -278,47 +289,47 @@ package enum DKMSVersion {
     package static let releaseString = "dkms-3.4.3"
 }
 
-extension Engine {
+extension BuildStep {
     /// The sandbox builds run in, or nil when it is off (`build_sandbox=no`)
     /// or bubblewrap cannot make one here; then dkms says so once per tree
     /// and builds as upstream does.
     func buildSandbox() async -> BuildSandbox? {
-        guard settings.buildSandbox else { return nil }
-        if let known = shared.sandboxProbe { return known }
+        guard engine.settings.buildSandbox else { return nil }
+        if let known = engine.shared.sandboxProbe { return known }
         var sandbox: BuildSandbox?
-        let identity = geteuid() == 0 ? BuildIdentity.resolve(user: settings.buildUser) : nil
-        if let found = await BuildSandbox.find(path: childEnvironment["PATH"], identity: identity, runner: runner) {
+        let identity = geteuid() == 0 ? BuildIdentity.resolve(user: engine.settings.buildUser) : nil
+        if let found = await BuildSandbox.find(path: engine.childEnvironment["PATH"], identity: identity, runner: engine.runner) {
             var made = BuildSandbox(bwrap: found.bwrap, unprivileged: found.unprivileged)
             made.identity = found.identity
             if let identity, found.identity == nil {
                 // The promise that a build owns nothing does not hold here: say so once.
-                let marker = tree.sandboxWithoutIdentityMarker
-                if !fileSystem.exists(marker) {
-                    console.errorLine("dkms: builds cannot run as \(identity) here (setpriv failed in the sandbox): they run sandboxed but with root's identity, which can read files only root may read.")
-                    fileSystem.writeText("setpriv could not switch to \(identity) in the sandbox.\n", to: marker)
+                let marker = engine.tree.sandboxWithoutIdentityMarker
+                if !engine.fileSystem.exists(marker) {
+                    engine.console.errorLine("dkms: builds cannot run as \(identity) here (setpriv failed in the sandbox): they run sandboxed but with root's identity, which can read files only root may read.")
+                    engine.fileSystem.writeText("setpriv could not switch to \(identity) in the sandbox.\n", to: marker)
                 }
             }
-            made.limits = settings.buildLimits
-            let path = childEnvironment["PATH"] ?? "/usr/bin:/bin"
+            made.limits = engine.settings.buildLimits
+            let path = engine.childEnvironment["PATH"] ?? "/usr/bin:/bin"
             if let setpriv = SubprocessRunner.lookUp("setpriv", in: path) ?? SubprocessRunner.lookUp("setpriv", in: "/usr/bin:/bin") {
                 made.setpriv = setpriv
             }
             // Where systemd is PID 1 and can make a transient scope (tried
             // once: a host without a working manager keeps the rlimits).
-            if fileSystem.isDirectory("/run/systemd/system"), let systemdRun = SubprocessRunner.lookUp("systemd-run", in: path),
-               await runner.run(ProcessSpec(systemdRun, SandboxWatcher.scopeArguments(limits: made.limits) + ["/bin/true"],
-                                            environment: childEnvironment, output: .discard, error: .discard)).status == 0 {
+            if engine.fileSystem.isDirectory("/run/systemd/system"), let systemdRun = SubprocessRunner.lookUp("systemd-run", in: path),
+               await engine.runner.run(ProcessSpec(systemdRun, SandboxWatcher.scopeArguments(limits: made.limits) + ["/bin/true"],
+                                            environment: engine.childEnvironment, output: .discard, error: .discard)).status == 0 {
                 made.systemdRun = systemdRun
             }
             sandbox = made
         } else {
-            let marker = tree.sandboxUnavailableMarker
-            if !fileSystem.exists(marker) {
-                console.errorLine("dkms: bubblewrap (bwrap) is not available: modules are built without a sandbox, one build of a module version at a time.")
-                fileSystem.writeText("bubblewrap was not available; builds run without a sandbox.\n", to: marker)
+            let marker = engine.tree.sandboxUnavailableMarker
+            if !engine.fileSystem.exists(marker) {
+                engine.console.errorLine("dkms: bubblewrap (bwrap) is not available: modules are built without a sandbox, one build of a module version at a time.")
+                engine.fileSystem.writeText("bubblewrap was not available; builds run without a sandbox.\n", to: marker)
             }
         }
-        shared.sandboxProbe = .some(sandbox)
+        engine.shared.sandboxProbe = .some(sandbox)
         return sandbox
     }
 
@@ -330,6 +341,6 @@ extension Engine {
 
     /// What the admin lets a module do (``AdminPolicy``).
     func adminChoices(module: String) async -> AdminModuleChoices {
-        await adminPolicy.choices(module: module, environment: childEnvironment)
+        await engine.adminPolicy.choices(module: module, environment: engine.childEnvironment)
     }
 }

@@ -1,4 +1,7 @@
-extension Engine {
+struct ConfReader {
+    /// The scope it works in.
+    let engine: Engine
+
     /// Upstream's `read_conf` (and `read_conf_strict` when `strict`):
     /// evaluates dkms.conf and the /etc/dkms overrides for one module,
     /// version, kernel and arch, prints the `DIRECTIVE:` lines and every
@@ -16,25 +19,25 @@ extension Engine {
         kernel: String, arch: String, module: String, version: String, file: String? = nil, strict: Bool = false,
         quiet: Bool = false
     ) async throws(DKMSError) -> (config: ModuleConfig, valid: Bool) {
-        var confFile = tree.confFile(module, version)
-        if !settings.conf.isEmpty { confFile = settings.conf }
+        var confFile = engine.tree.confFile(module, version)
+        if !engine.settings.conf.isEmpty { confFile = engine.settings.conf }
         if let file, !file.isEmpty { confFile = file }
-        guard fileSystem.isReadable(confFile) else {
+        guard engine.fileSystem.isReadable(confFile) else {
             throw DKMSError(.notFoundOrConflictingKernels, "Could not locate dkms.conf file.", "File: \(confFile) does not exist.")
         }
         // Upstream keys its cache by `readlink -f` of the file; the file's
         // identity (device and inode) names the same file without resolving
         // every path component.
-        let key = "\(module)/\(version)/\(kernel)/\(arch)|" + (fileSystem.identity(of: confFile) ?? confFile)
+        let key = "\(module)/\(version)/\(kernel)/\(arch)|" + (engine.fileSystem.identity(of: confFile) ?? confFile)
         var config: ModuleConfig
         var valid = true
-        if let cached = scope.lastConf, cached.key == key {
+        if let cached = engine.scope.lastConf, cached.key == key {
             config = cached.config
         } else {
-            let silent = scope.silenceNextConfRead
-            scope.silenceNextConfRead = false
+            let silent = engine.scope.silenceNextConfRead
+            engine.scope.silenceNextConfRead = false
             let quiet = quiet || silent
-            let etc = etcDirectory
+            let etc = engine.etcDirectory
             // The overrides in /etc/dkms, by name (listed once per command).
             let overrides = [
                 "\(module).conf",
@@ -44,47 +47,47 @@ extension Engine {
                 "\(module)--\(kernel).conf",
                 "\(module)--\(kernel)-\(arch).conf",
             ].compactMap { name -> String? in
-                guard !etcEntries.isEmpty else { return nil }
+                guard !engine.etcEntries.isEmpty else { return nil }
                 let path = "\(etc)/\(name)"
                 // A name with a slash is looked up by its last component.
                 let entry = name.utf8.contains(UInt8(ascii: "/")) ? FileSystem.split(path).name : name
-                return etcEntries.contains(entry) && fileSystem.exists(path) ? path : nil
+                return engine.etcEntries.contains(entry) && engine.fileSystem.exists(path) ? path : nil
             }
             var variables = await evaluateConf(.init(
-                globals: shellGlobals(kernel: kernel, arch: arch, module: module, version: version),
-                environment: childEnvironment,
+                globals: engine.shellGlobals(kernel: kernel, arch: arch, module: module, version: version),
+                environment: engine.childEnvironment,
                 files: [confFile] + overrides,
                 names: ModuleConfig.variableNames, unsetFirst: true, deprecationWarnings: strict && !silent,
                 errorsShown: !quiet), quiet: quiet)
-            for directive in settings.directives {
+            for directive in engine.settings.directives {
                 let name = directive.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? directive
                 let value = directive.contains("=") ? String(directive[directive.index(after: directive.firstIndex(of: "=")!)...]) : directive
                 if Self.isShellName(name) {
                     variables[name].elements[0] = value
-                    scope.environment[name] = value
+                    engine.scope.environment[name] = value
                 } else if !silent {
                     // Upstream's `export "$name"="$value"` (dkms.in line 653) fails.
-                    console.errorLine("\(ShellSourcer.programName): line 653: export: `\(name)=\(value)': not a valid identifier")
+                    engine.console.errorLine("\(ShellSourcer.programName): line 653: export: `\(name)=\(value)': not a valid identifier")
                 }
-                if !silent { console.line("DIRECTIVE: \(name)=\"\(value)\"") }
+                if !silent { engine.console.line("DIRECTIVE: \(name)=\"\(value)\"") }
             }
-            scope.packageName = variables["PACKAGE_NAME"].value
-            let source = kernels.sourceDirectory(for: kernel)
+            engine.scope.packageName = variables["PACKAGE_NAME"].value
+            let source = engine.kernels.sourceDirectory(for: kernel)
             let context = ModuleConfig.Context(
-                kernel: kernel, arch: arch, module: module, moduleVersion: version, dkmsTree: dkmsTree,
-                kernelSourceDir: source, kernelConfigPath: kernels.configForReading(kernel),
-                destination: settings.destinationPolicy, kernelUsesClang: await kernels.usesClang(kernel, environment: childEnvironment))
+                kernel: kernel, arch: arch, module: module, moduleVersion: version, dkmsTree: engine.dkmsTree,
+                kernelSourceDir: source, kernelConfigPath: engine.kernels.configForReading(kernel),
+                destination: engine.settings.destinationPolicy, kernelUsesClang: await engine.kernels.usesClang(kernel, environment: engine.childEnvironment))
             let (interpreted, problems) = ModuleConfig.interpret(variables, context: context)
             config = interpreted
-            if !quiet { for line in problems { console.errorLine(line) } }
+            if !quiet { for line in problems { engine.console.errorLine(line) } }
             valid = problems.isEmpty
             if valid {
-                scope.lastConf = (key, config)
+                engine.scope.lastConf = (key, config)
             }
         }
         if strict && valid {
             let (lines, failed) = config.strictProblems()
-            for line in lines { console.errorLine(line) }
+            for line in lines { engine.console.errorLine(line) }
             valid = !failed
         }
         return (config, valid)
@@ -101,38 +104,38 @@ extension Engine {
     /// `.config` costs more than the rest of a cached build.)
     func evaluateConf(_ request: ShellSourcer.Request, quiet: Bool) async -> ShellVariables {
         let stamps = ConfEvaluations.fileStamps(request.files)
-        let sourcer = ShellSourcer(runner: runner)
+        let sourcer = ShellSourcer(runner: engine.runner)
         var needsBash = false
         if let plainKey = ConfEvaluations.plainKey(request, stamps: stamps, quiet: quiet) {
-            switch shared.confEvaluations.plain(plainKey) {
+            switch engine.shared.confEvaluations.plain(plainKey) {
             case .some(.some(let known)):
-                known.output.flush(to: console)
+                known.output.flush(to: engine.console)
                 return known.variables
             case .some(.none):
                 needsBash = true
             case .none:
                 let output = BufferedConsole()
                 guard let variables = sourcer.evaluatePlain(request, console: quiet ? nil : output) else {
-                    shared.confEvaluations.recordPlain(plainKey, nil)
+                    engine.shared.confEvaluations.recordPlain(plainKey, nil)
                     needsBash = true
                     break
                 }
-                output.flush(to: console)
-                shared.confEvaluations.recordPlain(plainKey, .init(variables: variables, output: output))
+                output.flush(to: engine.console)
+                engine.shared.confEvaluations.recordPlain(plainKey, .init(variables: variables, output: output))
                 return variables
             }
         }
         let key = ConfEvaluations.fullKey(request, stamps: stamps, quiet: quiet)
-        if let known = shared.confEvaluations.evaluation(key) {
-            known.output.flush(to: console)
+        if let known = engine.shared.confEvaluations.evaluation(key) {
+            known.output.flush(to: engine.console)
             return known.variables
         }
         let output = BufferedConsole()
         let variables = needsBash
             ? await sourcer.evaluateWithBash(request, console: quiet ? nil : output)
             : await sourcer.evaluate(request, console: quiet ? nil : output)
-        output.flush(to: console)
-        shared.confEvaluations.record(key, .init(variables: variables, output: output))
+        output.flush(to: engine.console)
+        engine.shared.confEvaluations.record(key, .init(variables: variables, output: output))
         return variables
     }
 
@@ -151,7 +154,7 @@ extension Engine {
         let (config, valid) = try await readConf(
             kernel: kernel, arch: arch, module: module, version: version, file: file, strict: strict)
         guard valid else {
-            let shown = (file?.isEmpty == false) ? file! : settings.conf
+            let shown = (file?.isEmpty == false) ? file! : engine.settings.conf
             throw DKMSError(.badConfOrNoSource, "Bad conf file.", "File: \(shown) does not represent a valid dkms.conf file.")
         }
         return config

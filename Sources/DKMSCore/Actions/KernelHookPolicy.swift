@@ -21,15 +21,18 @@ struct HookFailure {
     var required: Bool
 }
 
-extension Engine {
+struct KernelHookPolicy {
+    /// The scope it works in.
+    let engine: Engine
+
     /// The environment variable our kernel hooks set.
     static let kernelHookVariable = "DKMS_KERNEL_HOOK"
 
     /// Whether this autoinstall runs from a kernel hook under the
     /// forgiving policy.
     var hookForgivesFailures: Bool {
-        guard let hook = settings.environment[Self.kernelHookVariable], !hook.isEmpty else { return false }
-        return settings.kernelHookFailures != "fail"
+        guard let hook = engine.settings.environment[Self.kernelHookVariable], !hook.isEmpty else { return false }
+        return engine.settings.kernelHookFailures != "fail"
     }
 
     /// The statuses in autoinstall's `name(status)` summary items, by name.
@@ -45,14 +48,14 @@ extension Engine {
     /// Records the outcome of one module's autoinstall for a kernel:
     /// success forgets an earlier failure, failure is recorded.
     func recordAutoinstallOutcome(module: String, version: String, kernel: String, arch: String, status: Int32) {
-        let records = FailureRecords(dkmsTree: dkmsTree)
+        let records = FailureRecords(dkmsTree: engine.dkmsTree)
         if status == 0 || status == 77 {
             records.clear(module, version, kernel, arch)
             return
         }
-        let log = tree.retainedLog(module, version, kernel, arch)
+        let log = engine.tree.retainedLog(module, version, kernel, arch)
         records.record(AutoinstallFailure(module: module, version: version, kernel: kernel, arch: arch, status: status,
-                                          log: fileSystem.exists(log) ? log : nil, time: FailureRecords.now()))
+                                          log: engine.fileSystem.exists(log) ? log : nil, time: FailureRecords.now()))
     }
 
     /// What decides whether a failed module is needed to boot: the tree's
@@ -62,8 +65,8 @@ extension Engine {
     /// or no BUILT_MODULE_NAME at all) and whose `REMAKE_INITRD` may be set
     /// by the admin's /etc/dkms/MODULE.conf.
     func bootFacts(module: String, version: String, kernel: String, arch: String) async -> InstalledModuleFacts {
-        var facts = initramfs.facts(module: module, version: version, kernel: kernel, arch: arch)
-        if let config = await quietConf(module, version, kernel, arch) {
+        var facts = InitramfsWatch(engine: engine).initramfs.facts(module: module, version: version, kernel: kernel, arch: arch)
+        if let config = await DryRun(engine: engine).quietConf(module, version, kernel, arch) {
             for entry in config.modules {
                 facts.names.insert(InitramfsLayout.canonical(entry.destName))
                 facts.names.insert(InitramfsLayout.canonical(entry.builtName))
@@ -84,43 +87,43 @@ extension Engine {
             if failure.required {
                 reason = "REQUIRED_MODULE=yes"
             } else {
-                let initramfs = initramfs
+                let initramfs = InitramfsWatch(engine: engine).initramfs
                 reason = await initramfs.reason(await bootFacts(module: m, version: v, kernel: kernel, arch: arch),
                                                 kernel: kernel, lookElsewhere: true)
             }
-            let log = tree.retainedLog(m, v, kernel, arch)
-            let logText = fileSystem.exists(log) ? "build log: \(log)" : "no build log kept"
+            let log = engine.tree.retainedLog(m, v, kernel, arch)
+            let logText = engine.fileSystem.exists(log) ? "build log: \(log)" : "no build log kept"
             if failure.status != 0 {
-                console.errorLine("dkms: \(m)/\(v) failed for kernel \(kernel) (\(arch)) with status \(failure.status); \(logText)")
+                engine.console.errorLine("dkms: \(m)/\(v) failed for kernel \(kernel) (\(arch)) with status \(failure.status); \(logText)")
             } else {
-                console.errorLine("dkms: \(m)/\(v) could not be installed for kernel \(kernel) (\(arch)): its BUILD_DEPENDS failed")
+                engine.console.errorLine("dkms: \(m)/\(v) could not be installed for kernel \(kernel) (\(arch)): its BUILD_DEPENDS failed")
             }
             if let reason {
                 critical.append("\(m)/\(v) (\(reason))")
             }
         }
         if !critical.isEmpty {
-            console.errorLine("dkms: needed to boot \(kernel): \(critical.joined(separator: ", ")); the kernel hook fails.")
+            engine.console.errorLine("dkms: needed to boot \(kernel): \(critical.joined(separator: ", ")); the kernel hook fails.")
             return false
         }
-        console.errorLine("dkms: none of them is needed to boot \(kernel): the kernel hook succeeds without them. "
+        engine.console.errorLine("dkms: none of them is needed to boot \(kernel): the kernel hook succeeds without them. "
             + "\"dkms autoinstall -k \(kernel)\" retries them (dkms.service does at boot); \"dkms status --json\" lists them.")
         return true
     }
 }
 
-extension Engine {
+extension KernelHookPolicy {
     /// The recorded autoinstall failures that still stand (the module
     /// version is in the tree and not installed for that kernel), with
     /// `status`'s `-m`, `-v`, `-k` and `-a` filters.
     func statusFailures() -> [AutoinstallFailure] {
-        FailureRecords(dkmsTree: dkmsTree).all().filter { failure in
-            (scope.module.isEmpty || failure.module == scope.module)
-                && (scope.version.isEmpty || failure.version == scope.version)
-                && (settings.kernels.isEmpty || settings.kernels.contains(failure.kernel))
-                && (settings.arches.isEmpty || settings.arches.contains(failure.arch))
-                && tree.isAdded(failure.module, failure.version)
-                && !tree.isInstalled(failure.module, failure.version, failure.kernel, failure.arch)
+        FailureRecords(dkmsTree: engine.dkmsTree).all().filter { failure in
+            (engine.scope.module.isEmpty || failure.module == engine.scope.module)
+                && (engine.scope.version.isEmpty || failure.version == engine.scope.version)
+                && (engine.settings.kernels.isEmpty || engine.settings.kernels.contains(failure.kernel))
+                && (engine.settings.arches.isEmpty || engine.settings.arches.contains(failure.arch))
+                && engine.tree.isAdded(failure.module, failure.version)
+                && !engine.tree.isInstalled(failure.module, failure.version, failure.kernel, failure.arch)
         }
     }
 }

@@ -1,0 +1,67 @@
+/// The kernel hooks: `kernel_postinst` (autoinstall for the new kernel),
+/// `kernel_preinst` and `kernel_prerm` (unbuild what was built for it).
+/// Which failures a hook forgives is ``KernelHookPolicy``'s.
+struct KernelHookAction: ActionCommand {
+    /// The scope it works in.
+    let engine: Engine
+    /// `kernel_preinst`, `kernel_postinst` or `kernel_prerm`.
+    let hook: Action
+
+    func checkRequirements() throws(DKMSError) {
+        try engine.requireRoot()
+        try engine.requireOneKernel(hook.rawValue)
+        // Upstream's kernel_preinst checks as kernel_prerm too.
+        if hook == .kernelPreinst { try engine.requireOneKernel(Action.kernelPrerm.rawValue) }
+    }
+
+    func run() async throws(DKMSError) -> RunResult {
+        switch hook {
+        case .kernelPostinst: try await AutoinstallAction(engine: engine).autoinstall()
+        case .kernelPreinst: try await unbuildForKernel(onlyAutoinstall: true, action: hook.rawValue)
+        default: try await unbuildForKernel(onlyAutoinstall: false, action: hook.rawValue)
+        }
+        return .exit(0)
+    }
+
+    /// Upstream's `kernel_preinst` (only AUTOINSTALL modules) and
+    /// `kernel_prerm` (every module): unbuilds everything built for the
+    /// kernel, with one deferred depmod and empty directories removed.
+    /// - Throws: ``DKMSError`` 14 naming the modules that failed.
+    func unbuildForKernel(onlyAutoinstall: Bool, action: String) async throws(DKMSError) {
+        let kernel = engine.firstKernel
+        let arch = engine.firstArch
+        engine.transaction.depmod.deferByMarker()
+        var failed = ""
+        for (m, v) in engine.tree.moduleVersions() {
+            guard engine.tree.isBuilt(m, v, kernel, arch) else { continue }
+            if onlyAutoinstall {
+                let config = try await ConfReader(engine: engine).readConfOrDie(kernel: kernel, arch: arch, module: engine.scope.module,
+                                                     version: engine.scope.version, file: "\(engine.dkmsTree)/\(m)/\(v)/source/dkms.conf")
+                guard config.autoinstall else { continue }
+            }
+            engine.console.errorLine("dkms: removing module \(m)/\(v) for kernel \(kernel) (\(arch))")
+            let status = await engine.subshell { shell throws(DKMSError) -> Int32 in
+                shell.scope.module = m
+                shell.scope.version = v
+                try await UnbuildAction(engine: shell).unbuildEveryKernel()
+                return 0
+            }
+            if status != 0 { failed += " \(m)/\(v)(\(status))" }
+            if !onlyAutoinstall { engine.console.line() }
+        }
+        let marker = "\(engine.dkmsTree)/depmod-pending-\(kernel)-\(arch)"
+        if engine.fileSystem.existsNoFollow(marker) {
+            engine.fileSystem.removeFile(marker)
+            // Upstream passes the function's (empty) first argument here.
+            _ = await engine.invokeCommand("do_depmod ", description: "Running depmod", log: nil, background: true) { target in
+                await engine.depmod(kernel: "", output: target)
+            }
+        }
+        _ = engine.transaction.depmod.resume()
+        let kernelDir = "\(engine.installTree)/\(kernel)"
+        if engine.fileSystem.isDirectory(kernelDir) { engine.fileSystem.deleteEmptyDirectories(under: kernelDir) }
+        if !failed.isEmpty {
+            throw DKMSError(.kernelHookFailed, "dkms \(action) for kernel \(kernel) (\(arch)) failed for module(s)\(failed).")
+        }
+    }
+}
