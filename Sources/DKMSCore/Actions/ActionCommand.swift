@@ -6,7 +6,7 @@
 /// ``Action/command(in:)`` for the action's type, makes its checks and runs
 /// it. Tests construct an action over an engine with an in-memory file
 /// system and a scripted process runner, and call the same two methods.
-protocol ActionCommand {
+protocol ActionCommand: ScopedStep {
     /// The scope the action runs in.
     var engine: Engine { get }
     /// Upstream's checks for this action (`check_module_args`,

@@ -29,28 +29,28 @@ struct AddAction: ActionCommand {
     func addModule(kernel: String? = nil, arch: String? = nil) async throws(DKMSError) -> Int32 {
         let kernel = kernel ?? engine.firstKernel
         let arch = arch ?? engine.firstArch
-        if !engine.settings.archive.isEmpty && engine.scope.module.isEmpty && engine.scope.version.isEmpty {
+        if !settings.archive.isEmpty && engine.scope.module.isEmpty && engine.scope.version.isEmpty {
             try await LoadTarballAction(engine: engine).loadTarball()
-        } else if !engine.settings.sourceTreeArgument.isEmpty && engine.scope.module.isEmpty && engine.scope.version.isEmpty {
-            try await addSourceTree(engine.settings.sourceTreeArgument, kernel: kernel, arch: arch)
+        } else if !settings.sourceTreeArgument.isEmpty && engine.scope.module.isEmpty && engine.scope.version.isEmpty {
+            try await addSourceTree(settings.sourceTreeArgument, kernel: kernel, arch: arch)
         }
         try engine.requireModuleArguments("add")
         let module = engine.scope.module
         let version = engine.scope.version
-        if engine.settings.rpmSafeUpgrade { await recordRPMSafeUpgrade(module: module, version: version) }
+        if settings.rpmSafeUpgrade { await recordRPMSafeUpgrade(module: module, version: version) }
         if engine.tree.isAdded(module, version) {
             throw DKMSError(.alreadyThereOrMissingFromTree, "DKMS tree already contains: \(module)/\(version)",
                             "You cannot add the same module/version combo more than once.")
         }
         let sourceDirectory = "\(engine.sourceTree)/\(module)-\(version)"
-        let sourceConf = engine.settings.conf.isEmpty ? sourceDirectory + "/dkms.conf" : engine.settings.conf
-        guard engine.fileSystem.isDirectory(sourceDirectory) else {
+        let sourceConf = settings.conf.isEmpty ? sourceDirectory + "/dkms.conf" : settings.conf
+        guard fileSystem.isDirectory(sourceDirectory) else {
             throw DKMSError(.notFoundOrConflictingKernels, "Could not find module source directory.", "Directory: \(sourceDirectory) does not exist.")
         }
         try engine.refuseUnsafeModuleNames(module: module, version: version)
         let config = try await ConfReader(engine: engine).readConfOrDie(
             kernel: kernel, arch: arch, module: module, version: version, file: sourceConf, strict: true)
-        engine.console.line("Creating symlink \(engine.tree.sourceDirectory(module, version)) -> \(sourceDirectory)")
+        console.line("Creating symlink \(engine.tree.sourceDirectory(module, version)) -> \(sourceDirectory)")
         createVersionDirectory(module: module, version: version, source: sourceDirectory)
         return try await engine.runScript(.postAdd, config.script(.postAdd), module: module, version: version,
                                    kernel: kernel, arch: arch)
@@ -59,7 +59,7 @@ struct AddAction: ActionCommand {
     /// `maybe_add_module`.
     func addIfNeeded(module: String, version: String) async -> Int32 {
         if engine.tree.isAdded(module, version) {
-            engine.console.line("Module \(module)/\(version) already added.")
+            console.line("Module \(module)/\(version) already added.")
             return 0
         }
         return await engine.subshell { shell throws(DKMSError) -> Int32 in
@@ -73,8 +73,8 @@ struct AddAction: ActionCommand {
     /// Upstream's `add_source_tree`: copies a directory holding a
     /// dkms.conf to `$source_tree/NAME-VERSION` and sets module/version.
     func addSourceTree(_ path: String, kernel: String, arch: String) async throws(DKMSError) {
-        let from = engine.fileSystem.canonicalPath(path) ?? ""
-        guard !from.isEmpty, engine.fileSystem.isRegularFile(from + "/dkms.conf") else {
+        let from = fileSystem.canonicalPath(path) ?? ""
+        guard !from.isEmpty, fileSystem.isRegularFile(from + "/dkms.conf") else {
             throw DKMSError(.missingConfOrPermission, "\(path) must contain a dkms.conf file!")
         }
         try engine.requireRoot()
@@ -86,23 +86,23 @@ struct AddAction: ActionCommand {
         engine.scope.module = config.packageName
         engine.scope.version = config.packageVersion
         let destination = "\(engine.sourceTree)/\(engine.scope.module)-\(engine.scope.version)"
-        if engine.scope.force && engine.fileSystem.isDirectory(destination) {
-            engine.console.errorLine()
-            engine.console.line("Forcing install of \(engine.scope.module)/\(engine.scope.version)")
-            engine.fileSystem.removeTree(destination)
+        if engine.scope.force && fileSystem.isDirectory(destination) {
+            console.errorLine()
+            console.line("Forcing install of \(engine.scope.module)/\(engine.scope.version)")
+            fileSystem.removeTree(destination)
         }
         let own = [destination, engine.tree.sourceDirectory(engine.scope.module, engine.scope.version),
                    engine.tree.buildDirectory(engine.scope.module, engine.scope.version)]
         if own.contains(from) { return }
         // A new copy is made under a temporary name and renamed into place,
         // so an interrupted add never leaves a half-copied source tree.
-        if !engine.fileSystem.existsNoFollow(destination),
-           let staging = engine.fileSystem.makeTemporaryDirectory(template: "\(engine.sourceTree)/.tmp_\(engine.scope.module)-\(engine.scope.version)_XXXXXX") {
+        if !fileSystem.existsNoFollow(destination),
+           let staging = fileSystem.makeTemporaryDirectory(template: "\(engine.sourceTree)/.tmp_\(engine.scope.module)-\(engine.scope.version)_XXXXXX") {
             _ = await engine.run("cp", ["--reflink=auto", "-fprT", from + "/", staging])
-            if engine.fileSystem.rename(staging, to: destination) { return }
-            engine.fileSystem.removeTree(staging)
+            if fileSystem.rename(staging, to: destination) { return }
+            fileSystem.removeTree(staging)
         }
-        engine.fileSystem.makeDirectories(destination)
+        fileSystem.makeDirectories(destination)
         _ = await engine.run("cp", ["--reflink=auto", "-fprT", from + "/", destination])
     }
 
@@ -112,26 +112,26 @@ struct AddAction: ActionCommand {
     func createVersionDirectory(module: String, version: String, source: String) {
         let moduleDir = engine.tree.moduleDirectory(module)
         let versionDir = "\(moduleDir)/\(version)"
-        if !engine.fileSystem.existsNoFollow(versionDir), engine.fileSystem.makeDirectories(moduleDir),
-           let staging = engine.fileSystem.makeTemporaryDirectory(template: "\(moduleDir)/.tmp_add_XXXXXX") {
-            engine.fileSystem.setMode(0o755, of: staging)
-            engine.fileSystem.makeDirectories(staging + "/build")
-            engine.fileSystem.symlink(target: source, at: staging + "/source")
-            if engine.fileSystem.rename(staging, to: versionDir) { return }
-            engine.fileSystem.removeTree(staging)
+        if !fileSystem.existsNoFollow(versionDir), fileSystem.makeDirectories(moduleDir),
+           let staging = fileSystem.makeTemporaryDirectory(template: "\(moduleDir)/.tmp_add_XXXXXX") {
+            fileSystem.setMode(0o755, of: staging)
+            fileSystem.makeDirectories(staging + "/build")
+            fileSystem.symlink(target: source, at: staging + "/source")
+            if fileSystem.rename(staging, to: versionDir) { return }
+            fileSystem.removeTree(staging)
         }
-        engine.fileSystem.makeDirectories(versionDir + "/build")
-        engine.fileSystem.symlink(target: source, at: versionDir + "/source")
+        fileSystem.makeDirectories(versionDir + "/build")
+        fileSystem.symlink(target: source, at: versionDir + "/source")
     }
 
     /// `--rpm_safe_upgrade` on add: a marker naming the module and the
     /// start time of the grandparent (the rpm transaction).
     func recordRPMSafeUpgrade(module: String, version: String) async {
         guard let pppid = ProcessFacts.grandparentPID() else { return }
-        guard let marker = engine.fileSystem.makeTemporaryFile(template: "\(engine.settings.tmpLocation)/dkms_rpm_safe_upgrade_lock.\(pppid).XXXXXX") else { return }
+        guard let marker = fileSystem.makeTemporaryFile(template: "\(settings.tmpLocation)/dkms_rpm_safe_upgrade_lock.\(pppid).XXXXXX") else { return }
         var text = "\(module)-\(version)\n"
         if let start = await processStartText(pppid) { text += start + "\n" }
-        engine.fileSystem.writeText(text, to: marker, append: true)
+        fileSystem.writeText(text, to: marker, append: true)
     }
 
 

@@ -32,7 +32,7 @@ struct AutoinstallAction: ActionCommand {
     /// - Throws: ``DKMSError`` 11 when a module failed or a dependency
     ///   could not be satisfied.
     func autoinstall() async throws(DKMSError) {
-        if engine.fileSystem.isRegularFile("\(engine.etcDirectory)/no-autoinstall") {
+        if fileSystem.isRegularFile("\(engine.etcDirectory)/no-autoinstall") {
             engine.console.line("Automatic installation of modules has been disabled.")
             return
         }
@@ -68,7 +68,7 @@ struct AutoinstallAction: ActionCommand {
     func autoinstallQueue(kernel: String, arch: String, reportBroken: Bool) async throws(DKMSError)
         -> (queue: [AutoinstallCandidate], installed: [String], optional: Set<String>, required: Set<String>,
             known: [String], latest: [String: String]) {
-        let (versions, broken) = AutoinstallScheduler.newestVersions(engine.tree.status())
+        let (versions, broken) = AutoinstallScheduler.newestVersions(tree.status())
         if reportBroken {
             for (m, v) in broken {
                 engine.console.error("\(m)/\(v) is broken! Missing the source directory or the symbolic link pointing to it.",
@@ -80,12 +80,12 @@ struct AutoinstallAction: ActionCommand {
         var optional: Set<String> = []
         var required: Set<String> = []
         for (m, v) in versions {
-            if engine.tree.isActive(m, v, kernel, arch) {
+            if tree.isActive(m, v, kernel, arch) {
                 installed.append(m)
                 continue
             }
             let config = try await ConfReader(engine: engine).readConfOrDie(kernel: kernel, arch: arch, module: m, version: v,
-                                                 file: engine.tree.sourceDirectory(m, v) + "/dkms.conf")
+                                                 file: tree.sourceDirectory(m, v) + "/dkms.conf")
             guard config.autoinstall else { continue }
             if config.isOptional { optional.insert(m) }
             if config.isRequired { required.insert(m) }
@@ -151,7 +151,7 @@ struct AutoinstallAction: ActionCommand {
             }
         }
         var early = early
-        if !engine.settings.verbose { engine.transaction.depmod.deferToEnd() }
+        if !settings.verbose { transaction.depmod.deferToEnd() }
         // What preparing the kernel printed before the first build of a
         // wave started, shown before the first module's lines.
         var preamble: BufferedConsole?
@@ -174,7 +174,7 @@ struct AutoinstallAction: ActionCommand {
                         return await InstallStep(engine: shell).installIfNeeded(module: m, version: v, kernel: kernel, arch: arch)
                     }
                 } else {
-                    if !engine.tree.isBuilt(m, v, kernel, arch) {
+                    if !tree.isBuilt(m, v, kernel, arch) {
                         try await BuildStep(engine: engine).prepareKernelAndSigning(kernel: kernel, arch: arch, module: engine.scope.module, version: engine.scope.version)
                     }
                     engine.console.line("Autoinstall of module \(m)/\(v) for kernel \(kernel) (\(arch))")
@@ -204,7 +204,7 @@ struct AutoinstallAction: ActionCommand {
             queue = waiting
             if progress == 0 { break }
         }
-        for kernel in engine.transaction.depmod.resume() {
+        for kernel in transaction.depmod.resume() {
             _ = await engine.depmod(kernel: kernel, output: CommandOutput(output: .discard, error: .discard))
         }
 
@@ -228,10 +228,10 @@ struct AutoinstallAction: ActionCommand {
         if !optionalFailures.isEmpty {
             engine.console.line("Autoinstall on \(kernel) failed for optional module(s) \(optionalFailures.joined(separator: " ")).")
         }
-        if engine.settings.reportBuildLogs {
+        if settings.reportBuildLogs {
             for (m, v) in failedVersions {
-                let log = engine.tree.retainedLog(m, v, kernel, arch)
-                if engine.fileSystem.exists(log) { engine.console.line("Build log of \(m)/\(v) for kernel \(kernel) (\(arch)): \(log)") }
+                let log = tree.retainedLog(m, v, kernel, arch)
+                if fileSystem.exists(log) { engine.console.line("Build log of \(m)/\(v) for kernel \(kernel) (\(arch)): \(log)") }
             }
         }
         let satisfied = Set(summary.installed + summary.skipped)
@@ -282,7 +282,7 @@ struct AutoinstallAction: ActionCommand {
     func startWave(_ wave: [(module: String, version: String)], kernel: String, arch: String,
                    jobServer: JobServer?, preamble: inout BufferedConsole?) async -> [String: StartedBuild] {
         guard let jobServer else { return [:] }
-        let unbuilt = wave.filter { !engine.tree.isBuilt($0.module, $0.version, kernel, arch) }
+        let unbuilt = wave.filter { !tree.isBuilt($0.module, $0.version, kernel, arch) }
         guard unbuilt.count > 1 else { return [:] }
         if engine.scope.preparedKernel != "\(kernel)/\(arch)" {
             let buffer = BufferedConsole()

@@ -57,34 +57,34 @@ struct BinaryPackageAction: ActionCommand {
     func makeBinaryPackages() async throws(DKMSError) {
         let module = engine.scope.module
         let version = engine.scope.version
-        let outputDir = engine.settings.archive.isEmpty ? engine.tree.versionDirectory(module, version) + "/deb" : engine.settings.archive
+        let outputDir = settings.archive.isEmpty ? tree.versionDirectory(module, version) + "/deb" : settings.archive
         for (kernel, arch) in engine.kernelArchPairs {
-            let built = engine.tree.builtDirectory(module, version, kernel, arch)
-            guard engine.fileSystem.isDirectory(built + "/module") else {
+            let built = tree.builtDirectory(module, version, kernel, arch)
+            guard fileSystem.isDirectory(built + "/module") else {
                 throw DKMSError(.patchOrInstallFailed, "No modules built for \(kernel) (\(arch)).",
                                 "Modules must already be in the built state before using mkbmdeb.")
             }
             let config = try await ConfReader(engine: engine).readConfOrDie(kernel: kernel, arch: arch, module: module, version: version)
             engine.updateModuleSuffix(for: kernel)
-            guard let stage = engine.fileSystem.makeTemporaryDirectory(template: "\(engine.settings.tmpLocation)/dkms-bmdeb.XXXXXX") else {
+            guard let stage = fileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms-bmdeb.XXXXXX") else {
                 throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
             }
-            defer { engine.fileSystem.removeTree(stage) }
-            engine.fileSystem.setMode(0o755, of: stage)
+            defer { fileSystem.removeTree(stage) }
+            fileSystem.setMode(0o755, of: stage)
             for index in config.modules.indices where config.isBuildable(moduleAt: index) {
                 let entry = config.modules[index]
                 let file = engine.compressedOrUncompressed(built + "/module", entry.destName)
                 guard !file.isEmpty else { throw DKMSError(.patchOrInstallFailed, "Missing module \(entry.destName) in \(built)/module") }
                 let target = "\(stage)/lib/modules/\(kernel)\(entry.destLocation)/\(FileSystem.split(file).name)"
-                engine.fileSystem.makeDirectories(FileSystem.split(target).directory)
-                engine.fileSystem.copyFileAtomically(from: file, to: target)
-                engine.fileSystem.setMode(0o644, of: target)
+                fileSystem.makeDirectories(FileSystem.split(target).directory)
+                fileSystem.copyFileAtomically(from: file, to: target)
+                fileSystem.setMode(0o644, of: target)
             }
             let name = BinaryPackageNaming.packageName(module: module, kernel: kernel)
             let debianVersion = BinaryPackageNaming.version(version)
             let architecture = BinaryPackageNaming.debianArchitecture(arch)
-            engine.fileSystem.makeDirectories(stage + "/DEBIAN")
-            engine.fileSystem.writeText("""
+            fileSystem.makeDirectories(stage + "/DEBIAN")
+            fileSystem.writeText("""
                 Package: \(name)
                 Version: \(debianVersion)
                 Architecture: \(architecture)
@@ -111,17 +111,17 @@ struct BinaryPackageAction: ActionCommand {
 
                 """
             for script in ["postinst", "postrm"] {
-                engine.fileSystem.writeText(depmodScript, to: "\(stage)/DEBIAN/\(script)")
-                engine.fileSystem.setMode(0o755, of: "\(stage)/DEBIAN/\(script)")
+                fileSystem.writeText(depmodScript, to: "\(stage)/DEBIAN/\(script)")
+                fileSystem.setMode(0o755, of: "\(stage)/DEBIAN/\(script)")
             }
-            engine.fileSystem.makeDirectories(outputDir)
+            fileSystem.makeDirectories(outputDir)
             let package = "\(outputDir)/\(name)_\(debianVersion)_\(architecture).deb"
-            engine.console.line("Building binary package for \(module)/\(version), kernel \(kernel) (\(arch))...")
+            console.line("Building binary package for \(module)/\(version), kernel \(kernel) (\(arch))...")
             let outcome = await engine.run("dpkg-deb", ["--root-owner-group", "--build", stage, package], output: .discard, error: .capture)
             guard outcome.status == 0 else {
                 throw DKMSError(.patchOrInstallFailed, "Failed to build \(package).", outcome.errorText.trimmingTrailingNewlines())
             }
-            engine.console.line("Binary package location: \(package)")
+            console.line("Binary package location: \(package)")
         }
     }
 }

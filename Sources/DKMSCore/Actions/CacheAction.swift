@@ -31,9 +31,9 @@ package struct CacheAction: ActionCommand {
     func cacheAction(_ arguments: [String]) async throws(DKMSError) -> Int32 {
         switch (arguments.first, arguments.count) {
         case ("list", 1):
-            cacheReportText.list().forEach { engine.console.line($0) }
+            cacheReportText.list().forEach { console.line($0) }
         case ("stats", 1):
-            (cacheReportText.stats() + BuildCacheLookup(engine: engine).buildOriginLines()).forEach { engine.console.line($0) }
+            (cacheReportText.stats() + BuildCacheLookup(engine: engine).buildOriginLines()).forEach { console.line($0) }
         case ("locations", 1):
             return cacheLocationsAction()
         case ("prune", 1), ("prune", 2):
@@ -47,7 +47,7 @@ package struct CacheAction: ActionCommand {
             }
             let removed = BuildCacheLookup(engine: engine).localCache.evict(toAtMost: limit)
             BuildCacheLookup(engine: engine).localCache.count(["evicted": removed.count].filter { $0.value > 0 })
-            engine.console.line("Removed \(removed.count) cached build(s), \(CacheReportText.sizeText(removed.totalSize)).")
+            console.line("Removed \(removed.count) cached build(s), \(CacheReportText.sizeText(removed.totalSize)).")
         case ("export", 2):
             try engine.requireRoot()
             return try await SharedCacheSteps(engine: engine).exportCache(to: arguments[1])

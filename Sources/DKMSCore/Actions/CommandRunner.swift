@@ -15,7 +15,7 @@ package enum RunResult: Sendable, Equatable {
     case statusEntries([StatusEntry], failures: [AutoinstallFailure], cache: CacheReport)
 }
 
-struct CommandRunner {
+struct CommandRunner: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
@@ -36,7 +36,7 @@ struct CommandRunner {
         }
         let tree = engine.dkmsTree
         guard lock.acquire(waiting: { pid in
-            engine.console.errorLine("dkms: waiting for the lock on \(tree) held by process \(pid)...")
+            console.errorLine("dkms: waiting for the lock on \(tree) held by process \(pid)...")
         }) else { return }
         engine.transaction.lock = lock
         engine.scope.environment[TreeLock.heldVariable] = InheritedLock.value(for: getpid(), fileSystem: engine.fileSystem)
@@ -49,7 +49,7 @@ struct CommandRunner {
     /// Whether `DKMS_TREE_LOCK_HELD` names an ancestor of this process that
     /// holds `lock` now (``InheritedLock``). Never waits.
     func ancestorHoldsTreeLock(_ lock: TreeLock) -> Bool {
-        guard let value = engine.settings.environment[TreeLock.heldVariable] else { return false }
+        guard let value = settings.environment[TreeLock.heldVariable] else { return false }
         return InheritedLock.trusts(value, lockHolder: lock.busyHolder(), pid: getpid(), fileSystem: engine.fileSystem)
     }
 
@@ -57,8 +57,8 @@ struct CommandRunner {
     /// kernels, the running kernel and machine are the defaults, and a
     /// single arch applies to every kernel.
     func setupKernelsAndArches() async throws(DKMSError) {
-        let isStatus = engine.settings.action == .status
-        if engine.settings.all && !isStatus {
+        let isStatus = settings.action == .status
+        if settings.all && !isStatus {
             let lines = engine.tree.builtEntries(engine.scope.module, engine.scope.version).map {
                 "\($0.state.rawValue) \(engine.scope.module)/\(engine.scope.version)/\($0.kernel)/\($0.arch)"
             }
@@ -72,25 +72,25 @@ struct CommandRunner {
             }
         }
         engine.settings.kernelsFromCommandLine = engine.settings.kernels.count
-        if engine.settings.allKernels && engine.settings.action == .autoinstall && engine.settings.kernels.isEmpty {
+        if settings.allKernels && settings.action == .autoinstall && settings.kernels.isEmpty {
             engine.settings.kernels = InstalledKernels.forAutoinstall(installTree: engine.installTree, fleet: engine.kernels.inputs.fleetConfigured,
                                                                bootDirectory: engine.kernels.inputs.bootDirectory, fileSystem: engine.fileSystem)
         }
         if !isStatus {
             if engine.settings.kernels.isEmpty && !engine.settings.all { engine.settings.kernels = KernelChoice(engine: engine).defaultKernels() }
             if engine.settings.arches.isEmpty { engine.settings.arches = [await defaultArch(for: engine.settings.kernels.first ?? "")] }
-            if engine.settings.arches.isEmpty || engine.settings.arches[0].isEmpty && !engine.settings.isDebianLike && engine.settings.machine.isEmpty {
+            if settings.arches.isEmpty || settings.arches[0].isEmpty && !settings.isDebianLike && settings.machine.isEmpty {
                 throw DKMSError(.unknownArchitecture, "Could not determine architecture.")
             }
         }
-        if engine.settings.arches.count == 1 && engine.settings.kernels.count > 1 {
+        if settings.arches.count == 1 && settings.kernels.count > 1 {
             while engine.settings.arches.count < engine.settings.kernels.count { engine.settings.arches.append(engine.settings.arches[0]) }
         }
         if !isStatus {
-            for (index, kernel) in engine.settings.kernels.enumerated() where kernel.isEmpty {
+            for (index, kernel) in settings.kernels.enumerated() where kernel.isEmpty {
                 throw DKMSError(.emptyKernelOrArch, "Empty kernelver[\(index)]")
             }
-            for (index, arch) in engine.settings.arches.enumerated() where arch.isEmpty {
+            for (index, arch) in settings.arches.enumerated() where arch.isEmpty {
                 throw DKMSError(.emptyKernelOrArch, "Empty arch[\(index)]")
             }
         }
@@ -99,13 +99,13 @@ struct CommandRunner {
     /// The default architecture: `uname -m`, or on rpm systems the arch of
     /// the package owning the kernel's module directory.
     func defaultArch(for kernel: String) async -> String {
-        if engine.settings.isDebianLike || !engine.commandExists("rpm") { return engine.settings.machine }
+        if settings.isDebianLike || !engine.commandExists("rpm") { return settings.machine }
         let owner = await engine.run("rpm", ["-qf", "\(engine.installTree)/\(kernel)"], output: .capture, error: .discard)
         let package = owner.outputText.split(separator: "\n")
             .first { !$0.contains("not owned by any package") && $0.contains("kernel") }.map(String.init) ?? ""
         let query = await engine.run("rpm", ["-q", "--queryformat", "%{ARCH}", package], output: .capture, error: .discard)
         if query.status == 0 { return query.outputText }
-        return engine.settings.machine
+        return settings.machine
     }
 
     /// Runs the invocation: validation, kernel setup and the action
@@ -116,10 +116,10 @@ struct CommandRunner {
         try engine.validateCommandLine()
         if engine.settings.parallelJobs.isEmpty { engine.settings.parallelJobs = String(Self.processorCount()) }
         if engine.settings.parallelJobs == "0" { engine.settings.parallelJobs = "" }
-        if let action = engine.settings.action, action.isKernelHook { try engine.requireOneKernel(action.rawValue) }
+        if let action = settings.action, action.isKernelHook { try engine.requireOneKernel(action.rawValue) }
         try await setupKernelsAndArches()
-        guard let action = engine.settings.action else { return .unknownAction }
-        if engine.settings.dryRun && action != .status {
+        guard let action = settings.action else { return .unknownAction }
+        if settings.dryRun && action != .status {
             switch action {
             case .build, .install, .uninstall, .unbuild, .remove:
                 try engine.requireModuleArguments(action.rawValue)
@@ -133,7 +133,7 @@ struct CommandRunner {
             KernelChoice(engine: engine).announceChosenKernels()
             return .exit(await engine.readingCommittedState { await DryRun(engine: $0).plan(action) })
         }
-        if action != .status && !(action == .cache && CacheAction.cacheReadsOnly(engine.settings.actionArguments)) { await lockTree() }
+        if action != .status && !(action == .cache && CacheAction.cacheReadsOnly(settings.actionArguments)) { await lockTree() }
         InitramfsWatch(engine: engine).beginInitramfsWatch(action)
         let command = action.command(in: engine)
         try command.checkRequirements()
@@ -143,10 +143,10 @@ struct CommandRunner {
     /// `execute_post_transaction`: runs framework.conf's `post_transaction`
     /// after a successful change, logging to `$dkms_tree/post_transaction.log`.
     func postTransaction() async {
-        guard !engine.settings.postTransaction.isEmpty else { return }
+        guard !settings.postTransaction.isEmpty else { return }
         let log = "\(engine.dkmsTree)/post_transaction.log"
         engine.fileSystem.writeText("", to: log)
-        var command = engine.settings.postTransaction
+        var command = settings.postTransaction
         let globals = engine.shellGlobals(kernel: engine.firstKernel, arch: engine.firstArch, module: engine.scope.module, version: engine.scope.version)
         if let values = await FrameworkFiles.read(names: ["post_transaction"], globals: globals + [("post_transaction", ShellArray(scalar: command))],
                                                   environment: engine.childEnvironment, runner: engine.runner), values.isSet("post_transaction") {
@@ -188,7 +188,7 @@ struct CommandRunner {
         guard engine.transaction.fetchedIntoCache else { return }
         engine.transaction.fetchedIntoCache = false
         let cache = BuildCacheLookup(engine: engine).localCache
-        let evicted = cache.evict(toAtMost: engine.settings.buildCacheSize)
+        let evicted = cache.evict(toAtMost: settings.buildCacheSize)
         if !evicted.isEmpty { cache.count(["evicted": evicted.count]) }
     }
 }

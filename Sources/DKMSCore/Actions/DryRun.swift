@@ -1,4 +1,4 @@
-struct DryRun {
+struct DryRun: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
@@ -45,7 +45,7 @@ struct DryRun {
                 let what = engine.tree.isInstalled(m, v, kernel, arch) ? "uninstall and unbuild" : "unbuild"
                 engine.console.line("Would \(what) \(m)/\(v) for kernel \(kernel) (\(arch)).")
             }
-            engine.console.line("Would run depmod for kernel \(kernel) once, then remove empty directories under \(engine.installTree)/\(kernel).")
+            engine.console.line("Would run depmod for kernel \(kernel) once, then remove empty directories under \(installTree)/\(kernel).")
         default:
             engine.console.line("--dry-run is not supported for \(action.rawValue); nothing was done.")
         }
@@ -66,7 +66,7 @@ struct DryRun {
         let label = "\(module)/\(version) for kernel \(kernel) (\(arch))"
         if !engine.tree.isAdded(module, version) {
             let source = "\(engine.sourceTree)/\(module)-\(version)"
-            guard engine.fileSystem.isDirectory(source) else {
+            guard fileSystem.isDirectory(source) else {
                 engine.console.line("Would fail: \(module)/\(version) is not added and \(source) does not exist.")
                 return
             }
@@ -77,7 +77,7 @@ struct DryRun {
             engine.console.line("\(label) is already built: nothing to do (--force would rebuild it).")
             return
         }
-        let conf = engine.fileSystem.exists(engine.tree.confFile(module, version))
+        let conf = fileSystem.exists(engine.tree.confFile(module, version))
             ? engine.tree.confFile(module, version) : "\(engine.sourceTree)/\(module)-\(version)/dkms.conf"
         engine.scope.silenceNextConfRead = true
         guard let (config, valid) = try? await ConfReader(engine: engine).readConf(kernel: kernel, arch: arch, module: module, version: version,
@@ -90,24 +90,24 @@ struct DryRun {
                 engine.console.line("Would skip \(label): its BUILD_EXCLUSIVE directives do not match.")
                 return
             }
-            guard engine.kernels.hasHeaders(kernel) else {
-                switch engine.kernels.fleetIdentity(kernel: kernel, arch: arch) {
+            guard kernels.hasHeaders(kernel) else {
+                switch kernels.fleetIdentity(kernel: kernel, arch: arch) {
                 case .success(let identity)?:
-                    let locations = engine.settings.buildCacheShared.joined(separator: ", ")
+                    let locations = settings.buildCacheShared.joined(separator: ", ")
                     engine.console.line("Would take \(label) from the shared module caches (\(locations)) by the kernel's identity"
                                  + " (\(identity.banner)): no kernel headers for \(kernel), nothing is built.")
                 case .failure(let problem)?:
-                    engine.console.line("Would fail: no kernel headers for \(kernel) at \(engine.kernels.sourceDirectory(for: kernel)),"
+                    engine.console.line("Would fail: no kernel headers for \(kernel) at \(kernels.sourceDirectory(for: kernel)),"
                                  + " and its identity for the shared module caches is unknown (\(problem)).")
                     return
                 case nil:
-                    engine.console.line("Would fail: no kernel headers for \(kernel) at \(engine.kernels.sourceDirectory(for: kernel)).")
+                    engine.console.line("Would fail: no kernel headers for \(kernel) at \(kernels.sourceDirectory(for: kernel)).")
                     return
                 }
                 if thenInstall { break planBuild }
                 return
             }
-            let make = BuildPlanner.rewriteMake(config.makeCommand, jobs: engine.settings.parallelJobs, kernel: kernel)
+            let make = BuildPlanner.rewriteMake(config.makeCommand, jobs: settings.parallelJobs, kernel: kernel)
             engine.console.line("Would build \(label) in \(engine.tree.buildDirectory(module, version)) with: \(make)")
         }
         guard thenInstall else { return }
@@ -115,8 +115,8 @@ struct DryRun {
             engine.console.line("\(label) is already installed: nothing to do (--force would reinstall it).")
             return
         }
-        guard engine.fileSystem.exists("\(engine.installTree)/\(kernel)") else {
-            engine.console.line("Would fail: \(engine.installTree)/\(kernel) does not exist.")
+        guard fileSystem.exists("\(installTree)/\(kernel)") else {
+            engine.console.line("Would fail: \(installTree)/\(kernel) does not exist.")
             return
         }
         engine.updateModuleSuffix(for: kernel)
@@ -161,7 +161,7 @@ struct DryRun {
     /// The order and reasons of an autoinstall, for each kernel, from the
     /// same scheduler autoinstall runs.
     private func planAutoinstall() async {
-        if engine.fileSystem.isRegularFile("\(engine.etcDirectory)/no-autoinstall") {
+        if fileSystem.isRegularFile("\(engine.etcDirectory)/no-autoinstall") {
             engine.console.line("Automatic installation of modules has been disabled: nothing would be done.")
             return
         }

@@ -21,10 +21,10 @@ struct FsckAction: ActionCommand {
         var repairs = 0
         func repaired(_ text: String) {
             repairs += 1
-            engine.console.line(text)
+            console.line(text)
         }
         let repair = TreeRepair(tree: engine.tree, installTree: engine.installTree,
-                                dkmsOnlyLocation: engine.settings.destinationPolicy.location(for: "/updates/dkms"))
+                                dkmsOnlyLocation: settings.destinationPolicy.location(for: "/updates/dkms"))
         var touchedKernels = repair.removeLeftovers(repaired: repaired)
         for record in engine.tree.status() {
             guard case .built(let m, let v, let k, let a, .installed) = record else { continue }
@@ -38,7 +38,7 @@ struct FsckAction: ActionCommand {
         for kernel in touchedKernels.sorted() {
             _ = await engine.depmod(kernel: kernel, output: CommandOutput(output: .discard, error: .discard))
         }
-        if repairs == 0 { engine.console.line("No problems found in \(engine.dkmsTree).") }
+        if repairs == 0 { console.line("No problems found in \(dkmsTree).") }
     }
 
     /// Puts back the module files an installed version is missing in the
@@ -57,8 +57,8 @@ struct FsckAction: ActionCommand {
             let present = locations.contains { !engine.compressedOrUncompressed("\(engine.installTree)/\(kernel)\($0)", entry.destName).isEmpty }
             if present { continue }
             let target = "\(engine.installTree)/\(kernel)\(entry.destLocation)/\(FileSystem.split(built).name)"
-            engine.fileSystem.makeDirectories(FileSystem.split(target).directory)
-            if engine.fileSystem.copyFileAtomically(from: built, to: target) {
+            fileSystem.makeDirectories(FileSystem.split(target).directory)
+            if fileSystem.copyFileAtomically(from: built, to: target) {
                 repaired("Reinstalled the missing \(target) of \(module)/\(version).")
                 copied = true
             }

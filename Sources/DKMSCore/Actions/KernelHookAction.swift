@@ -30,16 +30,16 @@ struct KernelHookAction: ActionCommand {
     func unbuildForKernel(onlyAutoinstall: Bool, action: String) async throws(DKMSError) {
         let kernel = engine.firstKernel
         let arch = engine.firstArch
-        engine.transaction.depmod.deferByMarker()
+        transaction.depmod.deferByMarker()
         var failed = ""
-        for (m, v) in engine.tree.moduleVersions() {
-            guard engine.tree.isBuilt(m, v, kernel, arch) else { continue }
+        for (m, v) in tree.moduleVersions() {
+            guard tree.isBuilt(m, v, kernel, arch) else { continue }
             if onlyAutoinstall {
                 let config = try await ConfReader(engine: engine).readConfOrDie(kernel: kernel, arch: arch, module: engine.scope.module,
-                                                     version: engine.scope.version, file: "\(engine.dkmsTree)/\(m)/\(v)/source/dkms.conf")
+                                                     version: engine.scope.version, file: "\(dkmsTree)/\(m)/\(v)/source/dkms.conf")
                 guard config.autoinstall else { continue }
             }
-            engine.console.errorLine("dkms: removing module \(m)/\(v) for kernel \(kernel) (\(arch))")
+            console.errorLine("dkms: removing module \(m)/\(v) for kernel \(kernel) (\(arch))")
             let status = await engine.subshell { shell throws(DKMSError) -> Int32 in
                 shell.scope.module = m
                 shell.scope.version = v
@@ -47,19 +47,19 @@ struct KernelHookAction: ActionCommand {
                 return 0
             }
             if status != 0 { failed += " \(m)/\(v)(\(status))" }
-            if !onlyAutoinstall { engine.console.line() }
+            if !onlyAutoinstall { console.line() }
         }
-        let marker = "\(engine.dkmsTree)/depmod-pending-\(kernel)-\(arch)"
-        if engine.fileSystem.existsNoFollow(marker) {
-            engine.fileSystem.removeFile(marker)
+        let marker = "\(dkmsTree)/depmod-pending-\(kernel)-\(arch)"
+        if fileSystem.existsNoFollow(marker) {
+            fileSystem.removeFile(marker)
             // Upstream passes the function's (empty) first argument here.
             _ = await engine.invokeCommand("do_depmod ", description: "Running depmod", log: nil, background: true) { target in
                 await engine.depmod(kernel: "", output: target)
             }
         }
-        _ = engine.transaction.depmod.resume()
-        let kernelDir = "\(engine.installTree)/\(kernel)"
-        if engine.fileSystem.isDirectory(kernelDir) { engine.fileSystem.deleteEmptyDirectories(under: kernelDir) }
+        _ = transaction.depmod.resume()
+        let kernelDir = "\(installTree)/\(kernel)"
+        if fileSystem.isDirectory(kernelDir) { fileSystem.deleteEmptyDirectories(under: kernelDir) }
         if !failed.isEmpty {
             throw DKMSError(.kernelHookFailed, "dkms \(action) for kernel \(kernel) (\(arch)) failed for module(s)\(failed).")
         }

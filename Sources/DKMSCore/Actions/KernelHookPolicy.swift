@@ -21,7 +21,7 @@ struct HookFailure {
     var required: Bool
 }
 
-struct KernelHookPolicy {
+struct KernelHookPolicy: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
@@ -31,8 +31,8 @@ struct KernelHookPolicy {
     /// Whether this autoinstall runs from a kernel hook under the
     /// forgiving policy.
     var hookForgivesFailures: Bool {
-        guard let hook = engine.settings.environment[Self.kernelHookVariable], !hook.isEmpty else { return false }
-        return engine.settings.kernelHookFailures != "fail"
+        guard let hook = settings.environment[Self.kernelHookVariable], !hook.isEmpty else { return false }
+        return settings.kernelHookFailures != "fail"
     }
 
     /// The statuses in autoinstall's `name(status)` summary items, by name.
@@ -55,7 +55,7 @@ struct KernelHookPolicy {
         }
         let log = engine.tree.retainedLog(module, version, kernel, arch)
         records.record(AutoinstallFailure(module: module, version: version, kernel: kernel, arch: arch, status: status,
-                                          log: engine.fileSystem.exists(log) ? log : nil, time: FailureRecords.now()))
+                                          log: fileSystem.exists(log) ? log : nil, time: FailureRecords.now()))
     }
 
     /// What decides whether a failed module is needed to boot: the tree's
@@ -92,21 +92,21 @@ struct KernelHookPolicy {
                                                 kernel: kernel, lookElsewhere: true)
             }
             let log = engine.tree.retainedLog(m, v, kernel, arch)
-            let logText = engine.fileSystem.exists(log) ? "build log: \(log)" : "no build log kept"
+            let logText = fileSystem.exists(log) ? "build log: \(log)" : "no build log kept"
             if failure.status != 0 {
-                engine.console.errorLine("dkms: \(m)/\(v) failed for kernel \(kernel) (\(arch)) with status \(failure.status); \(logText)")
+                console.errorLine("dkms: \(m)/\(v) failed for kernel \(kernel) (\(arch)) with status \(failure.status); \(logText)")
             } else {
-                engine.console.errorLine("dkms: \(m)/\(v) could not be installed for kernel \(kernel) (\(arch)): its BUILD_DEPENDS failed")
+                console.errorLine("dkms: \(m)/\(v) could not be installed for kernel \(kernel) (\(arch)): its BUILD_DEPENDS failed")
             }
             if let reason {
                 critical.append("\(m)/\(v) (\(reason))")
             }
         }
         if !critical.isEmpty {
-            engine.console.errorLine("dkms: needed to boot \(kernel): \(critical.joined(separator: ", ")); the kernel hook fails.")
+            console.errorLine("dkms: needed to boot \(kernel): \(critical.joined(separator: ", ")); the kernel hook fails.")
             return false
         }
-        engine.console.errorLine("dkms: none of them is needed to boot \(kernel): the kernel hook succeeds without them. "
+        console.errorLine("dkms: none of them is needed to boot \(kernel): the kernel hook succeeds without them. "
             + "\"dkms autoinstall -k \(kernel)\" retries them (dkms.service does at boot); \"dkms status --json\" lists them.")
         return true
     }
@@ -120,8 +120,8 @@ extension KernelHookPolicy {
         FailureRecords(dkmsTree: engine.dkmsTree).all().filter { failure in
             (engine.scope.module.isEmpty || failure.module == engine.scope.module)
                 && (engine.scope.version.isEmpty || failure.version == engine.scope.version)
-                && (engine.settings.kernels.isEmpty || engine.settings.kernels.contains(failure.kernel))
-                && (engine.settings.arches.isEmpty || engine.settings.arches.contains(failure.arch))
+                && (settings.kernels.isEmpty || settings.kernels.contains(failure.kernel))
+                && (settings.arches.isEmpty || settings.arches.contains(failure.arch))
                 && engine.tree.isAdded(failure.module, failure.version)
                 && !engine.tree.isInstalled(failure.module, failure.version, failure.kernel, failure.arch)
         }

@@ -11,7 +11,7 @@ struct LoadTarballAction: ActionCommand {
     let engine: Engine
 
     func checkRequirements() throws(DKMSError) {
-        if getuid() != 0 && engine.settings.force {
+        if getuid() != 0 && settings.force {
             throw DKMSError(.notPermittedOrMissingArguments, "You must be root to use this command with the --force option.")
         }
     }
@@ -30,8 +30,8 @@ struct LoadTarballAction: ActionCommand {
     /// - Returns: whether the caller should go on and add the module.
     @discardableResult
     func loadTarball() async throws(DKMSError) -> Bool {
-        let archive = engine.settings.archive
-        guard engine.fileSystem.exists(archive) else { throw DKMSError(.notFoundOrConflictingKernels, "\(archive) does not exist.") }
+        let archive = settings.archive
+        guard fileSystem.exists(archive) else { throw DKMSError(.notFoundOrConflictingKernels, "\(archive) does not exist.") }
         if archive.hasSuffix(".rpm") {
             if await engine.run("rpm", ["-Uvh", archive]).status == 0 {
                 try await AutoinstallAction(engine: engine).autoinstall()
@@ -42,29 +42,29 @@ struct LoadTarballAction: ActionCommand {
         // The archive is read once, into a copy of root's: what is listed and
         // checked below is what is unpacked (a FIFO or a file replaced between
         // the listing and the extraction cannot serve two archives).
-        guard engine.fileSystem.isRegularFile(archive) else {
+        guard fileSystem.isRegularFile(archive) else {
             throw DKMSError(.moduleNotBuilt, "Refusing to load \(archive): it is not a regular file.", "\(archive) is not a valid DKMS tarball.")
         }
-        guard let holding = engine.fileSystem.makeTemporaryDirectory(template: "\(engine.settings.tmpLocation)/dkms-archive.XXXXXX") else {
+        guard let holding = fileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms-archive.XXXXXX") else {
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
         }
-        defer { engine.fileSystem.removeTree(holding) }
+        defer { fileSystem.removeTree(holding) }
         let copy = holding + "/" + (archive.split(separator: "/").last.map(String.init) ?? "archive")
-        guard engine.fileSystem.copyFileAtomically(from: archive, to: copy) else {
+        guard fileSystem.copyFileAtomically(from: archive, to: copy) else {
             throw DKMSError(.moduleNotBuilt, "Refusing to load \(archive): it cannot be read.", "\(archive) is not a valid DKMS tarball.")
         }
         let listed = try await refuseHostileMembers(copy, shownAs: archive)
-        guard let staging = engine.fileSystem.makeTemporaryDirectory(template: "\(engine.settings.tmpLocation)/dkms.XXXXXX") else {
+        guard let staging = fileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms.XXXXXX") else {
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
         }
-        defer { engine.fileSystem.removeTree(staging) }
+        defer { fileSystem.removeTree(staging) }
         let unpacked = await engine.run("tar", ["-xaf", copy, "-C", staging, "--no-same-owner"])
         if listed && unpacked.status != 0 {
             throw DKMSError(.moduleNotBuilt, "Refusing to load \(archive): tar cannot unpack it.", "\(archive) is not a valid DKMS tarball.")
         }
 
-        if !engine.fileSystem.isDirectory(staging + "/dkms_main_tree") {
-            let confs = engine.fileSystem.findFiles(under: staging + "/") { $0 == "dkms.conf" }
+        if !fileSystem.isDirectory(staging + "/dkms_main_tree") {
+            let confs = fileSystem.findFiles(under: staging + "/") { $0 == "dkms.conf" }
             guard let conf = confs.first else {
                 throw DKMSError(.alreadyThereOrMissingFromTree, "Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it.")
             }
@@ -75,15 +75,15 @@ struct LoadTarballAction: ActionCommand {
         var config: ModuleConfig?
         for location in ["dkms_source_tree", "dkms_binaries_only"] {
             let conf = "\(staging)/\(location)/dkms.conf"
-            guard engine.fileSystem.isRegularFile(conf) else { continue }
+            guard fileSystem.isRegularFile(conf) else { continue }
             let read = try await ConfReader(engine: engine).readConfOrDie(kernel: engine.firstKernel, arch: engine.firstArch, module: engine.scope.module,
                                                version: engine.scope.version, file: conf)
             if read.packageName.isEmpty || read.packageVersion.isEmpty {
-                engine.console.errorLine()
-                engine.console.errorLine("Malformed dkms.conf, refusing to load.")
+                console.errorLine()
+                console.errorLine("Malformed dkms.conf, refusing to load.")
                 continue
             }
-            if engine.tree.isAdded(read.packageName, read.packageVersion) && !engine.scope.force {
+            if tree.isAdded(read.packageName, read.packageVersion) && !engine.scope.force {
                 throw DKMSError(.badConfOrNoSource, "\(read.packageName)/\(read.packageVersion) is already added!", "Aborting.")
             }
             chosen = location
@@ -98,34 +98,34 @@ struct LoadTarballAction: ActionCommand {
         engine.scope.version = config.packageVersion
         let module = engine.scope.module
         let version = engine.scope.version
-        engine.console.line()
-        engine.console.line("Loading tarball for \(module)/\(version)")
+        console.line()
+        console.line("Loading tarball for \(module)/\(version)")
         if chosen == "dkms_source_tree" {
             try await AddAction(engine: engine).addSourceTree(staging + "/dkms_source_tree", kernel: engine.firstKernel, arch: engine.firstArch)
-        } else if !engine.fileSystem.isDirectory("\(engine.sourceTree)/\(module)-\(version)") {
-            let sourceDir = engine.tree.sourceDirectory(module, version)
-            engine.console.line("Creating \(sourceDir)")
-            engine.fileSystem.makeDirectories(sourceDir)
-            engine.console.line("Copying dkms.conf to \(sourceDir) ...")
+        } else if !fileSystem.isDirectory("\(engine.sourceTree)/\(module)-\(version)") {
+            let sourceDir = tree.sourceDirectory(module, version)
+            console.line("Creating \(sourceDir)")
+            fileSystem.makeDirectories(sourceDir)
+            console.line("Copying dkms.conf to \(sourceDir) ...")
             _ = await engine.run("cp", ["--reflink=auto", "-rf", staging + "/dkms_binaries_only/dkms.conf", sourceDir])
         }
         let mainTree = staging + "/dkms_main_tree"
-        for kernel in engine.fileSystem.globEntries(of: mainTree) {
-            for arch in engine.fileSystem.globEntries(of: "\(mainTree)/\(kernel)") where engine.fileSystem.isDirectory("\(mainTree)/\(kernel)/\(arch)") {
-                let target = engine.tree.builtDirectory(module, version, kernel, arch)
-                if engine.fileSystem.isDirectory(target) && !engine.scope.force {
-                    engine.console.warning("\(target) already exists. Skipping...")
+        for kernel in fileSystem.globEntries(of: mainTree) {
+            for arch in fileSystem.globEntries(of: "\(mainTree)/\(kernel)") where fileSystem.isDirectory("\(mainTree)/\(kernel)/\(arch)") {
+                let target = tree.builtDirectory(module, version, kernel, arch)
+                if fileSystem.isDirectory(target) && !engine.scope.force {
+                    console.warning("\(target) already exists. Skipping...")
                     continue
                 }
-                engine.console.line("Loading \(target)...")
-                engine.fileSystem.removeTree(target)
-                engine.fileSystem.makeDirectories(target)
-                for entry in engine.fileSystem.globEntries(of: "\(mainTree)/\(kernel)/\(arch)") {
+                console.line("Loading \(target)...")
+                fileSystem.removeTree(target)
+                fileSystem.makeDirectories(target)
+                for entry in fileSystem.globEntries(of: "\(mainTree)/\(kernel)/\(arch)") {
                     _ = await engine.run("cp", ["--reflink=auto", "-rf", "\(mainTree)/\(kernel)/\(arch)/\(entry)", target + "/"])
                 }
             }
         }
-        return chosen != "dkms_binaries_only" || engine.fileSystem.isDirectory("\(engine.sourceTree)/\(module)-\(version)")
+        return chosen != "dkms_binaries_only" || fileSystem.isDirectory("\(engine.sourceTree)/\(module)-\(version)")
     }
 
     /// Lists the archive and refuses it unless every member is safe to

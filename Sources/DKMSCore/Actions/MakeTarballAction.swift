@@ -27,49 +27,49 @@ struct MakeTarballAction: ActionCommand {
         let module = engine.scope.module
         let version = engine.scope.version
         _ = try await ConfReader(engine: engine).readConfOrDie(kernel: engine.firstKernel, arch: engine.firstArch, module: module, version: version)
-        guard let staging = engine.fileSystem.makeTemporaryDirectory(template: "\(engine.settings.tmpLocation)/dkms.XXXXXX") else {
+        guard let staging = fileSystem.makeTemporaryDirectory(template: "\(settings.tmpLocation)/dkms.XXXXXX") else {
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to make temporary directory.")
         }
-        defer { engine.fileSystem.removeTree(staging) }
-        engine.fileSystem.makeDirectories(staging + "/dkms_main_tree")
+        defer { fileSystem.removeTree(staging) }
+        fileSystem.makeDirectories(staging + "/dkms_main_tree")
         var kernelList = ""
-        if engine.settings.sourceOnly {
+        if settings.sourceOnly {
             kernelList = "source-only"
         } else {
             for (kernel, arch) in engine.kernelArchPairs {
-                let built = engine.tree.builtDirectory(module, version, kernel, arch)
-                guard engine.fileSystem.isDirectory(built) else {
+                let built = tree.builtDirectory(module, version, kernel, arch)
+                guard fileSystem.isDirectory(built) else {
                     throw DKMSError(.patchOrInstallFailed, "No modules built for \(kernel) (\(arch)).",
                                     "Modules must already be in the built state before using mktarball.")
                 }
                 engine.updateModuleSuffix(for: kernel)
-                engine.console.line("Marking modules for \(kernel) (\(arch)) for archiving...")
+                console.line("Marking modules for \(kernel) (\(arch)) for archiving...")
                 kernelList += (kernelList.isEmpty ? "" : "-") + "kernel\(kernel)-\(arch)"
-                engine.fileSystem.makeDirectories("\(staging)/dkms_main_tree/\(kernel)")
+                fileSystem.makeDirectories("\(staging)/dkms_main_tree/\(kernel)")
                 _ = await engine.run("cp", ["--reflink=auto", "-rf", built, "\(staging)/dkms_main_tree/\(kernel)"])
             }
         }
-        let sourceDir = engine.tree.sourceDirectory(module, version)
-        if engine.settings.binariesOnly {
+        let sourceDir = tree.sourceDirectory(module, version)
+        if settings.binariesOnly {
             let binaries = staging + "/dkms_binaries_only"
-            engine.console.line()
-            engine.console.line("Creating tarball structure to specifically accommodate binaries.")
-            engine.fileSystem.makeDirectories(binaries)
-            engine.fileSystem.writeText(module + "\n", to: binaries + "/PACKAGE_NAME")
-            engine.fileSystem.writeText(version + "\n", to: binaries + "/PACKAGE_VERSION")
-            let conf = engine.settings.conf.isEmpty ? sourceDir + "/dkms.conf" : engine.settings.conf
+            console.line()
+            console.line("Creating tarball structure to specifically accommodate binaries.")
+            fileSystem.makeDirectories(binaries)
+            fileSystem.writeText(module + "\n", to: binaries + "/PACKAGE_NAME")
+            fileSystem.writeText(version + "\n", to: binaries + "/PACKAGE_VERSION")
+            let conf = settings.conf.isEmpty ? sourceDir + "/dkms.conf" : settings.conf
             _ = await engine.run("cp", ["--reflink=auto", "-f", conf, binaries + "/"], error: .discard)
         } else {
-            engine.console.line()
-            engine.console.line("Marking \(sourceDir) for archiving...")
-            engine.fileSystem.makeDirectories(staging + "/dkms_source_tree")
+            console.line()
+            console.line("Marking \(sourceDir) for archiving...")
+            fileSystem.makeDirectories(staging + "/dkms_source_tree")
             _ = await engine.run("cp", ["--reflink=auto", "-fprT", sourceDir + "/", staging + "/dkms_source_tree"])
         }
         if kernelList.utf8.count + 1 > 200 { kernelList = "manykernels" }
         var name = "\(module)-\(version)-\(kernelList).dkms.tar.gz"
-        var destination = engine.tree.versionDirectory(module, version) + "/tarball/"
-        if !engine.settings.archive.isEmpty {
-            let archive = engine.settings.archive
+        var destination = tree.versionDirectory(module, version) + "/tarball/"
+        if !settings.archive.isEmpty {
+            let archive = settings.archive
             if let slash = archive.lastIndex(of: "/") {
                 name = String(archive[archive.index(after: slash)...])
                 destination = String(archive[..<slash])
@@ -77,12 +77,12 @@ struct MakeTarballAction: ActionCommand {
                 name = archive
             }
         }
-        engine.console.line()
-        engine.console.line("Tarball location: \(destination)/\(name)")
-        if !engine.fileSystem.isDirectory(destination) && !engine.fileSystem.makeDirectories(destination) {
+        console.line()
+        console.line("Tarball location: \(destination)/\(name)")
+        if !fileSystem.isDirectory(destination) && !fileSystem.makeDirectories(destination) {
             throw DKMSError(.missingConfOrPermission, "Missing write permissions for \(destination).")
         }
-        guard engine.fileSystem.isWritable(destination) else { throw DKMSError(.missingConfOrPermission, "Missing write permissions for \(destination).") }
+        guard fileSystem.isWritable(destination) else { throw DKMSError(.missingConfOrPermission, "Missing write permissions for \(destination).") }
         let outcome = await engine.run("tar", ["-C", staging, "-caf", "\(destination)/\(name)", "."], error: .discard)
         if outcome.status != 0 { throw DKMSError(.patchOrInstallFailed, "Failed to make tarball.") }
     }

@@ -20,7 +20,7 @@ struct MatchAction: ActionCommand {
     func match() async throws(DKMSError) -> Int32 {
         let kernel = engine.firstKernel
         let arch = engine.firstArch
-        let template = engine.settings.templateKernel
+        let template = settings.templateKernel
         guard !template.isEmpty else {
             throw DKMSError(.notPermittedOrMissingArguments, "Invalid number of parameters passed.",
                             "Usage: match --templatekernel=<kernel-version> -k <kernel-version>",
@@ -32,17 +32,17 @@ struct MatchAction: ActionCommand {
             if line.contains(": installed") { lines.append(line) }
         }
         if !engine.scope.module.isEmpty {
-            guard engine.fileSystem.isDirectory(engine.tree.moduleDirectory(engine.scope.module) + "/") else {
+            guard fileSystem.isDirectory(engine.tree.moduleDirectory(engine.scope.module) + "/") else {
                 throw DKMSError(.alreadyThereOrMissingFromTree, "The module: \(engine.scope.module) is not located in the DKMS tree.")
             }
             lines = lines.filter { $0.hasPrefix(engine.scope.module + "/") }
         }
-        engine.console.line()
-        engine.console.line("Matching modules in kernel: \(kernel) (\(arch))")
-        engine.console.line("to the configuration of kernel: \(template) (\(arch))")
+        console.line()
+        console.line("Matching modules in kernel: \(kernel) (\(arch))")
+        console.line("to the configuration of kernel: \(template) (\(arch))")
         guard !lines.isEmpty else {
-            engine.console.line()
-            engine.console.line("There is nothing to be done for this match.")
+            console.line()
+            console.line("There is nothing to be done for this match.")
             return 0
         }
         try engine.requireKernelHeaders(kernel)
@@ -51,10 +51,10 @@ struct MatchAction: ActionCommand {
             let module = line.prefix { $0 != "/" }
             let afterSlash = line.drop { $0 != "/" }.dropFirst()
             let version = String(afterSlash.prefix { $0 != "," })
-            engine.console.line("Module:  \(module)")
-            engine.console.line("Version: \(version)")
+            console.line("Module:  \(module)")
+            console.line("Version: \(version)")
             if engine.tree.isBroken(String(module), version) {
-                engine.console.error("\(module)/\(version) is broken!", "Missing the source directory or the symbolic link pointing to it.",
+                console.error("\(module)/\(version) is broken!", "Missing the source directory or the symbolic link pointing to it.",
                               "Manual intervention is required!")
                 status = 0
                 continue

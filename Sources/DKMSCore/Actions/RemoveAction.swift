@@ -25,39 +25,39 @@ struct RemoveAction: ActionCommand {
         let module = engine.scope.module
         let version = engine.scope.version
         let versionDir = "\(engine.dkmsTree)/\(module)/\(version)"
-        for kernel in engine.fileSystem.globEntries(of: versionDir) {
-            for leftover in engine.fileSystem.entries(of: "\(versionDir)/\(kernel)") where leftover.hasPrefix(".tmp_") {
-                engine.fileSystem.removeTree("\(versionDir)/\(kernel)/\(leftover)")
+        for kernel in fileSystem.globEntries(of: versionDir) {
+            for leftover in fileSystem.entries(of: "\(versionDir)/\(kernel)") where leftover.hasPrefix(".tmp_") {
+                fileSystem.removeTree("\(versionDir)/\(kernel)/\(leftover)")
             }
         }
-        for name in engine.fileSystem.entries(of: versionDir) where engine.fileSystem.isEmptyDirectory("\(versionDir)/\(name)") && !engine.fileSystem.isSymlink("\(versionDir)/\(name)") {
-            engine.fileSystem.removeDirectory("\(versionDir)/\(name)")
+        for name in fileSystem.entries(of: versionDir) where fileSystem.isEmptyDirectory("\(versionDir)/\(name)") && !fileSystem.isSymlink("\(versionDir)/\(name)") {
+            fileSystem.removeDirectory("\(versionDir)/\(name)")
         }
-        if engine.fileSystem.isEmptyDirectory(versionDir) { engine.fileSystem.removeDirectory(versionDir) }
+        if fileSystem.isEmptyDirectory(versionDir) { fileSystem.removeDirectory(versionDir) }
 
-        if engine.settings.rpmSafeUpgrade, try await rpmUpgradeCancelsRemoval(module: module, version: version) {
+        if settings.rpmSafeUpgrade, try await rpmUpgradeCancelsRemoval(module: module, version: version) {
             return
         }
         for (kernel, arch) in engine.kernelArchPairs {
             try await UninstallStep(engine: engine).uninstallIfNeeded(module: module, version: version, kernel: kernel, arch: arch)
             UninstallStep(engine: engine).unbuildIfNeeded(module: module, version: version, kernel: kernel, arch: arch)
-            engine.console.line()
+            console.line()
         }
         let keep = ["build", "tarball", "driver_disk", "rpm", "deb", "source"]
-        let others = engine.fileSystem.globEntries(of: versionDir).filter {
-            engine.fileSystem.isDirectory("\(versionDir)/\($0)") && !keep.contains(where: $0.hasSuffix)
+        let others = fileSystem.globEntries(of: versionDir).filter {
+            fileSystem.isDirectory("\(versionDir)/\($0)") && !keep.contains(where: $0.hasSuffix)
         }
         if others.isEmpty {
-            engine.console.line("Deleting module \(module)/\(version) completely from the DKMS tree.")
-            engine.fileSystem.retire(versionDir, to: "\(engine.dkmsTree)/\(module)/.tmp_remove_\(version)")
-            engine.fileSystem.removeTree("\(engine.dkmsTree)/.logs/\(module)/\(version)")
-            engine.fileSystem.removeDirectory("\(engine.dkmsTree)/.logs/\(module)")
-            engine.fileSystem.removeDirectory("\(engine.dkmsTree)/.logs")
+            console.line("Deleting module \(module)/\(version) completely from the DKMS tree.")
+            fileSystem.retire(versionDir, to: "\(engine.dkmsTree)/\(module)/.tmp_remove_\(version)")
+            fileSystem.removeTree("\(engine.dkmsTree)/.logs/\(module)/\(version)")
+            fileSystem.removeDirectory("\(engine.dkmsTree)/.logs/\(module)")
+            fileSystem.removeDirectory("\(engine.dkmsTree)/.logs")
             FailureRecords(dkmsTree: engine.dkmsTree).clear(module, version)
         }
         let moduleDir = "\(engine.dkmsTree)/\(module)"
-        if engine.fileSystem.isDirectory(moduleDir) && engine.fileSystem.globEntries(of: moduleDir).isEmpty {
-            engine.fileSystem.removeTree(moduleDir)
+        if fileSystem.isDirectory(moduleDir) && fileSystem.globEntries(of: moduleDir).isEmpty {
+            fileSystem.removeTree(moduleDir)
         }
     }
 
@@ -67,13 +67,13 @@ struct RemoveAction: ActionCommand {
         guard let pppid = ProcessFacts.grandparentPID() else { return false }
         let start = await AddAction(engine: engine).processStartText(pppid) ?? ""
         let prefix = "dkms_rpm_safe_upgrade_lock.\(pppid)."
-        for name in engine.fileSystem.globEntries(of: engine.settings.tmpLocation) where name.hasPrefix(prefix) {
-            let path = "\(engine.settings.tmpLocation)/\(name)"
-            guard engine.fileSystem.isRegularFile(path) else { continue }
-            let lines = (engine.fileSystem.readText(path) ?? "").split(separator: "\n").map(String.init)
+        for name in fileSystem.globEntries(of: settings.tmpLocation) where name.hasPrefix(prefix) {
+            let path = "\(settings.tmpLocation)/\(name)"
+            guard fileSystem.isRegularFile(path) else { continue }
+            let lines = (fileSystem.readText(path) ?? "").split(separator: "\n").map(String.init)
             guard lines.first == "\(module)-\(version)", !start.isEmpty, lines.last == start else { continue }
-            engine.fileSystem.removeFile(path)
-            engine.console.warning("Remove cancelled because --rpm_safe_upgrade scenario detected.")
+            fileSystem.removeFile(path)
+            console.warning("Remove cancelled because --rpm_safe_upgrade scenario detected.")
             return true
         }
         return false

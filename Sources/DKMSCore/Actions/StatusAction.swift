@@ -8,7 +8,7 @@ struct StatusAction: ActionCommand {
     func checkRequirements() throws(DKMSError) {}
 
     func run() async throws(DKMSError) -> RunResult {
-        if engine.settings.jsonOutput {
+        if settings.jsonOutput {
             return .statusEntries(await engine.readingCommittedState { await $0.statusEntries() },
                                   failures: KernelHookPolicy(engine: engine).statusFailures(),
                                   cache: CacheAction(engine: engine).cacheReportText.report())

@@ -20,7 +20,7 @@ struct UnbuildAction: ActionCommand {
     /// Upstream's `unbuild_module` for every requested kernel.
     func unbuildEveryKernel() async throws(DKMSError) {
         for (index, (kernel, arch)) in engine.kernelArchPairs.enumerated() {
-            if index > 0 { engine.console.line() }
+            if index > 0 { console.line() }
             try await UninstallStep(engine: engine).uninstallIfNeeded(module: engine.scope.module, version: engine.scope.version, kernel: kernel, arch: arch)
             UninstallStep(engine: engine).unbuildIfNeeded(module: engine.scope.module, version: engine.scope.version, kernel: kernel, arch: arch)
         }

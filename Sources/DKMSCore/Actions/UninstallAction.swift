@@ -20,7 +20,7 @@ struct UninstallAction: ActionCommand {
     /// Upstream's `uninstall_module` for every requested kernel.
     func uninstallEveryKernel() async throws(DKMSError) {
         for (index, (kernel, arch)) in engine.kernelArchPairs.enumerated() {
-            if index > 0 { engine.console.line() }
+            if index > 0 { console.line() }
             try await UninstallStep(engine: engine).uninstallIfNeeded(module: engine.scope.module, version: engine.scope.version, kernel: kernel, arch: arch)
         }
     }

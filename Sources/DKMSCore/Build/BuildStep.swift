@@ -20,7 +20,7 @@ struct PlannedBuild: Sendable {
     var cache = CacheUse()
 }
 
-struct BuildStep {
+struct BuildStep: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
@@ -90,7 +90,7 @@ struct BuildStep {
         let store = engine.tree
         let sourceDir = store.sourceDirectory(module, version)
         let baseDir = store.builtDirectory(module, version, kernel, arch)
-        if engine.fileSystem.isDirectory(baseDir) {
+        if fileSystem.isDirectory(baseDir) {
             throw DKMSError(.alreadyThereOrMissingFromTree, "This module/version has already been built on: \(kernel)",
                             "Directory \(baseDir) already exists. Use the dkms remove function before trying to build again.")
         }
@@ -102,7 +102,7 @@ struct BuildStep {
                                     "which do not match this kernel/arch/config for any modules.",
                                     "This indicates that it should not be built.")
         }
-        if engine.fileSystem.globEntries(of: sourceDir).count < 2 {
+        if fileSystem.globEntries(of: sourceDir).count < 2 {
             throw DKMSError(.badConfOrNoSource, "The directory \(sourceDir) does not appear to have module source located within it.",
                             "Build halted.")
         }
@@ -118,14 +118,14 @@ struct BuildStep {
         let plan = BuildPlanner.plan(.init(
             target: .init(module: module, version: version, kernel: kernel, arch: arch), config: config,
             sourceDirectory: sourceDir, buildDirectory: store.buildDirectory(module, version),
-            overrideDirectory: "\(engine.etcDirectory)/\(module)", patchOverlay: engine.fileSystem.isDirectory(overlay) ? overlay : nil,
+            overrideDirectory: "\(engine.etcDirectory)/\(module)", patchOverlay: fileSystem.isDirectory(overlay) ? overlay : nil,
             shellVariables: engine.shellVariables(kernel: kernel, arch: arch, module: module, version: version),
-            environment: environment, parallelJobs: engine.settings.parallelJobs, sign: engine.scope.signing.enabled,
+            environment: environment, parallelJobs: settings.parallelJobs, sign: engine.scope.signing.enabled,
             compressedSuffix: engine.scope.compressedSuffix,
-            compressOptions: (engine.settings.compressGzipOptions, engine.settings.compressXzOptions, engine.settings.compressZstdOptions),
+            compressOptions: (settings.compressGzipOptions, settings.compressXzOptions, settings.compressZstdOptions),
             compilerChoice: compiler.choice))
         let cache: CacheUse
-        if case .success(let identity)? = engine.kernels.fleetIdentity(kernel: kernel, arch: arch) {
+        if case .success(let identity)? = kernels.fleetIdentity(kernel: kernel, arch: arch) {
             cache = try await FleetAdoption(engine: engine).adoptFromFleet(plan, kernel: identity)
         } else {
             cache = await BuildCacheLookup(engine: engine).useCache(for: plan)
@@ -151,8 +151,8 @@ struct BuildStep {
         var sandbox: BuildSandbox?
         var directory = plan.buildDirectory
         if sandboxAllowed, var found = await buildSandbox() {
-            found.readOnlyDirectories = [engine.dkmsTree, engine.sourceTree, engine.installTree, engine.kernels.sourceDirectory(for: target.kernel),
-                                         engine.fileSystem.canonicalPath(plan.sourceDirectory) ?? plan.sourceDirectory]
+            found.readOnlyDirectories = [dkmsTree, engine.sourceTree, installTree, kernels.sourceDirectory(for: target.kernel),
+                                         fileSystem.canonicalPath(plan.sourceDirectory) ?? plan.sourceDirectory]
             found.hiddenFiles = Array(Set([SigningSetup(engine: engine).signingValue("mok_signing_key"), "/var/lib/dkms/mok.key", engine.tree.root + "/mok.key", SharedCacheSteps(engine: engine).signingKeyFile]
                 .filter { !$0.isEmpty && !$0.hasPrefix("pkcs11:") })).sorted()
             if let jobServer {
@@ -161,19 +161,19 @@ struct BuildStep {
             }
             sandbox = found
             if !sharesMountPoint {
-                engine.fileSystem.removeTree(plan.buildDirectory)
+                fileSystem.removeTree(plan.buildDirectory)
             }
-            engine.fileSystem.makeDirectories(plan.buildDirectory)
-            directory = engine.fileSystem.makeTemporaryDirectory(
+            fileSystem.makeDirectories(plan.buildDirectory)
+            directory = fileSystem.makeTemporaryDirectory(
                 template: engine.tree.privateBuildTemplate(target.module, target.version, target.kernel, target.arch))
                 ?? plan.buildDirectory
             if directory == plan.buildDirectory { sandbox = nil }
         }
-        var presenter = CommandPresenter(console: console, verbose: engine.settings.verbose,
+        var presenter = CommandPresenter(console: console, verbose: settings.verbose,
                                          progressDots: !CommandPresenter.isTestPackage(engine.scope.packageName))
         presenter.collectsTerminalOutput = buffered
         return Builder(plan: plan, directory: directory, sandbox: sandbox, runner: engine.runner, presenter: presenter,
-                       programName: engine.settings.programName, pathPrefix: jobServer?.wrapperDirectory,
+                       programName: settings.programName, pathPrefix: jobServer?.wrapperDirectory,
                        sharesMountPoint: sharesMountPoint)
     }
 
@@ -181,7 +181,7 @@ struct BuildStep {
     func publish(_ planned: PlannedBuild, builder: Builder) async throws(DKMSError) {
         var publisher = BuildPublisher(tree: engine.tree, runner: engine.runner, console: engine.console)
         if planned.cache.key != nil && planned.cache.entry == nil {
-            publisher.cache = (BuildCacheLookup(engine: engine).localCache, engine.settings.buildCacheSize)
+            publisher.cache = (BuildCacheLookup(engine: engine).localCache, settings.buildCacheSize)
         }
         try await publisher.publish(planned, builder: builder)
         BuildCacheLookup(engine: engine).recordCacheOrigin(of: planned.plan.target, use: planned.cache)
@@ -202,9 +202,9 @@ struct BuildStep {
     func chooseCompiler(kernel: String, environment: [String: String]) async -> (environment: [String: String], choice: [String: String]) {
         var environment = environment
         var choice: [String: String] = [:]
-        let source = engine.kernels.sourceDirectory(for: kernel)
+        let source = kernels.sourceDirectory(for: kernel)
         let variables = source + "/.kernelvariables"
-        if engine.fileSystem.isRegularFile(variables) {
+        if fileSystem.isRegularFile(variables) {
             let makefile = "show-%:\n\t@echo $($*)\ninclude \(variables)\n"
             let outcome = await engine.runner.run(ProcessSpec(
                 Shell.bash, ["-c", "printf '%s' \"$1\" | make -f - show-CC", "dkms", makefile],
@@ -215,8 +215,8 @@ struct BuildStep {
         } else {
             environment.removeValue(forKey: "CC")
         }
-        let configPath = engine.kernels.configForReading(kernel)
-        if let text = engine.fileSystem.readText(configPath) {
+        let configPath = kernels.configForReading(kernel)
+        if let text = fileSystem.readText(configPath) {
             let versionLines = text.contains("CONFIG_CC_VERSION_TEXT=")
                 ? text.split(separator: "\n").filter { $0.hasPrefix("CONFIG_CC_VERSION_TEXT=") } : []
             for line in versionLines {
@@ -247,8 +247,8 @@ struct BuildStep {
     /// exports (`environment` itself when there is no such file); changes
     /// nothing.
     func buildEnvironment(after environment: [String: String]) async -> [String: String] {
-        let file = engine.settings.buildEnvironment
-        guard !file.isEmpty, engine.fileSystem.isRegularFile(file) else { return environment }
+        let file = settings.buildEnvironment
+        guard !file.isEmpty, fileSystem.isRegularFile(file) else { return environment }
         let outcome = await engine.runner.run(ProcessSpec(
             Shell.bash, ["-c", "source \"$1\" &>/dev/null; env -0", "dkms", file],
             environment: environment, output: .capture, error: .discard))
@@ -294,29 +294,29 @@ extension BuildStep {
     /// or bubblewrap cannot make one here; then dkms says so once per tree
     /// and builds as upstream does.
     func buildSandbox() async -> BuildSandbox? {
-        guard engine.settings.buildSandbox else { return nil }
+        guard settings.buildSandbox else { return nil }
         if let known = engine.shared.sandboxProbe { return known }
         var sandbox: BuildSandbox?
-        let identity = geteuid() == 0 ? BuildIdentity.resolve(user: engine.settings.buildUser) : nil
+        let identity = geteuid() == 0 ? BuildIdentity.resolve(user: settings.buildUser) : nil
         if let found = await BuildSandbox.find(path: engine.childEnvironment["PATH"], identity: identity, runner: engine.runner) {
             var made = BuildSandbox(bwrap: found.bwrap, unprivileged: found.unprivileged)
             made.identity = found.identity
             if let identity, found.identity == nil {
                 // The promise that a build owns nothing does not hold here: say so once.
                 let marker = engine.tree.sandboxWithoutIdentityMarker
-                if !engine.fileSystem.exists(marker) {
+                if !fileSystem.exists(marker) {
                     engine.console.errorLine("dkms: builds cannot run as \(identity) here (setpriv failed in the sandbox): they run sandboxed but with root's identity, which can read files only root may read.")
-                    engine.fileSystem.writeText("setpriv could not switch to \(identity) in the sandbox.\n", to: marker)
+                    fileSystem.writeText("setpriv could not switch to \(identity) in the sandbox.\n", to: marker)
                 }
             }
-            made.limits = engine.settings.buildLimits
+            made.limits = settings.buildLimits
             let path = engine.childEnvironment["PATH"] ?? "/usr/bin:/bin"
             if let setpriv = SubprocessRunner.lookUp("setpriv", in: path) ?? SubprocessRunner.lookUp("setpriv", in: "/usr/bin:/bin") {
                 made.setpriv = setpriv
             }
             // Where systemd is PID 1 and can make a transient scope (tried
             // once: a host without a working manager keeps the rlimits).
-            if engine.fileSystem.isDirectory("/run/systemd/system"), let systemdRun = SubprocessRunner.lookUp("systemd-run", in: path),
+            if fileSystem.isDirectory("/run/systemd/system"), let systemdRun = SubprocessRunner.lookUp("systemd-run", in: path),
                await engine.runner.run(ProcessSpec(systemdRun, SandboxWatcher.scopeArguments(limits: made.limits) + ["/bin/true"],
                                             environment: engine.childEnvironment, output: .discard, error: .discard)).status == 0 {
                 made.systemdRun = systemdRun
@@ -324,9 +324,9 @@ extension BuildStep {
             sandbox = made
         } else {
             let marker = engine.tree.sandboxUnavailableMarker
-            if !engine.fileSystem.exists(marker) {
+            if !fileSystem.exists(marker) {
                 engine.console.errorLine("dkms: bubblewrap (bwrap) is not available: modules are built without a sandbox, one build of a module version at a time.")
-                engine.fileSystem.writeText("bubblewrap was not available; builds run without a sandbox.\n", to: marker)
+                fileSystem.writeText("bubblewrap was not available; builds run without a sandbox.\n", to: marker)
             }
         }
         engine.shared.sandboxProbe = .some(sandbox)

@@ -29,7 +29,7 @@ struct StartedBuild {
     var task: Task<DKMSError?, Never>?
 }
 
-struct ConcurrentBuilds {
+struct ConcurrentBuilds: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
@@ -107,26 +107,26 @@ struct ConcurrentBuilds {
     func settleSharedBuilds(_ started: [StartedBuild]) {
         let builders = started.compactMap(\.builder).filter(\.sharesMountPoint)
         guard let any = builders.first else { return }
-        let failed = builders.filter { engine.fileSystem.isDirectory($0.directory) }
-        for builder in failed.dropLast() { engine.fileSystem.removeTree(builder.directory) }
+        let failed = builders.filter { fileSystem.isDirectory($0.directory) }
+        for builder in failed.dropLast() { fileSystem.removeTree(builder.directory) }
         if let last = failed.last {
             last.settleAsCanonical()
         } else {
-            engine.fileSystem.removeTree(any.plan.buildDirectory)
+            fileSystem.removeTree(any.plan.buildDirectory)
         }
     }
 
     /// The jobserver of a command that builds several modules at once
     /// (nil with a budget of one job).
     func makeJobServer() -> JobServer? {
-        jobBudget > 1 ? JobServer(size: jobBudget, directory: engine.settings.tmpLocation,
+        jobBudget > 1 ? JobServer(size: jobBudget, directory: settings.tmpLocation,
                                   realMake: SigningSetup(engine: engine).commandPath("make") ?? "/usr/bin/make") : nil
     }
 
     /// The job budget of this command (`-j`, `parallel_jobs`, default the
     /// number of processors).
     var jobBudget: Int {
-        Int(engine.settings.parallelJobs) ?? CommandRunner.processorCount()
+        Int(settings.parallelJobs) ?? CommandRunner.processorCount()
     }
 
     /// Whether builds of the current module for several kernels can run at
@@ -167,7 +167,7 @@ struct ConcurrentBuilds {
 
     /// `maybe_build_module`'s decision for one kernel.
     func prepareBuild(_ target: BuildPlan.Target) -> BatchStart {
-        guard engine.tree.isBuilt(target.module, target.version, target.kernel, target.arch) else { return .build }
+        guard tree.isBuilt(target.module, target.version, target.kernel, target.arch) else { return .build }
         if engine.scope.force {
             UninstallStep(engine: engine).unbuildDirectory(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
             return .build
@@ -178,7 +178,7 @@ struct ConcurrentBuilds {
 
     /// `maybe_install_module`'s decision for one kernel.
     func prepareInstall(_ target: BuildPlan.Target) async throws(DKMSError) -> BatchStart {
-        if engine.tree.isInstalled(target.module, target.version, target.kernel, target.arch) {
+        if tree.isInstalled(target.module, target.version, target.kernel, target.arch) {
             if engine.scope.force {
                 try await UninstallStep(engine: engine).uninstall(module: target.module, version: target.version, kernel: target.kernel, arch: target.arch)
                 engine.console.line()
@@ -187,6 +187,6 @@ struct ConcurrentBuilds {
                 return .done
             }
         }
-        return engine.tree.isBuilt(target.module, target.version, target.kernel, target.arch) ? .withoutBuild : .build
+        return tree.isBuilt(target.module, target.version, target.kernel, target.arch) ? .withoutBuild : .build
     }
 }

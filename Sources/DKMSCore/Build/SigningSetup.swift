@@ -19,7 +19,7 @@ struct SigningState {
     var viaOpenSSL = false
 }
 
-struct SigningSetup {
+struct SigningSetup: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
@@ -27,11 +27,11 @@ struct SigningSetup {
 
     func signingValue(_ name: String) -> String {
         if let values = engine.scope.signing.values { return values[name] ?? "" }
-        return engine.settings.environment[name] ?? ""
+        return settings.environment[name] ?? ""
     }
 
     func setSigningValue(_ name: String, _ value: String) {
-        var values = engine.scope.signing.values ?? Dictionary(uniqueKeysWithValues: Self.signingNames.map { ($0, engine.settings.environment[$0] ?? "") })
+        var values = engine.scope.signing.values ?? Dictionary(uniqueKeysWithValues: Self.signingNames.map { ($0, settings.environment[$0] ?? "") })
         values[name] = value
         engine.scope.signing.values = values
     }
@@ -58,47 +58,47 @@ struct SigningSetup {
         engine.scope.signing.viaOpenSSL = false
         let policy = signingValue("try_sign_modules")
         if policy == "false" {
-            engine.console.line("Module signing is disabled by policy, modules won't be signed")
+            console.line("Module signing is disabled by policy, modules won't be signed")
             return
         }
         if policy != "true" && ProcessFacts.runningInChroot() {
-            engine.console.line("Running in chroot, modules won't be signed")
+            console.line("Running in chroot, modules won't be signed")
             return
         }
-        let configPath = engine.kernels.configForReading(kernel)
-        guard engine.fileSystem.isRegularFile(configPath) else {
-            engine.console.line("Kernel config \(configPath) not found, modules won't be signed")
+        let configPath = kernels.configForReading(kernel)
+        guard fileSystem.isRegularFile(configPath) else {
+            console.line("Kernel config \(configPath) not found, modules won't be signed")
             return
         }
         guard let config = KernelConfigFile.load(configPath), let hash = config.unquoted("CONFIG_MODULE_SIG_HASH") else {
-            engine.console.line("The kernel is built without module signing facility, modules won't be signed")
+            console.line("The kernel is built without module signing facility, modules won't be signed")
             return
         }
         engine.scope.signing.hash = hash
         var signFile = signingValue("sign_file")
         if signFile.isEmpty {
-            let d = engine.settings.distribution
+            let d = settings.distribution
             let series = kernel.lastIndex(of: ".").map { String(kernel[..<$0]) } ?? kernel
             if d.hasPrefix("debian") {
                 signFile = "/usr/lib/linux-kbuild-\(series)/scripts/sign-file"
             } else if d.hasPrefix("ubuntu") {
                 signFile = commandPath("kmodsign") ?? ""
-                if !engine.fileSystem.isExecutable(signFile) { signFile = "/usr/src/linux-headers-\(kernel)/scripts/sign-file" }
+                if !fileSystem.isExecutable(signFile) { signFile = "/usr/src/linux-headers-\(kernel)/scripts/sign-file" }
             } else if d.hasPrefix("gentoo") {
                 signFile = "/usr/src/linux-\(kernel)/scripts/sign-file"
             }
-            if !engine.fileSystem.isRegularFile(signFile) { signFile = "\(engine.installTree)/\(kernel)/build/scripts/sign-file" }
+            if !fileSystem.isRegularFile(signFile) { signFile = "\(installTree)/\(kernel)/build/scripts/sign-file" }
             setSigningValue("sign_file", signFile)
         }
-        engine.console.line("Sign command: \(signFile)")
-        guard engine.fileSystem.isRegularFile(signFile), engine.fileSystem.isExecutable(signFile) else {
-            if case .success? = engine.kernels.fleetIdentity(kernel: kernel, arch: arch), engine.commandExists("openssl") {
-                engine.console.line("Binary \(signFile) not found (the kernel headers are not installed): modules are signed with openssl")
+        console.line("Sign command: \(signFile)")
+        guard fileSystem.isRegularFile(signFile), fileSystem.isExecutable(signFile) else {
+            if case .success? = kernels.fleetIdentity(kernel: kernel, arch: arch), engine.commandExists("openssl") {
+                console.line("Binary \(signFile) not found (the kernel headers are not installed): modules are signed with openssl")
                 engine.scope.signing.viaOpenSSL = true
                 if await prepareMOK(kernel: kernel) { engine.scope.signing.enabled = true }
                 return
             }
-            engine.console.line("Binary \(signFile) not found, modules won't be signed")
+            console.line("Binary \(signFile) not found, modules won't be signed")
             return
         }
         if await prepareMOK(kernel: kernel) { engine.scope.signing.enabled = true }
@@ -109,27 +109,27 @@ struct SigningSetup {
     func prepareMOK(kernel: String) async -> Bool {
         var key = signingValue("mok_signing_key")
         var certificate = signingValue("mok_certificate")
-        let d = engine.settings.distribution
+        let d = settings.distribution
         if key.isEmpty {
             if d.hasPrefix("ubuntu") {
                 key = "/var/lib/shim-signed/mok/MOK.priv"
                 certificate = "/var/lib/shim-signed/mok/MOK.der"
-                if !engine.fileSystem.isRegularFile(key) || !engine.fileSystem.isRegularFile(certificate) {
+                if !fileSystem.isRegularFile(key) || !fileSystem.isRegularFile(certificate) {
                     guard engine.commandExists("update-secureboot-policy") else {
-                        engine.console.line("Binary update-secureboot-policy not found, modules won't be signed")
+                        console.line("Binary update-secureboot-policy not found, modules won't be signed")
                         return false
                     }
-                    if engine.fileSystem.isRegularFile(certificate) { engine.fileSystem.removeFile(certificate) }
-                    engine.console.line("Certificate or key are missing, generating them using update-secureboot-policy...")
+                    if fileSystem.isRegularFile(certificate) { fileSystem.removeFile(certificate) }
+                    console.line("Certificate or key are missing, generating them using update-secureboot-policy...")
                     var env = engine.childEnvironment
                     env["SHIM_NOTRIGGER"] = "y"
                     _ = await engine.runner.run(ProcessSpec("update-secureboot-policy", ["--new-key"], environment: env, output: .discard, error: .discard))
                     _ = await engine.run("update-secureboot-policy", ["--enroll-key"])
                 }
             } else if d.hasPrefix("gentoo") {
-                key = engine.settings.environment["MODULES_SIGN_KEY"] ?? ""
-                certificate = engine.settings.environment["MODULES_SIGN_CERT"] ?? ""
-                let makeConf = engine.fileSystem.readText("/etc/portage/make.conf") ?? ""
+                key = settings.environment["MODULES_SIGN_KEY"] ?? ""
+                certificate = settings.environment["MODULES_SIGN_CERT"] ?? ""
+                let makeConf = fileSystem.readText("/etc/portage/make.conf") ?? ""
                 func portage(_ name: String) -> String {
                     for line in makeConf.split(separator: "\n") where line.hasPrefix(name + "=") {
                         return String(line.dropFirst(name.count + 1)).replacingOccurrences(of: "\"", with: "")
@@ -138,26 +138,26 @@ struct SigningSetup {
                 }
                 if key.isEmpty { key = portage("MODULES_SIGN_KEY") }
                 if certificate.isEmpty { certificate = portage("MODULES_SIGN_CERT") }
-                let configPath = engine.kernels.configPath(for: kernel)
+                let configPath = kernels.configPath(for: kernel)
                 if key.isEmpty, let config = KernelConfigFile.load(configPath) {
                     let relative = config.unquoted("CONFIG_MODULE_SIG_KEY") ?? ""
-                    let base = engine.kernels.sourceDirectory(for: kernel)
+                    let base = kernels.sourceDirectory(for: kernel)
                     let path = relative.hasPrefix("/") ? relative : base + "/" + relative
-                    key = engine.fileSystem.canonicalPath(path) ?? path
+                    key = fileSystem.canonicalPath(path) ?? path
                     certificate = key
                 }
             }
         }
         if key.isEmpty { key = "/var/lib/dkms/mok.key" }
         setSigningValue("mok_signing_key", key)
-        engine.console.line("Signing key: \(key)")
+        console.line("Signing key: \(key)")
         if certificate.isEmpty { certificate = "/var/lib/dkms/mok.pub" }
         setSigningValue("mok_certificate", certificate)
-        engine.console.line("Public certificate (MOK): \(certificate)")
-        if !key.hasPrefix("pkcs11:") && (!engine.fileSystem.isRegularFile(key) || !engine.fileSystem.isRegularFile(certificate)) {
-            engine.console.line("Certificate or key are missing, generating self signed certificate for MOK...")
+        console.line("Public certificate (MOK): \(certificate)")
+        if !key.hasPrefix("pkcs11:") && (!fileSystem.isRegularFile(key) || !fileSystem.isRegularFile(certificate)) {
+            console.line("Certificate or key are missing, generating self signed certificate for MOK...")
             guard engine.commandExists("openssl") else {
-                engine.console.line("openssl not found, can't generate key and certificate.")
+                console.line("openssl not found, can't generate key and certificate.")
                 return false
             }
             _ = await engine.run("openssl", [
@@ -165,13 +165,13 @@ struct SigningSetup {
                 "-newkey", "rsa:2048", "-keyout", key, "-addext", "extendedKeyUsage=codeSigning",
                 "-outform", "DER", "-out", certificate,
             ], output: .discard, error: .discard)
-            if !engine.fileSystem.isRegularFile(key) {
-                engine.console.line("Key file \(key) not found and can't be generated, modules won't be signed")
+            if !fileSystem.isRegularFile(key) {
+                console.line("Key file \(key) not found and can't be generated, modules won't be signed")
                 return false
             }
         }
-        if !engine.fileSystem.isRegularFile(certificate) {
-            engine.console.line("Certificate file \(certificate) not found and can't be generated, modules won't be signed")
+        if !fileSystem.isRegularFile(certificate) {
+            console.line("Certificate file \(certificate) not found and can't be generated, modules won't be signed")
             return false
         }
         return true

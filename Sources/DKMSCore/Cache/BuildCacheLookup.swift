@@ -15,7 +15,7 @@ struct CacheUse: Sendable {
     var lookupRecord: FleetLookupRecord?
 }
 
-struct BuildCacheLookup {
+struct BuildCacheLookup: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
@@ -27,8 +27,8 @@ struct BuildCacheLookup {
     /// opted the module out (`BUILD_CACHE=no` in /etc/dkms/MODULE.conf).
     /// - Returns: whether to look up, and whether to store.
     func cachePolicy(module: String) async -> (lookUp: Bool, store: Bool) {
-        guard engine.settings.buildCache, await BuildStep(engine: engine).adminChoices(module: module).cache else { return (false, false) }
-        return (!engine.settings.noCache && !engine.scope.force, true)
+        guard settings.buildCache, await BuildStep(engine: engine).adminChoices(module: module).cache else { return (false, false) }
+        return (!settings.noCache && !engine.scope.force, true)
     }
 
     /// Computes a plan's key and looks it up: in the local cache, then in
@@ -37,11 +37,11 @@ struct BuildCacheLookup {
     func useCache(for plan: BuildPlan) async -> CacheUse {
         let policy = await cachePolicy(module: plan.target.module)
         guard policy.store else { return CacheUse() }
-        let identity = await engine.kernels.headersIdentity(kernel: plan.target.kernel, arch: plan.target.arch, environment: plan.environment)
-        let material = CacheKeyMaterial(plan: plan, kernel: identity, files: TreeDigest(), inherited: engine.settings.environment)
+        let identity = await kernels.headersIdentity(kernel: plan.target.kernel, arch: plan.target.arch, environment: plan.environment)
+        let material = CacheKeyMaterial(plan: plan, kernel: identity, files: TreeDigest(), inherited: settings.environment)
         let key = CacheKey(material)
         var use = CacheUse(key: key)
-        if case .success(let build) = engine.kernels.buildIdentityFromHeaders(kernel: plan.target.kernel, arch: plan.target.arch) {
+        if case .success(let build) = kernels.buildIdentityFromHeaders(kernel: plan.target.kernel, arch: plan.target.arch) {
             let lookup = FleetLookupKey(material, kernel: build, compilerChoice: plan.compilerChoice)
             use.lookupRecord = FleetLookupRecord(lookup: lookup, target: plan.target, kernel: build, entry: key)
         }
@@ -52,7 +52,7 @@ struct BuildCacheLookup {
         case .success(let entry)?:
             use.entry = entry
         case .failure(let refusal)?:
-            engine.console.errorLine("dkms: the cached build \(key.short) of \(plan.target) is damaged (\(refusal)); it is removed and the module is built.")
+            console.errorLine("dkms: the cached build \(key.short) of \(plan.target) is damaged (\(refusal)); it is removed and the module is built.")
         case nil:
             if let found = await SharedCacheSteps(engine: engine).fetchFromSharedCaches(key, plan: plan, into: cache) {
                 use.entry = found.entry

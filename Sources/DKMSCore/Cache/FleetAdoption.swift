@@ -3,14 +3,14 @@
 /// from `/boot`) and taken from there, never built (see docs/fleet.md).
 /// Without `build_cache_shared`, or with the headers installed, nothing
 /// here applies and dkms behaves as upstream's.
-struct FleetAdoption {
+struct FleetAdoption: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
     /// Upstream's headers check, except that a kernel whose modules can
     /// come from the fleet needs none.
     func requireKernelHeadersOrFleet(_ kernel: String, arch: String) throws(DKMSError) {
-        switch engine.kernels.fleetIdentity(kernel: kernel, arch: arch) {
+        switch kernels.fleetIdentity(kernel: kernel, arch: arch) {
         case .success?:
             return
         case .failure(let problem)?:
@@ -42,7 +42,7 @@ struct FleetAdoption {
                             + " here: install \(headers) to build it here.")
         }
         let placeholder = KernelIdentity(release: target.kernel, arch: target.arch, configDigest: "-", symversDigest: "-", compiler: "-")
-        let material = CacheKeyMaterial(plan: plan, kernel: placeholder, files: TreeDigest(), inherited: engine.settings.environment)
+        let material = CacheKeyMaterial(plan: plan, kernel: placeholder, files: TreeDigest(), inherited: settings.environment)
         let lookup = FleetLookupKey(material, kernel: identity, compilerChoice: plan.compilerChoice)
         let cache = BuildCacheLookup(engine: engine).localCache
         let modules = plan.modules.map(\.destName)
@@ -52,7 +52,7 @@ struct FleetAdoption {
             case .success(let entry)?:
                 use = CacheUse(key: record.entry, entry: entry, origin: "the local cache", foundByIdentity: true, lookupRecord: record)
             case .failure(let refusal)?:
-                engine.console.errorLine("dkms: the cached build \(record.entry.short) of \(target) is damaged (\(refusal)); it is removed.")
+                console.errorLine("dkms: the cached build \(record.entry.short) of \(target) is damaged (\(refusal)); it is removed.")
             case nil:
                 break
             }
@@ -70,7 +70,7 @@ struct FleetAdoption {
         }
         if use.entry != nil {
             // Found at a later location: the refusals before it are warnings, as for any shared entry.
-            for line in refusals.lines { engine.console.errorLine(line) }
+            for line in refusals.lines { console.errorLine(line) }
         }
         guard let entry = use.entry else {
             cache.count(["misses": 1])
@@ -83,7 +83,7 @@ struct FleetAdoption {
         }
         cache.markUsed(entry.manifest.key)
         cache.count(["hits": 1])
-        engine.console.line("Kernel \(target.kernel) has no headers here: \(target.module)/\(target.version) comes from \(use.origin)"
+        console.line("Kernel \(target.kernel) has no headers here: \(target.module)/\(target.version) comes from \(use.origin)"
                      + " (entry \(entry.manifest.key.short), found by the kernel's identity, \(identity.banner)).")
         return use
     }

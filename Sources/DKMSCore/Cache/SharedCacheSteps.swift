@@ -1,17 +1,17 @@
 /// Shared module caches for fleets: exporting signed entries and
 /// fetching trusted ones (see docs/cache.md).
-struct SharedCacheSteps {
+struct SharedCacheSteps: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
     /// `build_cache_trusted_keys`, by default `/etc/dkms/cache-keys`.
     var trustedKeysDirectory: String {
-        engine.settings.buildCacheTrustedKeys.isEmpty ? engine.etcDirectory + "/cache-keys" : engine.settings.buildCacheTrustedKeys
+        settings.buildCacheTrustedKeys.isEmpty ? engine.etcDirectory + "/cache-keys" : settings.buildCacheTrustedKeys
     }
 
     /// `build_cache_signing_key`, by default `/etc/dkms/cache-signing.key`.
     var signingKeyFile: String {
-        engine.settings.buildCacheSigningKey.isEmpty ? engine.etcDirectory + "/cache-signing.key" : engine.settings.buildCacheSigningKey
+        settings.buildCacheSigningKey.isEmpty ? engine.etcDirectory + "/cache-signing.key" : settings.buildCacheSigningKey
     }
 
     /// Looks a key up in the shared locations and adopts a trusted,
@@ -42,11 +42,11 @@ struct SharedCacheSteps {
         build: String, afterLast: String, into cache: LocalCache, refusals: SharedCacheRefusals? = nil,
         _ fetch: (SharedCacheFetcher, SharedCacheLocation, Int) async -> (SharedCacheFetcher.Outcome, FleetLookupRecord?)
     ) async -> (entry: CacheEntry, record: FleetLookupRecord?, location: SharedCacheLocation)? {
-        let locations = engine.settings.buildCacheShared.map(SharedCacheLocation.init)
+        let locations = settings.buildCacheShared.map(SharedCacheLocation.init)
         guard !locations.isEmpty else { return nil }
         let fetcher = SharedCacheFetcher(trusted: TrustedKeys(directory: trustedKeysDirectory), runner: engine.runner,
-                                         environment: engine.settings.environment)
-        var ledger = engine.shared.sharedCacheLedger ?? SharedCacheLedger(budget: engine.settings.buildCacheSharedBudget)
+                                         environment: settings.environment)
+        var ledger = engine.shared.sharedCacheLedger ?? SharedCacheLedger(budget: settings.buildCacheSharedBudget)
         defer { engine.shared.sharedCacheLedger = ledger }
         for (index, location) in locations.enumerated() {
             let next = index == locations.count - 1 ? afterLast : "trying the next shared cache"
@@ -62,7 +62,7 @@ struct SharedCacheSteps {
                 continue
             case .unreadable(let reason):
                 ledger.fail(location, because: reason)
-                engine.console.errorLine("dkms: the shared cache \(location) could not be read for \(build) (\(reason));"
+                console.errorLine("dkms: the shared cache \(location) could not be read for \(build) (\(reason));"
                                   + " it is not used again by this command; \(next).")
             case .refused(let refusal):
                 let line = "dkms: \(build) from the shared cache \(location) refused: \(refusal); \(next)."
@@ -70,12 +70,12 @@ struct SharedCacheSteps {
                     refusals.reasons.append("\(location): \(refusal)")
                     refusals.lines.append(line)
                 } else {
-                    engine.console.errorLine(line)
+                    console.errorLine(line)
                 }
                 cache.count(["refused": 1])
             case .adopted(let entry):
                 cache.count(["fetched": 1])
-                engine.transaction.fetchedIntoCache = true
+                transaction.fetchedIntoCache = true
                 return (entry, record, location)
             }
         }
@@ -105,12 +105,12 @@ struct SharedCacheSteps {
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to create \(exporter.entriesDirectory).")
         }
         for (damaged, refusal) in report.damaged {
-            engine.console.errorLine("dkms: the cached build \(damaged.short) is damaged (\(refusal)); it is not exported.")
+            console.errorLine("dkms: the cached build \(damaged.short) is damaged (\(refusal)); it is not exported.")
         }
-        engine.console.line("Exported \(report.written.count + report.unchanged.count) cached build(s) to \(directory)"
+        console.line("Exported \(report.written.count + report.unchanged.count) cached build(s) to \(directory)"
                      + " (\(report.written.count) written, \(report.unchanged.count) already there), signed with key \(key.publicKey.id).")
         if report.lookups > 0 {
-            engine.console.line("Published \(report.lookups) fleet lookup(s) by kernel identity, for clients without kernel headers.")
+            console.line("Published \(report.lookups) fleet lookup(s) by kernel identity, for clients without kernel headers.")
         }
         guard report.failed.isEmpty, report.failedLookups.isEmpty, report.indexWritten else {
             let what = report.failed.map(\.short) + report.failedLookups.map { "lookup \($0.short)" }
@@ -140,8 +140,8 @@ struct SharedCacheSteps {
             engine.fileSystem.removeFile(privateFile)
             throw DKMSError(.notPermittedOrMissingArguments, "Unable to write \(privateFile) and \(publicFile).")
         }
-        engine.console.line("Fleet key \(key.publicKey.id): private key \(privateFile), public key \(publicFile).")
-        engine.console.line("Clients trust it when \(publicFile) is in their \(trustedKeysDirectory).")
+        console.line("Fleet key \(key.publicKey.id): private key \(privateFile), public key \(publicFile).")
+        console.line("Clients trust it when \(publicFile) is in their \(trustedKeysDirectory).")
         return 0
     }
 }

@@ -1,4 +1,4 @@
-struct ConfReader {
+struct ConfReader: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
@@ -19,16 +19,16 @@ struct ConfReader {
         kernel: String, arch: String, module: String, version: String, file: String? = nil, strict: Bool = false,
         quiet: Bool = false
     ) async throws(DKMSError) -> (config: ModuleConfig, valid: Bool) {
-        var confFile = engine.tree.confFile(module, version)
-        if !engine.settings.conf.isEmpty { confFile = engine.settings.conf }
+        var confFile = tree.confFile(module, version)
+        if !settings.conf.isEmpty { confFile = settings.conf }
         if let file, !file.isEmpty { confFile = file }
-        guard engine.fileSystem.isReadable(confFile) else {
+        guard fileSystem.isReadable(confFile) else {
             throw DKMSError(.notFoundOrConflictingKernels, "Could not locate dkms.conf file.", "File: \(confFile) does not exist.")
         }
         // Upstream keys its cache by `readlink -f` of the file; the file's
         // identity (device and inode) names the same file without resolving
         // every path component.
-        let key = "\(module)/\(version)/\(kernel)/\(arch)|" + (engine.fileSystem.identity(of: confFile) ?? confFile)
+        let key = "\(module)/\(version)/\(kernel)/\(arch)|" + (fileSystem.identity(of: confFile) ?? confFile)
         var config: ModuleConfig
         var valid = true
         if let cached = engine.scope.lastConf, cached.key == key {
@@ -51,7 +51,7 @@ struct ConfReader {
                 let path = "\(etc)/\(name)"
                 // A name with a slash is looked up by its last component.
                 let entry = name.utf8.contains(UInt8(ascii: "/")) ? FileSystem.split(path).name : name
-                return engine.etcEntries.contains(entry) && engine.fileSystem.exists(path) ? path : nil
+                return engine.etcEntries.contains(entry) && fileSystem.exists(path) ? path : nil
             }
             var variables = await evaluateConf(.init(
                 globals: engine.shellGlobals(kernel: kernel, arch: arch, module: module, version: version),
@@ -59,7 +59,7 @@ struct ConfReader {
                 files: [confFile] + overrides,
                 names: ModuleConfig.variableNames, unsetFirst: true, deprecationWarnings: strict && !silent,
                 errorsShown: !quiet), quiet: quiet)
-            for directive in engine.settings.directives {
+            for directive in settings.directives {
                 let name = directive.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? directive
                 let value = directive.contains("=") ? String(directive[directive.index(after: directive.firstIndex(of: "=")!)...]) : directive
                 if Self.isShellName(name) {
@@ -72,11 +72,11 @@ struct ConfReader {
                 if !silent { engine.console.line("DIRECTIVE: \(name)=\"\(value)\"") }
             }
             engine.scope.packageName = variables["PACKAGE_NAME"].value
-            let source = engine.kernels.sourceDirectory(for: kernel)
+            let source = kernels.sourceDirectory(for: kernel)
             let context = ModuleConfig.Context(
                 kernel: kernel, arch: arch, module: module, moduleVersion: version, dkmsTree: engine.dkmsTree,
-                kernelSourceDir: source, kernelConfigPath: engine.kernels.configForReading(kernel),
-                destination: engine.settings.destinationPolicy, kernelUsesClang: await engine.kernels.usesClang(kernel, environment: engine.childEnvironment))
+                kernelSourceDir: source, kernelConfigPath: kernels.configForReading(kernel),
+                destination: settings.destinationPolicy, kernelUsesClang: await kernels.usesClang(kernel, environment: engine.childEnvironment))
             let (interpreted, problems) = ModuleConfig.interpret(variables, context: context)
             config = interpreted
             if !quiet { for line in problems { engine.console.errorLine(line) } }
@@ -154,7 +154,7 @@ struct ConfReader {
         let (config, valid) = try await readConf(
             kernel: kernel, arch: arch, module: module, version: version, file: file, strict: strict)
         guard valid else {
-            let shown = (file?.isEmpty == false) ? file! : engine.settings.conf
+            let shown = (file?.isEmpty == false) ? file! : settings.conf
             throw DKMSError(.badConfOrNoSource, "Bad conf file.", "File: \(shown) does not represent a valid dkms.conf file.")
         }
         return config

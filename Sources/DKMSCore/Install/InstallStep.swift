@@ -1,4 +1,4 @@
-struct InstallStep {
+struct InstallStep: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
@@ -66,7 +66,7 @@ struct InstallStep {
     /// checks, scripts, the copy, depmod.
     private func installBuilt(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) {
         let baseDir = engine.tree.builtDirectory(module, version, kernel, arch)
-        let libTree = "\(engine.installTree)/\(kernel)"
+        let libTree = "\(installTree)/\(kernel)"
         let backupDir = engine.tree.originalModulesDirectory(module, kernel, arch)
         let activeLink = engine.tree.activeLink(module, kernel, arch)
         switch forcedInstallation(module) {
@@ -94,7 +94,7 @@ struct InstallStep {
         if engine.tree.isInstalled(module, version, kernel, arch) {
             throw DKMSError(.refusedPatchOrAlreadyInstalled, "This module/version combo is already installed for kernel \(kernel) (\(arch)).")
         }
-        if engine.settings.rpmSafeUpgrade { engine.scope.force = true }
+        if settings.rpmSafeUpgrade { engine.scope.force = true }
 
         let preInstall = try await engine.runScript(.preInstall, config.script(.preInstall), module: module, version: version, kernel: kernel, arch: arch)
         if preInstall != 0 && !engine.scope.force {
@@ -113,8 +113,8 @@ struct InstallStep {
         try await engine.runScript(.postInstall, config.script(.postInstall), module: module, version: version, kernel: kernel, arch: arch)
         await engine.depmodAfterChange(kernel: kernel, arch: arch)
         installer.commit(entry)
-        if engine.settings.modprobeOnInstall && kernel == engine.settings.runningKernel {
-            _ = await engine.runner.run(ProcessSpec(
+        if settings.modprobeOnInstall && kernel == settings.runningKernel {
+            _ = await runner.run(ProcessSpec(
                 Shell.bash, ["-c", "find /sys/devices -name modalias -print0 | xargs -0 cat | sort -u | xargs modprobe -a -b -q; if [[ -f /lib/systemd/system/systemd-modules-load.service ]]; then systemctl restart systemd-modules-load.service; fi"],
                 environment: engine.childEnvironment))
         }
@@ -130,8 +130,8 @@ struct InstallStep {
                 InstallPlanner.Module(name: config.modules[$0].destName, location: config.modules[$0].destLocation)
             },
             moduleDirectory: engine.tree.builtDirectory(module, version, kernel, arch) + "/module",
-            kernelDirectory: "\(engine.installTree)/\(kernel)", originals: engine.tree.originalModulesDirectory(module, kernel, arch),
-            activeLink: engine.tree.activeLink(module, kernel, arch), symlinks: engine.settings.symlinkModules,
+            kernelDirectory: "\(installTree)/\(kernel)", originals: engine.tree.originalModulesDirectory(module, kernel, arch),
+            activeLink: engine.tree.activeLink(module, kernel, arch), symlinks: settings.symlinkModules,
             requiresAModule: !config.modules.isEmpty, sanity: sanity)
     }
 

@@ -1,4 +1,4 @@
-struct UninstallStep {
+struct UninstallStep: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
@@ -20,7 +20,7 @@ struct UninstallStep {
         let owned = engine.compressedOrUncompressed(engine.tree.activeLink(module, kernel, arch) + "/module", entry.destName)
         let ownedInfo = await engine.moduleVersionInfo(owned, showErrors: false, files: &files)
         for location in ShellText.words(locations.joined(separator: " ")) {
-            let installed = engine.compressedOrUncompressed("\(engine.installTree)/\(kernel)\(location)", entry.destName)
+            let installed = engine.compressedOrUncompressed("\(installTree)/\(kernel)\(location)", entry.destName)
             guard !installed.isEmpty else { continue }
             let installedInfo = await engine.moduleVersionInfo(installed, showErrors: false, files: &files)
             if ownedInfo.version == installedInfo.version { return location }
@@ -90,7 +90,7 @@ struct UninstallStep {
     /// The plan to uninstall a version's modules from `kernel`: where each
     /// installed copy really is, its files, the originals that go back.
     func uninstallPlan(module: String, version: String, kernel: String, arch: String, config: ModuleConfig) async -> UninstallPlan {
-        let kernelDir = "\(engine.installTree)/\(kernel)"
+        let kernelDir = "\(installTree)/\(kernel)"
         let backupDir = engine.tree.originalModulesDirectory(module, kernel, arch)
         let originals = ArchivedOriginals(fileSystem: engine.fileSystem)
         var listings = InstalledFileListings(fileSystem: engine.fileSystem)

@@ -1,10 +1,10 @@
-struct InitramfsWatch {
+struct InitramfsWatch: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
     /// The initramfs side of the current transaction (``InitramfsRegenerator``).
     var initramfs: InitramfsRegenerator {
-        InitramfsRegenerator(layout: InitramfsLayout(environment: engine.settings.environment, fileSystem: engine.fileSystem), tree: engine.tree,
+        InitramfsRegenerator(layout: InitramfsLayout(environment: settings.environment, fileSystem: engine.fileSystem), tree: engine.tree,
                              etcDirectory: engine.etcDirectory, runner: engine.runner, environment: engine.childEnvironment,
                              listings: engine.initramfsListings)
     }
@@ -20,7 +20,7 @@ struct InitramfsWatch {
     /// right after ours: Debian's postinst.d runs initramfs-tools after
     /// dkms (not so for header packages, whose hook says header_postinst).
     var kernelPackageRemakesInitramfs: Bool {
-        engine.settings.environment[KernelHookPolicy.kernelHookVariable] == "postinst"
+        settings.environment[KernelHookPolicy.kernelHookVariable] == "postinst"
             && engine.fileSystem.exists("/etc/kernel/postinst.d/initramfs-tools")
     }
 
@@ -30,9 +30,9 @@ struct InitramfsWatch {
     /// initramfs in /boot. Tests that point /boot elsewhere
     /// (`SWIFT_DKMS_BOOTDIR`) own both.
     var installTreeFeedsInitramfs: Bool {
-        if let boot = engine.settings.environment["SWIFT_DKMS_BOOTDIR"], !boot.isEmpty { return true }
+        if let boot = settings.environment["SWIFT_DKMS_BOOTDIR"], !boot.isEmpty { return true }
         let system = engine.fileSystem.canonicalPath("/lib/modules") ?? "/lib/modules"
-        return (engine.fileSystem.canonicalPath(engine.installTree) ?? engine.installTree) == system
+        return (engine.fileSystem.canonicalPath(installTree) ?? installTree) == system
     }
 
     /// Remembers what is installed before the action (the tree is locked
@@ -55,7 +55,7 @@ struct InitramfsWatch {
     func finishInitramfsWatch() async {
         if let baseline = engine.transaction.initramfsBaseline {
             engine.transaction.initramfsBaseline = nil
-            await initramfs.regenerate(after: baseline, verbose: engine.settings.verbose, console: engine.console)
+            await initramfs.regenerate(after: baseline, verbose: settings.verbose, console: engine.console)
         }
         if let baseline = engine.transaction.installedBaseline {
             engine.transaction.installedBaseline = nil

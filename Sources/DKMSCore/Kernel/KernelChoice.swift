@@ -26,7 +26,7 @@ enum InstalledKernels {
 
 }
 
-struct KernelChoice {
+struct KernelChoice: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
@@ -43,13 +43,13 @@ struct KernelChoice {
     func announceChosenKernels() {
         guard let note = engine.shared.kernelChoiceNote else { return }
         engine.shared.kernelChoiceNote = nil
-        engine.console.errorLine(note)
+        console.errorLine(note)
     }
 
     func defaultKernels() -> [String] {
-        let running = engine.settings.runningKernel
-        guard let action = engine.settings.action, [.build, .install, .autoinstall].contains(action),
-              !engine.settings.kernelSourceDirFromCommandLine,
+        let running = settings.runningKernel
+        guard let action = settings.action, [.build, .install, .autoinstall].contains(action),
+              !settings.kernelSourceDirFromCommandLine,
               !engine.kernels.hasHeaders(running) else { return [running] }
         let installed = InstalledKernels.withHeaders(installTree: engine.installTree, fileSystem: engine.fileSystem).filter { $0 != running }
         guard !installed.isEmpty else { return [running] }

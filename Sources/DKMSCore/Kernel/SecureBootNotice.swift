@@ -30,7 +30,7 @@ enum KeyEnrollment: Equatable {
     }
 }
 
-struct SecureBootNotice {
+struct SecureBootNotice: ScopedStep {
     /// The scope it works in.
     let engine: Engine
 
@@ -40,7 +40,7 @@ struct SecureBootNotice {
         await SigningSetup(engine: engine).readSigningFramework(kernel: engine.firstKernel, arch: engine.firstArch, module: engine.scope.module, version: engine.scope.version)
         let configured = SigningSetup(engine: engine).signingValue("mok_certificate")
         if !configured.isEmpty { return configured }
-        if engine.settings.distribution.hasPrefix("ubuntu") { return "/var/lib/shim-signed/mok/MOK.der" }
+        if settings.distribution.hasPrefix("ubuntu") { return "/var/lib/shim-signed/mok/MOK.der" }
         return "/var/lib/dkms/mok.pub"
     }
 
@@ -55,7 +55,7 @@ struct SecureBootNotice {
     private func explainSecureBootInSubshell() async {
         guard SigningSetup(engine: engine).signingValue("try_sign_modules") != "false" else { return }
         let certificate = await signingCertificate()
-        guard SigningSetup(engine: engine).signingValue("try_sign_modules") != "false", engine.fileSystem.isRegularFile(certificate) else { return }
+        guard SigningSetup(engine: engine).signingValue("try_sign_modules") != "false", fileSystem.isRegularFile(certificate) else { return }
         let sbState = await engine.run("mokutil", ["--sb-state"], output: .capture, error: .mergeWithOutput)
         guard SecureBootState.parse(sbState.outputText) == .enabled else { return }
         let test = await engine.run("mokutil", ["--test-key", certificate], output: .capture, error: .mergeWithOutput)
@@ -63,12 +63,12 @@ struct SecureBootNotice {
         case .enrolled, .unknown:
             return
         case .pending:
-            engine.console.errorLine("dkms: Secure Boot is enabled and the key dkms signs modules with (\(certificate)) is queued for enrollment.")
-            engine.console.errorLine("dkms: At the next boot the MOK manager asks to enroll it: choose \"Enroll MOK\", \"Continue\", \"Yes\", type the one-time password given to mokutil --import, then \"Reboot\". Until then the kernel refuses these modules.")
+            console.errorLine("dkms: Secure Boot is enabled and the key dkms signs modules with (\(certificate)) is queued for enrollment.")
+            console.errorLine("dkms: At the next boot the MOK manager asks to enroll it: choose \"Enroll MOK\", \"Continue\", \"Yes\", type the one-time password given to mokutil --import, then \"Reboot\". Until then the kernel refuses these modules.")
         case .notEnrolled:
-            engine.console.errorLine("dkms: Secure Boot is enabled and the key dkms signs modules with (\(certificate)) is not enrolled: the kernel will refuse to load these modules.")
-            engine.console.errorLine("dkms: To enroll it, run: mokutil --import \(certificate)")
-            engine.console.errorLine("dkms: mokutil asks for a one-time password. At the next boot the MOK manager (shim's blue screen) asks to enroll the key: choose \"Enroll MOK\", \"Continue\", \"Yes\", type that password, then \"Reboot\".")
+            console.errorLine("dkms: Secure Boot is enabled and the key dkms signs modules with (\(certificate)) is not enrolled: the kernel will refuse to load these modules.")
+            console.errorLine("dkms: To enroll it, run: mokutil --import \(certificate)")
+            console.errorLine("dkms: mokutil asks for a one-time password. At the next boot the MOK manager (shim's blue screen) asks to enroll the key: choose \"Enroll MOK\", \"Continue\", \"Yes\", type that password, then \"Reboot\".")
         }
     }
 }
@@ -85,7 +85,7 @@ extension SecureBootNotice {
                 let outcome = await engine.run(decompressor, ["-dc", path], output: .capture, error: .discard)
                 if outcome.status == 0 { bytes = outcome.standardOutput }
             } else {
-                bytes = engine.fileSystem.readBytes(path)
+                bytes = fileSystem.readBytes(path)
             }
             guard let bytes else { return nil }
             signatures.append(ModuleSignature.parse(bytes))
