@@ -35,6 +35,11 @@ struct ConfEvaluations {
     /// The files of a request as the keys name them.
     static func fileStamps(_ files: [String]) -> [String] {
         files.map { path in
+            if let snapshot = FileSystemSnapshot.current {
+                guard let info = snapshot.status(path) else { return "\(path)\u{1}-" }
+                return "\(path)\u{1}\(info.device):\(info.inode)\u{1}\(info.size)\u{1}"
+                    + "\(info.modifiedSeconds).\(info.modifiedNanoseconds)"
+            }
             var info = stat()
             guard stat(path, &info) == 0 else { return "\(path)\u{1}-" }
             return "\(path)\u{1}\(info.st_dev):\(info.st_ino)\u{1}\(info.st_size)\u{1}"

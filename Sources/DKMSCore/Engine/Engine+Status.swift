@@ -49,8 +49,11 @@ extension Engine {
     }
 
     /// Upstream's `show_status`: one line per added, built or installed
-    /// module version, filtered by the command line.
-    func statusAction() async {
+    /// module version, filtered by the command line. Each path is asked
+    /// about once (``FileSystemSnapshot``).
+    func statusAction() async { await FileSystemSnapshot.reading { await showStatus() } }
+
+    func showStatus() async {
         let module = scope.module
         let version = scope.version
         if settings.kernels.isEmpty {
@@ -90,7 +93,9 @@ extension Engine {
 extension Engine {
     /// The status as data (for `status --json`): every record of the
     /// requested kernels with the facts behind upstream's suffixes.
-    package func statusEntries() async -> [StatusEntry] {
+    package func statusEntries() async -> [StatusEntry] { await FileSystemSnapshot.reading { await readStatusEntries() } }
+
+    func readStatusEntries() async -> [StatusEntry] {
         let module = scope.module
         let version = scope.version
         let filters: [(String, String)] = settings.kernels.isEmpty

@@ -15,20 +15,34 @@ struct ModuleFileContents {
         self.fileSystem = fileSystem
     }
 
+    /// The key a file's contents are kept by: its identity while a
+    /// ``FileSystemSnapshot`` is in force (where knowing it costs no system
+    /// call, and the active link's copy and the built copy are one file),
+    /// else its path.
+    private func key(_ path: String) -> String {
+        guard FileSystemSnapshot.current != nil, let identity = fileSystem.identity(of: path) else { return path }
+        return "\u{1}" + identity
+    }
+
     /// The bytes of a file, read on first use.
     mutating func bytes(of path: String) -> [UInt8]? {
-        if let cached = known[path] { return cached }
+        let key = key(path)
+        if let cached = known[key] { return cached }
         let read = fileSystem.readBytes(path)
-        known[path] = read
+        known[key] = read
         return read
     }
 
     /// The `.modinfo` entries of an uncompressed module (nil as for
     /// ``ModuleInfoReader/read(path:)``), keeping a small file's bytes.
     mutating func modinfo(of path: String) -> [(key: String, value: String)]? {
-        if known[path] != nil { return ModuleInfoReader.read(path: path) }
+        let key = key(path)
+        if let cached = known[key] {
+            if let cached { return ModuleInfoReader.entries(ofFile: cached) }
+            return ModuleInfoReader.read(path: path)
+        }
         let (entries, contents) = ModuleInfoReader.readKeepingSmallFile(path: path)
-        if let contents { known[path] = contents }
+        if let contents { known[key] = contents }
         return entries
     }
 

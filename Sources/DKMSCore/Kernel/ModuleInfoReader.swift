@@ -41,6 +41,12 @@ package enum ModuleInfoReader {
         return (modinfoSection(file).map(entries), whole)
     }
 
+    /// ``read(path:)`` of a file whose bytes are already known.
+    package static func entries(ofFile contents: [UInt8]) -> [(key: String, value: String)]? {
+        guard !contents.isEmpty else { return nil }
+        return modinfoSection(ModuleFile(contents: contents)).map(entries)
+    }
+
     /// The `.modinfo` values by key, keeping every value of a repeated key
     /// (`alias`, `depends`…) in file order. Empty when `read(path:)` is nil.
     package static func fields(path: String) -> [String: [String]] {
@@ -202,8 +208,15 @@ package enum ModuleInfoReader {
             head = bytes(at: 0, count: Int(min(size, UInt64(Self.headSize)))) ?? []
         }
 
+        /// A file already read whole (no descriptor).
+        init(contents: [UInt8]) {
+            descriptor = -1
+            size = UInt64(contents.count)
+            head = contents
+        }
+
         /// Closes the descriptor.
-        func release() { close(descriptor) }
+        func release() { if descriptor >= 0 { close(descriptor) } }
 
         /// `size` bytes at `offset` when they lie within the file.
         func bytes(at offset: UInt64, size count: UInt64) -> [UInt8]? {

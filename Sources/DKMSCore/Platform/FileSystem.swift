@@ -13,30 +13,35 @@ import Musl
 package enum FileSystem {
     /// `[[ -e path ]]`: the path exists (following symlinks).
     package static func exists(_ path: String) -> Bool {
+        if let snapshot = FileSystemSnapshot.current { return snapshot.followedKind(path) != .absent }
         var st = stat()
         return stat(path, &st) == 0
     }
 
     /// `[[ -d path ]]`: a directory (following symlinks).
     package static func isDirectory(_ path: String) -> Bool {
+        if let snapshot = FileSystemSnapshot.current { return snapshot.followedKind(path) == .directory }
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// `[[ -f path ]]`: a regular file (following symlinks).
     package static func isRegularFile(_ path: String) -> Bool {
+        if let snapshot = FileSystemSnapshot.current { return snapshot.followedKind(path) == .regular }
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
     }
 
     /// `[[ -L path ]]`: a symbolic link (not followed).
     package static func isSymlink(_ path: String) -> Bool {
+        if let snapshot = FileSystemSnapshot.current { return snapshot.linkKind(path) == .symlink }
         var st = stat()
         return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
     }
 
     /// The path exists without following a final symlink.
     package static func existsNoFollow(_ path: String) -> Bool {
+        if let snapshot = FileSystemSnapshot.current { return snapshot.linkKind(path) != .absent }
         var st = stat()
         return lstat(path, &st) == 0
     }
@@ -48,7 +53,8 @@ package enum FileSystem {
 
     /// `[[ -r path ]]`.
     package static func isReadable(_ path: String) -> Bool {
-        !path.isEmpty && access(path, R_OK) == 0
+        if !path.isEmpty, let snapshot = FileSystemSnapshot.current { return snapshot.isReadable(path) }
+        return !path.isEmpty && access(path, R_OK) == 0
     }
 
     /// `[[ -w path ]]`.
@@ -64,6 +70,14 @@ package enum FileSystem {
 
     /// The target of a symlink, or nil.
     package static func readLink(_ path: String) -> String? {
+        guard let snapshot = FileSystemSnapshot.current else { return readLinkNow(path) }
+        if let known = snapshot.readLink(path) { return known }
+        let target = readLinkNow(path)
+        snapshot.remember(link: target, of: path)
+        return target
+    }
+
+    private static func readLinkNow(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let count = readlink(path, &buffer, buffer.count - 1)
         guard count >= 0 else { return nil }
@@ -99,6 +113,7 @@ package enum FileSystem {
     /// The entries of a directory in `readdir` order (what `find` and
     /// `ls -U` see), without `.` and `..`. Empty when unreadable.
     package static func entries(of path: String) -> [String] {
+        if let snapshot = FileSystemSnapshot.current { return snapshot.list(path) }
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
@@ -432,6 +447,9 @@ extension FileSystem {
     }
 
     package static func identity(of path: String) -> String? {
+        if let snapshot = FileSystemSnapshot.current {
+            return snapshot.status(path).map { "\($0.device):\($0.inode)" }
+        }
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         return "\(st.st_dev):\(st.st_ino)"
