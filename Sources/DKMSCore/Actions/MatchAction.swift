@@ -28,7 +28,7 @@ struct MatchAction: ActionCommand {
         }
         if template == kernel { throw DKMSError(.notFoundOrConflictingKernels, "The templatekernel and the specified kernel version are the same.") }
         var lines: [String] = []
-        await engine.forEachStatusLine(module: "", version: "", kernel: template, arch: arch) { line in
+        await StatusLines(engine: engine).forEachStatusLine(module: "", version: "", kernel: template, arch: arch) { line in
             if line.contains(": installed") { lines.append(line) }
         }
         if !engine.scope.module.isEmpty {

@@ -9,11 +9,11 @@ struct StatusAction: ActionCommand {
 
     func run() async throws(DKMSError) -> RunResult {
         if settings.jsonOutput {
-            return .statusEntries(await engine.readingCommittedState { await $0.statusEntries() },
+            return .statusEntries(await engine.readingCommittedState { await StatusLines(engine: $0).statusEntries() },
                                   failures: KernelHookPolicy(engine: engine).statusFailures(),
                                   cache: CacheAction(engine: engine).cacheReportText.report())
         }
-        await engine.readingCommittedState { await $0.statusAction() }
+        await engine.readingCommittedState { await StatusLines(engine: $0).statusAction() }
         return .exit(0)
     }
 }

@@ -1,19 +1,24 @@
-extension Engine {
+/// The lines of `dkms status` and the entries of `status --json`, read
+/// in one scope (a committed read's reader, ``Engine/readingCommittedState(_:)``).
+struct StatusLines: ScopedStep {
+    /// The scope it works in.
+    let engine: Engine
+
     /// What upstream's `module_status_built_extra` looks at, for one built
     /// or installed line. It works in a subshell: what reading the line's dkms.conf changes in
     /// the scope stays there.
     func statusFacts(module: String, version: String, kernel: String, arch: String, installed: Bool) async -> StatusEntry.Facts {
-        await inSubshell { shell in
-            await shell.readStatusFacts(module: module, version: version, kernel: kernel, arch: arch, installed: installed)
+        await engine.inSubshell { shell in
+            await StatusLines(engine: shell).readStatusFacts(module: module, version: version, kernel: kernel, arch: arch, installed: installed)
         }
     }
 
     private func readStatusFacts(module: String, version: String, kernel: String, arch: String, installed: Bool) async -> StatusEntry.Facts {
         var facts = StatusEntry.Facts()
-        updateModuleSuffix(for: kernel)
+        engine.updateModuleSuffix(for: kernel)
         let config: ModuleConfig
         do {
-            config = try await ConfReader(engine: self).readConf(
+            config = try await ConfReader(engine: engine).readConf(
                 kernel: kernel, arch: arch, module: module, version: version,
                 file: "\(dkmsTree)/\(module)/\(version)/source/dkms.conf").config
         } catch {
@@ -21,18 +26,18 @@ extension Engine {
             facts.unreadableConf = true
             return facts
         }
-        facts.originalModules = originalModulesExist(module, kernel, arch)
+        facts.originalModules = engine.originalModulesExist(module, kernel, arch)
         var files: ModuleFileContents? = ModuleFileContents()
         for index in config.modules.indices where config.isBuildable(moduleAt: index) {
             let name = config.modules[index].destName
-            let built = compressedOrUncompressed(tree.builtDirectory(module, version, kernel, arch) + "/module", name)
+            let built = engine.compressedOrUncompressed(engine.tree.builtDirectory(module, version, kernel, arch) + "/module", name)
             if built.isEmpty {
                 if facts.problem == nil { facts.problem = .missing }
                 continue
             }
             guard installed else { continue }
-            let location = await UninstallStep(engine: self).actualDestination(config, index: index, module: module, kernel: kernel, arch: arch, files: &files) ?? ""
-            let installedFile = compressedOrUncompressed("\(installTree)/\(kernel)\(location)", name)
+            let location = await UninstallStep(engine: engine).actualDestination(config, index: index, module: module, kernel: kernel, arch: arch, files: &files) ?? ""
+            let installedFile = engine.compressedOrUncompressed("\(installTree)/\(kernel)\(location)", name)
             if !installedFile.isEmpty { facts.installedPaths.append(installedFile) }
             if installedFile.isEmpty || files?.sameContent(built, installedFile) != true {
                 if facts.problem == nil { facts.problem = .differences }
@@ -44,7 +49,7 @@ extension Engine {
     /// The suffixes upstream appends to a built/installed status line.
     func statusSuffix(module: String, version: String, kernel: String, arch: String) async -> String {
         let facts = await statusFacts(module: module, version: version, kernel: kernel, arch: arch,
-                                      installed: tree.isActive(module, version, kernel, arch))
+                                      installed: engine.tree.isActive(module, version, kernel, arch))
         return facts.textSuffix
     }
 
@@ -54,12 +59,12 @@ extension Engine {
     func statusAction() async { await FileSystemSnapshot.reading { await showStatus() } }
 
     func showStatus() async {
-        let module = scope.module
-        let version = scope.version
+        let module = engine.scope.module
+        let version = engine.scope.version
         if settings.kernels.isEmpty {
             await printStatus(module: module, version: version, kernel: "", arch: settings.arches.first ?? "")
         } else {
-            for (kernel, arch) in kernelArchPairs {
+            for (kernel, arch) in engine.kernelArchPairs {
                 await printStatus(module: module, version: version, kernel: kernel, arch: arch)
             }
         }
@@ -74,7 +79,7 @@ extension Engine {
     /// goes to standard error right after its line.
     func forEachStatusLine(module: String, version: String, kernel: String, arch: String,
                            _ emit: (String) -> Void) async {
-        for record in tree.status(module: module, version: version, kernel: kernel, arch: arch) {
+        for record in engine.tree.status(module: module, version: version, kernel: kernel, arch: arch) {
             switch record {
             case .broken(let m, let v):
                 emit("\(m)/\(v): broken")
@@ -90,32 +95,32 @@ extension Engine {
     }
 }
 
-extension Engine {
+extension StatusLines {
     /// The status as data (for `status --json`): every record of the
     /// requested kernels with the facts behind upstream's suffixes.
     package func statusEntries() async -> [StatusEntry] { await FileSystemSnapshot.reading { await readStatusEntries() } }
 
     func readStatusEntries() async -> [StatusEntry] {
-        let module = scope.module
-        let version = scope.version
+        let module = engine.scope.module
+        let version = engine.scope.version
         let filters: [(String, String)] = settings.kernels.isEmpty
-            ? [("", settings.arches.first ?? "")] : kernelArchPairs
+            ? [("", settings.arches.first ?? "")] : engine.kernelArchPairs
         var entries: [StatusEntry] = []
         for (kernel, arch) in filters {
-            for record in tree.status(module: module, version: version, kernel: kernel, arch: arch) {
+            for record in engine.tree.status(module: module, version: version, kernel: kernel, arch: arch) {
                 switch record {
                 case .broken(let m, let v):
                     let link = "\(dkmsTree)/\(m)/\(v)/source"
                     let reason = fileSystem.isSymlink(link)
                         ? "the source link \(link) points to a missing directory"
-                        : "the source link \(link) is missing while \(sourceTree)/\(m)-\(v) exists"
+                        : "the source link \(link) is missing while \(engine.sourceTree)/\(m)-\(v) exists"
                     entries.append(StatusEntry(module: m, version: v, state: "broken", brokenReason: reason))
                 case .added(let m, let v):
                     entries.append(StatusEntry(module: m, version: v, state: "added"))
                 case .built(let m, let v, let k, let a, let builtState):
                     var facts = await statusFacts(module: m, version: v, kernel: k, arch: a, installed: builtState == .installed)
-                    if builtState == .installed { facts.signature = await SecureBootNotice(engine: self).signatureFacts(facts.installedPaths) }
-                    facts.origin = BuildOrigin(record: fileSystem.readText(tree.cacheRecord(m, v, k, a)))
+                    if builtState == .installed { facts.signature = await SecureBootNotice(engine: engine).signatureFacts(facts.installedPaths) }
+                    facts.origin = BuildOrigin(record: fileSystem.readText(engine.tree.cacheRecord(m, v, k, a)))
                     entries.append(StatusEntry(module: m, version: v, state: builtState.rawValue, kernel: k, arch: a, facts: facts))
                 }
             }
