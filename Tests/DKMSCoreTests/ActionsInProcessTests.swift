@@ -455,8 +455,10 @@ struct ActionsInProcessTests {
 
     @Test func cacheWithAnUnknownWordFails() async {
         let outcome = await dkms.run("cache", "frobnicate")
-        #expect(outcome.status != 0)
-        #expect(!outcome.standardError.isEmpty)
+        #expect(outcome.error?.code == .notPermittedOrMissingArguments)
+        #expect(outcome.status == 1)
+        #expect(outcome.standardError.contains("Error! Usage: dkms cache list | stats | locations | prune [SIZE] | export DIRECTORY | keygen NAME"))
+        #expect(outcome.commandLines.isEmpty)
     }
 
     // MARK: mkbmdeb
