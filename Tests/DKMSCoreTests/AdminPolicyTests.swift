@@ -23,4 +23,14 @@ struct AdminPolicyTests {
         Files.write("BUILD_CACHE=no\n", to: etc.child("late.conf"))
         #expect(await policy.choices(module: "late", environment: environment).cache)
     }
+
+    @Test("a plain MODULE.conf is read from the injected file system, without bash")
+    func plainFileInMemory() async {
+        let files = InMemoryFileSystem()
+        files.create("BUILD_SANDBOX=no\n", at: "/etc/dkms/hello.conf")
+        let runner = ScriptedProcessRunner()
+        let policy = AdminPolicy(etcDirectory: "/etc/dkms", etcEntries: ["hello.conf"], fileSystem: files, runner: runner)
+        #expect(await policy.choices(module: "hello", environment: [:]) == AdminModuleChoices(sandbox: false, cache: true))
+        #expect(runner.specs.isEmpty)
+    }
 }

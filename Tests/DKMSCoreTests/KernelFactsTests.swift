@@ -78,4 +78,14 @@ struct KernelFactsTests {
         #expect(first == second && first.compiler == "gcc-12: gcc-12 (Debian 12.2.0-14) 12.2.0")
         #expect(runner.commandLines == ["gcc-12 --version"])
     }
+
+    @Test("the headers' identity digests the configuration and Module.symvers of the injected file system")
+    func headersIdentityReadsTheInjectedFileSystem() async {
+        let fs = files(headers: true)
+        fs.create("0x1 sym vmlinux EXPORT_SYMBOL\n", at: "/lib/modules/\(kernel)/build/Module.symvers")
+        let facts = KernelFacts(.init(installTree: "/lib/modules"), fileSystem: fs, runner: ScriptedProcessRunner())
+        let identity = await facts.headersIdentity(kernel: kernel, arch: "x86_64", environment: [:])
+        #expect(identity.symversDigest == TreeDigest(fileSystem: fs).fileDigest("/lib/modules/\(kernel)/build/Module.symvers"))
+        #expect(identity.symversDigest != "-", "Module.symvers exists only in memory")
+    }
 }

@@ -33,7 +33,7 @@ final class AdminPolicy {
         var choices = AdminModuleChoices()
         let file = "\(etcDirectory)/\(module).conf"
         if etcEntries.contains("\(module).conf"), fileSystem.isRegularFile(file) {
-            let values = await ShellSourcer(runner: runner).evaluate(.init(
+            let values = await ShellSourcer(runner: runner, fileSystem: fileSystem).evaluate(.init(
                 globals: [], environment: environment, files: [file], names: ["BUILD_SANDBOX", "BUILD_CACHE"], unsetFirst: true))
             choices.sandbox = !Settings.turnsOff(values["BUILD_SANDBOX"].value)
             choices.cache = !Settings.turnsOff(values["BUILD_CACHE"].value)

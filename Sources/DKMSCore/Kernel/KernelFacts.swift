@@ -144,7 +144,7 @@ package final class KernelFacts {
         let id = "\(kernel)/\(arch)"
         if let known = headersIdentities[id] { return known }
         let source = sourceDirectory(for: kernel)
-        let digest = TreeDigest()
+        let digest = TreeDigest(fileSystem: fileSystem)
         let compiler = environment["CC"].flatMap { $0.isEmpty ? nil : $0 } ?? "gcc"
         let version = await runner.run(ProcessSpec(compiler, ["--version"], environment: environment, output: .capture, error: .discard))
         let firstLine = version.outputText.split(separator: "\n").first.map(String.init) ?? ""
