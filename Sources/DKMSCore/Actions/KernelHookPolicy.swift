@@ -48,7 +48,7 @@ struct KernelHookPolicy: ScopedStep {
     /// Records the outcome of one module's autoinstall for a kernel:
     /// success forgets an earlier failure, failure is recorded.
     func recordAutoinstallOutcome(module: String, version: String, kernel: String, arch: String, status: Int32) {
-        let records = FailureRecords(dkmsTree: engine.dkmsTree)
+        let records = FailureRecords(dkmsTree: engine.dkmsTree, fileSystem: fileSystem)
         if status == 0 || status == 77 {
             records.clear(module, version, kernel, arch)
             return
@@ -117,7 +117,7 @@ extension KernelHookPolicy {
     /// version is in the tree and not installed for that kernel), with
     /// `status`'s `-m`, `-v`, `-k` and `-a` filters.
     func statusFailures() -> [AutoinstallFailure] {
-        FailureRecords(dkmsTree: engine.dkmsTree).all().filter { failure in
+        FailureRecords(dkmsTree: engine.dkmsTree, fileSystem: fileSystem).all().filter { failure in
             (engine.scope.module.isEmpty || failure.module == engine.scope.module)
                 && (engine.scope.version.isEmpty || failure.version == engine.scope.version)
                 && (settings.kernels.isEmpty || settings.kernels.contains(failure.kernel))

@@ -53,7 +53,7 @@ struct RemoveAction: ActionCommand {
             fileSystem.removeTree("\(engine.dkmsTree)/.logs/\(module)/\(version)")
             fileSystem.removeDirectory("\(engine.dkmsTree)/.logs/\(module)")
             fileSystem.removeDirectory("\(engine.dkmsTree)/.logs")
-            FailureRecords(dkmsTree: engine.dkmsTree).clear(module, version)
+            FailureRecords(dkmsTree: engine.dkmsTree, fileSystem: fileSystem).clear(module, version)
         }
         let moduleDir = "\(engine.dkmsTree)/\(module)"
         if fileSystem.isDirectory(moduleDir) && fileSystem.globEntries(of: moduleDir).isEmpty {

@@ -27,7 +27,7 @@ struct StatusLines: ScopedStep {
             return facts
         }
         facts.originalModules = engine.originalModulesExist(module, kernel, arch)
-        var files: ModuleFileContents? = ModuleFileContents()
+        var files: ModuleFileContents? = ModuleFileContents(fileSystem: fileSystem)
         for index in config.modules.indices where config.isBuildable(moduleAt: index) {
             let name = config.modules[index].destName
             let built = engine.compressedOrUncompressed(engine.tree.builtDirectory(module, version, kernel, arch) + "/module", name)

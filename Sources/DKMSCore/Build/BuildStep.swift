@@ -170,11 +170,12 @@ struct BuildStep: ScopedStep {
             if directory == plan.buildDirectory { sandbox = nil }
         }
         var presenter = CommandPresenter(console: console, verbose: settings.verbose,
-                                         progressDots: !CommandPresenter.isTestPackage(engine.scope.packageName))
+                                         progressDots: !CommandPresenter.isTestPackage(engine.scope.packageName),
+                                         fileSystem: fileSystem)
         presenter.collectsTerminalOutput = buffered
         return Builder(plan: plan, directory: directory, sandbox: sandbox, runner: engine.runner, presenter: presenter,
                        programName: settings.programName, pathPrefix: jobServer?.wrapperDirectory,
-                       sharesMountPoint: sharesMountPoint)
+                       sharesMountPoint: sharesMountPoint, fileSystem: fileSystem)
     }
 
     /// Publishes a finished build (see ``BuildPublisher``).

@@ -104,7 +104,7 @@ struct ConfReader: ScopedStep {
     /// `.config` costs more than the rest of a cached build.)
     func evaluateConf(_ request: ShellSourcer.Request, quiet: Bool) async -> ShellVariables {
         let stamps = ConfEvaluations.fileStamps(request.files)
-        let sourcer = ShellSourcer(runner: engine.runner)
+        let sourcer = ShellSourcer(runner: engine.runner, fileSystem: fileSystem)
         var needsBash = false
         if let plainKey = ConfEvaluations.plainKey(request, stamps: stamps, quiet: quiet) {
             switch engine.shared.confEvaluations.plain(plainKey) {

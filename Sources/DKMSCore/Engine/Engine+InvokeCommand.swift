@@ -2,7 +2,7 @@ extension Engine {
     /// How this invocation shows logged commands on its console.
     var presenter: CommandPresenter {
         CommandPresenter(console: console, verbose: settings.verbose,
-                         progressDots: !CommandPresenter.isTestPackage(scope.packageName))
+                         progressDots: !CommandPresenter.isTestPackage(scope.packageName), fileSystem: fileSystem)
     }
 
     /// Upstream's `invoke_command` (see ``CommandPresenter/invoke(_:description:log:background:work:)``).

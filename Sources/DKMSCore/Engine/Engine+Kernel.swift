@@ -12,7 +12,7 @@ extension Engine {
     /// `compressed_or_uncompressed DIR NAME`: `DIR/NAME.ko`, else the
     /// compressed name, else the empty string.
     func compressedOrUncompressed(_ directory: String, _ name: String) -> String {
-        Self.compressedOrUncompressed(directory, name, suffix: scope.compressedSuffix)
+        Self.compressedOrUncompressed(directory, name, suffix: scope.compressedSuffix, exists: fileSystem.exists)
     }
 
     /// `compressed_or_uncompressed` for a given compressed suffix.

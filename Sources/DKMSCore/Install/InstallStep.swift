@@ -102,7 +102,7 @@ struct InstallStep: ScopedStep {
         }
 
         try WritePreflight.install(destinations: buildable.map { libTree + config.modules[$0].destLocation } + [FileSystem.split(activeLink).directory],
-                             module: module, version: version)
+                             module: module, version: version, fileSystem: engine.fileSystem)
         let plan = await installPlan(module: module, version: version, kernel: kernel, arch: arch, config: config) {
             [module, version] name, kernelModules, console in
             await versionIsSane(kernel: kernel, arch: arch, module: module, version: version, obsoleteBy: config.obsoleteBy,

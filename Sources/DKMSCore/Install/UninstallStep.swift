@@ -66,7 +66,7 @@ struct UninstallStep: ScopedStep {
             // Plan every removal and restoration first, and journal it, so a
             // command killed half way is completed by the next one.
             let plan = await uninstallPlan(module: module, version: version, kernel: kernel, arch: arch, config: config)
-            try WritePreflight.uninstall(plan.journalSteps, module: module, version: version)
+            try WritePreflight.uninstall(plan.journalSteps, module: module, version: version, fileSystem: engine.fileSystem)
             entry = try uninstaller.apply(plan)
         } else {
             engine.console.line("This module version was INACTIVE for this kernel.")
