@@ -178,6 +178,20 @@ package final class InMemoryFileSystem: FileSystemAccess, Sendable {
     /// Everything here is root's.
     package func owner(of path: String) -> UInt32? { existsNoFollow(path) ? 0 : nil }
 
+    package func fileStamp(of path: String) -> String? {
+        state.withLock { tree in
+            tree.locate(path, followLast: true).flatMap { node -> String? in
+                guard let entry = tree.nodes[node] else { return nil }
+                let size: Int
+                switch entry {
+                case .file(let bytes): size = bytes.count
+                default: size = 0
+                }
+                return "memory:\(node)\u{1}\(size)\u{1}\(tree.stamps[node, default: 0])"
+            }
+        }
+    }
+
     package func identity(of path: String) -> String? {
         state.withLock { tree in
             tree.locate(path, followLast: true).flatMap { tree.nodes[$0] == nil ? nil : "memory:\($0)" }

@@ -19,7 +19,7 @@ struct ConfEvaluationsTests {
 
     @Test func aPlainEvaluationIsSharedAcrossKernelsAndEnvironmentsOnly() {
         Files.write("PACKAGE_NAME=m\n", to: directory.child("dkms.conf"))
-        let stamps = ConfEvaluations.fileStamps([directory.child("dkms.conf")])
+        let stamps = ConfEvaluations.fileStamps([directory.child("dkms.conf")], fileSystem: LocalFileSystem())
         let first = ConfEvaluations.plainKey(request(), stamps: stamps, quiet: false)
         #expect(first != nil)
         #expect(ConfEvaluations.plainKey(request(kernel: "6.1.0-2-amd64", environment: ["A": "b"]), stamps: stamps, quiet: false) == first)
@@ -33,20 +33,31 @@ struct ConfEvaluationsTests {
                 != ConfEvaluations.fullKey(request(kernel: "6.1.0-2-amd64"), stamps: stamps, quiet: false))
     }
 
+    @Test func stampsComeFromTheInjectedFileSystem() {
+        let files = InMemoryFileSystem()
+        let path = "/usr/src/m-1/dkms.conf"
+        #expect(ConfEvaluations.fileStamps([path], fileSystem: files) == ["\(path)\u{1}-"])
+        files.create("PACKAGE_NAME=m\n", at: path)
+        let first = ConfEvaluations.fileStamps([path], fileSystem: files)
+        #expect(first != ["\(path)\u{1}-"], "a file only in memory has a stamp")
+        files.create("PACKAGE_NAME=mm\n", at: path)
+        #expect(ConfEvaluations.fileStamps([path], fileSystem: files) != first, "a changed file has another stamp")
+    }
+
     @Test func aChangedOrReplacedFileHasAnotherStamp() throws {
         let path = directory.child("dkms.conf")
         Files.write("PACKAGE_NAME=m\n", to: path)
-        let first = ConfEvaluations.fileStamps([path])
-        #expect(ConfEvaluations.fileStamps([path]) == first)
+        let first = ConfEvaluations.fileStamps([path], fileSystem: LocalFileSystem())
+        #expect(ConfEvaluations.fileStamps([path], fileSystem: LocalFileSystem()) == first)
         Files.write("PACKAGE_NAME=mm\n", to: path)
-        let longer = ConfEvaluations.fileStamps([path])
+        let longer = ConfEvaluations.fileStamps([path], fileSystem: LocalFileSystem())
         #expect(longer != first)
         // Same size, put in place by rename (as editors and packages do): another inode.
         Files.write("PACKAGE_NAME=nn\n", to: directory.child("new"))
         #expect(rename(directory.child("new"), path) == 0)
-        #expect(ConfEvaluations.fileStamps([path]) != longer)
+        #expect(ConfEvaluations.fileStamps([path], fileSystem: LocalFileSystem()) != longer)
         try FileManager.default.removeItem(atPath: path)
-        #expect(ConfEvaluations.fileStamps([path]) != longer)
+        #expect(ConfEvaluations.fileStamps([path], fileSystem: LocalFileSystem()) != longer)
     }
 
     @Test func theMemoAnswersWhatWasRecordedUnderTheKey() {

@@ -32,19 +32,10 @@ struct ConfEvaluations {
     /// Evaluations by all their inputs.
     private var byInputs: [String: Result] = [:]
 
-    /// The files of a request as the keys name them.
-    static func fileStamps(_ files: [String]) -> [String] {
-        files.map { path in
-            if let snapshot = FileSystemSnapshot.current {
-                guard let info = snapshot.status(path) else { return "\(path)\u{1}-" }
-                return "\(path)\u{1}\(info.device):\(info.inode)\u{1}\(info.size)\u{1}"
-                    + "\(info.modifiedSeconds).\(info.modifiedNanoseconds)"
-            }
-            var info = stat()
-            guard stat(path, &info) == 0 else { return "\(path)\u{1}-" }
-            return "\(path)\u{1}\(info.st_dev):\(info.st_ino)\u{1}\(info.st_size)\u{1}"
-                + "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
-        }
+    /// The files of a request as the keys name them: each path with its
+    /// stamp (identity, size, modification time), or `-` when missing.
+    static func fileStamps(_ files: [String], fileSystem: any FileSystemAccess) -> [String] {
+        files.map { path in "\(path)\u{1}" + (fileSystem.fileStamp(of: path) ?? "-") }
     }
 
     /// The key of a plain evaluation, or nil when the request's result may

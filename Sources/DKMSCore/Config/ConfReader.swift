@@ -103,7 +103,7 @@ struct ConfReader: ScopedStep {
     /// module's dkms.conf again, which for confs that source the kernel's
     /// `.config` costs more than the rest of a cached build.)
     func evaluateConf(_ request: ShellSourcer.Request, quiet: Bool) async -> ShellVariables {
-        let stamps = ConfEvaluations.fileStamps(request.files)
+        let stamps = ConfEvaluations.fileStamps(request.files, fileSystem: fileSystem)
         let sourcer = ShellSourcer(runner: engine.runner, fileSystem: fileSystem)
         var needsBash = false
         if let plainKey = ConfEvaluations.plainKey(request, stamps: stamps, quiet: quiet) {

@@ -74,6 +74,10 @@ package protocol FileSystemAccess: Sendable {
     /// The modification time in nanoseconds since the epoch (not following
     /// a link), or nil.
     func modificationStamp(of path: String) -> Int?
+    /// What a path names (links followed) as its identity, size and
+    /// modification time, or nil when nothing is there: equal stamps mean
+    /// an unchanged file (the key of a memo of what was read from it).
+    func fileStamp(of path: String) -> String?
     /// What a path names, as an identity stable while it exists
     /// (`device:inode` on disk), or nil.
     func identity(of path: String) -> String?
@@ -255,6 +259,7 @@ package struct LocalFileSystem: FileSystemAccess {
     package func makeTemporaryFile(template: String) -> String? { FileSystem.makeTemporaryFile(template: template) }
     package func touch(_ path: String) { FileSystem.touch(path) }
     package func identity(of path: String) -> String? { FileSystem.identity(of: path) }
+    package func fileStamp(of path: String) -> String? { FileSystem.fileStamp(of: path) }
     package func owner(of path: String) -> uid_t? { FileSystem.owner(of: path) }
     package func modificationStamp(of path: String) -> Int? { FileSystem.modificationStamp(of: path) }
     package func size(of path: String) -> Int? { FileSystem.size(of: path) }
