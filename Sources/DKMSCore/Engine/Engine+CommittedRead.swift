@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// The readers' rule (docs/consistency.md): a command that only reads the
 /// trees (`status`, `status --json`, `--dry-run` plans) reports the state
 /// that recovery of the journal leaves, never a torn one, and never waits
@@ -31,24 +25,15 @@ import Musl
 extension Engine {
     /// What identifies the committed state a read started from.
     struct ReadGeneration: Equatable {
-        var lockModified: Int
-        var lockInode: UInt64
+        /// The lock file's stamp (every holder writes its pid into it).
+        var lock: String?
+        /// The pending journal entries with their stamps.
         var journal: [String]
     }
 
     func readGeneration() -> ReadGeneration {
-        var st = stat()
-        var modified = 0
-        var inode: UInt64 = 0
-        if stat(dkmsTree + "/.lock", &st) == 0 {
-            modified = Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec)
-            inode = UInt64(st.st_ino)
-        }
-        let entries = journal.pending().map { path -> String in
-            var entryStat = stat()
-            return stat(path, &entryStat) == 0 ? "\(path):\(entryStat.st_size)" : path
-        }
-        return ReadGeneration(lockModified: modified, lockInode: inode, journal: entries)
+        ReadGeneration(lock: fileSystem.fileStamp(of: dkmsTree + "/.lock"),
+                       journal: journal.pending().map { "\($0):" + (fileSystem.fileStamp(of: $0) ?? "-") })
     }
 
     /// Runs a read-only `body` against the committed state, as the rule above
