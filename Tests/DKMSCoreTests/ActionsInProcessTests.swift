@@ -56,6 +56,7 @@ struct ActionsInProcessTests {
         let outcome = await dkms.run("add", "-m", "hello", "-v", "1.0")
         #expect(outcome.error?.code == .alreadyThereOrMissingFromTree)
         #expect(outcome.status == 3)
+        #expect(outcome.error?.code == .alreadyThereOrMissingFromTree)
         #expect(outcome.standardError.contains("Error! DKMS tree already contains: hello/1.0"))
         #expect(dkms.files.allPaths == before)
         expectNothingOnDisk()
@@ -64,6 +65,7 @@ struct ActionsInProcessTests {
     @Test func addWithoutSourceFailsWithStatus2() async {
         let outcome = await dkms.run("add", "-m", "hello", "-v", "9.9")
         #expect(outcome.status == 2)
+        #expect(outcome.error?.code == .notFoundOrConflictingKernels)
         #expect(outcome.standardError.contains("Could not find module source directory."))
         #expect(outcome.standardError.contains("Directory: \(dkms.sourceTree)/hello-9.9 does not exist."))
         #expect(!dkms.files.exists(tree + "/hello"))
@@ -220,6 +222,7 @@ struct ActionsInProcessTests {
         let outcome = await dkms.run("remove", "-m", "hello", "-v", "2.0", "--all")
         #expect(outcome.error?.code == .alreadyThereOrMissingFromTree)
         #expect(outcome.status == 3)
+        #expect(outcome.error?.code == .alreadyThereOrMissingFromTree)
         #expect(outcome.standardError.contains("The module/version combo: hello/2.0 is not located in the DKMS tree."))
         #expect(dkms.files.isDirectory(tree + "/hello/1.0"))
     }
@@ -227,6 +230,7 @@ struct ActionsInProcessTests {
     @Test func removeWithoutAModuleFailsWithStatus1() async {
         let outcome = await dkms.run("remove")
         #expect(outcome.status == 1)
+        #expect(outcome.error?.code == .notPermittedOrMissingArguments)
         #expect(outcome.error?.code == .notPermittedOrMissingArguments)
         #expect(outcome.standardError.contains("Error! Arguments <module> and <module-version> are not specified."))
         #expect(outcome.standardError.contains("Usage: remove <module>/<module-version> or"))
@@ -271,6 +275,7 @@ struct ActionsInProcessTests {
             let outcome = await dkms.run(hook, "-k", K, "-k", "6.2.0")
             #expect(outcome.error?.code == .missingConfOrOneKernelOnly, "\(hook)")
             #expect(outcome.status == 4)
+            #expect(outcome.error?.code == .missingConfOrOneKernelOnly)
             #expect(outcome.standardError.contains("The action \(hook) requires exactly one kernel version parameter on the command line."))
         }
     }
@@ -299,6 +304,7 @@ struct ActionsInProcessTests {
         let outcome = await dkms.run("match", "-k", K)
         #expect(outcome.error?.code == .notPermittedOrMissingArguments)
         #expect(outcome.status == 1)
+        #expect(outcome.error?.code == .notPermittedOrMissingArguments)
         #expect(outcome.standardError.contains("Usage: match --templatekernel=<kernel-version> -k <kernel-version>"))
     }
 
@@ -336,6 +342,7 @@ struct ActionsInProcessTests {
     @Test func mktarballOfAVersionNotAddedFailsWithStatus3() async {
         let outcome = await dkms.run("mktarball", "-m", "hello", "-v", "1.0", "-k", K)
         #expect(outcome.status == 3)
+        #expect(outcome.error?.code == .alreadyThereOrMissingFromTree)
         #expect(outcome.standardError.contains("The module/version combo: hello/1.0 is not located in the DKMS tree."))
         #expect(!spawned(outcome).contains { $0.hasPrefix("tar") })
     }
@@ -344,6 +351,7 @@ struct ActionsInProcessTests {
         let outcome = await dkms.run("ldtarball", dkms.root + "/hello.dkms.tar.gz")
         #expect(outcome.error?.code == .notFoundOrConflictingKernels)
         #expect(outcome.status == 2)
+        #expect(outcome.error?.code == .notFoundOrConflictingKernels)
         #expect(outcome.standardError.contains("\(dkms.root)/hello.dkms.tar.gz does not exist."))
         #expect(outcome.commandLines.isEmpty)
     }
@@ -386,6 +394,7 @@ struct ActionsInProcessTests {
         let outcome = await dkms.run("ldtarball", archive)
         #expect(outcome.error?.code == .moduleNotBuilt)
         #expect(outcome.status == 7)
+        #expect(outcome.error?.code == .moduleNotBuilt)
         #expect(outcome.standardError.contains("Refusing to load \(archive)"))
         #expect(!spawned(outcome).contains { $0.hasPrefix("tar -xaf") }, "a refused archive is not unpacked")
         #expect(dkms.files.entries(of: dkms.root + "/tmp").isEmpty)
@@ -441,6 +450,7 @@ struct ActionsInProcessTests {
         let outcome = await dkms.run("cache", "frobnicate")
         #expect(outcome.error?.code == .notPermittedOrMissingArguments)
         #expect(outcome.status == 1)
+        #expect(outcome.error?.code == .notPermittedOrMissingArguments)
         #expect(outcome.standardError.contains("Error! Usage: dkms cache list | stats | locations | prune [SIZE] | export DIRECTORY | keygen NAME"))
         #expect(outcome.commandLines.isEmpty)
     }
@@ -450,6 +460,7 @@ struct ActionsInProcessTests {
     @Test func mkbmdebOfAVersionNotAddedFailsWithStatus3() async {
         let outcome = await dkms.run("mkbmdeb", "-m", "hello", "-v", "1.0", "-k", K)
         #expect(outcome.status == 3)
+        #expect(outcome.error?.code == .alreadyThereOrMissingFromTree)
         #expect(outcome.standardError.contains("The module/version combo: hello/1.0 is not located in the DKMS tree."))
         #expect(!spawned(outcome).contains { $0.hasPrefix("dpkg-deb") })
     }
@@ -514,6 +525,7 @@ struct ActionsInProcessTests {
         let outcome = await dkms.run("mktarball", "-m", "hello", "-v", "1.0", "--binaries-only", "--source-only")
         #expect(outcome.error?.code == .badConfOrNoSource)
         #expect(outcome.status == 8)
+        #expect(outcome.error?.code == .badConfOrNoSource)
         #expect(outcome.standardError.contains("You have specified both --binaries-only and --source-only."))
     }
 }

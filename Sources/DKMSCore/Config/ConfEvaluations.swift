@@ -6,7 +6,7 @@ import Musl
 
 /// The dkms.conf evaluations of one command, kept by their inputs so that a
 /// repeated evaluation takes the first one's variables and replays what it
-/// printed (``Engine/evaluateConf(_:quiet:)``).
+/// printed (``ConfReader/evaluateConf(_:quiet:)``).
 ///
 /// Two tables:
 /// - plain evaluations (files without bash syntax, read by

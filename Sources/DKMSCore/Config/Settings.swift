@@ -75,7 +75,7 @@ package struct Settings: Sendable {
 
     /// `kernel_hook_failures` (not in upstream): `fail` makes the kernel
     /// hooks fail for any module, as upstream's do; otherwise only modules
-    /// needed to boot fail them (see Engine+HookPolicy.swift).
+    /// needed to boot fail them (see KernelHookPolicy.swift).
     package var kernelHookFailures = ""
 
     // Detected facts.

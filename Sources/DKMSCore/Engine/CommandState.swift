@@ -16,13 +16,13 @@ final class CommandState {
     /// The build sandbox found on the first build (nil inside: none).
     var sandboxProbe: BuildSandbox??
     /// dkms.conf evaluations of this command by their inputs, with what
-    /// each printed (``Engine/evaluateConf(_:quiet:)``).
+    /// each printed (``ConfReader/evaluateConf(_:quiet:)``).
     var confEvaluations = ConfEvaluations()
     /// The time each shared cache location has taken in this command, and
     /// those that failed (made on the first lookup).
     var sharedCacheLedger: SharedCacheLedger?
     /// The kernels were chosen from this root because the running kernel
-    /// has no headers here (``Engine/defaultKernels()``): autoinstall then
+    /// has no headers here (``KernelChoice/defaultKernels()``): autoinstall then
     /// runs once per kernel.
     var kernelsChosenForRoot = false
     /// The line announcing those kernels, until it is said.

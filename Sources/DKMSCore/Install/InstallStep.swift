@@ -67,7 +67,6 @@ struct InstallStep: ScopedStep {
     private func installBuilt(module: String, version: String, kernel: String, arch: String) async throws(DKMSError) {
         let baseDir = engine.tree.builtDirectory(module, version, kernel, arch)
         let libTree = "\(installTree)/\(kernel)"
-        let backupDir = engine.tree.originalModulesDirectory(module, kernel, arch)
         let activeLink = engine.tree.activeLink(module, kernel, arch)
         switch forcedInstallation(module) {
         case "force":

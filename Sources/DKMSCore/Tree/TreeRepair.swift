@@ -6,7 +6,7 @@
 /// reported through `repaired` as it is made.
 ///
 /// What needs a module's dkms.conf (putting back missing installed files)
-/// and depmod stay with ``Engine/fsck()``.
+/// and depmod stay with ``FsckAction/fsck()``.
 struct TreeRepair {
     /// The dkms tree.
     var tree: DKMSTree
