@@ -58,6 +58,25 @@ struct CommittedReadTests {
         #expect(settled.stderr.hasPrefix("dkms: completed an interrupted uninstall"))
     }
 
+    /// A reader that may list a directory but not search it (`r--`) sees
+    /// what `lstat` lets it see, as upstream does: the status read's
+    /// snapshot (``FileSystemSnapshot``) does not answer from a listing for
+    /// entries that cannot be stat'ed. Before, `rdv` showed as broken.
+    @Test func aReaderThatCannotSearchADirectorySeesWhatUpstreamSees() throws {
+        try #require(geteuid() == 0, "the reader switches to nobody")
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "rdv", version: "1.0")])
+        _ = sandbox.dkms(["add", sandbox.writeModule(name: "rdw", version: "1.0")])
+        chmod(sandbox.root.path, 0o755)
+        chmod(sandbox.dkmsTree + "/rdv", 0o744)
+        defer { chmod(sandbox.dkmsTree + "/rdv", 0o755) }
+        let r = CommandRunner.run("/usr/bin/setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups",
+                                                       DKMSBinary.path, "status"] + sandbox.treeOptions,
+                                  environment: sandbox.environment.merging(["TMPDIR": "/tmp"]) { $1 }, workingDirectory: "/")
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout == "rdw/1.0: added\n")
+        #expect(r.stderr.isEmpty)
+    }
+
     @Test func statusJSONRollsBackAnInterruptedInstallWhenTheLockIsFree() {
         let copy = tornInstall("rdi")
         let r = sandbox.dkms(["status", "--json"])

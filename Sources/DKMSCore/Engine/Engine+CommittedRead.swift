@@ -32,8 +32,12 @@ extension Engine {
     }
 
     func readGeneration() -> ReadGeneration {
-        ReadGeneration(lock: fileSystem.fileStamp(of: dkmsTree + "/.lock"),
-                       journal: journal.pending().map { "\($0):" + (fileSystem.fileStamp(of: $0) ?? "-") })
+        // Never from a snapshot: the generation must see a change made
+        // while the attempt read.
+        FileSystemSnapshot.bypassing {
+            ReadGeneration(lock: fileSystem.fileStamp(of: dkmsTree + "/.lock"),
+                           journal: journal.pending().map { "\($0):" + (fileSystem.fileStamp(of: $0) ?? "-") })
+        }
     }
 
     /// Runs a read-only `body` against the committed state, as the rule above

@@ -26,6 +26,13 @@ package final class FileSystemSnapshot: Sendable {
         try await $current.withValue(FileSystemSnapshot()) { try await body() }
     }
 
+    /// Runs `body` with no snapshot in force, so that it asks the kernel:
+    /// for what must see changes made during a read (a committed read's
+    /// generation, taken before and after each attempt).
+    package static func bypassing<T>(_ body: () throws -> T) rethrows -> T {
+        try $current.withValue(nil) { try body() }
+    }
+
     /// What `lstat` says a path is.
     enum Kind: Sendable {
         case directory, regular, symlink, other, absent
@@ -165,9 +172,14 @@ extension FileSystemSnapshot {
             default: kinds[name] = .some(.other)
             }
         }
+        // The types answer for the entries only where `lstat` of an entry
+        // would succeed: in a directory that can be read but not searched
+        // (`r--`), `readdir` works and `lstat` fails, so its entries are
+        // left to `lstat` (absent, as before the snapshot).
+        let searchable = faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0
         state.withLock {
             $0.order[path] = names
-            $0.listings[path] = kinds
+            if searchable { $0.listings[path] = kinds }
         }
         return names
     }
