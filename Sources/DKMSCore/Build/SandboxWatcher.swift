@@ -134,7 +134,8 @@ package struct BuildMonitor: Sendable {
             guard let namespace, let firstProcess, limits.maxProcesses > 0 || limits.maxMemory > 0 else { continue }
             var usage = Self.usage(namespace: namespace, fileSystem: fileSystem)
             if limits.maxMemory > 0 {
-                let (sum, overflow) = usage.memory.addingReportingOverflow(Self.privateFileSystemBytes(of: firstProcess))
+                let (sum, overflow) = usage.memory.addingReportingOverflow(
+                    Self.privateFileSystemBytes(of: firstProcess, namespace: namespace))
                 usage.memory = overflow ? Int.max : sum
             }
             if limits.maxProcesses > 0 && usage.processes > limits.maxProcesses {
@@ -185,11 +186,29 @@ package struct BuildMonitor: Sendable {
 
     /// What the step's private `/tmp` and `/var/tmp` hold (they are
     /// memory), seen through its first process' root.
-    static func privateFileSystemBytes(of pid: Int32) -> Int {
+    ///
+    /// Only a private one counts: a file system on another device than
+    /// this process' own `/tmp` and `/var/tmp`, seen through a process
+    /// still in the step's PID namespace. Between bubblewrap reporting its child and
+    /// the child mounting its tmpfs, `/proc/PID/root/tmp` is the host's
+    /// (and after the child ends its pid may name a host process): counting
+    /// that stopped a small build whose host disk held more than the limit.
+    static func privateFileSystemBytes(of pid: Int32, namespace: (dev: UInt64, ino: UInt64)?) -> Int {
+        if let namespace {
+            guard let current = pidNamespace(of: pid), current == namespace else { return 0 }
+        }
+        var hostDevices: Set<UInt64> = []
+        for directory in ["/tmp", "/var/tmp"] {
+            var own = stat()
+            if stat(directory, &own) == 0 { hostDevices.insert(UInt64(own.st_dev)) }
+        }
         var total = 0
         for directory in ["/tmp", "/var/tmp"] {
+            let path = "/proc/\(pid)/root\(directory)"
+            var st = stat()
+            guard stat(path, &st) == 0, !hostDevices.contains(UInt64(st.st_dev)) else { continue }
             var fs = statvfs()
-            guard statvfs("/proc/\(pid)/root\(directory)", &fs) == 0, fs.f_blocks >= fs.f_bfree else { continue }
+            guard statvfs(path, &fs) == 0, fs.f_blocks >= fs.f_bfree else { continue }
             let (used, tooLarge) = (fs.f_blocks - fs.f_bfree).multipliedReportingOverflow(by: fs.f_frsize)
             let (sum, overflow) = total.addingReportingOverflow(tooLarge ? Int.max : Int(clamping: used))
             total = overflow ? Int.max : sum
