@@ -37,9 +37,7 @@ struct BinaryPackageAction: ActionCommand {
     let engine: Engine
 
     func checkRequirements() throws(DKMSError) {
-        try engine.requireModuleArguments(Action.mkbmdeb.rawValue)
-        try engine.refuseBroken()
-        try engine.requireAdded()
+        try engine.requireAddedVersion(for: .mkbmdeb)
     }
 
     func run() async throws(DKMSError) -> RunResult {

@@ -10,9 +10,7 @@ struct MakeTarballAction: ActionCommand {
     let engine: Engine
 
     func checkRequirements() throws(DKMSError) {
-        try engine.requireModuleArguments(Action.mktarball.rawValue)
-        try engine.refuseBroken()
-        try engine.requireAdded()
+        try engine.requireAddedVersion(for: .mktarball)
     }
 
     func run() async throws(DKMSError) -> RunResult {

@@ -2,12 +2,9 @@
 struct RemoveAction: ActionCommand {
     /// The scope it works in.
     let engine: Engine
-    private let action = Action.remove
 
     func checkRequirements() throws(DKMSError) {
-        try engine.requireModuleArguments(action.rawValue)
-        try engine.refuseBroken()
-        try engine.requireAdded()
+        try engine.requireAddedVersion(for: .remove)
         try engine.requireWritableTree()
     }
 

@@ -2,12 +2,9 @@
 struct UnbuildAction: ActionCommand {
     /// The scope it works in.
     let engine: Engine
-    private let action = Action.unbuild
 
     func checkRequirements() throws(DKMSError) {
-        try engine.requireModuleArguments(action.rawValue)
-        try engine.refuseBroken()
-        try engine.requireAdded()
+        try engine.requireAddedVersion(for: .unbuild)
         try engine.requireWritableTree()
     }
 

@@ -28,6 +28,15 @@ extension Engine {
                         "       \(action) -m <module> -v <module-version>")
     }
 
+    /// `check_module_args`, `module_is_broken_and_die` and
+    /// `module_is_added_or_die`, in that order: what an action on one
+    /// added module version checks first.
+    func requireAddedVersion(for action: Action) throws(DKMSError) {
+        try requireModuleArguments(action.rawValue)
+        try refuseBroken()
+        try requireAdded()
+    }
+
     /// `check_root`.
     func requireRoot() throws(DKMSError) {
         guard getuid() == 0 else { throw DKMSError(.notPermittedOrMissingArguments, "You must be root to use this command.") }
